@@ -1,0 +1,156 @@
+# ipcplay — one non-recursive Makefile.
+#
+#   make run      install what is missing, build, run the quick side-by-side benchmark
+#   make test     install what is missing, build, run every test
+#   make test SANITIZE=address|undefined|thread    the same under a sanitizer
+#   make bench    the full benchmark sweep          make demos / make viz / make clean
+#
+# Sources are found by wildcard: a new mechanisms/<family>/<name>.c, tests/test_<name>.c,
+# demos/<name>.c needs no edit here.  All output goes to $(BUILD) (default build/).
+
+BUILD    ?= build
+SANITIZE ?=
+ifeq ($(origin CC),default)
+  CC := gcc
+endif
+ifeq ($(origin CXX),default)
+  CXX := g++
+endif
+PKG      ?= pkg-config
+
+ifneq ($(SANITIZE),)
+  OUT := $(BUILD)/san-$(SANITIZE)
+  ifeq ($(SANITIZE),address)
+    SANFLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+  else ifeq ($(SANITIZE),undefined)
+    SANFLAGS := -fsanitize=undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+  else ifeq ($(SANITIZE),thread)
+    SANFLAGS := -fsanitize=thread
+  else
+    $(error SANITIZE must be address, undefined or thread, not '$(SANITIZE)')
+  endif
+  OPT := -O1 -g
+else
+  OUT := $(BUILD)
+  OPT := -O2 -g
+endif
+
+# Libraries come from Debian packages through pkg-config.  Before `make deps` has
+# run, pkg-config may not know them: ask quietly, the deps step fixes it.
+PKGS_LIB  := libzmq hiredis
+PKGS_TEST := cmocka
+PKGS_VIZ  := sdl2 SDL2_ttf SDL2_image
+PKGS_BENCH:= benchmark
+pkgcflags = $(shell $(PKG) --cflags $(1) 2>/dev/null)
+pkglibs   = $(shell $(PKG) --libs $(1) 2>/dev/null)
+
+WARN     := -Wall -Wextra -Werror
+CFLAGS   := -std=c11 $(OPT) $(WARN) -pthread -MMD -MP -Imechanisms $(SANFLAGS) $(call pkgcflags,$(PKGS_LIB)) $(EXTRA_CFLAGS)
+CXXFLAGS := -std=c++17 $(OPT) $(WARN) -pthread -MMD -MP -Imechanisms -Ibench -DNDEBUG $(SANFLAGS) $(call pkgcflags,$(PKGS_BENCH))
+LDFLAGS  := -pthread $(SANFLAGS)
+LIBS     := $(call pkglibs,$(PKGS_LIB)) -lrt -lm
+
+# ---- the library ----------------------------------------------------------
+LIB_SRC  := $(sort $(wildcard mechanisms/*.c mechanisms/*/*.c))
+LIB_OBJ  := $(LIB_SRC:%.c=$(OUT)/obj/%.o)
+LIB      := $(OUT)/libipcplay.a
+
+# ---- tests: tests/test_*.c are programs; other tests/*.c are linked into each
+TEST_SRC     := $(sort $(wildcard tests/test_*.c))
+TEST_HELPERS := $(filter-out $(TEST_SRC),$(wildcard tests/*.c))
+TEST_HELP_OBJ:= $(TEST_HELPERS:%.c=$(OUT)/obj/%.o)
+TEST_BIN     := $(TEST_SRC:tests/%.c=$(OUT)/tests/%)
+
+# ---- demos: one program per file ------------------------------------------
+DEMO_SRC := $(sort $(wildcard demos/*.c))
+DEMO_BIN := $(DEMO_SRC:demos/%.c=$(OUT)/demos/%)
+
+# ---- benchmarks: bench/*.c + the C++ shim -> one program ------------------
+BENCH_C   := $(sort $(wildcard bench/*.c))
+BENCH_CC  := $(sort $(wildcard bench/*.cc))
+BENCH_OBJ := $(BENCH_C:%.c=$(OUT)/obj/%.o) $(BENCH_CC:%.cc=$(OUT)/obj/%.o)
+BENCH_BIN := $(if $(BENCH_C),$(OUT)/ipcbench)
+
+# ---- visualizer -----------------------------------------------------------
+VIZ_SRC := $(sort $(wildcard viz/*.c))
+VIZ_OBJ := $(VIZ_SRC:%.c=$(OUT)/obj/%.o)
+VIZ_BIN := $(if $(VIZ_SRC),$(OUT)/ipcviz)
+
+.PHONY: all run test bench demos viz deps install clean build-tests
+.DEFAULT_GOAL := all
+
+all: $(LIB) $(TEST_BIN) $(DEMO_BIN) $(BENCH_BIN) $(VIZ_BIN)
+
+deps:
+	@scripts/install-deps
+
+$(OUT)/obj/%.o: %.c
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -c $< -o $@
+
+$(OUT)/obj/viz/%.o: viz/%.c
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(call pkgcflags,$(PKGS_VIZ)) -c $< -o $@
+
+$(OUT)/obj/tests/%.o: tests/%.c
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(call pkgcflags,$(PKGS_TEST)) -Itests -c $< -o $@
+
+$(OUT)/obj/%.o: %.cc
+	@mkdir -p $(@D)
+	$(CXX) $(CXXFLAGS) -c $< -o $@
+
+$(LIB): $(LIB_OBJ)
+	@mkdir -p $(@D)
+	rm -f $@
+	ar rcs $@ $^
+
+$(OUT)/tests/%: $(OUT)/obj/tests/%.o $(TEST_HELP_OBJ) $(LIB)
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS) $< $(TEST_HELP_OBJ) $(LIB) $(call pkglibs,$(PKGS_TEST)) $(LIBS) -o $@
+
+$(OUT)/demos/%: $(OUT)/obj/demos/%.o $(LIB)
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS) $< $(LIB) $(LIBS) -o $@
+
+$(OUT)/ipcbench: $(BENCH_OBJ) $(LIB)
+	$(CXX) $(LDFLAGS) $(BENCH_OBJ) $(LIB) $(call pkglibs,$(PKGS_BENCH)) $(LIBS) -o $@
+
+$(OUT)/ipcviz: $(VIZ_OBJ) $(LIB)
+	$(CC) $(LDFLAGS) $(VIZ_OBJ) $(LIB) $(call pkglibs,$(PKGS_VIZ)) $(LIBS) -o $@
+
+# The user-facing targets install what is missing first, then build in a
+# second make so that pkg-config sees the freshly installed packages.
+build-tests: $(LIB) $(TEST_BIN) $(DEMO_BIN) $(BENCH_BIN) $(VIZ_BIN)
+
+test: deps
+	@$(MAKE) --no-print-directory build-tests
+	@OUT=$(OUT) SANITIZE=$(SANITIZE) scripts/run-tests
+
+run: deps
+	@$(MAKE) --no-print-directory $(LIB) $(BENCH_BIN) $(DEMO_BIN)
+	@OUT=$(OUT) scripts/run-main
+
+bench: deps
+	@$(MAKE) --no-print-directory $(LIB) $(BENCH_BIN)
+	@OUT=$(OUT) scripts/run-bench
+
+demos: deps
+	@$(MAKE) --no-print-directory $(DEMO_BIN)
+
+viz: deps
+	@$(MAKE) --no-print-directory $(VIZ_BIN)
+	$(VIZ_BIN)
+
+PREFIX ?= /usr/local
+install: all
+	install -d $(PREFIX)/lib $(PREFIX)/include/ipcplay $(PREFIX)/bin
+	install -m 644 $(LIB) $(PREFIX)/lib/
+	install -m 644 mechanisms/ipc.h $(PREFIX)/include/ipcplay/
+	$(if $(BENCH_BIN),install -m 755 $(BENCH_BIN) $(PREFIX)/bin/)
+	$(if $(VIZ_BIN),install -m 755 $(VIZ_BIN) $(PREFIX)/bin/)
+
+clean:
+	rm -rf $(BUILD)
+
+-include $(shell find $(OUT)/obj -name '*.d' 2>/dev/null)

@@ -1,0 +1,195 @@
+/*
+ * ipc.h — the one interface of ipcplay.
+ *
+ * A channel is a message queue: any holder may send, any holder may receive,
+ * and every message keeps its boundaries.  A channel opened before fork() is
+ * usable from both sides (the way multiprocessing passes queues by
+ * inheritance); named mechanisms can also be attached by an unrelated process.
+ *
+ * Every mechanism — thread queue, pipe, shared-memory ring, broker — sits
+ * behind the same seven calls, so a program (or a test, or a benchmark) can
+ * swap "pipe" for "shm" and nothing else changes.
+ *
+ * Conventions, the same for every function below:
+ *   - Return values: 0 (IPC_OK) or a positive count on success, a negative
+ *     IPC_E* code on failure.  Nothing here aborts or prints.
+ *   - On failure, ipc_last_error() describes what happened in this thread
+ *     (e.g. which system call failed, or the list of known mechanisms), and
+ *     for IPC_ESYS errno is left as the failing system call set it.
+ *   - Timeouts follow Python's queue module: -1 blocks, 0 never waits
+ *     (put_nowait/get_nowait), >0 waits at most that many milliseconds,
+ *     measured against CLOCK_MONOTONIC; a signal (EINTR) does not restart
+ *     the clock.
+ *   - A message that cannot be delivered is never lost silently: either the
+ *     call succeeds or it fails and the message is still where it was
+ *     (the caller's buffer on send, the channel on receive).
+ */
+#ifndef IPCPLAY_IPC_H
+#define IPCPLAY_IPC_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---- error codes (negative, so they can share a return value with counts) */
+enum {
+    IPC_OK       = 0,
+    IPC_EFULL    = -1, /* send would block / timed out: the channel is full          */
+    IPC_EEMPTY   = -2, /* receive would block / timed out: nothing queued           */
+    IPC_ECLOSED  = -3, /* closed and drained, or every peer is gone                  */
+    IPC_EMSGSIZE = -4, /* too large for the channel, or for the caller's buffer:
+                          on receive the message stays queued and *len says its size */
+    IPC_EINVAL   = -5, /* bad argument: NULL, absurd size, bad name, wrong state     */
+    IPC_ENOMECH  = -6, /* unknown mechanism name (ipc_last_error lists known ones)   */
+    IPC_ESYS     = -7, /* a system call failed; errno kept                           */
+    IPC_ENOTSUP  = -8, /* the mechanism cannot do this (see its caps)                */
+};
+
+/* Short fixed text for an error code ("channel is full"); never NULL. */
+const char *ipc_strerror(int err);
+
+/* The detailed message of the last failure in the calling thread, e.g.
+ * "unknown mechanism 'pip' (known: queue, lifo, ...)" or
+ * "mq_open: Invalid argument (capacity 20 > /proc/sys/fs/mqueue/msg_max 10)".
+ * Empty string if nothing failed yet.  Valid until the next ipc_* call. */
+const char *ipc_last_error(void);
+
+/* ---- configuration ------------------------------------------------------ */
+enum ipc_order { IPC_FIFO = 0, IPC_LIFO = 1, IPC_PRIORITY = 2 };
+
+enum ipc_open_flags {
+    IPC_ATTACH = 1u << 0, /* attach to the existing named channel cfg->name
+                             instead of creating it; the attacher never unlinks */
+};
+
+typedef struct ipc_config {
+    size_t      capacity;  /* messages in flight before send blocks; 0 = default   */
+    size_t      max_msg;   /* largest message in bytes; 0 = mechanism default      */
+    int         order;     /* IPC_FIFO, IPC_LIFO or IPC_PRIORITY where supported   */
+    const char *name;      /* named mechanisms: path, mq name, shm name, key;
+                              NULL = private (generated, reachable by inheritance)  */
+    const char *endpoint;  /* brokers and sockets: "tcp://127.0.0.1:5555",
+                              "redis://127.0.0.1:6379", "127.0.0.1:0" ...          */
+    unsigned    flags;     /* IPC_ATTACH ...                                        */
+} ipc_config;
+
+/* ---- capability flags: what a mechanism can promise --------------------- */
+enum ipc_caps {
+    IPC_CAP_THREADS    = 1u << 0,  /* usable between threads of one process        */
+    IPC_CAP_FORK       = 1u << 1,  /* a handle inherited across fork() works         */
+    IPC_CAP_UNRELATED  = 1u << 2,  /* an unrelated process can attach by name        */
+    IPC_CAP_HOSTS      = 1u << 3,  /* can cross machines                             */
+    IPC_CAP_MPMC       = 1u << 4,  /* many senders and many receivers at once        */
+    IPC_CAP_PRIORITY   = 1u << 5,  /* the prio argument orders delivery              */
+    IPC_CAP_BOUNDED    = 1u << 6,  /* capacity in messages is enforced exactly       */
+    IPC_CAP_PERSISTENT = 1u << 7,  /* messages survive the processes (or a restart)  */
+    IPC_CAP_BROADCAST  = 1u << 8,  /* module API offers publish/subscribe            */
+    IPC_CAP_POLL       = 1u << 9,  /* ipc_pollfd gives a readable-when-ready fd      */
+    IPC_CAP_FIFO       = 1u << 10, /* one sender's messages arrive in send order     */
+    IPC_CAP_LIFO       = 1u << 11, /* last in, first out                             */
+    IPC_CAP_CLOSE_WAKES= 1u << 12, /* ipc_close wakes callers blocked on the channel */
+};
+
+/* ---- the channel -------------------------------------------------------- */
+typedef struct ipc_channel ipc_channel;
+
+/* Open a channel of the named mechanism.  cfg may be NULL (all defaults).
+ * RETURNS 0 and *out, or IPC_ENOMECH, IPC_EINVAL (e.g. max_msg above the
+ * mechanism's limit), IPC_ESYS.  On failure *out is left NULL. */
+int  ipc_open(const char *mechanism, const ipc_config *cfg, ipc_channel **out);
+
+/* Send len bytes.  prio matters only with IPC_CAP_PRIORITY (higher first).
+ * RETURNS 0, or IPC_EFULL (timed out), IPC_ECLOSED (closed, or no receiver
+ * can ever read it), IPC_EMSGSIZE (len > channel's max_msg), IPC_EINVAL,
+ * IPC_ESYS.  On failure nothing was sent. */
+int  ipc_send(ipc_channel *ch, const void *msg, size_t len, int prio, int timeout_ms);
+
+/* Receive one message into buf (cap bytes).  *len gets its size; prio may be
+ * NULL.  RETURNS 0, or IPC_EEMPTY (timed out), IPC_ECLOSED (closed and
+ * drained, or every sender is gone), IPC_EMSGSIZE (cap too small: the
+ * message stays queued and *len holds the size needed), IPC_EINVAL, IPC_ESYS. */
+int  ipc_recv(ipc_channel *ch, void *buf, size_t cap, size_t *len, int *prio, int timeout_ms);
+
+/* Shut the channel down for every holder (Python 3.13's Queue.shutdown()):
+ * sends fail with IPC_ECLOSED at once, receives return what is still queued
+ * and then IPC_ECLOSED instead of blocking, and callers blocked on the channel
+ * wake.  Across processes this holds wherever the mechanism can signal it
+ * (IPC_CAP_CLOSE_WAKES); elsewhere blocked peers notice at their next call or
+ * deadline.  It replaces the "one sentinel per consumer" idiom.  Idempotent.
+ * RETURNS 0 or IPC_EINVAL. */
+int  ipc_close(ipc_channel *ch);
+
+/* Release this process's handle.  It does not shut the channel down for the
+ * others (a child exiting must not end its parent's queue).  The creator of a
+ * named channel also unlinks the name.  ch must not be used afterwards,
+ * exactly like free().  NULL is a no-op. */
+void ipc_free(ipc_channel *ch);
+
+/* An fd that polls readable when a receive may succeed, or -1 (the mechanism
+ * has none: see IPC_CAP_POLL).  Owned by the channel: do not close it. */
+int  ipc_pollfd(ipc_channel *ch);
+
+/* Messages queued right now, or -1 if the mechanism cannot tell.  Like
+ * Python's qsize(), a hint: another thread may change it at once. */
+long ipc_depth(const ipc_channel *ch);
+
+/* The effective limits of this channel (after defaults were applied). */
+size_t ipc_max_msg(const ipc_channel *ch);   /* 0 if ch is not an open channel */
+size_t ipc_capacity(const ipc_channel *ch);  /* 0 = unbounded (or not a channel) */
+
+/* The mechanism this channel runs on. */
+const struct ipc_mechanism *ipc_channel_mechanism(const ipc_channel *ch);
+
+/* ---- observation: the visualizer and the latency histograms read this --- */
+enum ipc_event_kind {
+    IPC_EV_SEND_BEGIN, IPC_EV_SEND_BLOCKED, IPC_EV_SEND_DONE,
+    IPC_EV_RECV_BEGIN, IPC_EV_RECV_BLOCKED, IPC_EV_RECV_DONE,
+    IPC_EV_CLOSE,
+};
+
+typedef struct ipc_event {
+    enum ipc_event_kind kind;
+    int64_t  t_ns;    /* CLOCK_MONOTONIC                                     */
+    int      result;  /* *_DONE: the call's return value                      */
+    size_t   len;     /* bytes sent or received (DONE), requested (BEGIN)    */
+    int      prio;
+    long     depth;   /* ipc_depth() after the event, -1 when unknown         */
+    const void *msg;  /* SEND_BEGIN: the message; RECV_DONE: the received one */
+} ipc_event;
+
+typedef void (*ipc_observer_fn)(void *arg, const ipc_channel *ch, const ipc_event *ev);
+
+/* Attach (fn != NULL) or detach (fn == NULL) this handle's observer.  It is
+ * called synchronously in the calling thread, so it must be quick and must
+ * not call ipc_* on the same channel.  Without one, the cost is one branch. */
+int  ipc_observe(ipc_channel *ch, ipc_observer_fn fn, void *arg);
+
+/* ---- the registry ------------------------------------------------------- */
+struct ipc_ops;
+
+typedef struct ipc_mechanism {
+    const char *name;          /* "pipe", "shm", ...                             */
+    const char *family;        /* "queues", "pipes", "signals", "shm", "events", "brokers" */
+    const char *summary;       /* one line for --help and tables                */
+    unsigned    caps;          /* IPC_CAP_*                                     */
+    size_t      max_msg_limit; /* largest message it can ever carry (8 for signals) */
+    size_t      default_max_msg;
+    size_t      default_capacity; /* 0 = unbounded by default                   */
+    const char *wait_strategy; /* "mutex+condvar", "kernel block", "spin then futex" */
+    const struct ipc_ops *ops;
+} ipc_mechanism;
+
+/* All mechanisms, in course order (family by family); *count gets how many. */
+const ipc_mechanism *const *ipc_mechanisms(size_t *count);
+const ipc_mechanism *ipc_find(const char *name);     /* NULL if unknown      */
+
+/* Monotonic clock in nanoseconds: the clock every timestamp here uses. */
+int64_t ipc_now_ns(void);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* IPCPLAY_IPC_H */

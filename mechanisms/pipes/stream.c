@@ -1,0 +1,314 @@
+/*
+ * stream.c — length-prefixed messages over any byte stream.
+ *
+ * Sending.  POSIX promises that a write of at most PIPE_BUF (4096 on Linux)
+ * bytes to a pipe or FIFO is atomic: it is never interleaved with another
+ * writer's bytes, and with O_NONBLOCK it either goes in whole or fails with
+ * EAGAIN.  So a frame (header + payload) of <= PIPE_BUF bytes needs no lock
+ * at all, from any number of processes.  A larger frame can be split and
+ * interleaved with another writer's, which would corrupt the stream for
+ * every reader: those senders take write_lock, a robust process-shared
+ * mutex, for the whole frame.  Sockets promise no atomicity at any size, so
+ * socket senders always take it.  Header and payload leave in one writev, so
+ * a small message costs one system call.
+ *
+ * Receiving.  A reader that read(2)s the 4-byte header and then the payload
+ * pays two system calls per message.  Instead the receiver holding
+ * read_lock reads up to 64 KiB at once into a buffer and hands out as many
+ * messages as that contains.  The buffer lives in the shared mapping, not
+ * in the reader's process: a reader that exits (or is killed) between two
+ * messages takes nothing with it, and any other process continues where it
+ * stopped.
+ *
+ * Timeouts.  The deadline covers waiting for room (or data) before a frame
+ * starts.  Once the first byte of a frame has left, the frame is finished
+ * whatever the deadline says: a half-sent frame could never be parsed.
+ */
+#define _GNU_SOURCE
+#include "stream.h"
+
+#include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
+#include <stdint.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+static ipc_stream *as_stream(ipc_channel *ch) { return (ipc_stream *)ch; }
+
+static int set_nonblocking(int fd)
+{
+    int fl = fcntl(fd, F_GETFL);
+    if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0)
+        return ipc__fail(IPC_ESYS, "fcntl(O_NONBLOCK)");
+    return IPC_OK;
+}
+
+int ipc__stream_shared_init(ipc_stream_shared *sh)
+{
+    int rc = ipc__shared_mutex_init(&sh->write_lock);
+    if (rc == IPC_OK && (rc = ipc__shared_mutex_init(&sh->read_lock)) != IPC_OK)
+        pthread_mutex_destroy(&sh->write_lock);
+    return rc;
+}
+
+int ipc__stream_init(ipc_stream *s, int rfd, int wfd, bool is_socket, ipc_stream_shared *shared)
+{
+    s->rfd = rfd;
+    s->wfd = wfd;
+    s->is_socket = is_socket;
+    s->shut_fd = -1;
+    s->shared = shared;
+    s->shared_is_mapped = false;
+    int rc = set_nonblocking(rfd);
+    if (rc == IPC_OK && wfd != rfd) rc = set_nonblocking(wfd);
+    if (rc != IPC_OK) return rc;
+    if (!is_socket) ipc__ignore_sigpipe(); /* writev has no MSG_NOSIGNAL */
+
+    /* One eventfd shared by every holder (it is inherited by fork): ipc_close
+     * makes it readable for good, which wakes every poll() waiting on it. */
+    s->shut_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    if (s->shut_fd < 0) return ipc__fail(IPC_ESYS, "eventfd");
+    if (!shared) {
+        s->shared = ipc__shared_alloc(sizeof *s->shared);
+        if (!s->shared || (rc = ipc__stream_shared_init(s->shared)) != IPC_OK) {
+            ipc__shared_free(s->shared, sizeof *s->shared);
+            s->shared = NULL;
+            close(s->shut_fd);
+            s->shut_fd = -1;
+            return s->shared ? rc : IPC_ESYS;
+        }
+        s->shared_is_mapped = true;
+    }
+    return IPC_OK;
+}
+
+void ipc__stream_destroy(ipc_stream *s)
+{
+    if (s->rfd >= 0) close(s->rfd);
+    if (s->wfd >= 0 && s->wfd != s->rfd) close(s->wfd);
+    if (s->shut_fd >= 0) close(s->shut_fd);
+    if (s->shared_is_mapped) ipc__shared_free(s->shared, sizeof *s->shared);
+    s->rfd = s->wfd = s->shut_fd = -1;
+    s->shared = NULL;
+}
+
+static bool is_shut(const ipc_stream *s) { return atomic_load(&s->shared->shut); }
+
+/* A holder died while it held a lock mid-frame: nobody can find the next
+ * frame boundary any more.  Say so instead of delivering garbage. */
+static int broken(void)
+{
+    return ipc__fail(IPC_ECLOSED, "stream broken: a holder died in the middle of a message");
+}
+
+/* ---- send -------------------------------------------------------------- */
+
+static ssize_t write_frame_part(const ipc_stream *s, struct iovec *iov, int iovcnt)
+{
+    if (s->is_socket) {
+        struct msghdr mh = { .msg_iov = iov, .msg_iovlen = (size_t)iovcnt };
+        return sendmsg(s->wfd, &mh, MSG_NOSIGNAL);
+    }
+    return writev(s->wfd, iov, iovcnt);
+}
+
+int ipc__stream_send(ipc_channel *ch, const void *msg, size_t len, int prio, const ipc_deadline *d)
+{
+    (void)prio; /* a stream has one order: the order of the bytes */
+    ipc_stream *s = as_stream(ch);
+    if (is_shut(s)) return ipc__fail(IPC_ECLOSED, "channel is shut down");
+    if (atomic_load(&s->shared->broken)) return broken();
+
+    uint32_t header = (uint32_t)len;
+    struct iovec iov[2] = {
+        { .iov_base = &header, .iov_len = sizeof header },
+        { .iov_base = (void *)msg, .iov_len = len },
+    };
+    size_t total = sizeof header + len, sent = 0;
+    bool locked = s->is_socket || total > PIPE_BUF;
+    if (locked) {
+        bool died = false;
+        int r = ipc__lock(&s->shared->write_lock, d, &died);
+        if (r == 1) return ipc__fail(IPC_EFULL, "another sender holds the channel");
+        if (r < 0) return r;
+        if (died) atomic_store(&s->shared->broken, true);
+        if (atomic_load(&s->shared->broken)) {
+            pthread_mutex_unlock(&s->shared->write_lock);
+            return broken();
+        }
+    }
+
+    static const ipc_deadline forever = { .timeout_ms = -1 };
+    int rc = IPC_OK;
+    struct iovec *v = iov;
+    int nv = 2;
+    while (sent < total) {
+        ssize_t n = write_frame_part(s, v, nv);
+        if (n > 0) {
+            sent += (size_t)n;
+            while (nv > 0 && (size_t)n >= v->iov_len) { n -= (ssize_t)v->iov_len; v++; nv--; }
+            if (nv > 0) { v->iov_base = (char *)v->iov_base + n; v->iov_len -= (size_t)n; }
+            continue;
+        }
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+            ipc__blocked(ch, IPC_EV_SEND_BLOCKED);
+            /* Before the first byte: the caller's deadline, and shutdown
+             * stops us.  After it: finish the frame, whatever happens. */
+            int w = sent ? ipc__wait_fd(s->wfd, POLLOUT, -1, &forever)
+                         : ipc__wait_fd(s->wfd, POLLOUT, s->shut_fd, d);
+            if (w == 0) { rc = ipc__fail(IPC_EFULL, "channel is full"); break; }
+            if (w == IPC_ECLOSED) { rc = ipc__fail(IPC_ECLOSED, "channel is shut down"); break; }
+            if (w < 0) { rc = w; break; }
+            continue;
+        }
+        if (n < 0 && (errno == EPIPE || errno == ECONNRESET)) {
+            rc = ipc__fail(IPC_ECLOSED, "no receiver is left");
+        } else {
+            rc = ipc__fail(IPC_ESYS, "%s", s->is_socket ? "sendmsg" : "writev");
+        }
+        if (sent) atomic_store(&s->shared->broken, true);
+        break;
+    }
+    if (locked) pthread_mutex_unlock(&s->shared->write_lock);
+    return rc;
+}
+
+/* ---- receive ----------------------------------------------------------- */
+
+/* Read whatever the stream has into the shared buffer (read_lock held).
+ * Returns bytes read (>0), 0 on end of stream, IPC_EEMPTY when nothing is
+ * there before the deadline, IPC_ECLOSED on shutdown, IPC_ESYS. */
+static int fill(ipc_stream *s, const ipc_deadline *d)
+{
+    ipc_stream_shared *sh = s->shared;
+    if (sh->rd_start > 0) { /* slide the unparsed tail to the front */
+        memmove(sh->rbuf, sh->rbuf + sh->rd_start, sh->rd_end - sh->rd_start);
+        sh->rd_end -= sh->rd_start;
+        sh->rd_start = 0;
+    }
+    for (;;) {
+        ssize_t n = read(s->rfd, sh->rbuf + sh->rd_end, sizeof sh->rbuf - sh->rd_end);
+        if (n >= 0) {
+            sh->rd_end += (size_t)n;
+            return (int)n;
+        }
+        if (errno == EINTR) continue;
+        if (errno == ECONNRESET) return 0;
+        if (errno != EAGAIN && errno != EWOULDBLOCK) return ipc__fail(IPC_ESYS, "read");
+        /* Nothing there.  After a shutdown, drained means done. */
+        if (is_shut(s)) return IPC_ECLOSED;
+        ipc__blocked(&s->base, IPC_EV_RECV_BLOCKED);
+        int w = ipc__wait_fd(s->rfd, POLLIN, s->shut_fd, d);
+        if (w == 0) return IPC_EEMPTY;
+        if (w < 0 && w != IPC_ECLOSED) return w;
+        /* readable, or shut down: loop to read what is left */
+    }
+}
+
+/* The frame is bigger than the shared buffer: the buffered part goes to buf
+ * first, the rest is read straight into buf (no copy through the buffer). */
+static int read_large(ipc_stream *s, unsigned char *buf, size_t need)
+{
+    ipc_stream_shared *sh = s->shared;
+    size_t have = sh->rd_end - sh->rd_start;
+    memcpy(buf, sh->rbuf + sh->rd_start, have);
+    sh->rd_start = sh->rd_end = 0;
+    static const ipc_deadline forever = { .timeout_ms = -1 };
+    while (have < need) {
+        ssize_t n = read(s->rfd, buf + have, need - have);
+        if (n > 0) { have += (size_t)n; continue; }
+        if (n == 0) break;
+        if (errno == EINTR) continue;
+        if (errno == EAGAIN || errno == EWOULDBLOCK) {
+            /* the sender is mid-frame: it will finish (see "Timeouts") */
+            int w = ipc__wait_fd(s->rfd, POLLIN, -1, &forever);
+            if (w < 0) return w;
+            continue;
+        }
+        return ipc__fail(IPC_ESYS, "read");
+    }
+    if (have < need) {
+        atomic_store(&sh->broken, true);
+        return ipc__fail(IPC_ECLOSED, "the sender vanished in the middle of a message");
+    }
+    return IPC_OK;
+}
+
+int ipc__stream_recv(ipc_channel *ch, void *buf, size_t cap, size_t *len, int *prio, const ipc_deadline *d)
+{
+    ipc_stream *s = as_stream(ch);
+    ipc_stream_shared *sh = s->shared;
+    *prio = 0;
+    bool died = false;
+    int r = ipc__lock(&sh->read_lock, d, &died);
+    if (r == 1) return ipc__fail(IPC_EEMPTY, "another receiver is waiting on the channel");
+    if (r < 0) return r;
+    /* A receiver died holding the lock.  Between frames the shared buffer is
+     * consistent (indices move only after a whole frame is copied out);
+     * inside read_large() the rest of a frame was still in the kernel. */
+    if (died && sh->in_large_read) atomic_store(&sh->broken, true);
+
+    int rc;
+    for (;;) {
+        if (atomic_load(&sh->broken)) { rc = broken(); break; }
+        size_t have = sh->rd_end - sh->rd_start;
+        if (have >= IPC_STREAM_HEADER) {
+            uint32_t size;
+            memcpy(&size, sh->rbuf + sh->rd_start, sizeof size);
+            if (size > cap) { /* leave it queued, say how big it is */
+                *len = size;
+                rc = ipc__fail(IPC_EMSGSIZE, "message of %u bytes does not fit a %zu-byte buffer", size, cap);
+                break;
+            }
+            if (IPC_STREAM_HEADER + size > sizeof sh->rbuf) {
+                sh->rd_start += IPC_STREAM_HEADER;
+                sh->in_large_read = true;
+                rc = read_large(s, buf, size);
+                sh->in_large_read = false;
+                if (rc == IPC_OK) *len = size;
+                break;
+            }
+            if (have >= IPC_STREAM_HEADER + size) {
+                memcpy(buf, sh->rbuf + sh->rd_start + IPC_STREAM_HEADER, size);
+                sh->rd_start += IPC_STREAM_HEADER + size;
+                *len = size;
+                rc = IPC_OK;
+                break;
+            }
+        }
+        int n = fill(s, d);
+        if (n > 0) continue;
+        if (n == 0 || n == IPC_ECLOSED) {
+            if (sh->rd_end > sh->rd_start && n == 0) {
+                rc = ipc__fail(IPC_ECLOSED, "stream ended inside a message (sender died?)");
+            } else {
+                rc = ipc__fail(IPC_ECLOSED, n == 0 ? "every sender is gone" : "channel is shut down and drained");
+            }
+            break;
+        }
+        rc = n == IPC_EEMPTY ? ipc__fail(IPC_EEMPTY, "channel is empty") : n;
+        break;
+    }
+    pthread_mutex_unlock(&sh->read_lock);
+    return rc;
+}
+
+/* ---- close and poll ---------------------------------------------------- */
+
+int ipc__stream_close(ipc_channel *ch)
+{
+    ipc_stream *s = as_stream(ch);
+    atomic_store(&s->shared->shut, true);
+    /* Wake every poll() on shut_fd, in every process holding the channel. */
+    uint64_t one = 1;
+    if (s->shut_fd >= 0 && write(s->shut_fd, &one, sizeof one) < 0 && errno != EAGAIN)
+        return ipc__fail(IPC_ESYS, "write(eventfd)");
+    return IPC_OK;
+}
+
+int ipc__stream_pollfd(ipc_channel *ch) { return as_stream(ch)->rfd; }

@@ -1,0 +1,61 @@
+/*
+ * stream.h — messages over a byte stream (pipe, socketpair, FIFO, Unix
+ * stream socket, TCP): what those mechanisms share, written once.
+ *
+ * Wire format: a 4-byte length in host byte order, then the payload, sent
+ * with one writev/sendmsg.  (TCP between hosts of different byte order is
+ * out of scope for a playground on one machine kind; say so if you port it.)
+ *
+ * State shared by every holder of the channel (locks, the read buffer, the
+ * shutdown flag) lives in an ipc_stream_shared placed in shared memory: an
+ * anonymous mapping for channels inherited by fork(), a named shm object for
+ * channels attached by name.
+ */
+#ifndef IPCPLAY_STREAM_H
+#define IPCPLAY_STREAM_H
+
+#include "../ipc_internal.h"
+
+#include <stdint.h>
+
+#define IPC_STREAM_HEADER  sizeof(uint32_t)
+#define IPC_STREAM_RBUF    (64 * 1024)        /* one read(2) takes up to this much */
+#define IPC_STREAM_MAX_MSG ((size_t)1 << 30)  /* fits the 32-bit length prefix     */
+
+typedef struct ipc_stream_shared {
+    pthread_mutex_t write_lock; /* held by a sender whose frame may interleave  */
+    pthread_mutex_t read_lock;  /* held by the one receiver parsing the stream  */
+    atomic_bool     shut;       /* ipc_close() was called by some holder        */
+    atomic_bool     broken;     /* a holder died mid-frame: stream unparseable  */
+    bool            in_large_read; /* a frame is being read past the buffer */
+    size_t          rd_start;   /* unparsed bytes are rbuf[rd_start, rd_end)    */
+    size_t          rd_end;
+    unsigned char   rbuf[IPC_STREAM_RBUF];
+} ipc_stream_shared;
+
+typedef struct ipc_stream {
+    ipc_channel        base;
+    int                rfd, wfd;   /* the same fd for a socket used both ways   */
+    int                shut_fd;    /* eventfd shared by all holders (-1: none):
+                                      readable once the channel is shut down    */
+    bool               is_socket;  /* send with MSG_NOSIGNAL; always lock sends  */
+    ipc_stream_shared *shared;
+    bool               shared_is_mapped; /* ours to munmap (anonymous mapping)  */
+} ipc_stream;
+
+/* Set a stream up over rfd/wfd (made non-blocking here).  shared == NULL
+ * allocates an anonymous shared mapping with fresh locks; otherwise the
+ * caller provides (and later releases) an initialised one.  On failure the
+ * fds are NOT closed: they stay the caller's. */
+int  ipc__stream_init(ipc_stream *s, int rfd, int wfd, bool is_socket, ipc_stream_shared *shared);
+int  ipc__stream_shared_init(ipc_stream_shared *sh);
+/* Close the fds and release what ipc__stream_init created; not s itself. */
+void ipc__stream_destroy(ipc_stream *s);
+
+/* ops a stream mechanism can put straight into its table */
+int  ipc__stream_send(ipc_channel *ch, const void *msg, size_t len, int prio, const ipc_deadline *d);
+int  ipc__stream_recv(ipc_channel *ch, void *buf, size_t cap, size_t *len, int *prio, const ipc_deadline *d);
+int  ipc__stream_close(ipc_channel *ch);
+int  ipc__stream_pollfd(ipc_channel *ch);
+
+#endif

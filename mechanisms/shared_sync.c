@@ -1,0 +1,101 @@
+/*
+ * shared_sync.c — locks and condition variables that live in shared memory
+ * and survive the death of a holder: the building blocks of every
+ * cross-process mechanism here.
+ *
+ * Two attributes do the work:
+ *   PTHREAD_PROCESS_SHARED  the futex word may be in memory mapped by
+ *                           several processes (fork or shm_open);
+ *   PTHREAD_MUTEX_ROBUST    the kernel keeps a list of robust mutexes each
+ *                           thread holds and, when the thread dies, marks
+ *                           them so the next locker gets EOWNERDEAD instead
+ *                           of waiting forever (a peer killed with SIGKILL
+ *                           while holding the lock is the classic hang).
+ */
+#define _GNU_SOURCE
+#include "ipc_internal.h"
+
+#include <sys/mman.h>
+
+int ipc__shared_mutex_init(pthread_mutex_t *m)
+{
+    pthread_mutexattr_t a;
+    int err = pthread_mutexattr_init(&a);
+    if (!err) err = pthread_mutexattr_setpshared(&a, PTHREAD_PROCESS_SHARED);
+    if (!err) err = pthread_mutexattr_setrobust(&a, PTHREAD_MUTEX_ROBUST);
+    if (!err) err = pthread_mutex_init(m, &a);
+    pthread_mutexattr_destroy(&a);
+    if (err) { /* pthread calls return the error instead of setting errno */
+        errno = err;
+        return ipc__fail(IPC_ESYS, "pthread_mutex_init (robust, process-shared)");
+    }
+    return IPC_OK;
+}
+
+int ipc__shared_cond_init(pthread_cond_t *c)
+{
+    pthread_condattr_t a;
+    int err = pthread_condattr_init(&a);
+    if (!err) err = pthread_condattr_setpshared(&a, PTHREAD_PROCESS_SHARED);
+    if (!err) err = pthread_condattr_setclock(&a, CLOCK_MONOTONIC);
+    if (!err) err = pthread_cond_init(c, &a);
+    pthread_condattr_destroy(&a);
+    if (err) {
+        errno = err;
+        return ipc__fail(IPC_ESYS, "pthread_cond_init (process-shared, monotonic)");
+    }
+    return IPC_OK;
+}
+
+static int owner_died(pthread_mutex_t *m, bool *holder_died)
+{
+    /* The holder died inside its critical section: take the lock over. */
+    if (holder_died) *holder_died = true;
+    int err = pthread_mutex_consistent(m);
+    if (err) {
+        pthread_mutex_unlock(m);
+        errno = err;
+        return ipc__fail(IPC_ESYS, "pthread_mutex_consistent");
+    }
+    return 0;
+}
+
+int ipc__lock(pthread_mutex_t *m, const ipc_deadline *d, bool *holder_died)
+{
+    int err;
+    if (ipc__deadline_blocks_forever(d))
+        err = pthread_mutex_lock(m);
+    else if (ipc__deadline_is_nowait(d))
+        err = pthread_mutex_trylock(m);
+    else
+        err = pthread_mutex_clocklock(m, CLOCK_MONOTONIC, &d->when);
+    if (err == 0) return 0;
+    if (err == EOWNERDEAD) return owner_died(m, holder_died);
+    if (err == EBUSY || err == ETIMEDOUT) return 1;
+    errno = err;
+    return ipc__fail(IPC_ESYS, "pthread_mutex_lock");
+}
+
+int ipc__cond_wait(pthread_cond_t *c, pthread_mutex_t *m, const ipc_deadline *d, bool *holder_died)
+{
+    if (ipc__deadline_is_nowait(d)) return 1;
+    int err = ipc__deadline_blocks_forever(d) ? pthread_cond_wait(c, m)
+                                              : pthread_cond_timedwait(c, m, &d->when);
+    if (err == EOWNERDEAD) return owner_died(m, holder_died) ? 0 : 0;
+    return err == ETIMEDOUT ? 1 : 0;
+}
+
+void *ipc__shared_alloc(size_t size)
+{
+    void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED) {
+        ipc__fail(IPC_ESYS, "mmap(%zu bytes, MAP_SHARED|MAP_ANONYMOUS)", size);
+        return NULL;
+    }
+    return p; /* anonymous mappings start zeroed */
+}
+
+void ipc__shared_free(void *p, size_t size)
+{
+    if (p) munmap(p, size);
+}
