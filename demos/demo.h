@@ -1,0 +1,107 @@
+/*
+ * demo.h — the few helpers every demo shares (the role tlpi_hdr.h and
+ * error_functions.c play in TLPI's examples), so that each demo file can be
+ * read top to bottom as the lesson itself.
+ *
+ *   demo_start(argc, argv, usage)   --help / -h prints usage and exits 0;
+ *                                   stdout becomes line-buffered so lines
+ *                                   are not printed twice after fork()
+ *   demo_ok(rc, "what")             an ipc_* result: on failure print
+ *                                   ipc_strerror + ipc_last_error, exit 1
+ *   demo_sys(ret, "what")           a system call returning -1 + errno
+ *   demo_pthread(err, "what")       a pthread call (returns the error
+ *                                   number, does not set errno)
+ *   demo_fork()                     fork() or exit
+ *   demo_reap(pid, "who")           waitpid and insist on exit status 0
+ *   demo_sleep_ms(ms)               nanosleep, restarted on EINTR
+ *
+ * All are static inline: a demo that does not use one pays nothing.
+ */
+#ifndef IPCPLAY_DEMO_H
+#define IPCPLAY_DEMO_H
+
+#include "ipc.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+static inline void demo_start(int argc, char **argv, const char *usage)
+{
+    setvbuf(stdout, NULL, _IOLBF, 0);
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+            printf("%s", usage);
+            exit(0);
+        }
+    }
+}
+
+/* True if argv holds the option (demos take at most a flag or two). */
+static inline int demo_flag(int argc, char **argv, const char *flag)
+{
+    for (int i = 1; i < argc; i++)
+        if (strcmp(argv[i], flag) == 0) return 1;
+    return 0;
+}
+
+static inline int demo_ok(int rc, const char *what)
+{
+    if (rc < 0) {
+        fprintf(stderr, "[%d] %s: %s (%s)\n", (int)getpid(), what, ipc_strerror(rc), ipc_last_error());
+        exit(1);
+    }
+    return rc;
+}
+
+static inline int demo_sys(int ret, const char *what)
+{
+    if (ret == -1) {
+        fprintf(stderr, "[%d] %s: %s\n", (int)getpid(), what, strerror(errno));
+        exit(1);
+    }
+    return ret;
+}
+
+static inline void demo_pthread(int err, const char *what)
+{
+    if (err != 0) {
+        fprintf(stderr, "%s: %s\n", what, strerror(err));
+        exit(1);
+    }
+}
+
+static inline pid_t demo_fork(void)
+{
+    fflush(NULL); /* nothing buffered may be inherited and printed twice */
+    return demo_sys(fork(), "fork");
+}
+
+/* Wait for pid; returns its raw status after checking it exited with 0. */
+static inline int demo_reap(pid_t pid, const char *who)
+{
+    int status;
+    while (waitpid(pid, &status, 0) == -1) {
+        if (errno != EINTR) demo_sys(-1, "waitpid");
+    }
+    if (WIFEXITED(status) && WEXITSTATUS(status) == 0) return status;
+    if (WIFSIGNALED(status))
+        fprintf(stderr, "%s (pid %d) was killed by signal %d (%s)\n", who, (int)pid,
+                WTERMSIG(status), strsignal(WTERMSIG(status)));
+    else
+        fprintf(stderr, "%s (pid %d) exited with status %d\n", who, (int)pid, WEXITSTATUS(status));
+    exit(1);
+}
+
+static inline void demo_sleep_ms(long ms)
+{
+    struct timespec ts = { .tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000L };
+    while (nanosleep(&ts, &ts) == -1 && errno == EINTR) {}
+}
+
+#endif
