@@ -135,7 +135,9 @@ int ipc__stream_send(ipc_channel *ch, const void *msg, size_t len, int prio, con
         int r = ipc__lock(&s->shared->write_lock, d, &died);
         if (r == 1) return ipc__fail(IPC_EFULL, "another sender holds the channel");
         if (r < 0) return r;
-        if (died) atomic_store(&s->shared->broken, true);
+        /* A holder that died waiting for room left the stream intact; one
+         * that died after its first byte left half a frame in it. */
+        if (died && s->shared->mid_frame) atomic_store(&s->shared->broken, true);
         if (atomic_load(&s->shared->broken)) {
             pthread_mutex_unlock(&s->shared->write_lock);
             return broken();
@@ -150,6 +152,7 @@ int ipc__stream_send(ipc_channel *ch, const void *msg, size_t len, int prio, con
         ssize_t n = write_frame_part(s, v, nv);
         if (n > 0) {
             sent += (size_t)n;
+            if (locked) s->shared->mid_frame = sent < total;
             while (nv > 0 && (size_t)n >= v->iov_len) { n -= (ssize_t)v->iov_len; v++; nv--; }
             if (nv > 0) { v->iov_base = (char *)v->iov_base + n; v->iov_len -= (size_t)n; }
             continue;
@@ -210,6 +213,22 @@ static int fill(ipc_stream *s, const ipc_deadline *d)
     }
 }
 
+/* Mid-frame, the sender holds write_lock until its last byte is out (frames
+ * larger than PIPE_BUF, and every socket frame, are written under it).  If
+ * the lock can be taken, the sender is gone: EOWNERDEAD says it died, and a
+ * free lock with still no bytes to read says the same.  Returns true when the
+ * frame can never complete. */
+static bool sender_vanished(ipc_stream *s)
+{
+    bool died = false;
+    static const ipc_deadline nowait = { .timeout_ms = 0 };
+    if (ipc__lock(&s->shared->write_lock, &nowait, &died) != 0) return false; /* still writing */
+    pthread_mutex_unlock(&s->shared->write_lock);
+    if (died) return true;
+    struct pollfd p = { .fd = s->rfd, .events = POLLIN };
+    return poll(&p, 1, 0) == 0; /* it finished and still nothing came: gone */
+}
+
 /* The frame is bigger than the shared buffer: the buffered part goes to buf
  * first, the rest is read straight into buf (no copy through the buffer). */
 static int read_large(ipc_stream *s, unsigned char *buf, size_t need)
@@ -218,16 +237,19 @@ static int read_large(ipc_stream *s, unsigned char *buf, size_t need)
     size_t have = sh->rd_end - sh->rd_start;
     memcpy(buf, sh->rbuf + sh->rd_start, have);
     sh->rd_start = sh->rd_end = 0;
-    static const ipc_deadline forever = { .timeout_ms = -1 };
     while (have < need) {
         ssize_t n = read(s->rfd, buf + have, need - have);
         if (n > 0) { have += (size_t)n; continue; }
         if (n == 0) break;
         if (errno == EINTR) continue;
         if (errno == EAGAIN || errno == EWOULDBLOCK) {
-            /* the sender is mid-frame: it will finish (see "Timeouts") */
-            int w = ipc__wait_fd(s->rfd, POLLIN, -1, &forever);
+            /* The sender is mid-frame and will finish (see "Timeouts"),
+             * unless it was killed: look again every 100 ms. */
+            ipc_deadline slice;
+            ipc__deadline_start(&slice, 100);
+            int w = ipc__wait_fd(s->rfd, POLLIN, -1, &slice);
             if (w < 0) return w;
+            if (w == 0 && sender_vanished(s)) break;
             continue;
         }
         return ipc__fail(IPC_ESYS, "read");

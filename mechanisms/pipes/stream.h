@@ -28,6 +28,7 @@ typedef struct ipc_stream_shared {
     atomic_bool     shut;       /* ipc_close() was called by some holder        */
     atomic_bool     broken;     /* a holder died mid-frame: stream unparseable  */
     bool            in_large_read; /* a frame is being read past the buffer */
+    bool            mid_frame;     /* write_lock holder has sent part of a frame */
     size_t          rd_start;   /* unparsed bytes are rbuf[rd_start, rd_end)    */
     size_t          rd_end;
     unsigned char   rbuf[IPC_STREAM_RBUF];

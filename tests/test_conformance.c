@@ -1,0 +1,923 @@
+/*
+ * test_conformance.c — the specification of a channel, run on every
+ * mechanism in the registry.
+ *
+ * Each mechanism becomes one cmocka group named "conformance/<mechanism>".
+ * A case that needs something the mechanism cannot do (its caps say so) is
+ * skipped, never bent: adding a mechanism to the registry adds it to every
+ * case below without a single new line here.
+ *
+ *   build/tests/test_conformance            every mechanism
+ *   build/tests/test_conformance pipe shm   only those
+ */
+#define _GNU_SOURCE
+#include "testlib.h"
+
+#include <poll.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+/* The mechanism the running group tests. */
+static const ipc_mechanism *M;
+
+static bool has(unsigned cap) { return (M->caps & cap) == cap; }
+
+#define REQUIRE(cap) do { if (!has(cap)) { skip(); return; } } while (0)
+
+static ipc_channel *open_with(const ipc_config *cfg)
+{
+    ipc_channel *ch = NULL;
+    int rc = ipc_open(M->name, cfg, &ch);
+    if (rc != IPC_OK)
+        fail_msg("ipc_open(\"%s\") = %s: %s", M->name, ipc_strerror(rc), ipc_last_error());
+    assert_non_null(ch);
+    return ch;
+}
+
+static ipc_channel *open_default(void) { return open_with(NULL); }
+
+/* How many messages we may queue without a receiver: the capacity if the
+ * mechanism has one, else `want`. */
+static size_t room(const ipc_channel *ch, size_t want)
+{
+    size_t cap = ipc_capacity(ch);
+    return cap && cap < want ? cap : want;
+}
+
+static size_t min_sz(size_t a, size_t b) { return a < b ? a : b; }
+
+static void send_ok(ipc_channel *ch, const void *msg, size_t len)
+{
+    assert_ipc(ipc_send(ch, msg, len, 0, 5000), IPC_OK);
+}
+
+/* Receive one message and check it is message `id` of `len` bytes. */
+static void recv_expect(ipc_channel *ch, size_t len, uint32_t id)
+{
+    size_t cap = len ? len : 1;
+    unsigned char *buf = malloc(cap);
+    assert_non_null(buf);
+    size_t got = (size_t)-1;
+    int rc = ipc_recv(ch, buf, cap, &got, NULL, 5000);
+    if (rc != IPC_OK) {
+        free(buf);
+        fail_msg("recv of message %u: %s (%s)", id, ipc_strerror(rc), ipc_last_error());
+    }
+    bool ok = got == len && tl_check(buf, got, id);
+    free(buf);
+    if (!ok) fail_msg("message %u: got %zu bytes (want %zu) or wrong content", id, got, len);
+}
+
+static int setup(void **state)
+{
+    (void)state;
+    tl_watchdog(60);
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    tl_watchdog(0);
+    return 0;
+}
+
+/* ---- basics ------------------------------------------------------------ */
+
+static void test_open_describes_itself(void **state)
+{
+    (void)state;
+    ipc_channel *ch = open_default();
+    assert_ptr_equal(ipc_channel_mechanism(ch), M);
+    assert_true(ipc_max_msg(ch) > 0);
+    assert_true(ipc_max_msg(ch) <= M->max_msg_limit);
+    assert_non_null(M->family);
+    assert_non_null(M->summary);
+    assert_non_null(M->wait_strategy);
+    if (has(IPC_CAP_POLL)) assert_true(ipc_pollfd(ch) >= 0);
+    else assert_int_equal(ipc_pollfd(ch), -1);
+    ipc_free(ch);
+}
+
+/* Messages of many sizes keep their boundaries and their bytes, in the order
+ * the mechanism promises; twice, so ring indices wrap and buffers are reused. */
+static void test_order_and_boundaries(void **state)
+{
+    (void)state;
+    static const size_t sizes[] = { 1, 3, 8, 100, 1000, 4000, 5000, 2 };
+    enum { N = sizeof sizes / sizeof sizes[0] };
+    ipc_channel *ch = open_default();
+    size_t max = ipc_max_msg(ch), batch = room(ch, N);
+    for (int round = 0; round < 3; round++) {
+        for (size_t i = 0; i < batch; i++) {
+            unsigned char buf[5000];
+            size_t len = min_sz(sizes[i], max);
+            tl_fill(buf, len, (uint32_t)(round * 100 + i));
+            send_ok(ch, buf, len);
+        }
+        bool seen[N] = { false };
+        for (size_t k = 0; k < batch; k++) {
+            unsigned char buf[5000];
+            size_t got = 0;
+            assert_ipc(ipc_recv(ch, buf, sizeof buf, &got, NULL, 5000), IPC_OK);
+            size_t i = has(IPC_CAP_LIFO) ? batch - 1 - k : k;
+            if (!has(IPC_CAP_FIFO) && !has(IPC_CAP_LIFO)) { /* no order promised: find it */
+                for (i = 0; i < batch; i++)
+                    if (!seen[i] && got == min_sz(sizes[i], max) && tl_check(buf, got, (uint32_t)(round * 100 + i)))
+                        break;
+                assert_true(i < batch);
+            }
+            assert_false(seen[i]);
+            seen[i] = true;
+            assert_int_equal(got, min_sz(sizes[i], max));
+            assert_true(tl_check(buf, got, (uint32_t)(round * 100 + i)));
+        }
+    }
+    ipc_free(ch);
+}
+
+static void test_zero_length_message(void **state)
+{
+    (void)state;
+    ipc_channel *ch = open_default();
+    char buf[16];
+    size_t got = 99;
+    assert_ipc(ipc_send(ch, NULL, 0, 0, 5000), IPC_OK);
+    assert_ipc(ipc_send(ch, "x", 0, 0, 5000), IPC_OK);
+    assert_ipc(ipc_recv(ch, buf, sizeof buf, &got, NULL, 5000), IPC_OK);
+    assert_int_equal(got, 0);
+    got = 99;
+    assert_ipc(ipc_recv(ch, NULL, 0, &got, NULL, 5000), IPC_OK); /* no buffer needed for 0 bytes */
+    assert_int_equal(got, 0);
+    ipc_free(ch);
+}
+
+struct big_recv { ipc_channel *ch; size_t len; int rc; size_t got; bool content_ok; };
+
+static void *receive_big(void *arg)
+{
+    struct big_recv *b = arg;
+    unsigned char *buf = malloc(b->len);
+    if (!buf) { b->rc = IPC_ESYS; return NULL; }
+    b->rc = ipc_recv(b->ch, buf, b->len, &b->got, NULL, 20000);
+    b->content_ok = b->rc == IPC_OK && b->got == b->len && tl_check(buf, b->got, 77);
+    free(buf);
+    return NULL;
+}
+
+/* A message of exactly max_msg bytes goes through whole (a receiver runs at
+ * the same time, since the largest message may not fit a kernel buffer). */
+static void test_max_size_message(void **state)
+{
+    (void)state;
+    REQUIRE(IPC_CAP_THREADS);
+    ipc_channel *ch = open_default();
+    struct big_recv b = { .ch = ch, .len = ipc_max_msg(ch) };
+    unsigned char *msg = malloc(b.len);
+    assert_non_null(msg);
+    tl_fill(msg, b.len, 77);
+    pthread_t t = tl_thread(receive_big, &b);
+    int rc = ipc_send(ch, msg, b.len, 0, 20000);
+    pthread_join(t, NULL);
+    free(msg);
+    assert_ipc(rc, IPC_OK);
+    assert_ipc(b.rc, IPC_OK);
+    assert_int_equal(b.got, b.len);
+    assert_true(b.content_ok);
+    ipc_free(ch);
+}
+
+static void test_oversize_send_is_refused(void **state)
+{
+    (void)state;
+    ipc_channel *ch = open_default();
+    size_t max = ipc_max_msg(ch);
+    unsigned char *msg = calloc(1, max + 1);
+    assert_non_null(msg);
+    assert_ipc(ipc_send(ch, msg, max + 1, 0, 0), IPC_EMSGSIZE);
+    free(msg);
+    unsigned char small[8];
+    size_t len = min_sz(sizeof small, max);
+    tl_fill(small, len, 5);
+    send_ok(ch, small, len); /* still usable */
+    recv_expect(ch, len, 5);
+    ipc_free(ch);
+}
+
+/* Too small a buffer: IPC_EMSGSIZE, *len says the size, and the message
+ * stays queued, ahead of the next one. */
+static void test_small_buffer_keeps_message(void **state)
+{
+    (void)state;
+    ipc_channel *ch = open_default();
+    size_t len = min_sz(100, ipc_max_msg(ch));
+    if (len < 2) { ipc_free(ch); skip(); return; }
+    /* message 1 (len bytes) must be the next one out: for LIFO, send it last */
+    unsigned char msg[100];
+    bool second = room(ch, 2) >= 2;
+    for (int k = 0; k < 2; k++) {
+        bool big_now = has(IPC_CAP_LIFO) ? k == 1 : k == 0;
+        if (!big_now && !second) continue;
+        tl_fill(msg, big_now ? len : len - 1, big_now ? 1 : 2);
+        send_ok(ch, msg, big_now ? len : len - 1);
+    }
+    unsigned char buf[100];
+    size_t got = 0;
+    assert_ipc(ipc_recv(ch, buf, len - 1, &got, NULL, 5000), IPC_EMSGSIZE);
+    assert_int_equal(got, len);
+    if (has(IPC_CAP_FIFO)) {
+        recv_expect(ch, len, 1);
+        if (second) recv_expect(ch, len - 1, 2);
+    } else { /* LIFO or unordered: both must still be there, intact */
+        size_t n = second ? 2 : 1;
+        bool one = false, two = false;
+        for (size_t i = 0; i < n; i++) {
+            assert_ipc(ipc_recv(ch, buf, sizeof buf, &got, NULL, 5000), IPC_OK);
+            if (got == len && tl_check(buf, got, 1)) one = true;
+            else if (got == len - 1 && tl_check(buf, got, 2)) two = true;
+        }
+        assert_true(one);
+        assert_true(two == second);
+    }
+    ipc_free(ch);
+}
+
+/* ---- timeouts ---------------------------------------------------------- */
+
+static void test_nowait_on_empty(void **state)
+{
+    (void)state;
+    ipc_channel *ch = open_default();
+    char buf[8];
+    size_t got;
+    int64_t t0 = ipc_now_ns();
+    assert_ipc(ipc_recv(ch, buf, sizeof buf, &got, NULL, 0), IPC_EEMPTY);
+    assert_true(tl_ms_since(t0) < 1000);
+    ipc_free(ch);
+}
+
+static void test_timeout_on_empty(void **state)
+{
+    (void)state;
+    ipc_channel *ch = open_default();
+    char buf[8];
+    size_t got;
+    int64_t t0 = ipc_now_ns();
+    assert_ipc(ipc_recv(ch, buf, sizeof buf, &got, NULL, 150), IPC_EEMPTY);
+    int64_t ms = tl_ms_since(t0);
+    if (ms < 149 || ms > 3000) fail_msg("150 ms receive timeout took %lld ms", (long long)ms);
+    ipc_free(ch);
+}
+
+/* A bounded channel holds exactly `capacity` messages; then put_nowait and a
+ * timed put fail with IPC_EFULL, and one receive makes room again. */
+static void test_bounded_full(void **state)
+{
+    (void)state;
+    REQUIRE(IPC_CAP_BOUNDED);
+    ipc_channel *ch = open_with(&(ipc_config){ .capacity = 4 });
+    assert_int_equal(ipc_capacity(ch), 4);
+    char msg[8] = "full";
+    size_t len = min_sz(sizeof msg, ipc_max_msg(ch));
+    for (int i = 0; i < 4; i++) assert_ipc(ipc_send(ch, msg, len, 0, 0), IPC_OK);
+    if (ipc_depth(ch) >= 0) assert_int_equal(ipc_depth(ch), 4);
+    assert_ipc(ipc_send(ch, msg, len, 0, 0), IPC_EFULL);
+    int64_t t0 = ipc_now_ns();
+    assert_ipc(ipc_send(ch, msg, len, 0, 150), IPC_EFULL);
+    int64_t ms = tl_ms_since(t0);
+    if (ms < 149 || ms > 3000) fail_msg("150 ms send timeout took %lld ms", (long long)ms);
+    char buf[8];
+    size_t got;
+    assert_ipc(ipc_recv(ch, buf, sizeof buf, &got, NULL, 0), IPC_OK);
+    assert_ipc(ipc_send(ch, msg, len, 0, 0), IPC_OK);
+    ipc_free(ch);
+}
+
+/* Unbounded in messages but not in bytes (kernel buffers): keep sending
+ * without waiting until IPC_EFULL; a timed send then times out.  A mechanism
+ * that never fills within the budget is skipped. */
+static void test_fills_until_full(void **state)
+{
+    (void)state;
+    if (has(IPC_CAP_BOUNDED)) { skip(); return; }
+    ipc_channel *ch = open_default();
+    size_t len = min_sz(1024, ipc_max_msg(ch));
+    unsigned char msg[1024] = { 0 };
+    int rc = IPC_OK;
+    int64_t t0 = ipc_now_ns();
+    long sent = 0;
+    while (sent < 20000 && tl_ms_since(t0) < 2000 && (rc = ipc_send(ch, msg, len, 0, 0)) == IPC_OK) sent++;
+    if (rc != IPC_EFULL) {
+        assert_ipc(rc, IPC_OK);
+        ipc_free(ch);
+        skip(); /* never filled: unbounded for our purposes */
+        return;
+    }
+    assert_true(sent > 0);
+    t0 = ipc_now_ns();
+    assert_ipc(ipc_send(ch, msg, len, 0, 150), IPC_EFULL);
+    int64_t ms = tl_ms_since(t0);
+    if (ms < 149 || ms > 3000) fail_msg("150 ms send timeout took %lld ms", (long long)ms);
+    /* everything that was accepted is still there */
+    unsigned char buf[1024];
+    size_t got;
+    for (long i = 0; i < sent; i++) {
+        rc = ipc_recv(ch, buf, sizeof buf, &got, NULL, 2000);
+        if (rc != IPC_OK || got != len) fail_msg("message %ld of %ld: %s", i, sent, ipc_strerror(rc));
+    }
+    assert_ipc(ipc_recv(ch, buf, sizeof buf, &got, NULL, 0), IPC_EEMPTY);
+    ipc_free(ch);
+}
+
+/* ---- close ------------------------------------------------------------- */
+
+static void test_close_then_drain(void **state)
+{
+    (void)state;
+    ipc_channel *ch = open_default();
+    size_t len = min_sz(8, ipc_max_msg(ch));
+    unsigned char msg[8];
+    size_t n = room(ch, 2);
+    for (size_t i = 0; i < n; i++) {
+        tl_fill(msg, len, (uint32_t)i);
+        send_ok(ch, msg, len);
+    }
+    assert_ipc(ipc_close(ch), IPC_OK);
+    assert_ipc(ipc_close(ch), IPC_OK); /* idempotent */
+    assert_ipc(ipc_send(ch, msg, len, 0, 0), IPC_ECLOSED);
+    for (size_t i = 0; i < n; i++) {
+        unsigned char buf[8];
+        size_t got;
+        assert_ipc(ipc_recv(ch, buf, sizeof buf, &got, NULL, 2000), IPC_OK);
+        assert_int_equal(got, len);
+    }
+    unsigned char buf[8];
+    size_t got;
+    int64_t t0 = ipc_now_ns();
+    assert_ipc(ipc_recv(ch, buf, sizeof buf, &got, NULL, 3000), IPC_ECLOSED);
+    assert_true(tl_ms_since(t0) < 2500); /* at once, not after the timeout */
+    ipc_free(ch);
+}
+
+struct blocked_call { ipc_channel *ch; bool send; int rc; int64_t ms; };
+
+static void *blocked_call(void *arg)
+{
+    struct blocked_call *b = arg;
+    char buf[8] = "x";
+    size_t got;
+    int64_t t0 = ipc_now_ns();
+    b->rc = b->send ? ipc_send(b->ch, buf, min_sz(sizeof buf, ipc_max_msg(b->ch)), 0, 8000)
+                    : ipc_recv(b->ch, buf, sizeof buf, &got, NULL, 8000);
+    b->ms = tl_ms_since(t0);
+    return NULL;
+}
+
+static void close_wakes(ipc_channel *ch, bool send)
+{
+    struct blocked_call b = { .ch = ch, .send = send };
+    pthread_t t = tl_thread(blocked_call, &b);
+    tl_sleep_ms(150);
+    assert_ipc(ipc_close(ch), IPC_OK);
+    pthread_join(t, NULL);
+    assert_ipc(b.rc, IPC_ECLOSED);
+    if (b.ms > 6000) fail_msg("blocked %s woke %lld ms after close", send ? "send" : "recv", (long long)b.ms);
+}
+
+static void test_close_wakes_blocked_receiver(void **state)
+{
+    (void)state;
+    REQUIRE(IPC_CAP_CLOSE_WAKES | IPC_CAP_THREADS);
+    ipc_channel *ch = open_default();
+    close_wakes(ch, false);
+    ipc_free(ch);
+}
+
+static void test_close_wakes_blocked_sender(void **state)
+{
+    (void)state;
+    REQUIRE(IPC_CAP_CLOSE_WAKES | IPC_CAP_THREADS | IPC_CAP_BOUNDED);
+    ipc_channel *ch = open_with(&(ipc_config){ .capacity = 1 });
+    char msg[8] = "x";
+    assert_ipc(ipc_send(ch, msg, min_sz(sizeof msg, ipc_max_msg(ch)), 0, 0), IPC_OK);
+    close_wakes(ch, true);
+    ipc_free(ch);
+}
+
+/* ---- priority ---------------------------------------------------------- */
+
+static void test_priority_order(void **state)
+{
+    (void)state;
+    REQUIRE(IPC_CAP_PRIORITY);
+    ipc_channel *ch = open_default();
+    static const int prios[] = { 1, 5, 3, 5, 0 };
+    static const int order[] = { 1, 3, 2, 0, 4 }; /* indices by prio, FIFO among equal */
+    size_t n = room(ch, 5), len = min_sz(4, ipc_max_msg(ch));
+    for (size_t i = 0; i < n; i++) {
+        unsigned char msg[4];
+        tl_fill(msg, len, (uint32_t)i);
+        assert_ipc(ipc_send(ch, msg, len, prios[i], 5000), IPC_OK);
+    }
+    for (size_t k = 0, seen = 0; k < 5 && seen < n; k++) {
+        size_t i = (size_t)order[k];
+        if (i >= n) continue;
+        unsigned char buf[4];
+        size_t got;
+        int prio = -1;
+        assert_ipc(ipc_recv(ch, buf, sizeof buf, &got, &prio, 5000), IPC_OK);
+        assert_int_equal(prio, prios[i]);
+        assert_true(tl_check(buf, got, (uint32_t)i));
+        seen++;
+    }
+    ipc_free(ch);
+}
+
+/* ---- poll -------------------------------------------------------------- */
+
+static void test_pollfd_readable_when_ready(void **state)
+{
+    (void)state;
+    REQUIRE(IPC_CAP_POLL);
+    ipc_channel *ch = open_default();
+    struct pollfd p = { .fd = ipc_pollfd(ch), .events = POLLIN };
+    assert_true(p.fd >= 0);
+    assert_int_equal(poll(&p, 1, 0), 0);
+    char msg[4] = "abc";
+    send_ok(ch, msg, min_sz(sizeof msg, ipc_max_msg(ch)));
+    assert_int_equal(poll(&p, 1, 5000), 1);
+    assert_true(p.revents & POLLIN);
+    char buf[4];
+    size_t got;
+    assert_ipc(ipc_recv(ch, buf, sizeof buf, &got, NULL, 0), IPC_OK);
+    ipc_free(ch);
+}
+
+/* ---- observer ---------------------------------------------------------- */
+
+struct trace { int n; ipc_event ev[16]; };
+
+static void record(void *arg, const ipc_channel *ch, const ipc_event *ev)
+{
+    (void)ch;
+    struct trace *t = arg;
+    if (t->n < 16) t->ev[t->n++] = *ev;
+}
+
+static void test_observer_sees_every_step(void **state)
+{
+    (void)state;
+    ipc_channel *ch = open_default();
+    struct trace t = { 0 };
+    assert_ipc(ipc_observe(ch, record, &t), IPC_OK);
+    char msg[4] = "obs", buf[4];
+    size_t len = min_sz(sizeof msg, ipc_max_msg(ch)), got;
+    send_ok(ch, msg, len);
+    assert_ipc(ipc_recv(ch, buf, sizeof buf, &got, NULL, 5000), IPC_OK);
+    assert_ipc(ipc_recv(ch, buf, sizeof buf, &got, NULL, 100), IPC_EEMPTY);
+    static const enum ipc_event_kind want[] = {
+        IPC_EV_SEND_BEGIN, IPC_EV_SEND_DONE, IPC_EV_RECV_BEGIN, IPC_EV_RECV_DONE,
+        IPC_EV_RECV_BEGIN, IPC_EV_RECV_BLOCKED, IPC_EV_RECV_DONE,
+    };
+    /* Some mechanisms wait in several slices: several BLOCKED events are fine. */
+    int k = 0;
+    for (int i = 0; i < t.n; i++) {
+        if (i > 0) assert_true(t.ev[i].t_ns >= t.ev[i - 1].t_ns);
+        if (k > 0 && t.ev[i].kind == IPC_EV_RECV_BLOCKED && want[k - 1] == IPC_EV_RECV_BLOCKED) continue;
+        if (k >= 7 || t.ev[i].kind != want[k])
+            fail_msg("event %d is kind %d, expected kind %d", i, t.ev[i].kind, k < 7 ? (int)want[k] : -1);
+        k++;
+    }
+    assert_int_equal(k, 7);
+    assert_int_equal(t.ev[1].result, IPC_OK);
+    assert_int_equal(t.ev[1].len, len);
+    assert_int_equal(t.ev[3].len, len);
+    assert_int_equal(t.ev[t.n - 1].result, IPC_EEMPTY);
+    assert_ipc(ipc_observe(ch, NULL, NULL), IPC_OK);
+    int before = t.n;
+    send_ok(ch, msg, len);
+    assert_int_equal(t.n, before);
+    ipc_free(ch);
+}
+
+/* ---- fork -------------------------------------------------------------- */
+
+enum { FORK_MSGS = 20 };
+
+/* The child's side of a fork test; its exit code is the verdict. */
+static int child_transfer(ipc_channel *ch, bool sending)
+{
+    size_t max = ipc_max_msg(ch);
+    unsigned char buf[3000];
+    for (uint32_t i = 0; i < FORK_MSGS; i++) {
+        size_t len = min_sz(1 + i * 97 % sizeof buf, max);
+        if (sending) {
+            tl_fill(buf, len, i);
+            if (ipc_send(ch, buf, len, 0, 10000) != IPC_OK) return 10;
+        } else {
+            size_t got;
+            if (ipc_recv(ch, buf, sizeof buf, &got, NULL, 10000) != IPC_OK) return 11;
+            if (got != len || !tl_check(buf, got, i)) return 12;
+        }
+    }
+    return 0;
+}
+
+static void fork_transfer(bool parent_sends)
+{
+    ipc_channel *ch = open_default();
+    pid_t pid = tl_fork(30);
+    if (pid == 0) _exit(child_transfer(ch, !parent_sends));
+    int rc = child_transfer(ch, parent_sends);
+    int status = tl_wait(pid, 30);
+    ipc_free(ch);
+    if (rc) fail_msg("parent side failed with %d: %s", rc, ipc_last_error());
+    if (status) fail_msg("child side failed with status %d", status);
+}
+
+static void test_fork_parent_to_child(void **state)
+{
+    (void)state;
+    REQUIRE(IPC_CAP_FORK);
+    fork_transfer(true);
+}
+
+static void test_fork_child_to_parent(void **state)
+{
+    (void)state;
+    REQUIRE(IPC_CAP_FORK);
+    fork_transfer(false);
+}
+
+/* ---- many producers, many consumers ------------------------------------ */
+
+/* Each message: producer, sequence, a checksum of both and of the payload. */
+enum { PRODUCERS = 3, CONSUMERS = 2, PER_PRODUCER = 400 };
+
+struct stamp { uint16_t producer, seq; uint32_t sum; };
+
+static uint32_t stamp_sum(const struct stamp *s, const unsigned char *extra, size_t n)
+{
+    uint32_t h = 2166136261u ^ s->producer ^ (uint32_t)s->seq << 16;
+    for (size_t i = 0; i < n; i++) h = (h ^ extra[i]) * 16777619u;
+    return h;
+}
+
+/* Shared by the threads, or by processes through a MAP_SHARED mapping. */
+struct stress {
+    ipc_channel *ch;
+    atomic_int   seen[PRODUCERS][PER_PRODUCER];
+    atomic_int   received;
+    atomic_int   corrupt, out_of_order;
+    int          id; /* per-thread copy */
+};
+
+static int produce(ipc_channel *ch, int p)
+{
+    size_t max = ipc_max_msg(ch);
+    unsigned char buf[sizeof(struct stamp) + 64];
+    for (int s = 0; s < PER_PRODUCER; s++) {
+        struct stamp st = { .producer = (uint16_t)p, .seq = (uint16_t)s };
+        size_t extra = max > sizeof st ? min_sz((size_t)(s * 7 % 64), max - sizeof st) : 0;
+        for (size_t i = 0; i < extra; i++) buf[sizeof st + i] = (unsigned char)(p * 31 + s + i);
+        st.sum = stamp_sum(&st, buf + sizeof st, extra);
+        memcpy(buf, &st, sizeof st);
+        if (ipc_send(ch, buf, sizeof st + extra, 0, 20000) != IPC_OK) return 1;
+    }
+    return 0;
+}
+
+static int consume(struct stress *x)
+{
+    int last[PRODUCERS];
+    for (int p = 0; p < PRODUCERS; p++) last[p] = -1;
+    int64_t t0 = ipc_now_ns();
+    while (atomic_load(&x->received) < PRODUCERS * PER_PRODUCER) {
+        if (tl_ms_since(t0) > 25000) return 2;
+        unsigned char buf[sizeof(struct stamp) + 64];
+        size_t got;
+        int rc = ipc_recv(x->ch, buf, sizeof buf, &got, NULL, 100);
+        if (rc == IPC_EEMPTY) continue;
+        if (rc != IPC_OK) return 3;
+        struct stamp st;
+        if (got < sizeof st) { atomic_fetch_add(&x->corrupt, 1); continue; }
+        memcpy(&st, buf, sizeof st);
+        if (st.producer >= PRODUCERS || st.seq >= PER_PRODUCER
+            || stamp_sum(&st, buf + sizeof st, got - sizeof st) != st.sum) {
+            atomic_fetch_add(&x->corrupt, 1);
+            continue;
+        }
+        if (st.seq <= last[st.producer]) atomic_fetch_add(&x->out_of_order, 1);
+        last[st.producer] = st.seq;
+        atomic_fetch_add(&x->seen[st.producer][st.seq], 1);
+        atomic_fetch_add(&x->received, 1);
+    }
+    return 0;
+}
+
+static void check_stress(struct stress *x)
+{
+    assert_int_equal(atomic_load(&x->corrupt), 0);
+    for (int p = 0; p < PRODUCERS; p++)
+        for (int s = 0; s < PER_PRODUCER; s++)
+            if (atomic_load(&x->seen[p][s]) != 1)
+                fail_msg("message (%d,%d) arrived %d times", p, s, atomic_load(&x->seen[p][s]));
+    /* Per-producer order, as seen by each consumer, where FIFO is promised. */
+    if (has(IPC_CAP_FIFO)) assert_int_equal(atomic_load(&x->out_of_order), 0);
+}
+
+struct worker { struct stress *x; int id; int rc; };
+
+static void *producer_thread(void *arg) { struct worker *w = arg; w->rc = produce(w->x->ch, w->id); return NULL; }
+static void *consumer_thread(void *arg) { struct worker *w = arg; w->rc = consume(w->x); return NULL; }
+
+static void test_mpmc_threads(void **state)
+{
+    (void)state;
+    REQUIRE(IPC_CAP_MPMC | IPC_CAP_THREADS);
+    struct stress *x = calloc(1, sizeof *x);
+    assert_non_null(x);
+    x->ch = open_default();
+    if (ipc_max_msg(x->ch) < sizeof(struct stamp)) { ipc_free(x->ch); free(x); skip(); return; }
+    struct worker w[PRODUCERS + CONSUMERS];
+    pthread_t t[PRODUCERS + CONSUMERS];
+    for (int i = 0; i < PRODUCERS + CONSUMERS; i++) {
+        w[i] = (struct worker){ .x = x, .id = i < PRODUCERS ? i : i - PRODUCERS };
+        t[i] = tl_thread(i < PRODUCERS ? producer_thread : consumer_thread, &w[i]);
+    }
+    for (int i = 0; i < PRODUCERS + CONSUMERS; i++) pthread_join(t[i], NULL);
+    for (int i = 0; i < PRODUCERS + CONSUMERS; i++)
+        if (w[i].rc) fail_msg("%s %d failed with %d: %s", i < PRODUCERS ? "producer" : "consumer",
+                              w[i].id, w[i].rc, ipc_last_error());
+    check_stress(x);
+    ipc_free(x->ch);
+    free(x);
+}
+
+static void test_mpmc_processes(void **state)
+{
+    (void)state;
+    REQUIRE(IPC_CAP_MPMC | IPC_CAP_FORK);
+    struct stress *x = mmap(NULL, sizeof *x, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    assert_true(x != MAP_FAILED);
+    x->ch = open_default();
+    if (ipc_max_msg(x->ch) < sizeof(struct stamp)) { ipc_free(x->ch); munmap(x, sizeof *x); skip(); return; }
+    pid_t pid[PRODUCERS + CONSUMERS];
+    for (int i = 0; i < PRODUCERS + CONSUMERS; i++) {
+        pid[i] = tl_fork(40);
+        if (pid[i] == 0) _exit(i < PRODUCERS ? produce(x->ch, i) : consume(x));
+    }
+    int status[PRODUCERS + CONSUMERS];
+    for (int i = 0; i < PRODUCERS + CONSUMERS; i++) status[i] = tl_wait(pid[i], 40);
+    for (int i = 0; i < PRODUCERS + CONSUMERS; i++)
+        if (status[i]) fail_msg("%s process %d exited with %d", i < PRODUCERS ? "producer" : "consumer", i, status[i]);
+    check_stress(x);
+    ipc_free(x->ch);
+    munmap(x, sizeof *x);
+}
+
+/* ---- a peer killed with SIGKILL ---------------------------------------- */
+
+/* A receiver is killed while blocked in recv (maybe holding a lock): the
+ * survivor can still send and receive. */
+static void test_killed_receiver_leaves_channel_usable(void **state)
+{
+    (void)state;
+    REQUIRE(IPC_CAP_FORK);
+    ipc_channel *ch = open_default();
+    pid_t pid = tl_fork(30);
+    if (pid == 0) {
+        char buf[64];
+        size_t got;
+        ipc_recv(ch, buf, sizeof buf, &got, NULL, -1);
+        _exit(1); /* it should never get a message: nobody sends before the kill */
+    }
+    tl_sleep_ms(200);
+    kill(pid, SIGKILL);
+    assert_int_equal(tl_wait(pid, 10), 128 + SIGKILL);
+    unsigned char msg[8];
+    size_t len = min_sz(sizeof msg, ipc_max_msg(ch));
+    tl_fill(msg, len, 9);
+    int rc = ipc_send(ch, msg, len, 0, 3000);
+    if (rc == IPC_ECLOSED) { ipc_free(ch); return; } /* an honest answer too */
+    assert_ipc(rc, IPC_OK);
+    unsigned char buf[8];
+    size_t got;
+    rc = ipc_recv(ch, buf, sizeof buf, &got, NULL, 3000);
+    if (rc != IPC_ECLOSED) {
+        assert_ipc(rc, IPC_OK);
+        assert_int_equal(got, len);
+        assert_true(tl_check(buf, got, 9));
+    }
+    ipc_free(ch);
+}
+
+/* A sender is killed while blocked on a full channel: what was accepted is
+ * intact, the survivor never hangs, and the channel works afterwards. */
+static void test_killed_sender_leaves_channel_usable(void **state)
+{
+    (void)state;
+    REQUIRE(IPC_CAP_FORK);
+    ipc_channel *ch = open_with(has(IPC_CAP_BOUNDED) ? &(ipc_config){ .capacity = 2 } : NULL);
+    size_t len = min_sz(512, ipc_max_msg(ch));
+    unsigned char msg[512];
+    long filled = 0;
+    int rc;
+    int64_t t0 = ipc_now_ns();
+    do {
+        tl_fill(msg, len, (uint32_t)filled);
+        rc = ipc_send(ch, msg, len, 0, 0);
+    } while (rc == IPC_OK && ++filled < 20000 && tl_ms_since(t0) < 2000);
+    if (rc != IPC_EFULL) { ipc_free(ch); skip(); return; } /* cannot block a sender */
+    pid_t pid = tl_fork(30);
+    if (pid == 0) {
+        tl_fill(msg, len, 999999);
+        ipc_send(ch, msg, len, 0, -1);
+        _exit(0);
+    }
+    tl_sleep_ms(200);
+    kill(pid, SIGKILL);
+    tl_wait(pid, 10);
+    unsigned char buf[512];
+    size_t got;
+    for (long i = 0; i < filled; i++) {
+        rc = ipc_recv(ch, buf, sizeof buf, &got, NULL, 3000);
+        if (rc == IPC_ECLOSED) { ipc_free(ch); return; }
+        if (rc != IPC_OK) fail_msg("message %ld of %ld: %s (%s)", i, filled, ipc_strerror(rc), ipc_last_error());
+        if (got != len) fail_msg("message %ld has %zu bytes, want %zu", i, got, len);
+        bool mine = tl_check(buf, got, (uint32_t)i) || tl_check(buf, got, 999999);
+        if (!mine && has(IPC_CAP_FIFO)) fail_msg("message %ld is corrupt", i);
+    }
+    rc = ipc_recv(ch, buf, sizeof buf, &got, NULL, 300); /* the killed sender's, or nothing */
+    if (rc == IPC_OK) assert_true(got == len && tl_check(buf, got, 999999));
+    else if (rc != IPC_ECLOSED) assert_ipc(rc, IPC_EEMPTY);
+    if (rc != IPC_ECLOSED) {
+        tl_fill(msg, len, 4242);
+        assert_ipc(ipc_send(ch, msg, len, 0, 3000), IPC_OK);
+        assert_ipc(ipc_recv(ch, buf, sizeof buf, &got, NULL, 3000), IPC_OK);
+        assert_true(got == len && tl_check(buf, got, 4242));
+    }
+    ipc_free(ch);
+}
+
+/* The survivor is blocked with a timeout while its only peer is killed: it
+ * returns (timeout or IPC_ECLOSED), it does not hang. */
+static void test_survivor_of_killed_peer_returns(void **state)
+{
+    (void)state;
+    REQUIRE(IPC_CAP_FORK);
+    ipc_channel *ch = open_default();
+    pid_t peer = tl_fork(30);
+    if (peer == 0) { pause(); _exit(0); }
+    pid_t survivor = tl_fork(30);
+    if (survivor == 0) {
+        char buf[8];
+        size_t got;
+        int rc = ipc_recv(ch, buf, sizeof buf, &got, NULL, 1500);
+        _exit(rc == IPC_EEMPTY || rc == IPC_ECLOSED ? 0 : 1);
+    }
+    tl_sleep_ms(100);
+    kill(peer, SIGKILL);
+    tl_wait(peer, 10);
+    assert_int_equal(tl_wait(survivor, 15), 0);
+    ipc_free(ch);
+}
+
+/* ---- bad input --------------------------------------------------------- */
+
+static void test_bad_arguments_answer_errors(void **state)
+{
+    (void)state;
+    ipc_channel *ch = NULL;
+    if (M->max_msg_limit < (size_t)-1)
+        assert_ipc(ipc_open(M->name, &(ipc_config){ .max_msg = M->max_msg_limit + 1 }, &ch), IPC_EINVAL);
+    assert_null(ch);
+    assert_ipc(ipc_open(M->name, &(ipc_config){ .capacity = (size_t)-1 }, &ch), IPC_EINVAL);
+    assert_ipc(ipc_open(M->name, &(ipc_config){ .order = 42 }, &ch), IPC_EINVAL);
+    assert_ipc(ipc_open(M->name, NULL, NULL), IPC_EINVAL);
+    if (!has(IPC_CAP_UNRELATED))
+        assert_ipc(ipc_open(M->name, &(ipc_config){ .name = "x", .flags = IPC_ATTACH }, &ch), IPC_ENOTSUP);
+    assert_null(ch);
+
+    ch = open_default();
+    char buf[8];
+    size_t got;
+    assert_ipc(ipc_send(ch, NULL, 5, 0, 0), IPC_EINVAL);
+    assert_ipc(ipc_recv(ch, buf, sizeof buf, NULL, NULL, 0), IPC_EINVAL);
+    assert_ipc(ipc_recv(ch, NULL, 5, &got, NULL, 0), IPC_EINVAL);
+    assert_ipc(ipc_close(ch), IPC_OK);
+    assert_ipc(ipc_send(ch, "x", 1, 0, 0), IPC_ECLOSED);
+    ipc_free(ch);
+}
+
+/* Not per mechanism: the dispatch layer's own answers. */
+static void test_dispatch_bad_input(void **state)
+{
+    (void)state;
+    ipc_channel *ch = (ipc_channel *)0x1;
+    assert_ipc(ipc_open(NULL, NULL, &ch), IPC_EINVAL);
+    assert_null(ch);
+    assert_ipc(ipc_open("no-such-mechanism", NULL, &ch), IPC_ENOMECH);
+    assert_non_null(strstr(ipc_last_error(), "no-such-mechanism"));
+    size_t count;
+    const ipc_mechanism *const *all = ipc_mechanisms(&count);
+    assert_true(count >= 6);
+    for (size_t i = 0; i < count; i++) { /* the message lists every known one */
+        assert_non_null(strstr(ipc_last_error(), all[i]->name));
+        assert_ptr_equal(ipc_find(all[i]->name), all[i]);
+        for (size_t j = 0; j < i; j++) assert_string_not_equal(all[i]->name, all[j]->name);
+    }
+    assert_null(ipc_find(NULL));
+    assert_null(ipc_find(""));
+    char buf[4];
+    size_t got;
+    assert_ipc(ipc_send(NULL, "x", 1, 0, 0), IPC_EINVAL);
+    assert_ipc(ipc_recv(NULL, buf, sizeof buf, &got, NULL, 0), IPC_EINVAL);
+    assert_ipc(ipc_close(NULL), IPC_EINVAL);
+    assert_int_equal(ipc_pollfd(NULL), -1);
+    assert_int_equal(ipc_depth(NULL), -1);
+    assert_int_equal(ipc_max_msg(NULL), 0);
+    assert_null(ipc_channel_mechanism(NULL));
+    assert_ipc(ipc_observe(NULL, NULL, NULL), IPC_EINVAL);
+    ipc_free(NULL);
+    static const int codes[] = { IPC_OK, IPC_EFULL, IPC_EEMPTY, IPC_ECLOSED, IPC_EMSGSIZE,
+                                 IPC_EINVAL, IPC_ENOMECH, IPC_ESYS, IPC_ENOTSUP };
+    for (size_t i = 0; i < sizeof codes / sizeof codes[0]; i++)
+        for (size_t j = 0; j < i; j++)
+            assert_string_not_equal(ipc_strerror(codes[i]), ipc_strerror(codes[j]));
+    assert_non_null(ipc_strerror(12345));
+}
+
+/* ---- the runner -------------------------------------------------------- */
+
+#define CASE(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
+
+static const struct CMUnitTest per_mechanism[] = {
+    CASE(test_open_describes_itself),
+    CASE(test_order_and_boundaries),
+    CASE(test_zero_length_message),
+    CASE(test_max_size_message),
+    CASE(test_oversize_send_is_refused),
+    CASE(test_small_buffer_keeps_message),
+    CASE(test_nowait_on_empty),
+    CASE(test_timeout_on_empty),
+    CASE(test_bounded_full),
+    CASE(test_fills_until_full),
+    CASE(test_close_then_drain),
+    CASE(test_close_wakes_blocked_receiver),
+    CASE(test_close_wakes_blocked_sender),
+    CASE(test_priority_order),
+    CASE(test_pollfd_readable_when_ready),
+    CASE(test_observer_sees_every_step),
+    CASE(test_fork_parent_to_child),
+    CASE(test_fork_child_to_parent),
+    CASE(test_mpmc_threads),
+    CASE(test_mpmc_processes),
+    CASE(test_killed_receiver_leaves_channel_usable),
+    CASE(test_killed_sender_leaves_channel_usable),
+    CASE(test_survivor_of_killed_peer_returns),
+    CASE(test_bad_arguments_answer_errors),
+};
+
+static const struct CMUnitTest dispatch[] = {
+    CASE(test_dispatch_bad_input),
+};
+
+int main(int argc, char **argv)
+{
+    size_t count;
+    const ipc_mechanism *const *all = ipc_mechanisms(&count);
+    int failures = 0;
+    if (argc == 1) failures += cmocka_run_group_tests_name("conformance/dispatch", dispatch, NULL, NULL);
+    for (int a = 1; a < argc; a++) /* name an unknown one: say so, do not pass silently */
+        if (!ipc_find(argv[a])) {
+            fprintf(stderr, "test_conformance: unknown mechanism '%s'\n", argv[a]);
+            return 1;
+        }
+    enum { CASES = sizeof per_mechanism / sizeof per_mechanism[0] };
+    for (size_t i = 0; i < count; i++) {
+        bool wanted = argc == 1;
+        for (int a = 1; a < argc; a++) wanted |= strcmp(argv[a], all[i]->name) == 0;
+        if (!wanted) continue;
+        M = all[i];
+        /* cmocka prints test names, not group names: put the mechanism in each */
+        struct CMUnitTest named[CASES];
+        static char names[CASES][96];
+        for (size_t c = 0; c < CASES; c++) {
+            named[c] = per_mechanism[c];
+            snprintf(names[c], sizeof names[c], "%s/%s", M->name, per_mechanism[c].name + 5);
+            named[c].name = names[c];
+        }
+        printf("=== conformance/%s (%s family; waits: %s)\n", M->name, M->family, M->wait_strategy);
+        fflush(stdout);
+        char group[96];
+        snprintf(group, sizeof group, "conformance/%s", M->name);
+        failures += _cmocka_run_group_tests(group, named, CASES, NULL, NULL);
+    }
+    return failures;
+}

@@ -1,0 +1,93 @@
+/* testlib.c — see testlib.h */
+#define _GNU_SOURCE
+#include "testlib.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+static void on_alarm(int sig)
+{
+    (void)sig;
+    /* cmocka's documented way out of a hung test: fail_msg longjmps back to
+     * the runner, which reports the failure and goes on with the next test. */
+    fail_msg("watchdog: test still running after its time limit");
+}
+
+void tl_watchdog(unsigned seconds)
+{
+    struct sigaction sa = { .sa_handler = on_alarm };
+    sigemptyset(&sa.sa_mask);
+    sa.sa_flags = SA_NODEFER; /* we leave the handler by longjmp: keep SIGALRM deliverable */
+    sigaction(SIGALRM, &sa, NULL);
+    alarm(seconds);
+}
+
+pid_t tl_fork(unsigned child_seconds)
+{
+    pid_t pid = fork();
+    if (pid < 0) fail_msg("fork: %s", strerror(errno));
+    if (pid == 0) {
+        signal(SIGALRM, SIG_DFL);
+        alarm(child_seconds);
+    }
+    return pid;
+}
+
+int tl_wait(pid_t pid, unsigned seconds)
+{
+    int status;
+    int64_t start = ipc_now_ns();
+    for (;;) {
+        pid_t r = waitpid(pid, &status, WNOHANG);
+        if (r == pid) break;
+        if (r < 0 && errno != EINTR) fail_msg("waitpid: %s", strerror(errno));
+        if (tl_ms_since(start) > (int64_t)seconds * 1000) {
+            kill(pid, SIGKILL);
+            waitpid(pid, &status, 0);
+            fail_msg("child %ld still running after %u s: killed", (long)pid, seconds);
+        }
+        tl_sleep_ms(5);
+    }
+    if (WIFEXITED(status)) return WEXITSTATUS(status);
+    return 128 + WTERMSIG(status);
+}
+
+pthread_t tl_thread(void *(*fn)(void *), void *arg)
+{
+    pthread_t t;
+    int err = pthread_create(&t, NULL, fn, arg);
+    if (err) fail_msg("pthread_create: %s", strerror(err));
+    return t;
+}
+
+static uint8_t byte_at(size_t i, uint32_t id)
+{
+    uint32_t x = (uint32_t)i * 2654435761u ^ id * 40503u;
+    return (uint8_t)(x >> 13 ^ x);
+}
+
+void tl_fill(void *buf, size_t len, uint32_t id)
+{
+    uint8_t *b = buf;
+    for (size_t i = 0; i < len; i++) b[i] = byte_at(i, id);
+}
+
+bool tl_check(const void *buf, size_t len, uint32_t id)
+{
+    const uint8_t *b = buf;
+    for (size_t i = 0; i < len; i++)
+        if (b[i] != byte_at(i, id)) return false;
+    return true;
+}
+
+int64_t tl_ms_since(int64_t start_ns) { return (ipc_now_ns() - start_ns) / 1000000; }
+
+void tl_sleep_ms(unsigned ms)
+{
+    struct timespec ts = { .tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000L };
+    while (nanosleep(&ts, &ts) < 0 && errno == EINTR) {}
+}

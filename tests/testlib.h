@@ -1,0 +1,52 @@
+/*
+ * testlib.h — what every ipcplay test program shares: cmocka, a watchdog so
+ * a hang becomes a failure, and fork/thread helpers that keep children out of
+ * the cmocka runner (a child that returned into it would re-run the suite).
+ */
+#ifndef IPCPLAY_TESTLIB_H
+#define IPCPLAY_TESTLIB_H
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <sys/types.h>
+
+#include "ipc.h"
+
+/* Fail the running test (instead of hanging the whole run) if it lasts more
+ * than `seconds`.  tl_watchdog(0) disarms it. */
+void tl_watchdog(unsigned seconds);
+
+/* fork() for tests: the child gets its own kill timer (alarm with the default
+ * action) so a stuck child dies instead of lingering; it must end with
+ * _exit().  Fails the test if fork fails. */
+pid_t tl_fork(unsigned child_seconds);
+
+/* Wait for pid up to `seconds`, then SIGKILL it.  Returns its exit code, or
+ * 128+signal if it was killed by one (as the shell reports it). */
+int tl_wait(pid_t pid, unsigned seconds);
+
+/* Start a thread; fails the test if it cannot. */
+pthread_t tl_thread(void *(*fn)(void *), void *arg);
+
+/* Deterministic payload bytes for message `id`, and their check. */
+void tl_fill(void *buf, size_t len, uint32_t id);
+bool tl_check(const void *buf, size_t len, uint32_t id);
+
+int64_t tl_ms_since(int64_t start_ns);
+void    tl_sleep_ms(unsigned ms);
+
+/* assert that an ipc_* call returned `want`, printing ipc_last_error() if not */
+#define assert_ipc(call, want) do { \
+        int rc_ = (call); \
+        if (rc_ != (want)) \
+            fail_msg("%s = %d (%s), want %d (%s); last error: %s", #call, rc_, ipc_strerror(rc_), \
+                     (want), ipc_strerror(want), ipc_last_error()); \
+    } while (0)
+
+#endif
