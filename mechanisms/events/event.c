@@ -1,0 +1,320 @@
+/*
+ * event.c — the event object (threading.Event) on a futex.
+ *
+ * The whole state is one 32-bit word in shared memory:
+ *
+ *     bit 0       the flag (1 = set)
+ *     bits 1..31  the generation: how many times set() raised the flag
+ *
+ * wait() reads the word; if the flag is down it sleeps in
+ * futex(FUTEX_WAIT_BITSET) "as long as the word still holds this value".
+ * set() raises the flag and bumps the generation in one store, then
+ * futex(FUTEX_WAKE) wakes every sleeper.  A woken waiter returns success if
+ * the flag is up OR the generation moved: that is how a waiter sees a set()
+ * that a quick clear() already undid (threading.Event's promise, see
+ * event.h).  The generation wraps after 2^31 sets; a waiter would have to
+ * sleep through exactly that many to miss one.
+ *
+ * Why a futex and not a process-shared mutex + condvar?  Waiters need no
+ * lock at all: wait() on a raised flag is one atomic load, and a waiter
+ * killed in its sleep holds nothing (a condvar waiter killed inside
+ * pthread_cond_wait can leave the condvar's internal counters off).  The
+ * futex calls are the non-private ones (no FUTEX_PRIVATE_FLAG): the kernel
+ * then keys the wait queue on the physical page, so it works across
+ * processes on MAP_SHARED memory — an anonymous mapping inherited by fork
+ * or a shm_open object mapped by unrelated processes.
+ *
+ * set() and clear() do take a small robust mutex, only to keep the optional
+ * eventfd mirror (ipc_event_pollfd) in step with the flag: "flag up" and
+ * "eventfd readable" change together.  If a setter dies holding it, the
+ * next set/clear re-derives the mirror from the word and wakes everyone.
+ *
+ * Timeouts: FUTEX_WAIT_BITSET takes an ABSOLUTE CLOCK_MONOTONIC time, so
+ * the call's deadline is passed as is and a signal (EINTR) cannot restart
+ * the clock.
+ */
+#define _GNU_SOURCE
+#include "event.h"
+#include "../ipc_internal.h"
+
+#include <fcntl.h>
+#include <limits.h>
+#include <linux/futex.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#define FLAG        1u
+#define EVENT_MAGIC 0x45564E54u /* "EVNT": written last by the creator */
+#define NAME_LEN    256
+
+typedef struct event_shared {
+    _Atomic uint32_t word;    /* flag + generation: the futex word          */
+    atomic_uint      waiters; /* threads between "saw it clear" and waking  */
+    pthread_mutex_t  lock;    /* orders set/clear with the mirror eventfd   */
+    _Atomic uint32_t magic;   /* EVENT_MAGIC once the creator finished      */
+} event_shared;
+
+struct ipc_event_obj {
+    event_shared *sh;
+    int           mirror_fd; /* eventfd readable while set; -1 if named    */
+    bool          owner;     /* named: we created it, we unlink it          */
+    char          name[NAME_LEN]; /* "" for a private event                 */
+};
+
+/* glibc has no futex() wrapper. */
+static long futex(_Atomic uint32_t *word, int op, uint32_t val, const struct timespec *abs)
+{
+    return syscall(SYS_futex, (uint32_t *)word, op, val, abs, NULL, FUTEX_BITSET_MATCH_ANY);
+}
+
+/* ---- open and free ----------------------------------------------------- */
+
+static int init_shared(event_shared *sh)
+{
+    int rc = ipc__shared_mutex_init(&sh->lock);
+    if (rc == IPC_OK) atomic_store_explicit(&sh->magic, EVENT_MAGIC, memory_order_release);
+    return rc;
+}
+
+int ipc_event_open(ipc_event_obj **out)
+{
+    if (!out) return ipc__fail(IPC_EINVAL, "ipc_event_open: out is NULL");
+    *out = NULL;
+    ipc_event_obj *ev = calloc(1, sizeof *ev);
+    if (!ev) return ipc__fail(IPC_ESYS, "calloc");
+    int rc = IPC_ESYS;
+    ev->mirror_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    if (ev->mirror_fd < 0) {
+        rc = ipc__fail(IPC_ESYS, "eventfd");
+        goto fail;
+    }
+    ev->sh = ipc__shared_alloc(sizeof *ev->sh); /* zeroed: flag clear, generation 0 */
+    if (!ev->sh) goto fail;
+    if ((rc = init_shared(ev->sh)) != IPC_OK) goto fail;
+    *out = ev;
+    return IPC_OK;
+fail:
+    if (ev->mirror_fd >= 0) close(ev->mirror_fd);
+    ipc__shared_free(ev->sh, sizeof *ev->sh);
+    free(ev);
+    return rc;
+}
+
+static int check_name(const char *name)
+{
+    if (name[0] != '/' || strchr(name + 1, '/') || name[1] == '\0')
+        return ipc__fail(IPC_EINVAL, "event name '%s' must be \"/name\" with no other '/'", name);
+    if (strlen(name) >= NAME_MAX)
+        return ipc__fail(IPC_EINVAL, "event name '%.40s...' longer than %d bytes", name, NAME_MAX - 1);
+    return IPC_OK;
+}
+
+int ipc_event_open_named(const char *name, unsigned flags, ipc_event_obj **out)
+{
+    if (!out) return ipc__fail(IPC_EINVAL, "ipc_event_open_named: out is NULL");
+    *out = NULL;
+    bool attach = flags & IPC_ATTACH;
+    if (flags & ~(unsigned)IPC_ATTACH) return ipc__fail(IPC_EINVAL, "unknown flags 0x%x", flags);
+    if (attach && !name) return ipc__fail(IPC_EINVAL, "IPC_ATTACH needs the event's name");
+    int rc = name ? check_name(name) : IPC_OK;
+    if (rc != IPC_OK) return rc;
+
+    ipc_event_obj *ev = calloc(1, sizeof *ev);
+    if (!ev) return ipc__fail(IPC_ESYS, "calloc");
+    ev->mirror_fd = -1;
+    ev->sh = NULL;
+    if (name) snprintf(ev->name, sizeof ev->name, "%s", name);
+    else if ((rc = ipc__unique_name(ev->name, sizeof ev->name, "/", ".event")) != IPC_OK) {
+        free(ev);
+        return rc;
+    }
+
+    int fd = shm_open(ev->name, attach ? O_RDWR : O_RDWR | O_CREAT | O_EXCL, 0600);
+    if (fd < 0) {
+        rc = ipc__fail(IPC_ESYS, "shm_open(%s)", ev->name);
+        free(ev);
+        return rc;
+    }
+    ev->owner = !attach;
+    struct stat st;
+    if (attach) {
+        if (fstat(fd, &st) < 0) { rc = ipc__fail(IPC_ESYS, "fstat(%s)", ev->name); goto fail; }
+        if ((size_t)st.st_size < sizeof *ev->sh) {
+            rc = ipc__fail(IPC_EINVAL, "%s is not (yet) an initialised event", ev->name);
+            goto fail;
+        }
+    } else if (ftruncate(fd, sizeof *ev->sh) < 0) {
+        rc = ipc__fail(IPC_ESYS, "ftruncate(%s)", ev->name);
+        goto fail;
+    }
+    void *p = mmap(NULL, sizeof *ev->sh, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    if (p == MAP_FAILED) { rc = ipc__fail(IPC_ESYS, "mmap(%s)", ev->name); goto fail; }
+    ev->sh = p;
+    if (attach) {
+        if (atomic_load_explicit(&ev->sh->magic, memory_order_acquire) != EVENT_MAGIC) {
+            rc = ipc__fail(IPC_EINVAL, "%s is not (yet) an initialised event", ev->name);
+            goto fail;
+        }
+    } else if ((rc = init_shared(ev->sh)) != IPC_OK) {
+        goto fail;
+    }
+    close(fd); /* the mapping keeps the object alive */
+    *out = ev;
+    return IPC_OK;
+fail:
+    close(fd);
+    if (ev->sh) munmap(ev->sh, sizeof *ev->sh);
+    if (ev->owner) shm_unlink(ev->name);
+    free(ev);
+    return rc;
+}
+
+const char *ipc_event_name(const ipc_event_obj *ev)
+{
+    return ev && ev->name[0] ? ev->name : NULL;
+}
+
+void ipc_event_free(ipc_event_obj *ev)
+{
+    if (!ev) return;
+    /* No pthread_mutex_destroy: other holders may still use the lock; the
+     * memory goes away with the last mapping. */
+    if (ev->name[0]) {
+        munmap(ev->sh, sizeof *ev->sh);
+        if (ev->owner) shm_unlink(ev->name);
+    } else {
+        ipc__shared_free(ev->sh, sizeof *ev->sh);
+    }
+    if (ev->mirror_fd >= 0) close(ev->mirror_fd);
+    free(ev);
+}
+
+/* ---- set and clear ----------------------------------------------------- */
+
+/* Make the eventfd readable (flag up) or drained (flag down). */
+static int mirror(const ipc_event_obj *ev, bool up)
+{
+    if (ev->mirror_fd < 0) return IPC_OK;
+    uint64_t v = 1;
+    ssize_t n = up ? write(ev->mirror_fd, &v, sizeof v) : read(ev->mirror_fd, &v, sizeof v);
+    if (n < 0 && errno != EAGAIN) /* EAGAIN on read: it was already drained */
+        return ipc__fail(IPC_ESYS, up ? "write(eventfd)" : "read(eventfd)");
+    return IPC_OK;
+}
+
+static int wake_all(event_shared *sh)
+{
+    if (futex(&sh->word, FUTEX_WAKE, INT_MAX, NULL) < 0)
+        return ipc__fail(IPC_ESYS, "futex(FUTEX_WAKE)");
+    return IPC_OK;
+}
+
+/* Take the set/clear lock.  If its holder died mid-update, the word itself
+ * is fine (it changes in one store) but the mirror and the wake-up may be
+ * missing: redo both from the word. */
+static int lock_state(ipc_event_obj *ev)
+{
+    static const ipc_deadline forever = { .timeout_ms = -1 };
+    bool died = false;
+    int rc = ipc__lock(&ev->sh->lock, &forever, &died);
+    if (rc != IPC_OK || !died) return rc;
+    bool up = atomic_load(&ev->sh->word) & FLAG;
+    rc = mirror(ev, false);
+    if (rc == IPC_OK && up) rc = mirror(ev, true);
+    if (rc == IPC_OK) rc = wake_all(ev->sh);
+    if (rc != IPC_OK) pthread_mutex_unlock(&ev->sh->lock);
+    return rc;
+}
+
+int ipc_event_set(ipc_event_obj *ev)
+{
+    if (!ev) return ipc__fail(IPC_EINVAL, "ipc_event_set: event is NULL");
+    event_shared *sh = ev->sh;
+    int rc = lock_state(ev);
+    if (rc != IPC_OK) return rc;
+    /* Writers are serialised by the lock, so a plain read of our own word. */
+    uint32_t w = atomic_load_explicit(&sh->word, memory_order_relaxed);
+    if (!(w & FLAG)) {
+        /* seq_cst store, then seq_cst load of `waiters`; a waiter does the
+         * mirror image (waiters++, then the kernel reads the word).  One of
+         * the two must see the other: either we see its count and wake it,
+         * or its FUTEX_WAIT sees the new word and does not sleep. */
+        atomic_store(&sh->word, ((w >> 1) + 1) << 1 | FLAG);
+        rc = mirror(ev, true);
+        /* Wake while holding the lock: a setter killed after the store but
+         * before the wake is then repaired by the next lock_state(). */
+        if (atomic_load(&sh->waiters) > 0) {
+            int w_rc = wake_all(sh);
+            if (rc == IPC_OK) rc = w_rc;
+        }
+    }
+    pthread_mutex_unlock(&sh->lock);
+    return rc;
+}
+
+int ipc_event_clear(ipc_event_obj *ev)
+{
+    if (!ev) return ipc__fail(IPC_EINVAL, "ipc_event_clear: event is NULL");
+    event_shared *sh = ev->sh;
+    int rc = lock_state(ev);
+    if (rc != IPC_OK) return rc;
+    uint32_t w = atomic_load_explicit(&sh->word, memory_order_relaxed);
+    if (w & FLAG) {
+        /* The generation stays: a waiter that slept through set+clear
+         * still sees that it moved. */
+        atomic_store_explicit(&sh->word, w & ~FLAG, memory_order_release);
+        rc = mirror(ev, false);
+    }
+    pthread_mutex_unlock(&sh->lock);
+    return rc;
+}
+
+int ipc_event_is_set(const ipc_event_obj *ev)
+{
+    if (!ev) return ipc__fail(IPC_EINVAL, "ipc_event_is_set: event is NULL");
+    return (atomic_load_explicit(&ev->sh->word, memory_order_acquire) & FLAG) ? 1 : 0;
+}
+
+int ipc_event_pollfd(const ipc_event_obj *ev)
+{
+    return ev ? ev->mirror_fd : -1;
+}
+
+/* ---- wait -------------------------------------------------------------- */
+
+int ipc_event_wait(ipc_event_obj *ev, int timeout_ms)
+{
+    if (!ev) return ipc__fail(IPC_EINVAL, "ipc_event_wait: event is NULL");
+    event_shared *sh = ev->sh;
+    /* acquire: whatever the setter wrote before set() is visible after. */
+    uint32_t seen = atomic_load_explicit(&sh->word, memory_order_acquire);
+    if (seen & FLAG) return IPC_OK;
+
+    ipc_deadline d;
+    ipc__deadline_start(&d, timeout_ms);
+    for (;;) {
+        if (ipc__deadline_passed(&d)) return ipc__fail(IPC_EEMPTY, "event not set before the deadline");
+        atomic_fetch_add(&sh->waiters, 1); /* seq_cst: see ipc_event_set */
+        long r = futex(&sh->word, FUTEX_WAIT_BITSET, seen,
+                       ipc__deadline_blocks_forever(&d) ? NULL : &d.when);
+        int err = errno;
+        atomic_fetch_sub(&sh->waiters, 1);
+
+        uint32_t now = atomic_load_explicit(&sh->word, memory_order_acquire);
+        if ((now & FLAG) || (now >> 1) != (seen >> 1))
+            return IPC_OK; /* set now, or set (and cleared) while we slept */
+        /* Timed out, interrupted by a signal or woken for nothing: the
+         * deadline check at the top decides whether to sleep again. */
+        if (r < 0 && err != ETIMEDOUT && err != EINTR && err != EAGAIN) {
+            errno = err;
+            return ipc__fail(IPC_ESYS, "futex(FUTEX_WAIT_BITSET)");
+        }
+    }
+}
