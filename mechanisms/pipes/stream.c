@@ -296,7 +296,7 @@ int ipc__stream_recv(ipc_channel *ch, void *buf, size_t cap, size_t *len, int *p
                 break;
             }
             if (have >= IPC_STREAM_HEADER + size) {
-                memcpy(buf, sh->rbuf + sh->rd_start + IPC_STREAM_HEADER, size);
+                if (size) memcpy(buf, sh->rbuf + sh->rd_start + IPC_STREAM_HEADER, size);
                 sh->rd_start += IPC_STREAM_HEADER + size;
                 *len = size;
                 rc = IPC_OK;

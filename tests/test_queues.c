@@ -1,0 +1,319 @@
+/*
+ * test_queues.c — what the conformance suite cannot ask of every mechanism:
+ * the thread queue's Python extras (task_done/join, qsize/empty/full,
+ * shutdown(immediate)), its three orders, the duplex socket pair, and the
+ * process queue's shutdown reaching another process.
+ */
+#define _GNU_SOURCE
+#include "testlib.h"
+
+#include "pipes/socketpair.h"
+#include "queues/thread_queue.h"
+
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+static ipc_channel *open_q(const char *mech, size_t capacity)
+{
+    ipc_channel *ch = NULL;
+    assert_ipc(ipc_open(mech, &(ipc_config){ .capacity = capacity }, &ch), IPC_OK);
+    return ch;
+}
+
+static int put_int(ipc_channel *ch, int v, int prio) { return ipc_send(ch, &v, sizeof v, prio, 1000); }
+
+static int get_int(ipc_channel *ch, int *prio)
+{
+    int v = -1;
+    size_t len;
+    int rc = ipc_recv(ch, &v, sizeof v, &len, prio, 1000);
+    if (rc != IPC_OK) fail_msg("recv: %s (%s)", ipc_strerror(rc), ipc_last_error());
+    assert_int_equal(len, sizeof v);
+    return v;
+}
+
+/* ---- orders -------------------------------------------------------------- */
+
+static void test_lifo_returns_newest_first(void **state)
+{
+    (void)state;
+    ipc_channel *ch = open_q("lifo", 0);
+    for (int i = 0; i < 5; i++) assert_ipc(put_int(ch, i, 0), IPC_OK);
+    for (int i = 4; i >= 0; i--) assert_int_equal(get_int(ch, NULL), i);
+    ipc_free(ch);
+}
+
+static void test_order_field_selects_lifo_on_queue(void **state)
+{
+    (void)state;
+    ipc_channel *ch = NULL;
+    assert_ipc(ipc_open("queue", &(ipc_config){ .order = IPC_LIFO }, &ch), IPC_OK);
+    for (int i = 0; i < 3; i++) assert_ipc(put_int(ch, i, 0), IPC_OK);
+    assert_int_equal(get_int(ch, NULL), 2);
+    ipc_free(ch);
+}
+
+/* Like PriorityQueue with (priority, counter) tuples: ties leave in
+ * insertion order, also after the heap has been reshuffled many times. */
+static void test_priority_ties_keep_insertion_order(void **state)
+{
+    (void)state;
+    ipc_channel *ch = open_q("priority", 0);
+    int n = 0;
+    for (int i = 0; i < 300; i++, n++) assert_ipc(put_int(ch, i, (i * 7) % 5), IPC_OK);
+    int last_prio = 1 << 30, last_value = -1;
+    for (int i = 0; i < n; i++) {
+        int prio;
+        int v = get_int(ch, &prio);
+        assert_int_equal(prio, (v * 7) % 5);
+        assert_true(prio <= last_prio);
+        if (prio == last_prio) assert_true(v > last_value);
+        last_prio = prio;
+        last_value = v;
+    }
+    ipc_free(ch);
+}
+
+/* ---- task_done / join ---------------------------------------------------- */
+
+struct worker { ipc_channel *ch; atomic_int done; };
+
+static void *worker(void *arg)
+{
+    struct worker *w = arg;
+    for (;;) {
+        int v;
+        size_t len;
+        int rc = ipc_recv(w->ch, &v, sizeof v, &len, NULL, -1);
+        if (rc == IPC_ECLOSED) return NULL;
+        if (rc != IPC_OK) return NULL;
+        tl_sleep_ms(1);
+        atomic_fetch_add(&w->done, 1);
+        ipc_queue_task_done(w->ch);
+    }
+}
+
+static void test_join_waits_for_every_task_done(void **state)
+{
+    (void)state;
+    struct worker w = { .ch = open_q("queue", 0) };
+    pthread_t t[3];
+    for (int i = 0; i < 3; i++) t[i] = tl_thread(worker, &w);
+    for (int i = 0; i < 30; i++) assert_ipc(put_int(w.ch, i, 0), IPC_OK);
+    assert_ipc(ipc_queue_join(w.ch, 10000), IPC_OK);
+    assert_int_equal(atomic_load(&w.done), 30); /* all processed, not just taken */
+    assert_ipc(ipc_close(w.ch), IPC_OK);        /* instead of one sentinel per worker */
+    for (int i = 0; i < 3; i++) pthread_join(t[i], NULL);
+    ipc_free(w.ch);
+}
+
+static void test_join_times_out_with_unfinished_tasks(void **state)
+{
+    (void)state;
+    ipc_channel *ch = open_q("queue", 0);
+    assert_ipc(put_int(ch, 1, 0), IPC_OK);
+    get_int(ch, NULL); /* taken but never task_done() */
+    int64_t t0 = ipc_now_ns();
+    assert_ipc(ipc_queue_join(ch, 100), IPC_EEMPTY);
+    assert_true(tl_ms_since(t0) >= 99);
+    assert_ipc(ipc_queue_task_done(ch), IPC_OK);
+    assert_ipc(ipc_queue_join(ch, 0), IPC_OK);
+    ipc_free(ch);
+}
+
+static void test_task_done_more_than_put_is_an_error(void **state)
+{
+    (void)state;
+    ipc_channel *ch = open_q("queue", 0);
+    assert_ipc(ipc_queue_task_done(ch), IPC_EINVAL); /* Python: ValueError */
+    assert_ipc(put_int(ch, 1, 0), IPC_OK);
+    get_int(ch, NULL);
+    assert_ipc(ipc_queue_task_done(ch), IPC_OK);
+    assert_ipc(ipc_queue_task_done(ch), IPC_EINVAL);
+    ipc_free(ch);
+}
+
+/* ---- hints and shutdown --------------------------------------------------- */
+
+static void test_qsize_empty_full_hints(void **state)
+{
+    (void)state;
+    ipc_channel *ch = open_q("queue", 3);
+    assert_true(ipc_queue_empty(ch));
+    assert_false(ipc_queue_full(ch));
+    for (int i = 0; i < 3; i++) assert_ipc(put_int(ch, i, 0), IPC_OK);
+    assert_int_equal(ipc_queue_qsize(ch), 3);
+    assert_true(ipc_queue_full(ch));
+    assert_false(ipc_queue_empty(ch));
+    assert_int_equal(ipc_depth(ch), 3);
+    ipc_free(ch);
+    /* unbounded is never full */
+    ch = open_q("queue", 0);
+    for (int i = 0; i < 100; i++) assert_ipc(put_int(ch, i, 0), IPC_OK);
+    assert_false(ipc_queue_full(ch));
+    ipc_free(ch);
+}
+
+static void test_extras_refuse_other_mechanisms(void **state)
+{
+    (void)state;
+    ipc_channel *ch = open_q("pipe", 0);
+    assert_ipc(ipc_queue_task_done(ch), IPC_EINVAL);
+    assert_ipc(ipc_queue_join(ch, 0), IPC_EINVAL);
+    assert_int_equal(ipc_queue_qsize(ch), IPC_EINVAL);
+    assert_ipc(ipc_queue_shutdown(ch, true), IPC_EINVAL);
+    assert_ipc(ipc_queue_task_done(NULL), IPC_EINVAL);
+    ipc_free(ch);
+}
+
+static void test_shutdown_immediate_discards_and_releases_join(void **state)
+{
+    (void)state;
+    ipc_channel *ch = open_q("queue", 0);
+    for (int i = 0; i < 5; i++) assert_ipc(put_int(ch, i, 0), IPC_OK);
+    assert_ipc(ipc_queue_shutdown(ch, true), IPC_OK);
+    assert_int_equal(ipc_queue_qsize(ch), 0);
+    int v;
+    size_t len;
+    assert_ipc(ipc_recv(ch, &v, sizeof v, &len, NULL, 1000), IPC_ECLOSED);
+    assert_ipc(ipc_queue_join(ch, 1000), IPC_OK); /* discarded = done */
+    assert_ipc(put_int(ch, 1, 0), IPC_ECLOSED);
+    ipc_free(ch);
+}
+
+static void test_shutdown_graceful_lets_receivers_drain(void **state)
+{
+    (void)state;
+    ipc_channel *ch = open_q("priority", 0);
+    for (int i = 0; i < 3; i++) assert_ipc(put_int(ch, i, i), IPC_OK);
+    assert_ipc(ipc_queue_shutdown(ch, false), IPC_OK);
+    assert_ipc(put_int(ch, 9, 0), IPC_ECLOSED);
+    for (int i = 2; i >= 0; i--) assert_int_equal(get_int(ch, NULL), i);
+    int v;
+    size_t len;
+    assert_ipc(ipc_recv(ch, &v, sizeof v, &len, NULL, 1000), IPC_ECLOSED);
+    ipc_free(ch);
+}
+
+/* ---- the duplex pair -------------------------------------------------- */
+
+static void test_duplex_pair_talks_both_ways_across_fork(void **state)
+{
+    (void)state;
+    ipc_channel *a, *b;
+    assert_ipc(ipc_duplex_open(NULL, &a, &b), IPC_OK);
+    pid_t pid = tl_fork(20);
+    if (pid == 0) { /* the child keeps end b: echo each number doubled, then close */
+        ipc_free(a);
+        for (;;) {
+            int v;
+            size_t len;
+            int rc = ipc_recv(b, &v, sizeof v, &len, NULL, 10000);
+            if (rc == IPC_ECLOSED) break;
+            if (rc != IPC_OK) _exit(1);
+            v *= 2;
+            if (ipc_send(b, &v, sizeof v, 0, 10000) != IPC_OK) _exit(2);
+        }
+        ipc_close(b);
+        ipc_free(b);
+        _exit(0);
+    }
+    ipc_free(b);
+    for (int i = 1; i <= 50; i++) {
+        assert_ipc(put_int(a, i, 0), IPC_OK);
+        assert_int_equal(get_int(a, NULL), 2 * i);
+    }
+    assert_ipc(ipc_close(a), IPC_OK); /* the child sees end-of-stream... */
+    int v;
+    size_t len;
+    assert_ipc(ipc_recv(a, &v, sizeof v, &len, NULL, 5000), IPC_ECLOSED); /* ...and so do we */
+    assert_int_equal(tl_wait(pid, 20), 0);
+    ipc_free(a);
+}
+
+static void test_duplex_open_bad_input(void **state)
+{
+    (void)state;
+    ipc_channel *a = (ipc_channel *)0x1;
+    assert_ipc(ipc_duplex_open(NULL, &a, NULL), IPC_EINVAL);
+    assert_null(a);
+    assert_ipc(ipc_duplex_open(&(ipc_config){ .max_msg = (size_t)1 << 40 }, &a, &a), IPC_EINVAL);
+}
+
+/* ---- the process queue -------------------------------------------------- */
+
+/* Shutdown in one process wakes a receiver blocked in another. */
+static void test_procq_shutdown_wakes_other_process(void **state)
+{
+    (void)state;
+    ipc_channel *ch = open_q("procq", 4);
+    pid_t pid = tl_fork(20);
+    if (pid == 0) {
+        int v;
+        size_t len;
+        int64_t t0 = ipc_now_ns();
+        int rc = ipc_recv(ch, &v, sizeof v, &len, NULL, -1);
+        _exit(rc == IPC_ECLOSED && tl_ms_since(t0) < 8000 ? 0 : 1);
+    }
+    tl_sleep_ms(200);
+    assert_ipc(ipc_close(ch), IPC_OK);
+    assert_int_equal(tl_wait(pid, 20), 0);
+    ipc_free(ch);
+}
+
+/* A child that exits (frees its handle) does not shut the queue down. */
+static void test_child_exit_does_not_close_queue(void **state)
+{
+    (void)state;
+    ipc_channel *ch = open_q("procq", 4);
+    pid_t pid = tl_fork(20);
+    if (pid == 0) {
+        int rc = put_int(ch, 7, 0);
+        ipc_free(ch);
+        _exit(rc == IPC_OK ? 0 : 1);
+    }
+    assert_int_equal(tl_wait(pid, 20), 0);
+    assert_int_equal(get_int(ch, NULL), 7);
+    assert_ipc(put_int(ch, 8, 0), IPC_OK);
+    assert_int_equal(get_int(ch, NULL), 8);
+    ipc_free(ch);
+}
+
+static void test_procq_rejects_what_does_not_fit(void **state)
+{
+    (void)state;
+    ipc_channel *ch = NULL;
+    assert_ipc(ipc_open("procq", &(ipc_config){ .capacity = 1u << 20, .max_msg = 1u << 20 }, &ch), IPC_EINVAL);
+    assert_non_null(strstr(ipc_last_error(), "1 GiB"));
+    assert_ipc(ipc_open("procq", &(ipc_config){ .name = "x" }, &ch), IPC_EINVAL);
+    assert_null(ch);
+}
+
+#define CASE(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
+static int setup(void **s) { (void)s; tl_watchdog(60); return 0; }
+static int teardown(void **s) { (void)s; tl_watchdog(0); return 0; }
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        CASE(test_lifo_returns_newest_first),
+        CASE(test_order_field_selects_lifo_on_queue),
+        CASE(test_priority_ties_keep_insertion_order),
+        CASE(test_join_waits_for_every_task_done),
+        CASE(test_join_times_out_with_unfinished_tasks),
+        CASE(test_task_done_more_than_put_is_an_error),
+        CASE(test_qsize_empty_full_hints),
+        CASE(test_extras_refuse_other_mechanisms),
+        CASE(test_shutdown_immediate_discards_and_releases_join),
+        CASE(test_shutdown_graceful_lets_receivers_drain),
+        CASE(test_duplex_pair_talks_both_ways_across_fork),
+        CASE(test_duplex_open_bad_input),
+        CASE(test_procq_shutdown_wakes_other_process),
+        CASE(test_child_exit_does_not_close_queue),
+        CASE(test_procq_rejects_what_does_not_fit),
+    };
+    return cmocka_run_group_tests_name("queues", tests, NULL, NULL);
+}
