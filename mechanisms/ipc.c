@@ -192,13 +192,20 @@ void ipc__observer_emit(ipc_channel *ch, enum ipc_event_kind kind, int result,
     ch->observer(ch->observer_arg, ch, &ev);
 }
 
+#ifdef IPC_NO_OBSERVER
+#define OBSERVE(ch, ...) do { (void)(ch); } while (0)
+#else
 #define OBSERVE(ch, ...) \
     do { if (__builtin_expect((ch)->observer != NULL, 0)) ipc__observer_emit((ch), __VA_ARGS__); } while (0)
+#endif
 
 int ipc_observe(ipc_channel *ch, ipc_observer_fn fn, void *arg)
 {
     if (!ch || ch->magic != IPC_CHANNEL_MAGIC)
         return ipc__fail(IPC_EINVAL, "ipc_observe: not an open channel");
+#ifdef IPC_NO_OBSERVER
+    if (fn) return ipc__fail(IPC_ENOTSUP, "ipc_observe: built with -DIPC_NO_OBSERVER");
+#endif
     ch->observer = fn;
     ch->observer_arg = fn ? arg : NULL;
     return IPC_OK;

@@ -164,7 +164,8 @@ typedef void (*ipc_observer_fn)(void *arg, const ipc_channel *ch, const ipc_even
 
 /* Attach (fn != NULL) or detach (fn == NULL) this handle's observer.  It is
  * called synchronously in the calling thread, so it must be quick and must
- * not call ipc_* on the same channel.  Without one, the cost is one branch. */
+ * not call ipc_* on the same channel.  Without one, the cost is one branch.
+ * RETURNS 0, IPC_EINVAL, or IPC_ENOTSUP in a build with -DIPC_NO_OBSERVER. */
 int  ipc_observe(ipc_channel *ch, ipc_observer_fn fn, void *arg);
 
 /* ---- the registry ------------------------------------------------------- */
