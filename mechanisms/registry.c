@@ -12,6 +12,8 @@ extern const ipc_mechanism ipc_mech_queue, ipc_mech_lifo, ipc_mech_priority;
 extern const ipc_mechanism ipc_mech_procq;
 /* pipes/ */
 extern const ipc_mechanism ipc_mech_pipe, ipc_mech_socketpair;
+/* shm/ */
+extern const ipc_mechanism ipc_mech_shm, ipc_mech_shm_spsc, ipc_mech_spsc;
 
 static const ipc_mechanism *const registry[] = {
     &ipc_mech_queue,
@@ -20,6 +22,9 @@ static const ipc_mechanism *const registry[] = {
     &ipc_mech_procq,
     &ipc_mech_pipe,
     &ipc_mech_socketpair,
+    &ipc_mech_shm,
+    &ipc_mech_shm_spsc,
+    &ipc_mech_spsc,
 };
 
 const ipc_mechanism *const *ipc_mechanisms(size_t *count)

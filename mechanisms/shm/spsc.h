@@ -1,0 +1,79 @@
+/*
+ * spsc.h — the single-producer/single-consumer ring of spsc.c, written once
+ * and used twice: spsc.c keeps it in the heap for two threads, shm_ring.c
+ * places the very same struct in shared memory for two processes (and, for
+ * the MPMC "shm", puts one lock in front of each side).
+ *
+ * Layout: the producer's index and the consumer's index sit on separate
+ * 64-byte cache lines, so the two sides only exchange a line when one of
+ * them really needs to know how far the other has got; each side also keeps
+ * a private copy of the other's index (head_cache, tail_cache) and re-reads
+ * the real one only when the copy says "full" or "empty".  The fixed-size
+ * slots (a length, a priority, up to max_msg bytes) follow the struct.
+ */
+#ifndef IPCPLAY_SPSC_H
+#define IPCPLAY_SPSC_H
+
+#include "../ipc_internal.h"
+
+#include <stdalign.h>
+#include <stdint.h>
+
+/* A place to sleep until "something changed": the futex protocol of
+ * spsc.c (see ring_wait there for why no wakeup is ever lost). */
+typedef struct ipc_waitpoint {
+    _Atomic uint32_t seq;     /* the futex word: bumped by every wake           */
+    _Atomic uint32_t waiters; /* callers between "going to sleep" and "awake"   */
+} ipc_waitpoint;
+
+typedef struct ipc_ring {
+    /* Set once at init, read-only afterwards. */
+    uint64_t     capacity;   /* slots: messages in flight before send blocks  */
+    uint64_t     slot_size;  /* bytes per slot, a multiple of 64               */
+    uint32_t     spin;       /* pause-loop rounds before sleeping (0 on 1 CPU) */
+    bool         shared;     /* futexes cross processes (no FUTEX_PRIVATE_FLAG) */
+    _Atomic bool shut;       /* ipc_close() was called by some holder           */
+
+    /* The producer's line: only the producer writes it. */
+    alignas(64) _Atomic uint64_t tail; /* next slot to fill (counts up forever) */
+    uint64_t     head_cache;           /* last head seen: head_cache <= head    */
+
+    /* The consumer's line: only the consumer writes it. */
+    alignas(64) _Atomic uint64_t head; /* next slot to empty                    */
+    uint64_t     tail_cache;           /* last tail seen: tail_cache <= tail    */
+
+    alignas(64) ipc_waitpoint not_empty; /* receivers sleep here */
+    alignas(64) ipc_waitpoint not_full;  /* senders sleep here   */
+} ipc_ring;                              /* slots follow at (char *)ring + sizeof(ipc_ring) */
+
+/* Bytes needed for the ring and its slots, or 0 if that exceeds 1 GiB. */
+size_t ipc__ring_size(size_t capacity, size_t max_msg);
+/* Initialise zeroed memory of ipc__ring_size() bytes. */
+void   ipc__ring_init(ipc_ring *r, size_t capacity, size_t max_msg, bool shared);
+
+/* The whole send/recv: push (pop), and while the ring is full (empty), wait
+ * and retry, up to the deadline.  lock == NULL: the caller is the only
+ * producer (consumer).  Otherwise a robust process-shared mutex serialises
+ * the producers (consumers); it is held only around one push (pop), never
+ * while waiting.  Error codes as in ipc.h, with ipc__fail messages. */
+int  ipc__ring_send(ipc_channel *ch, ipc_ring *r, pthread_mutex_t *lock,
+                    const void *msg, size_t len, int prio, const ipc_deadline *d);
+int  ipc__ring_recv(ipc_channel *ch, ipc_ring *r, pthread_mutex_t *lock,
+                    void *buf, size_t cap, size_t *len, int *prio, const ipc_deadline *d);
+
+/* Fault injection for tests (shm.h): called with a side's lock held. */
+extern void (*ipc__ring_lock_hook)(ipc_channel *ch, int is_recv);
+
+/* Shut down for every holder and wake every waiter, in every process. */
+int  ipc__ring_close(ipc_ring *r);
+long ipc__ring_depth(const ipc_ring *r);
+
+/* Rounds of the spin before a waiter goes to the futex; wait_strategy
+ * strings are built from it so they say exactly what happens. */
+#define IPC_RING_SPIN 2000
+#define IPC_RING_STR_(x) #x
+#define IPC_RING_STR(x) IPC_RING_STR_(x)
+#define IPC_RING_WAIT_STRATEGY \
+    "spin " IPC_RING_STR(IPC_RING_SPIN) " then futex (no spin on 1 CPU)"
+
+#endif /* IPCPLAY_SPSC_H */
