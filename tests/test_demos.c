@@ -1,0 +1,210 @@
+/*
+ * test_demos.c — every demo runs, ends by itself, exits 0 and prints the
+ * lines its lesson is about.
+ *
+ * Each demo is fork/exec'ed with stdout and stderr on one pipe; the test
+ * reads everything (with a deadline), waits for the exit status, and looks
+ * for the key lines of the table below.  The demos are found in
+ * $IPCPLAY_DEMOS_DIR, else in ../demos next to this program (build/tests ->
+ * build/demos, build/san-address/tests -> build/san-address/demos).  A demo
+ * whose program is not built (its module has not landed) is skipped.
+ *
+ *   build/tests/test_demos                 every demo
+ *   build/tests/test_demos pipe_duplex     only the named ones
+ */
+#define _GNU_SOURCE
+#include "testlib.h"
+
+#include <errno.h>
+#include <libgen.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+enum { TIME_LIMIT_S = 60, OUTPUT_MAX = 256 * 1024, MAX_EXPECT = 6 };
+
+typedef struct demo_case {
+    const char *name;
+    const char *expect[MAX_EXPECT]; /* substrings the output must contain */
+} demo_case;
+
+static const demo_case demos[] = {
+    { "queue_workers", { "join() returned: all 10 items were task_done()", "got a sentinel, exiting",
+                         "queue drained, exiting", "processed 10 of 10 items" } },
+    { "bounded_queue", { "False  <- full() after two puts", "True  <- full() after three puts",
+                         "Message queue is full, number of existing messages: 3  (put timeout 2000 ms",
+                         "Message queue is full, number of existing messages: 3  (put timeout 0 ms",
+                         "Message 1\nMessage 2\nMessage 3\n", "Message queue is empty" } },
+    { "producer_consumer", { "got the sentinel, exiting", "it took all 5 items",
+                             "queue closed and drained, exiting", "together they took 10 of 10 items" } },
+    { "writer_reader", { "get C from queue", "all data has been written and read", "get d from queue",
+                         "reader joined by itself" } },
+    { "pool_manager", { "reader got message from Queue: e", "attached by name", "end" } },
+    { "odd_even", { "handled in this order: 1 3 5 7 9", "useless take-and-put-back",
+                    "nothing put back; each consumer saw its numbers in order" } },
+    { "queue_orders", { "gives:  0 (prio 1)  1 (prio 5)  2 (prio 1)  3 (prio 9)  4 (prio 5)",
+                        "gives:  4 (prio 5)  3 (prio 9)  2 (prio 1)  1 (prio 5)  0 (prio 1)",
+                        "gives:  3 (prio 9)  1 (prio 5)  4 (prio 5)  0 (prio 1)  2 (prio 1)" } },
+    { "pipe_simplex", { "recv 9 from pipe", "EOFError", "9 messages, in order, none lost" } },
+    { "pipe_duplex", { "received \"pong for ping 5\" on end A", "the parent is done, exiting",
+                       "child joined after 5 round trips" } },
+    { "signal_usr1", { "kill -USR1 ", "Signal handler called with signal SIGUSR1", "received 3 SIGUSR1" } },
+    { "shared_value", { "with a lock", "without a lock", "lost" } },
+    { "event_wait", { "task: Event received!", "timed out (IPC_EEMPTY)", "all 3 runners started on one set()" } },
+    { "event_loop", { "report requested:", "pipe       says bye", "socketpair says bye",
+                      "readings from" } },
+    { "broadcast", { "subscriber" } },
+    { "delay_queue", { "delay" } },
+    { "placement", { "same core", "two cores", "round trip" } },
+    { "pitfall_join_drain", { "join timed out after 1 s", "could then finish and was joined",
+                              "join succeeded: nothing was left in flight", "put #17 failed" } },
+    { "pitfall_qsize", { "get_nowait() got the item", "get_nowait() said \"channel is empty\"",
+                         "ipc_depth() = -1", "nothing within 100 ms" } },
+    { "pitfall_sigpipe", { "killed by signal 13", "(errno EPIPE)", "ipc_send -> channel is closed" } },
+    { "pitfall_coalesce", { "handler ran 1 time(s)", "handler ran 10 time(s)" } },
+    { "pitfall_zombie", { "says state Z (zombie", "reaped: /proc/", "is gone without anyone collecting it" } },
+    { "pitfall_unlink", { "left behind", "unlink" } },
+};
+
+static char demo_dir[PATH_MAX];
+
+static void path_of(const char *name, char *path, size_t size)
+{
+    int n = snprintf(path, size, "%s/%s", demo_dir, name);
+    if (n < 0 || (size_t)n >= size) fail_msg("demo path too long");
+}
+
+/* Run path with args, collect its output (stdout + stderr, NUL-terminated,
+ * malloc'ed) and return its exit code as tl_wait reports it. */
+static int run(const char *path, const char *arg, char **output)
+{
+    int fds[2];
+    if (pipe(fds) < 0) fail_msg("pipe: %s", strerror(errno));
+    pid_t pid = tl_fork(TIME_LIMIT_S);
+    if (pid == 0) {
+        dup2(fds[1], STDOUT_FILENO);
+        dup2(fds[1], STDERR_FILENO);
+        close(fds[0]);
+        close(fds[1]);
+        execl(path, path, arg, (char *)NULL);
+        fprintf(stderr, "exec %s: %s\n", path, strerror(errno));
+        _exit(127);
+    }
+    close(fds[1]);
+    char *out = malloc(OUTPUT_MAX + 1);
+    assert_non_null(out);
+    size_t used = 0;
+    int64_t start = ipc_now_ns();
+    for (;;) {
+        int64_t left = (int64_t)TIME_LIMIT_S * 1000 - tl_ms_since(start);
+        struct pollfd p = { .fd = fds[0], .events = POLLIN };
+        int r = left > 0 ? poll(&p, 1, (int)left) : 0;
+        if (r < 0 && errno == EINTR) continue;
+        if (r <= 0) {
+            kill(pid, SIGKILL);
+            break;
+        }
+        ssize_t n = read(fds[0], out + used, OUTPUT_MAX - used);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) break;
+        used += (size_t)n;
+        if (used == OUTPUT_MAX) break;
+    }
+    close(fds[0]);
+    out[used] = '\0';
+    *output = out;
+    return tl_wait(pid, 5);
+}
+
+static void test_demo(void **state)
+{
+    const demo_case *dc = *state;
+    char path[PATH_MAX];
+    path_of(dc->name, path, sizeof path);
+    if (access(path, X_OK) != 0) {
+        print_message("%s is not built (its module has not landed): skipped\n", path);
+        skip();
+    }
+    tl_watchdog(TIME_LIMIT_S + 10);
+    char *out;
+    int code = run(path, NULL, &out);
+    bool ok = code == 0;
+    for (int i = 0; i < MAX_EXPECT && dc->expect[i]; i++) {
+        if (!strstr(out, dc->expect[i])) {
+            print_error("%s: missing in the output: \"%s\"\n", dc->name, dc->expect[i]);
+            ok = false;
+        }
+    }
+    if (!ok) {
+        print_error("---- output of %s (exit code %d) ----\n%s---- end ----\n", dc->name, code, out);
+        free(out);
+        fail_msg("%s failed", dc->name);
+    }
+    free(out);
+    tl_watchdog(0);
+}
+
+/* Every demo answers --help with a usage line and exit 0, and runs nothing. */
+static void test_help(void **state)
+{
+    (void)state;
+    tl_watchdog(30);
+    int checked = 0;
+    for (size_t i = 0; i < sizeof demos / sizeof demos[0]; i++) {
+        char path[PATH_MAX];
+        path_of(demos[i].name, path, sizeof path);
+        if (access(path, X_OK) != 0) continue;
+        char *out;
+        int code = run(path, "--help", &out);
+        if (code != 0 || strncmp(out, "usage: ", 7) != 0) {
+            print_error("%s --help: exit %d, output:\n%s\n", demos[i].name, code, out);
+            free(out);
+            fail_msg("%s --help is wrong", demos[i].name);
+        }
+        free(out);
+        checked++;
+    }
+    assert_true(checked > 0);
+    tl_watchdog(0);
+}
+
+static void find_demo_dir(const char *argv0)
+{
+    const char *env = getenv("IPCPLAY_DEMOS_DIR");
+    if (env && *env) {
+        snprintf(demo_dir, sizeof demo_dir, "%s", env);
+        return;
+    }
+    char self[PATH_MAX];
+    snprintf(self, sizeof self, "%s", argv0);
+    snprintf(demo_dir, sizeof demo_dir, "%s/../demos", dirname(self));
+}
+
+static bool selected(int argc, char **argv, const char *name)
+{
+    if (argc < 2) return true;
+    for (int i = 1; i < argc; i++)
+        if (strcmp(argv[i], name) == 0) return true;
+    return false;
+}
+
+int main(int argc, char **argv)
+{
+    find_demo_dir(argv[0]);
+    enum { N = sizeof demos / sizeof demos[0] };
+    struct CMUnitTest tests[N + 1];
+    size_t n = 0;
+    for (size_t i = 0; i < N; i++) {
+        if (!selected(argc, argv, demos[i].name)) continue;
+        tests[n] = (struct CMUnitTest)cmocka_unit_test_prestate(test_demo, (void *)&demos[i]);
+        tests[n].name = demos[i].name;
+        n++;
+    }
+    if (argc < 2) tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_help);
+    return _cmocka_run_group_tests("demos", tests, n, NULL, NULL);
+}
