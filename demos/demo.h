@@ -98,6 +98,19 @@ static inline int demo_reap(pid_t pid, const char *who)
     exit(1);
 }
 
+/* A name for a named object: "/<prefix>.<pid>.<what>", where the prefix is
+ * $IPCPLAY_NAME_PREFIX or "ipcplay" — the library's convention, so the test
+ * runner can check that a demo left nothing behind. */
+static inline void demo_name(char *buf, size_t size, const char *what)
+{
+    const char *prefix = getenv("IPCPLAY_NAME_PREFIX");
+    int n = snprintf(buf, size, "/%s.%d.%s", prefix && *prefix ? prefix : "ipcplay", (int)getpid(), what);
+    if (n < 0 || (size_t)n >= size) {
+        fprintf(stderr, "name for %s does not fit in %zu bytes\n", what, size);
+        exit(1);
+    }
+}
+
 static inline void demo_sleep_ms(long ms)
 {
     struct timespec ts = { .tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000L };

@@ -44,7 +44,8 @@ static const demo_case demos[] = {
                              "queue closed and drained, exiting", "together they took 10 of 10 items" } },
     { "writer_reader", { "get C from queue", "all data has been written and read", "get d from queue",
                          "reader joined by itself" } },
-    { "pool_manager", { "reader got message from Queue: e", "attached by name", "end" } },
+    { "pool_manager", { "procq with a name: invalid argument", "attached by name to",
+                        "got message from Queue: e", "the creator freed the queue", "is gone" } },
     { "odd_even", { "handled in this order: 1 3 5 7 9", "useless take-and-put-back",
                     "nothing put back; each consumer saw its numbers in order" } },
     { "queue_orders", { "gives:  0 (prio 1)  1 (prio 5)  2 (prio 1)  3 (prio 9)  4 (prio 5)",
@@ -68,7 +69,7 @@ static const demo_case demos[] = {
     { "pitfall_sigpipe", { "killed by signal 13", "(errno EPIPE)", "ipc_send -> channel is closed" } },
     { "pitfall_coalesce", { "handler ran 1 time(s)", "handler ran 10 time(s)" } },
     { "pitfall_zombie", { "says state Z (zombie", "reaped: /proc/", "is gone without anyone collecting it" } },
-    { "pitfall_unlink", { "left behind", "unlink" } },
+    { "pitfall_unlink", { "left behind (", "still there: \"message 3\"", "after ipc_free: gone" } },
 };
 
 static char demo_dir[PATH_MAX];
