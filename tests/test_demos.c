@@ -61,7 +61,7 @@ static const demo_case demos[] = {
                       "readings from" } },
     { "broadcast", { "subscriber" } },
     { "delay_queue", { "delay" } },
-    { "placement", { "same core", "two cores", "round trip" } },
+    { "placement", { "same core", "two cores", "unpinned", "round trip of a 64-byte message", "pipe " } },
     { "pitfall_join_drain", { "join timed out after 1 s", "could then finish and was joined",
                               "join succeeded: nothing was left in flight", "put #17 failed" } },
     { "pitfall_qsize", { "get_nowait() got the item", "get_nowait() said \"channel is empty\"",
