@@ -609,6 +609,7 @@ static void test_poll_serves_every_pollable_mechanism(void **state)
     printf("  [poll] one consumer serving %zu channels of %zu mechanisms:", n, kinds);
     for (size_t i = 0; i < n; i++) printf(" %s", s[i].m->name);
     printf("\n");
+    fflush(stdout); /* or the forked producers may print it again */
 
     ipc_poller *p = open_poller();
     for (size_t i = 0; i < n; i++) assert_ipc(ipc_poller_add(p, s[i].ch, &s[i]), IPC_OK);

@@ -145,14 +145,21 @@ static const char *tmp_dir(void)
     return t && *t ? t : "/tmp";
 }
 
-static void scan_tmp(const char *prefix, findings *f)
+static void scan_dir(const char *dir, const char *prefix, findings *f)
 {
-    DIR *d = opendir(tmp_dir());
-    if (!d) { unchecked(f, tmp_dir(), strerror(errno)); return; }
+    DIR *d = opendir(dir);
+    if (!d) { unchecked(f, dir, strerror(errno)); return; }
     struct dirent *e;
     while ((e = readdir(d)))
-        if (starts_with_prefix(e->d_name, prefix)) add(f, K_TMP, -1, "%s/%s", tmp_dir(), e->d_name);
+        if (starts_with_prefix(e->d_name, prefix)) add(f, K_TMP, -1, "%s/%s", dir, e->d_name);
     closedir(d);
+}
+
+/* $TMPDIR, and /tmp too: a module that ignores TMPDIR must not hide there */
+static void scan_tmp(const char *prefix, findings *f)
+{
+    scan_dir(tmp_dir(), prefix, f);
+    if (strcmp(tmp_dir(), "/tmp") != 0) scan_dir("/tmp", prefix, f);
 }
 
 /* In a child: a private mount namespace, the mqueue fs mounted on `dir`,
@@ -181,6 +188,7 @@ static void scan_mqueue(const char *prefix, findings *f)
     if (!mkdtemp(dir)) { unchecked(f, "POSIX queues", "mkdtemp failed"); return; }
     int p[2];
     if (pipe(p) < 0) { rmdir(dir); unchecked(f, "POSIX queues", "pipe failed"); return; }
+    fflush(stdout); /* the child must not inherit (and repeat) buffered output */
     pid_t pid = tl_fork(20);
     if (pid == 0) {
         close(p[0]);
