@@ -12,6 +12,7 @@ extern const ipc_mechanism ipc_mech_queue, ipc_mech_lifo, ipc_mech_priority;
 extern const ipc_mechanism ipc_mech_procq;
 /* pipes/ */
 extern const ipc_mechanism ipc_mech_pipe, ipc_mech_socketpair;
+extern const ipc_mechanism ipc_mech_fifo;
 /* shm/ */
 extern const ipc_mechanism ipc_mech_shm, ipc_mech_shm_spsc, ipc_mech_spsc;
 
@@ -22,6 +23,7 @@ static const ipc_mechanism *const registry[] = {
     &ipc_mech_procq,
     &ipc_mech_pipe,
     &ipc_mech_socketpair,
+    &ipc_mech_fifo,
     &ipc_mech_shm,
     &ipc_mech_shm_spsc,
     &ipc_mech_spsc,

@@ -1,0 +1,78 @@
+/*
+ * named.h — what the named members of the pipes family (fifo, unix, tcp)
+ * share, and nothing the anonymous ones need: private temporary
+ * directories, a "shut down" fd that unrelated processes can hold, the
+ * attach handshake, connecting with a deadline, and the small helper thread
+ * through which an owner lets attachers in.
+ */
+#ifndef IPCPLAY_NAMED_H
+#define IPCPLAY_NAMED_H
+
+#include "stream.h"
+
+#include <pthread.h>
+#include <sys/socket.h>
+#include <sys/types.h>
+
+/* How long ipc_open(IPC_ATTACH) waits for the owner to answer. */
+#define IPC_ATTACH_TIMEOUT_MS 5000
+
+/* Make a private directory "$TMPDIR/<prefix>.<pid>.<n>.XXXXXX" (mode 0700,
+ * /tmp when TMPDIR is unset) for generated names.  RETURNS 0 or IPC_ESYS,
+ * IPC_EINVAL (does not fit in size). */
+int  ipc__named_tempdir(char *dir, size_t size, const char *mech);
+
+/* "dir/leaf" into out, or IPC_EINVAL naming `what` if it does not fit. */
+int  ipc__named_path(char *out, size_t size, const char *dir, const char *leaf, const char *what);
+
+/* stream.c gives every stream its own eventfd as the shut-down signal; an
+ * eventfd reaches only processes that inherit it.  Replace it by fd (which
+ * the stream now owns and closes): a FIFO or a passed fd that unrelated
+ * processes can hold too.  stream.c writes 8 bytes to it on close and polls
+ * it for POLLIN, so anything that stays readable once written will do. */
+void ipc__named_adopt_shut_fd(ipc_stream *s, int fd);
+
+/* ---- the attach handshake ----------------------------------------------
+ * The owner (or its helper thread) answers every new connection with one
+ * hello, plus file descriptors where the socket can carry them (SCM_RIGHTS
+ * on Unix sockets).  The attacher checks magic and kind before trusting it. */
+#define IPC_HELLO_MAGIC 0x1BC0FEEDu
+#define IPC_HELLO_MAX_FDS 4
+
+typedef struct ipc_hello {
+    uint32_t magic;   /* IPC_HELLO_MAGIC                                 */
+    uint32_t kind;    /* which mechanism answers (socket type, or 'tcp') */
+    uint64_t max_msg; /* the channel's limit: attachers adopt it          */
+} ipc_hello;
+
+/* Send the hello (and nfds fds) on a fresh connection; never blocks. */
+int  ipc__hello_send(int fd, const ipc_hello *h, const int *fds, int nfds);
+/* Receive a hello and exactly nfds fds before the deadline.  RETURNS 0,
+ * IPC_ECLOSED (the owner hung up: shut down, or gone), IPC_EEMPTY (no
+ * answer in time), IPC_EINVAL (not an ipcplay answer), IPC_ESYS.  On
+ * failure no fd is left open. */
+int  ipc__hello_recv(int fd, ipc_hello *h, int *fds, int nfds, const ipc_deadline *d);
+
+/* connect(2) a socket (made non-blocking here) before the deadline.
+ * RETURNS 0, IPC_EEMPTY (timed out), IPC_ESYS (errno from connect). */
+int  ipc__named_connect(int fd, const struct sockaddr *addr, socklen_t len, const ipc_deadline *d);
+
+/* ---- a helper thread that an owner runs to serve attachers ---------------
+ * It starts with every signal blocked (a signal meant for the program, such
+ * as a test's SIGALRM watchdog, must never run its handler here) and polls
+ * stop_fd, which ipc__helper_stop makes readable.  Threads do not survive
+ * fork(): only the process that started it stops and joins it. */
+typedef struct ipc_helper {
+    pthread_t thread;
+    int       stop_fd;  /* eventfd; -1 when not started */
+    pid_t     pid;      /* the process that runs the thread */
+} ipc_helper;
+
+int  ipc__helper_start(ipc_helper *h, void *(*fn)(void *), void *arg);
+/* Ask the thread to stop and join it (in the starting process); elsewhere
+ * (a forked child) only close this process's copy of stop_fd.  If the
+ * thread has not stopped after `grace_ms`, call unstick(arg) once (it may
+ * be blocked on a peer: break that wait) and join again.  Idempotent. */
+void ipc__helper_stop(ipc_helper *h, int grace_ms, void (*unstick)(void *), void *arg);
+
+#endif
