@@ -67,6 +67,8 @@ static const demo_case demos[] = {
                               "join succeeded: nothing was left in flight", "put #17 failed" } },
     { "pitfall_qsize", { "get_nowait() got the item", "get_nowait() said \"channel is empty\"",
                          "ipc_depth() = -1", "nothing within 100 ms" } },
+    { "pitfall_pipe_buf", { "PIPE_BUF on this system: 4096 bytes", "(= PIPE_BUF): 0 mixed",
+                            "records of 262144 bytes:" } },
     { "pitfall_sigpipe", { "killed by signal 13", "(errno EPIPE)", "ipc_send -> channel is closed" } },
     { "pitfall_coalesce", { "handler ran 1 time(s)", "handler ran 10 time(s)" } },
     { "pitfall_zombie", { "says state Z (zombie", "reaped: /proc/", "is gone without anyone collecting it" } },
