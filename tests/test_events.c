@@ -347,6 +347,14 @@ static ipc_poller *open_poller(void)
     return p;
 }
 
+/* A poller already watching ch. */
+static ipc_poller *poller_on(ipc_channel *ch, void *user)
+{
+    ipc_poller *p = open_poller();
+    assert_ipc(ipc_poller_add(p, ch, user), IPC_OK);
+    return p;
+}
+
 static void test_poll_channels_without_pollfd_are_refused(void **state)
 {
     (void)state;
@@ -440,8 +448,7 @@ static void test_poll_drain_contract_on_a_stream(void **state)
     (void)state;
     tl_watchdog(30);
     ipc_channel *ch = open_ch("pipe");
-    ipc_poller *p = open_poller();
-    assert_ipc(ipc_poller_add(p, ch, NULL), IPC_OK);
+    ipc_poller *p = poller_on(ch, NULL);
     for (uint32_t i = 0; i < 10; i++) assert_ipc(ipc_send(ch, &i, sizeof i, 0, 1000), IPC_OK);
     ipc_ready r[1];
     assert_int_equal(ipc_poller_wait(p, r, 1, 5000), 1);
@@ -476,8 +483,7 @@ static void test_poll_mixes_channels_and_an_event(void **state)
     tl_watchdog(30);
     ipc_channel *ch = open_ch("pipe");
     ipc_event_obj *ev = open_event();
-    ipc_poller *p = open_poller();
-    assert_ipc(ipc_poller_add(p, ch, "pipe"), IPC_OK);
+    ipc_poller *p = poller_on(ch, "pipe");
     assert_ipc(ipc_poller_add_fd(p, ipc_event_pollfd(ev), "event"), IPC_OK);
     pthread_t t = tl_thread(set_later, ev);
     ipc_ready r[2];
@@ -503,8 +509,7 @@ static void test_poll_deadline_survives_signals(void **state)
     (void)state;
     tl_watchdog(20);
     ipc_channel *ch = open_ch("pipe");
-    ipc_poller *p = open_poller();
-    assert_ipc(ipc_poller_add(p, ch, NULL), IPC_OK);
+    ipc_poller *p = poller_on(ch, NULL);
     ipc_ready r[1];
     storm s;
     storm_start(&s);

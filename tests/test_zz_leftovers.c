@@ -98,14 +98,14 @@ static bool has_kind(const findings *f, enum kind kind, long id)
     return false;
 }
 
-static void print_finding(const finding *x)
+static void print_finding(const char *lead, const finding *x)
 {
     switch (x->kind) {
-    case K_SHM:   printf("  leftover shm object   %s\n", x->path); break;
-    case K_MQ:    printf("  leftover POSIX queue  %s\n", x->path); break;
-    case K_TMP:   printf("  leftover temp entry   %s\n", x->path); break;
-    case K_SYSV:  printf("  leftover SysV queue   msqid %ld (remove: ipcrm -q %ld)\n", x->id, x->id); break;
-    case K_REDIS: printf("  leftover redis-server pid %ld (%s)\n", x->id, x->path); break;
+    case K_SHM:   printf("  %s shm object   %s\n", lead, x->path); break;
+    case K_MQ:    printf("  %s POSIX queue  %s\n", lead, x->path); break;
+    case K_TMP:   printf("  %s temp entry   %s\n", lead, x->path); break;
+    case K_SYSV:  printf("  %s SysV queue   msqid %ld (remove: ipcrm -q %ld)\n", lead, x->id, x->id); break;
+    case K_REDIS: printf("  %s redis-server pid %ld (%s)\n", lead, x->id, x->path); break;
     }
 }
 
@@ -394,7 +394,7 @@ static void test_run_left_nothing_behind(void **state)
     printf("  prefix '%s': %zu leftover(s)\n", prefix, f.n);
     if (f.unchecked[0]) printf("  not checked: %s\n", f.unchecked);
     for (size_t i = 0; i < f.n; i++) {
-        print_finding(&f.v[i]);
+        print_finding("leftover", &f.v[i]);
         clean(&f.v[i], false); /* so the next run starts clean */
     }
     fflush(stdout); /* the list first, then cmocka's verdict on stderr */
@@ -493,7 +493,7 @@ static void test_detector_finds_a_deliberate_leak(void **state)
         tl_sleep_ms(100);
     }
     if (f.unchecked[0]) printf("  not checked: %s\n", f.unchecked);
-    for (size_t i = 0; i < f.n; i++) print_finding(&f.v[i]);
+    for (size_t i = 0; i < f.n; i++) print_finding("deliberate leak found:", &f.v[i]);
 
     bool saw_shm = has_kind(&f, K_SHM, -1), saw_tmp = has_kind(&f, K_TMP, -1);
     bool saw_mq = has_kind(&f, K_MQ, -1), saw_sysv = has_kind(&f, K_SYSV, msqid);
@@ -521,7 +521,7 @@ static void test_detector_finds_a_deliberate_leak(void **state)
 
     /* and after cleaning, the same scan is quiet */
     scan(prefix, NULL, &f);
-    for (size_t i = 0; i < f.n; i++) print_finding(&f.v[i]);
+    for (size_t i = 0; i < f.n; i++) print_finding("not cleaned:", &f.v[i]);
     assert_int_equal(f.n, 0);
     assert_int_equal(msgctl((int)msqid, IPC_STAT, &(struct msqid_ds){ 0 }), -1);
     tl_watchdog(0);

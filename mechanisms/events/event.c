@@ -233,15 +233,16 @@ static int lock_state(ipc_event_obj *ev)
     return rc;
 }
 
-int ipc_event_set(ipc_event_obj *ev)
+/* set() and clear(): move the flag to `up` if it is not there already. */
+static int change(ipc_event_obj *ev, bool up, const char *who)
 {
-    if (!ev) return ipc__fail(IPC_EINVAL, "ipc_event_set: event is NULL");
+    if (!ev) return ipc__fail(IPC_EINVAL, "%s: event is NULL", who);
     event_shared *sh = ev->sh;
     int rc = lock_state(ev);
     if (rc != IPC_OK) return rc;
     /* Writers are serialised by the lock, so a plain read of our own word. */
     uint32_t w = atomic_load_explicit(&sh->word, memory_order_relaxed);
-    if (!(w & FLAG)) {
+    if (up && !(w & FLAG)) {
         /* seq_cst store, then seq_cst load of `waiters`; a waiter does the
          * mirror image (waiters++, then the kernel reads the word).  One of
          * the two must see the other: either we see its count and wake it,
@@ -254,19 +255,7 @@ int ipc_event_set(ipc_event_obj *ev)
             int w_rc = wake_all(sh);
             if (rc == IPC_OK) rc = w_rc;
         }
-    }
-    pthread_mutex_unlock(&sh->lock);
-    return rc;
-}
-
-int ipc_event_clear(ipc_event_obj *ev)
-{
-    if (!ev) return ipc__fail(IPC_EINVAL, "ipc_event_clear: event is NULL");
-    event_shared *sh = ev->sh;
-    int rc = lock_state(ev);
-    if (rc != IPC_OK) return rc;
-    uint32_t w = atomic_load_explicit(&sh->word, memory_order_relaxed);
-    if (w & FLAG) {
+    } else if (!up && (w & FLAG)) {
         /* The generation stays: a waiter that slept through set+clear
          * still sees that it moved. */
         atomic_store_explicit(&sh->word, w & ~FLAG, memory_order_release);
@@ -275,6 +264,9 @@ int ipc_event_clear(ipc_event_obj *ev)
     pthread_mutex_unlock(&sh->lock);
     return rc;
 }
+
+int ipc_event_set(ipc_event_obj *ev) { return change(ev, true, "ipc_event_set"); }
+int ipc_event_clear(ipc_event_obj *ev) { return change(ev, false, "ipc_event_clear"); }
 
 int ipc_event_is_set(const ipc_event_obj *ev)
 {
