@@ -314,7 +314,18 @@ static void test_event_named_between_unrelated_processes(void **state)
                         strlen(prefix && *prefix ? prefix : "ipcplay")) == 0);
     assert_int_equal(ipc_event_pollfd(ev), -1);
 
+    /* a forked child freeing its inherited handle does not unlink the name */
     pid_t pid = tl_fork(20);
+    if (pid == 0) {
+        ipc_event_free(ev);
+        _exit(0);
+    }
+    assert_int_equal(tl_wait(pid, 20), 0);
+    int fd = shm_open(name, O_RDWR, 0);
+    assert_true(fd >= 0);
+    close(fd);
+
+    pid = tl_fork(20);
     if (pid == 0) {
         execl("/proc/self/exe", "test_events", "--event-child", name, (char *)NULL);
         _exit(127);

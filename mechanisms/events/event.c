@@ -64,7 +64,7 @@ typedef struct event_shared {
 struct ipc_event_obj {
     event_shared *sh;
     int           mirror_fd; /* eventfd readable while set; -1 if named    */
-    bool          owner;     /* named: we created it, we unlink it          */
+    pid_t         owner;     /* named: the creating process, which unlinks  */
     char          name[NAME_LEN]; /* "" for a private event                 */
 };
 
@@ -142,7 +142,7 @@ int ipc_event_open_named(const char *name, unsigned flags, ipc_event_obj **out)
         free(ev);
         return rc;
     }
-    ev->owner = !attach;
+    ev->owner = attach ? 0 : getpid();
     struct stat st;
     if (attach) {
         if (fstat(fd, &st) < 0) { rc = ipc__fail(IPC_ESYS, "fstat(%s)", ev->name); goto fail; }
@@ -188,7 +188,8 @@ void ipc_event_free(ipc_event_obj *ev)
      * memory goes away with the last mapping. */
     if (ev->name[0]) {
         munmap(ev->sh, sizeof *ev->sh);
-        if (ev->owner) shm_unlink(ev->name);
+        /* a child that inherited the creator's handle must not unlink */
+        if (ev->owner == getpid()) shm_unlink(ev->name);
     } else {
         ipc__shared_free(ev->sh, sizeof *ev->sh);
     }

@@ -72,7 +72,8 @@ int  ipc_event_wait(ipc_event_obj *ev, int timeout_ms);
 int  ipc_event_pollfd(const ipc_event_obj *ev);
 
 /* Release this handle (the state stays for the other holders); the creator
- * of a named event also unlinks its name.  NULL is a no-op. */
+ * of a named event also unlinks its name (the creating process only: a
+ * forked child freeing its inherited copy does not).  NULL is a no-op. */
 void ipc_event_free(ipc_event_obj *ev);
 
 #ifdef __cplusplus
