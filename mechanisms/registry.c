@@ -13,6 +13,7 @@ extern const ipc_mechanism ipc_mech_procq;
 /* pipes/ */
 extern const ipc_mechanism ipc_mech_pipe, ipc_mech_socketpair;
 extern const ipc_mechanism ipc_mech_fifo;
+extern const ipc_mechanism ipc_mech_unix, ipc_mech_unix_seqpacket, ipc_mech_unix_dgram;
 /* shm/ */
 extern const ipc_mechanism ipc_mech_shm, ipc_mech_shm_spsc, ipc_mech_spsc;
 
@@ -24,6 +25,9 @@ static const ipc_mechanism *const registry[] = {
     &ipc_mech_pipe,
     &ipc_mech_socketpair,
     &ipc_mech_fifo,
+    &ipc_mech_unix,
+    &ipc_mech_unix_seqpacket,
+    &ipc_mech_unix_dgram,
     &ipc_mech_shm,
     &ipc_mech_shm_spsc,
     &ipc_mech_spsc,
