@@ -18,8 +18,8 @@
  * The counters count up forever (64 bits do not wrap in practice); the slot
  * is counter % capacity, so capacity is exact and need not be a power of two.
  *
- * Waiting.  When the ring is full (or empty) a caller first spins a bounded
- * number of rounds (IPC_RING_SPIN, with the CPU's pause hint): across two
+ * Waiting.  When the ring is full (or empty) a caller first spins a bounded,
+ * adaptive number of rounds (see spin(), with the CPU's pause hint): across two
  * cores the other side usually answers within a cache-line transfer, far
  * sooner than the kernel could put us to sleep and wake us.  Then it sleeps
  * on a futex (futex(2), no glibc wrapper: syscall(SYS_futex, ...)), so an
@@ -65,7 +65,9 @@ void ipc__ring_init(ipc_ring *r, size_t capacity, size_t max_msg, bool shared)
     r->slot_size = (sizeof(ring_slot) + max_msg + 63) & ~(size_t)63;
     r->shared = shared;
     /* On one CPU the other side cannot run while we spin: go straight to sleep. */
-    r->spin = sysconf(_SC_NPROCESSORS_ONLN) > 1 ? IPC_RING_SPIN : 0;
+    r->spin_max = sysconf(_SC_NPROCESSORS_ONLN) > 1 ? IPC_RING_SPIN_MAX : 0;
+    atomic_init(&r->not_empty.spin, r->spin_max);
+    atomic_init(&r->not_full.spin, r->spin_max);
 }
 
 /* ---- the futex and the wait protocol ------------------------------------ */
@@ -115,6 +117,31 @@ static bool ready(const ipc_ring *r, bool for_room)
     return for_room ? tail - head < r->capacity : tail != head;
 }
 
+/* Adaptive spinning (the idea of glibc's PTHREAD_MUTEX_ADAPTIVE_NP and the
+ * kernel's optimistic mutex spinning): spinning pays only when the other
+ * side is running on another CPU right now.  When it is not — both sides
+ * pinned to one core, or the peer idle — every round burns the CPU the peer
+ * needs.  So a side that had to sleep anyway halves its budget, and a side
+ * whose spin succeeded doubles it, between IPC_RING_SPIN_MIN and spin_max.
+ * The budget is a hint shared by the waiters of one side; RELAXED is enough
+ * (a lost update only means a slightly different budget).
+ * Returns true when the ring became ready while spinning. */
+static bool spin(const ipc_ring *r, ipc_waitpoint *wp, bool for_room)
+{
+    uint32_t budget = atomic_load_explicit(&wp->spin, memory_order_relaxed), next;
+    uint32_t i = 0;
+    while (i < budget && !ready(r, for_room)) {
+        cpu_relax();
+        i++;
+    }
+    bool ok = i < budget;
+    if (ok) next = budget * 2 > r->spin_max ? r->spin_max : budget * 2;
+    else next = budget / 2 < IPC_RING_SPIN_MIN ? IPC_RING_SPIN_MIN : budget / 2;
+    if (next > r->spin_max) next = r->spin_max; /* 1 CPU: stays 0 */
+    if (next != budget) atomic_store_explicit(&wp->spin, next, memory_order_relaxed);
+    return ok;
+}
+
 /*
  * The waiter's half.  The lost wakeup to avoid: the waiter checks "empty",
  * the producer pushes and finds nobody asleep, then the waiter sleeps
@@ -138,10 +165,7 @@ static int ring_wait(ipc_channel *ch, ipc_ring *r, bool for_room, const ipc_dead
     ipc_waitpoint *wp = for_room ? &r->not_full : &r->not_empty;
     ipc__blocked(ch, for_room ? IPC_EV_SEND_BLOCKED : IPC_EV_RECV_BLOCKED);
 
-    for (uint32_t i = 0; i < r->spin; i++) {
-        if (ready(r, for_room)) return 0;
-        cpu_relax();
-    }
+    if (spin(r, wp, for_room)) return 0;
     const struct timespec *abs = ipc__deadline_blocks_forever(d) ? NULL : &d->when;
     for (;;) {
         /* SEQ_CST add and fence: `waiters` is visible before we look at the

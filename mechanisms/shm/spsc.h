@@ -24,13 +24,14 @@
 typedef struct ipc_waitpoint {
     _Atomic uint32_t seq;     /* the futex word: bumped by every wake           */
     _Atomic uint32_t waiters; /* callers between "going to sleep" and "awake"   */
+    _Atomic uint32_t spin;    /* this side's current spin budget, in rounds     */
 } ipc_waitpoint;
 
 typedef struct ipc_ring {
     /* Set once at init, read-only afterwards. */
     uint64_t     capacity;   /* slots: messages in flight before send blocks  */
     uint64_t     slot_size;  /* bytes per slot, a multiple of 64               */
-    uint32_t     spin;       /* pause-loop rounds before sleeping (0 on 1 CPU) */
+    uint32_t     spin_max;   /* spin budget ceiling (0 on 1 CPU: never spin)   */
     bool         shared;     /* futexes cross processes (no FUTEX_PRIVATE_FLAG) */
     _Atomic bool shut;       /* ipc_close() was called by some holder           */
 
@@ -68,12 +69,19 @@ extern void (*ipc__ring_lock_hook)(ipc_channel *ch, int is_recv);
 int  ipc__ring_close(ipc_ring *r);
 long ipc__ring_depth(const ipc_ring *r);
 
-/* Rounds of the spin before a waiter goes to the futex; wait_strategy
- * strings are built from it so they say exactly what happens. */
-#define IPC_RING_SPIN 2000
+/* The spin budget (pause rounds before a waiter goes to the futex) adapts
+ * between these bounds; wait_strategy strings are built from them so they
+ * say exactly what happens. */
+#ifndef IPC_RING_SPIN_MIN /* tunable at build time: make EXTRA_CFLAGS=-DIPC_RING_SPIN_MIN=... */
+#define IPC_RING_SPIN_MIN 128
+#endif
+#ifndef IPC_RING_SPIN_MAX
+#define IPC_RING_SPIN_MAX 2000
+#endif
 #define IPC_RING_STR_(x) #x
 #define IPC_RING_STR(x) IPC_RING_STR_(x)
 #define IPC_RING_WAIT_STRATEGY \
-    "spin " IPC_RING_STR(IPC_RING_SPIN) " then futex (no spin on 1 CPU)"
+    "adaptive spin " IPC_RING_STR(IPC_RING_SPIN_MIN) ".." IPC_RING_STR(IPC_RING_SPIN_MAX) \
+    " then futex (no spin on 1 CPU)"
 
 #endif /* IPCPLAY_SPSC_H */
