@@ -25,13 +25,15 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-static ipc_event_obj *open_event(void)
+static ipc_event_obj *open_event_with(int (*opener)(ipc_event_obj **))
 {
     ipc_event_obj *ev = NULL;
-    assert_ipc(ipc_event_open(&ev), IPC_OK);
+    assert_ipc(opener(&ev), IPC_OK);
     assert_non_null(ev);
     return ev;
 }
+
+static ipc_event_obj *open_event(void) { return open_event_with(ipc_event_open); }
 
 static bool fd_readable(int fd)
 {
@@ -84,6 +86,7 @@ static void test_event_set_clear_is_set(void **state)
 {
     (void)state;
     ipc_event_obj *ev = open_event();
+    assert_int_equal(ipc_event_pollfd(ev), -1); /* only ipc_event_open_pollable has one */
     assert_int_equal(ipc_event_is_set(ev), 0);
     assert_ipc(ipc_event_wait(ev, 0), IPC_EEMPTY);
     assert_ipc(ipc_event_set(ev), IPC_OK);
@@ -135,6 +138,7 @@ static void test_event_bad_arguments(void **state)
 {
     (void)state;
     assert_ipc(ipc_event_open(NULL), IPC_EINVAL);
+    assert_ipc(ipc_event_open_pollable(NULL), IPC_EINVAL);
     assert_ipc(ipc_event_set(NULL), IPC_EINVAL);
     assert_ipc(ipc_event_clear(NULL), IPC_EINVAL);
     assert_ipc(ipc_event_is_set(NULL), IPC_EINVAL);
@@ -262,7 +266,7 @@ static void test_event_parent_waits_with_timeout(void **state)
 {
     (void)state;
     tl_watchdog(30);
-    ipc_event_obj *ev = open_event();
+    ipc_event_obj *ev = open_event_with(ipc_event_open_pollable);
     ipc_event_obj *go = open_event();
     pid_t pid = tl_fork(20);
     if (pid == 0) {
@@ -493,7 +497,7 @@ static void test_poll_mixes_channels_and_an_event(void **state)
     (void)state;
     tl_watchdog(30);
     ipc_channel *ch = open_ch("pipe");
-    ipc_event_obj *ev = open_event();
+    ipc_event_obj *ev = open_event_with(ipc_event_open_pollable);
     ipc_poller *p = poller_on(ch, "pipe");
     assert_ipc(ipc_poller_add_fd(p, ipc_event_pollfd(ev), "event"), IPC_OK);
     pthread_t t = tl_thread(set_later, ev);
