@@ -23,7 +23,9 @@
  * correct: a two-lock queue (Michael & Scott 1996).  Senders take
  * send_lock, receivers take recv_lock, and the holder of each is the one
  * producer (consumer) the SPSC ring expects.  Senders never contend with
- * receivers, and no lock is held while waiting for room or data.
+ * receivers, and no lock is held while waiting for room or data.  (So a
+ * put_nowait, timeout 0, that finds another sender inside its memcpy
+ * answers IPC_EFULL at once instead of waiting for the lock.)
  *
  * A peer killed with a lock held.  Both locks are robust, process-shared
  * mutexes: the kernel marks a dead holder's mutex and the next locker gets

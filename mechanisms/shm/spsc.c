@@ -103,8 +103,11 @@ static void wake(ipc_ring *r, ipc_waitpoint *wp)
     atomic_fetch_add_explicit(&wp->seq, 1, memory_order_release);
     /* Wake all, not one: a woken waiter may give up at its deadline (or
      * lose the race for an MPMC lock) without taking the message, and the
-     * one-wakeup-per-message accounting would then strand the others. */
-    futex(&wp->seq, FUTEX_WAKE, INT_MAX, NULL, r->shared);
+     * one-wakeup-per-message accounting would then strand the others.
+     * FUTEX_WAKE fails only for an unmapped or misaligned word, which a
+     * live ring's is not; the sender has already succeeded, so there is no
+     * error to report to it either way. */
+    (void)futex(&wp->seq, FUTEX_WAKE, INT_MAX, NULL, r->shared);
 }
 
 /* Can the caller make progress?  A hint only (the real check is the next
@@ -157,8 +160,8 @@ static bool spin(const ipc_ring *r, ipc_waitpoint *wp, bool for_room)
  * (plain FUTEX_WAIT would need the relative time recomputed each round).
  * A waiter killed while asleep leaves `waiters` one too high: that costs
  * needless FUTEX_WAKE calls later, never a lost wakeup.
+ * Returns 0 (look again), 1 (the deadline passed) or IPC_ESYS.
  */
-/* Returns 0 (look again), 1 (the deadline passed) or IPC_ESYS. */
 static int ring_wait(ipc_channel *ch, ipc_ring *r, bool for_room, const ipc_deadline *d)
 {
     if (ipc__deadline_is_nowait(d)) return 1;
