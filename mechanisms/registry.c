@@ -10,6 +10,7 @@
 /* queues/ */
 extern const ipc_mechanism ipc_mech_queue, ipc_mech_lifo, ipc_mech_priority;
 extern const ipc_mechanism ipc_mech_procq;
+extern const ipc_mechanism ipc_mech_posix_mq, ipc_mech_sysv_mq;
 extern const ipc_mechanism ipc_mech_posix_mq;
 /* pipes/ */
 extern const ipc_mechanism ipc_mech_pipe, ipc_mech_socketpair;
