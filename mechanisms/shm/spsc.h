@@ -70,8 +70,13 @@ int  ipc__ring_close(ipc_ring *r);
 long ipc__ring_depth(const ipc_ring *r);
 
 /* The spin budget (pause rounds before a waiter goes to the futex) adapts
- * between these bounds; wait_strategy strings are built from them so they
- * say exactly what happens. */
+ * between these bounds (spsc.c, spin()), and is 0 on a machine with one
+ * CPU; the wait_strategy string is built from the ceiling, so it says
+ * exactly what happens.  Measured on this project's 2-vCPU machines (shm_spsc
+ * ping-pong, 64 bytes, median round trip): a fixed 2000 rounds gave 0.2 us
+ * on two cores but 105.6 us on one core; adaptive 128..2000 gives 0.3 us
+ * and 13.1 us; a floor of 16 gives 4.9 us on one core but lets the
+ * scheduler keep unpinned peers on one core more often. */
 #ifndef IPC_RING_SPIN_MIN /* tunable at build time: make EXTRA_CFLAGS=-DIPC_RING_SPIN_MIN=... */
 #define IPC_RING_SPIN_MIN 128
 #endif
@@ -81,7 +86,6 @@ long ipc__ring_depth(const ipc_ring *r);
 #define IPC_RING_STR_(x) #x
 #define IPC_RING_STR(x) IPC_RING_STR_(x)
 #define IPC_RING_WAIT_STRATEGY \
-    "adaptive spin " IPC_RING_STR(IPC_RING_SPIN_MIN) ".." IPC_RING_STR(IPC_RING_SPIN_MAX) \
-    " then futex (no spin on 1 CPU)"
+    "adaptive spin (<=" IPC_RING_STR(IPC_RING_SPIN_MAX) " rounds), then futex"
 
 #endif /* IPCPLAY_SPSC_H */
