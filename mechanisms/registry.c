@@ -11,7 +11,6 @@
 extern const ipc_mechanism ipc_mech_queue, ipc_mech_lifo, ipc_mech_priority;
 extern const ipc_mechanism ipc_mech_procq;
 extern const ipc_mechanism ipc_mech_posix_mq, ipc_mech_sysv_mq;
-extern const ipc_mechanism ipc_mech_posix_mq;
 /* pipes/ */
 extern const ipc_mechanism ipc_mech_pipe, ipc_mech_socketpair;
 extern const ipc_mechanism ipc_mech_fifo;
@@ -25,6 +24,7 @@ static const ipc_mechanism *const registry[] = {
     &ipc_mech_priority,
     &ipc_mech_procq,
     &ipc_mech_posix_mq,
+    &ipc_mech_sysv_mq,
     &ipc_mech_pipe,
     &ipc_mech_socketpair,
     &ipc_mech_fifo,
