@@ -25,15 +25,13 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-static ipc_event_obj *open_event_with(int (*opener)(ipc_event_obj **))
+static ipc_event_obj *open_event(void)
 {
     ipc_event_obj *ev = NULL;
-    assert_ipc(opener(&ev), IPC_OK);
+    assert_ipc(ipc_event_open(&ev), IPC_OK);
     assert_non_null(ev);
     return ev;
 }
-
-static ipc_event_obj *open_event(void) { return open_event_with(ipc_event_open); }
 
 static bool fd_readable(int fd)
 {
@@ -86,7 +84,6 @@ static void test_event_set_clear_is_set(void **state)
 {
     (void)state;
     ipc_event_obj *ev = open_event();
-    assert_int_equal(ipc_event_pollfd(ev), -1); /* only ipc_event_open_pollable has one */
     assert_int_equal(ipc_event_is_set(ev), 0);
     assert_ipc(ipc_event_wait(ev, 0), IPC_EEMPTY);
     assert_ipc(ipc_event_set(ev), IPC_OK);
@@ -98,6 +95,17 @@ static void test_event_set_clear_is_set(void **state)
     assert_ipc(ipc_event_clear(ev), IPC_OK);
     assert_int_equal(ipc_event_is_set(ev), 0);
     assert_ipc(ipc_event_wait(ev, 0), IPC_EEMPTY);
+
+    /* the pollfd mirror starts from the flag as it is when first asked for */
+    assert_ipc(ipc_event_set(ev), IPC_OK);
+    int fd = ipc_event_pollfd(ev);
+    assert_true(fd >= 0);
+    assert_true(fd_readable(fd));
+    assert_ipc(ipc_event_clear(ev), IPC_OK);
+    assert_false(fd_readable(fd));
+    assert_ipc(ipc_event_set(ev), IPC_OK);
+    assert_true(fd_readable(fd));
+    assert_int_equal(ipc_event_pollfd(ev), fd);
     ipc_event_free(ev);
 }
 
@@ -138,7 +146,6 @@ static void test_event_bad_arguments(void **state)
 {
     (void)state;
     assert_ipc(ipc_event_open(NULL), IPC_EINVAL);
-    assert_ipc(ipc_event_open_pollable(NULL), IPC_EINVAL);
     assert_ipc(ipc_event_set(NULL), IPC_EINVAL);
     assert_ipc(ipc_event_clear(NULL), IPC_EINVAL);
     assert_ipc(ipc_event_is_set(NULL), IPC_EINVAL);
@@ -266,7 +273,7 @@ static void test_event_parent_waits_with_timeout(void **state)
 {
     (void)state;
     tl_watchdog(30);
-    ipc_event_obj *ev = open_event_with(ipc_event_open_pollable);
+    ipc_event_obj *ev = open_event();
     ipc_event_obj *go = open_event();
     pid_t pid = tl_fork(20);
     if (pid == 0) {
@@ -497,7 +504,7 @@ static void test_poll_mixes_channels_and_an_event(void **state)
     (void)state;
     tl_watchdog(30);
     ipc_channel *ch = open_ch("pipe");
-    ipc_event_obj *ev = open_event_with(ipc_event_open_pollable);
+    ipc_event_obj *ev = open_event();
     ipc_poller *p = poller_on(ch, "pipe");
     assert_ipc(ipc_poller_add_fd(p, ipc_event_pollfd(ev), "event"), IPC_OK);
     pthread_t t = tl_thread(set_later, ev);

@@ -24,12 +24,14 @@
  * processes on MAP_SHARED memory — an anonymous mapping inherited by fork
  * or a shm_open object mapped by unrelated processes.
  *
- * set() and clear() take a small robust mutex, to keep the optional
- * eventfd mirror (ipc_event_open_pollable) in step with the flag: "flag up"
- * and "eventfd readable" change together.  If a setter dies holding it, the
- * next set/clear re-derives the mirror from the word and wakes everyone.
- * The mirror is opt-in because it is not cheap: measured on this 2-vCPU
- * machine, a set+clear pair with nobody waiting costs 27-49 ns without it
+ * set() and clear() take a small robust mutex, to keep the eventfd mirror
+ * (ipc_event_pollfd) in step with the flag: "flag up" and "eventfd
+ * readable" change together.  If a setter dies holding it, the next
+ * set/clear re-derives the mirror from the word and wakes everyone.
+ * The mirror is not cheap, so it starts switched off: every holder has the
+ * eventfd (made at open, inherited by fork) but set/clear only touch it
+ * once some holder asked for the pollfd.  Measured on this 2-vCPU machine,
+ * a set+clear pair with nobody waiting costs 27-49 ns without the mirror
  * and 0.6-0.9 us with it (an eventfd write and read: two system calls).
  *
  * Timeouts: FUTEX_WAIT_BITSET takes an ABSOLUTE CLOCK_MONOTONIC time, so
@@ -61,6 +63,7 @@ typedef struct event_shared {
     _Atomic uint32_t word;    /* flag + generation: the futex word          */
     atomic_uint      waiters; /* threads between "saw it clear" and waking  */
     pthread_mutex_t  lock;    /* orders set/clear with the mirror eventfd   */
+    bool             mirrored;/* someone asked for the pollfd (under lock)  */
     _Atomic uint32_t magic;   /* EVENT_MAGIC once the creator finished      */
 } event_shared;
 
@@ -86,15 +89,15 @@ static int init_shared(event_shared *sh)
     return rc;
 }
 
-static int open_private(bool pollable, ipc_event_obj **out)
+int ipc_event_open(ipc_event_obj **out)
 {
     if (!out) return ipc__fail(IPC_EINVAL, "ipc_event_open: out is NULL");
     *out = NULL;
     ipc_event_obj *ev = calloc(1, sizeof *ev);
     if (!ev) return ipc__fail(IPC_ESYS, "calloc");
     int rc = IPC_ESYS;
-    ev->mirror_fd = pollable ? eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK) : -1;
-    if (pollable && ev->mirror_fd < 0) {
+    ev->mirror_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    if (ev->mirror_fd < 0) {
         rc = ipc__fail(IPC_ESYS, "eventfd");
         goto fail;
     }
@@ -109,9 +112,6 @@ fail:
     free(ev);
     return rc;
 }
-
-int ipc_event_open(ipc_event_obj **out) { return open_private(false, out); }
-int ipc_event_open_pollable(ipc_event_obj **out) { return open_private(true, out); }
 
 static int check_name(const char *name)
 {
@@ -205,10 +205,11 @@ void ipc_event_free(ipc_event_obj *ev)
 
 /* ---- set and clear ----------------------------------------------------- */
 
-/* Make the eventfd readable (flag up) or drained (flag down). */
+/* Make the eventfd readable (flag up) or drained (flag down), if the
+ * mirror is on.  Called with the lock held. */
 static int mirror(const ipc_event_obj *ev, bool up)
 {
-    if (ev->mirror_fd < 0) return IPC_OK;
+    if (ev->mirror_fd < 0 || !ev->sh->mirrored) return IPC_OK;
     uint64_t v = 1;
     ssize_t n = up ? write(ev->mirror_fd, &v, sizeof v) : read(ev->mirror_fd, &v, sizeof v);
     if (n < 0 && errno != EAGAIN) /* EAGAIN on read: it was already drained */
@@ -284,9 +285,19 @@ int ipc_event_is_set(const ipc_event_obj *ev)
     return (atomic_load_explicit(&ev->sh->word, memory_order_acquire) & FLAG) ? 1 : 0;
 }
 
-int ipc_event_pollfd(const ipc_event_obj *ev)
+int ipc_event_pollfd(ipc_event_obj *ev)
 {
-    return ev ? ev->mirror_fd : -1;
+    if (!ev) return ipc__fail(IPC_EINVAL, "ipc_event_pollfd: event is NULL"), -1;
+    if (ev->mirror_fd < 0)
+        return ipc__fail(IPC_ENOTSUP, "%s: a named event has no pollfd", ev->name), -1;
+    int rc = lock_state(ev);
+    if (rc != IPC_OK) return -1;
+    if (!ev->sh->mirrored) { /* switch the mirror on, starting from the flag */
+        ev->sh->mirrored = true;
+        if (atomic_load(&ev->sh->word) & FLAG) rc = mirror(ev, true);
+    }
+    pthread_mutex_unlock(&ev->sh->lock);
+    return rc == IPC_OK ? ev->mirror_fd : -1;
 }
 
 /* ---- wait -------------------------------------------------------------- */

@@ -37,11 +37,6 @@ typedef struct ipc_event_obj ipc_event_obj;
  * RETURNS 0 and *out, or IPC_EINVAL, IPC_ESYS (*out left NULL). */
 int  ipc_event_open(ipc_event_obj **out);
 
-/* The same, plus ipc_event_pollfd: an eventfd that mirrors the flag, so the
- * event can sit in an ipc_poller beside channels.  Costs two system calls
- * per set/clear pair (measured 0.6-0.9 us instead of 27-49 ns). */
-int  ipc_event_open_pollable(ipc_event_obj **out);
-
 /* A named event for unrelated processes.  Without IPC_ATTACH in flags it
  * creates the shm object `name` ("/something"; NULL = a generated unique
  * name, see ipc_event_name) and owns it: its ipc_event_free unlinks it.
@@ -70,12 +65,15 @@ int  ipc_event_is_set(const ipc_event_obj *ev);
  * RETURNS 0 (set), IPC_EEMPTY (timed out), IPC_EINVAL, IPC_ESYS. */
 int  ipc_event_wait(ipc_event_obj *ev, int timeout_ms);
 
-/* For an event from ipc_event_open_pollable: an fd that polls readable
- * while the flag is raised (an eventfd that set/clear update under the same
- * lock as the flag), for ipc_poller or your own poll loop.  Otherwise -1;
- * named events have none (an eventfd cannot be handed to an unrelated
- * process by name).  Owned by the event: do not close or read it. */
-int  ipc_event_pollfd(const ipc_event_obj *ev);
+/* An fd that polls readable while the flag is raised, for ipc_poller or
+ * your own poll loop: an eventfd that set/clear update under the same lock
+ * as the flag, in every process holding the event.  The first call switches
+ * that mirror on; from then on each set/clear pair costs two more system
+ * calls (measured 0.6-0.9 us instead of 27-49 ns).  -1 for named events
+ * (an eventfd cannot be handed to an unrelated process by name: IPC_ENOTSUP
+ * in ipc_last_error) or on error.  Owned by the event: do not close or read
+ * it. */
+int  ipc_event_pollfd(ipc_event_obj *ev);
 
 /* Release this handle (the state stays for the other holders); the creator
  * of a named event also unlinks its name (the creating process only: a
