@@ -31,7 +31,7 @@
  * The mirror is not cheap, so it starts switched off: every holder has the
  * eventfd (made at open, inherited by fork) but set/clear only touch it
  * once some holder asked for the pollfd.  Measured on this 2-vCPU machine,
- * a set+clear pair with nobody waiting costs 27-49 ns without the mirror
+ * a set+clear pair with nobody waiting costs 27-61 ns without the mirror
  * and 0.6-0.9 us with it (an eventfd write and read: two system calls).
  *
  * Timeouts: FUTEX_WAIT_BITSET takes an ABSOLUTE CLOCK_MONOTONIC time, so

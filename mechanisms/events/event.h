@@ -69,7 +69,7 @@ int  ipc_event_wait(ipc_event_obj *ev, int timeout_ms);
  * your own poll loop: an eventfd that set/clear update under the same lock
  * as the flag, in every process holding the event.  The first call switches
  * that mirror on; from then on each set/clear pair costs two more system
- * calls (measured 0.6-0.9 us instead of 27-49 ns).  -1 for named events
+ * calls (measured 0.6-0.9 us instead of 27-61 ns).  -1 for named events
  * (an eventfd cannot be handed to an unrelated process by name: IPC_ENOTSUP
  * in ipc_last_error) or on error.  Owned by the event: do not close or read
  * it. */
