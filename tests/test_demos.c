@@ -70,7 +70,8 @@ static const demo_case demos[] = {
     { "pitfall_pipe_buf", { "PIPE_BUF on this system: 4096 bytes", "(= PIPE_BUF): 0 mixed",
                             "records of 262144 bytes:" } },
     { "pitfall_sigpipe", { "killed by signal 13", "(errno EPIPE)", "ipc_send -> channel is closed" } },
-    { "pitfall_coalesce", { "handler ran 1 time(s)", "handler ran 10 time(s)" } },
+    { "pitfall_coalesce", { "standard signals coalesce: 10 sent, 1 delivered",
+                            "[value 8] [value 9]  -> 10", "queued: 10 sent, 10 delivered" } },
     { "pitfall_zombie", { "says state Z (zombie", "reaped: /proc/", "is gone without anyone collecting it" } },
     { "pitfall_unlink", { "left behind (", "still there: \"message 3\"", "after ipc_free: gone" } },
 };
