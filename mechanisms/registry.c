@@ -18,6 +18,8 @@ extern const ipc_mechanism ipc_mech_unix, ipc_mech_unix_seqpacket, ipc_mech_unix
 /* shm/ */
 extern const ipc_mechanism ipc_mech_shm, ipc_mech_shm_spsc, ipc_mech_spsc;
 
+/* events/ */
+extern const ipc_mechanism ipc_mech_eventfd;
 static const ipc_mechanism *const registry[] = {
     &ipc_mech_queue,
     &ipc_mech_lifo,
@@ -34,6 +36,7 @@ static const ipc_mechanism *const registry[] = {
     &ipc_mech_shm,
     &ipc_mech_shm_spsc,
     &ipc_mech_spsc,
+    &ipc_mech_eventfd,
 };
 
 const ipc_mechanism *const *ipc_mechanisms(size_t *count)
