@@ -127,6 +127,11 @@ int  ipc__shared_cond_init(pthread_cond_t *c);
  * died with it locked: the lock is made consistent again and the caller
  * decides whether the data it guards can be trusted. */
 int  ipc__lock(pthread_mutex_t *m, const ipc_deadline *d, bool *holder_died);
+/* The same for a lock that is never held across a wait (a monitor's mutex,
+ * a ring's side lock): a nowait call still takes it, the way Python's
+ * put_nowait takes the queue's mutex — only the wait for room or data is
+ * skipped, so a nowait send never fails while there is room. */
+int  ipc__lock_brief(pthread_mutex_t *m, const ipc_deadline *d, bool *holder_died);
 /* Wait on c (m held) until signalled or the deadline: 0 woken, 1 timed out.
  * On EOWNERDEAD the mutex is made consistent and *holder_died set. */
 int  ipc__cond_wait(pthread_cond_t *c, pthread_mutex_t *m, const ipc_deadline *d, bool *holder_died);

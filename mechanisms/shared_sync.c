@@ -86,6 +86,12 @@ int ipc__lock(pthread_mutex_t *m, const ipc_deadline *d, bool *holder_died)
     return ipc__fail(IPC_ESYS, "pthread_mutex_lock");
 }
 
+int ipc__lock_brief(pthread_mutex_t *m, const ipc_deadline *d, bool *holder_died)
+{
+    static const ipc_deadline forever = { .timeout_ms = -1 };
+    return ipc__lock(m, ipc__deadline_is_nowait(d) ? &forever : d, holder_died);
+}
+
 int ipc__cond_wait(pthread_cond_t *c, pthread_mutex_t *m, const ipc_deadline *d, bool *holder_died)
 {
     if (ipc__deadline_is_nowait(d)) return 1;

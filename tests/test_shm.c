@@ -524,7 +524,7 @@ static void test_producer_killed_holding_lock(void **state)
     (void)state;
     ipc_channel *ch = open_ok("shm", &(ipc_config){ .capacity = 8, .max_msg = 64 });
     pid_t doomed = child_stuck_in_lock(ch, 0);
-    assert_ipc(ipc_send(ch, "x", 1, 0, 0), IPC_EFULL); /* lock busy: would block */
+    assert_ipc(ipc_send(ch, "x", 1, 0, 100), IPC_EFULL); /* lock held past the deadline */
     kill(doomed, SIGKILL);
     assert_int_equal(tl_wait(doomed, 10), 128 + SIGKILL);
     uint32_t x = 7;

@@ -57,7 +57,7 @@ static slot *slot_at(procq_shared *q, size_t i)
 /* Take the lock; a dead previous holder is survivable here (see top). */
 static int lock(procq_shared *q, const ipc_deadline *d)
 {
-    return ipc__lock(&q->lock, d, NULL);
+    return ipc__lock_brief(&q->lock, d, NULL);
 }
 
 static int pq_send(ipc_channel *ch, const void *msg, size_t len, int prio, const ipc_deadline *d)

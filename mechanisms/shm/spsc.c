@@ -262,7 +262,7 @@ void (*ipc__ring_lock_hook)(ipc_channel *ch, int is_recv);
 static int lock_side(ipc_channel *ch, pthread_mutex_t *lock, const ipc_deadline *d, int is_recv)
 {
     if (!lock) return 0;
-    int rc = ipc__lock(lock, d, NULL);
+    int rc = ipc__lock_brief(lock, d, NULL);
     if (rc == 0 && ipc__ring_lock_hook) ipc__ring_lock_hook(ch, is_recv);
     return rc;
 }
