@@ -15,11 +15,13 @@ extern const ipc_mechanism ipc_mech_posix_mq, ipc_mech_sysv_mq;
 extern const ipc_mechanism ipc_mech_pipe, ipc_mech_socketpair;
 extern const ipc_mechanism ipc_mech_fifo;
 extern const ipc_mechanism ipc_mech_unix, ipc_mech_unix_seqpacket, ipc_mech_unix_dgram;
+/* signals/ */
+extern const ipc_mechanism ipc_mech_signal;
 /* shm/ */
 extern const ipc_mechanism ipc_mech_shm, ipc_mech_shm_spsc, ipc_mech_spsc;
-
 /* events/ */
 extern const ipc_mechanism ipc_mech_eventfd;
+
 static const ipc_mechanism *const registry[] = {
     &ipc_mech_queue,
     &ipc_mech_lifo,
@@ -33,6 +35,7 @@ static const ipc_mechanism *const registry[] = {
     &ipc_mech_unix,
     &ipc_mech_unix_seqpacket,
     &ipc_mech_unix_dgram,
+    &ipc_mech_signal,
     &ipc_mech_shm,
     &ipc_mech_shm_spsc,
     &ipc_mech_spsc,
