@@ -27,7 +27,9 @@
  * Mirrors: no seed example; it answers the seeds' "choose the mechanism
  * that fits" with a measurement (see TUTORIAL.md, "How to choose").
  *
- * Usage: placement [--help] [MECHANISM...]   (default: pipe socketpair procq shm_spsc)
+ * Usage: placement [--help] [MECHANISM...]
+ *        (default: every built-in mechanism that works across fork() and
+ *        carries 64 bytes, brokers aside — bench/ measures those)
  */
 #define _GNU_SOURCE
 #include "demo.h"
@@ -35,7 +37,7 @@
 #include <sched.h>
 #include <stdint.h>
 
-enum { WARMUP = 200, ROUNDS = 2000, SIZE = 64, MAX_MECHS = 8 };
+enum { WARMUP = 200, ROUNDS = 2000, SIZE = 64, MAX_MECHS = 16 };
 
 typedef struct placement {
     const char *label;
@@ -97,8 +99,10 @@ static void ping_pong(const char *mech, const placement *pl, const cpu_set_t *al
     size_t len;
     for (int i = 0; i < WARMUP + ROUNDS; i++) {
         int64_t t0 = ipc_now_ns();
-        demo_ok(ipc_send(ping, msg, sizeof msg, 0, 5000), "ipc_send(ping)");
-        demo_ok(ipc_recv(pong, back, sizeof back, &len, NULL, 5000), "ipc_recv(pong)");
+        /* Block without a timeout, the way a real user waits: some mechanisms
+         * (sysv_mq) can only honour a timeout by polling with back-off. */
+        demo_ok(ipc_send(ping, msg, sizeof msg, 0, -1), "ipc_send(ping)");
+        demo_ok(ipc_recv(pong, back, sizeof back, &len, NULL, -1), "ipc_recv(pong)");
         if (i >= WARMUP) rtt[i - WARMUP] = ipc_now_ns() - t0; /* the first rounds warm caches up */
     }
     demo_ok(ipc_close(ping), "ipc_close");
@@ -117,16 +121,22 @@ int main(int argc, char **argv)
     demo_start(argc, argv,
                "usage: placement [MECHANISM...]\n"
                "Times a 64-byte ping-pong between two processes for each mechanism with both on\n"
-               "one core, on two cores, and unpinned.  Default: pipe socketpair procq shm_spsc.\n");
+               "one core, on two cores, and unpinned.  Default: every mechanism that works\n"
+               "across fork() (brokers aside).\n");
     const char *mechs[MAX_MECHS];
     int n = 0;
-    static const char *const defaults[] = { "pipe", "socketpair", "procq", "shm_spsc" };
     for (int i = 1; i < argc && n < MAX_MECHS; i++) mechs[n++] = argv[i];
-    if (n == 0) /* the defaults that are built in */
-        for (size_t i = 0; i < sizeof defaults / sizeof defaults[0]; i++)
-            if (ipc_find(defaults[i])) mechs[n++] = defaults[i];
+    if (n == 0) { /* every built-in mechanism that works across fork and carries 64 bytes */
+        size_t all_count;
+        const ipc_mechanism *const *all = ipc_mechanisms(&all_count);
+        for (size_t i = 0; i < all_count && n < MAX_MECHS; i++)
+            if ((all[i]->caps & IPC_CAP_FORK) && all[i]->max_msg_limit >= SIZE
+                && strcmp(all[i]->family, "brokers") != 0)
+                mechs[n++] = all[i]->name;
+    }
     int count = n;
 
+    alarm(120); /* waits below have no timeout: if a child dies, do not hang forever */
     cpu_set_t all;
     demo_sys(sched_getaffinity(0, sizeof all, &all), "sched_getaffinity");
     int cpu[2] = { -1, -1 }, ncpu = 0;
@@ -139,7 +149,7 @@ int main(int argc, char **argv)
     };
     printf("%d CPUs available to this process; round trip of a %d-byte message, %d rounds after %d\n"
            "warm-up; median / 99th percentile in microseconds\n\n", CPU_COUNT(&all), SIZE, ROUNDS, WARMUP);
-    printf("%-11s %-42s", "mechanism", "wait strategy");
+    printf("%-14s %-42s", "mechanism", "wait strategy");
     for (int p = 0; p < 3; p++) printf(" %17s", places[p].label);
     printf("\n");
 
@@ -150,7 +160,7 @@ int main(int argc, char **argv)
             fprintf(stderr, "%s: not a mechanism that works across fork()\n", mechs[m]);
             return 1;
         }
-        printf("%-11s %-42.42s", mm->name, mm->wait_strategy);
+        printf("%-14s %-42.42s", mm->name, mm->wait_strategy);
         for (int p = 0; p < 3; p++) {
             if (places[p].child_cpu == -1 && places[p].parent_cpu != -1) { /* one CPU only */
                 printf(" %17s", "n/a (1 CPU)");
@@ -184,7 +194,8 @@ int main(int argc, char **argv)
                "another of them on the same placement changed it by at most %.1fx\n", place_max, mech_max);
     for (int m = 0; m < count && ncpu == 2; m++)
         if (spins(mechs[m]))
-            printf("%s spins before it sleeps: %.1f us on two cores, %.1f us on one core, where the\n"
-                   "spinner burns the time slice its peer needs\n", mechs[m], med[m][1], med[m][0]);
+            printf("%s spins before it sleeps: %.1f us on two cores, where the waiter is already\n"
+                   "spinning when the message lands; %.1f us on one core, where spinning cannot help\n"
+                   "(the peer it waits for is not running)\n", mechs[m], med[m][1], med[m][0]);
     return 0;
 }
