@@ -1,0 +1,175 @@
+/*
+ * scenario.c — defaults, the scenario file and the command-line keys, with
+ * one table of keys so the file and the flags accept exactly the same words
+ * and ranges.
+ */
+#define _GNU_SOURCE
+#include "scenario.h"
+
+#include "ipc.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+void viz_scenario_default(viz_scenario *s)
+{
+    *s = (viz_scenario){
+        .mech = "queue", .producers = 2, .consumers = 1, .capacity = 4,
+        .send_delay_ms = 60, .recv_delay_ms = 300, .messages = 0,
+        .msg_size = VIZ_MSG_MIN, .burst = 8, .pause_ms = 2500, .processes = false,
+    };
+}
+
+enum key_type { K_STR, K_INT, K_LONG, K_SIZE, K_BOOL };
+
+static const struct key {
+    const char   *name;
+    enum key_type type;
+    size_t        offset;
+    long          min, max;
+} keys[] = {
+    { "mech",          K_STR,  offsetof(viz_scenario, mech),          0, 0 },
+    { "producers",     K_INT,  offsetof(viz_scenario, producers),     1, VIZ_MAX_PRODUCERS },
+    { "consumers",     K_INT,  offsetof(viz_scenario, consumers),     1, VIZ_MAX_CONSUMERS },
+    { "capacity",      K_SIZE, offsetof(viz_scenario, capacity),      0, 1 << 20 },
+    { "send-delay-ms", K_INT,  offsetof(viz_scenario, send_delay_ms), 0, 60000 },
+    { "recv-delay-ms", K_INT,  offsetof(viz_scenario, recv_delay_ms), 0, 60000 },
+    { "messages",      K_LONG, offsetof(viz_scenario, messages),      0, 1L << 40 },
+    { "msg-size",      K_SIZE, offsetof(viz_scenario, msg_size),      VIZ_MSG_MIN, VIZ_MSG_MAX },
+    { "burst",         K_INT,  offsetof(viz_scenario, burst),         0, 1 << 20 },
+    { "pause-ms",      K_INT,  offsetof(viz_scenario, pause_ms),      0, 600000 },
+    { "processes",     K_BOOL, offsetof(viz_scenario, processes),     0, 1 },
+};
+
+const char viz_scenario_keys[] =
+    "mech, producers, consumers, capacity, send-delay-ms, recv-delay-ms, "
+    "messages, msg-size, burst, pause-ms, processes";
+
+/* "send_delay_ms" and "send-delay-ms" name the same key. */
+static bool same_key(const char *a, const char *b)
+{
+    for (; *a && *b; a++, b++)
+        if (*a != *b && !((*a == '_' || *a == '-') && (*b == '_' || *b == '-'))) return false;
+    return *a == *b;
+}
+
+int viz_scenario_set(viz_scenario *s, const char *key, const char *value, char *err, size_t errlen)
+{
+    const struct key *k = NULL;
+    for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
+        if (same_key(keys[i].name, key)) k = &keys[i];
+    if (!k) {
+        snprintf(err, errlen, "unknown key '%s' (known: %s)", key, viz_scenario_keys);
+        return -1;
+    }
+    char *field = (char *)s + k->offset;
+    if (k->type == K_STR) {
+        if (!*value || strlen(value) >= sizeof s->mech) {
+            snprintf(err, errlen, "%s: give a mechanism name (see --list)", k->name);
+            return -1;
+        }
+        snprintf(field, sizeof s->mech, "%s", value);
+        return 0;
+    }
+    if (k->type == K_BOOL) {
+        if (!strcmp(value, "1") || !strcmp(value, "yes") || !strcmp(value, "true")) *(bool *)field = true;
+        else if (!strcmp(value, "0") || !strcmp(value, "no") || !strcmp(value, "false")) *(bool *)field = false;
+        else {
+            snprintf(err, errlen, "%s: '%s' is not yes/no", k->name, value);
+            return -1;
+        }
+        return 0;
+    }
+    char *end;
+    errno = 0;
+    long v = strtol(value, &end, 10);
+    if (errno || end == value || *end || v < k->min || v > k->max) {
+        snprintf(err, errlen, "%s: '%s' is not a whole number from %ld to %ld", k->name, value, k->min, k->max);
+        return -1;
+    }
+    switch (k->type) {
+    case K_INT:  *(int *)field = (int)v; break;
+    case K_LONG: *(long *)field = v; break;
+    case K_SIZE: *(size_t *)field = (size_t)v; break;
+    default: break;
+    }
+    return 0;
+}
+
+static char *trim(char *p)
+{
+    while (isspace((unsigned char)*p)) p++;
+    char *e = p + strlen(p);
+    while (e > p && isspace((unsigned char)e[-1])) *--e = '\0';
+    return p;
+}
+
+int viz_scenario_load(viz_scenario *s, const char *path, char *err, size_t errlen)
+{
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        snprintf(err, errlen, "%s: %s", path, strerror(errno));
+        return -1;
+    }
+    char line[512], why[256];
+    int rc = 0;
+    for (int n = 1; fgets(line, sizeof line, f); n++) {
+        char *hash = strchr(line, '#');
+        if (hash) *hash = '\0';
+        char *p = trim(line);
+        if (!*p) continue;
+        char *eq = strchr(p, '=');
+        if (!eq) {
+            snprintf(err, errlen, "%s:%d: expected 'key = value'", path, n);
+            rc = -1;
+            break;
+        }
+        *eq = '\0';
+        if (viz_scenario_set(s, trim(p), trim(eq + 1), why, sizeof why) != 0) {
+            snprintf(err, errlen, "%s:%d: %s", path, n, why);
+            rc = -1;
+            break;
+        }
+    }
+    if (rc == 0 && ferror(f)) {
+        snprintf(err, errlen, "%s: read error", path);
+        rc = -1;
+    }
+    fclose(f);
+    return rc;
+}
+
+int viz_scenario_check(const viz_scenario *s, char *err, size_t errlen)
+{
+    if (!strcmp(s->mech, VIZ_TOY_NAME)) {
+        if (s->processes) {
+            snprintf(err, errlen, "the '%s' toy queue lives in one process: drop --processes", VIZ_TOY_NAME);
+            return -1;
+        }
+        return 0;
+    }
+    const ipc_mechanism *m = ipc_find(s->mech);
+    if (!m) {
+        snprintf(err, errlen, "unknown mechanism '%s' (see --list)", s->mech);
+        return -1;
+    }
+    if (s->processes && !(m->caps & IPC_CAP_FORK)) {
+        snprintf(err, errlen, "'%s' cannot cross fork() (no IPC_CAP_FORK): drop --processes", m->name);
+        return -1;
+    }
+    if (m->max_msg_limit < VIZ_MSG_MIN) {
+        snprintf(err, errlen, "'%s' carries at most %zu bytes; the visualizer needs %d per message",
+                 m->name, m->max_msg_limit, VIZ_MSG_MIN);
+        return -1;
+    }
+    if (s->msg_size > m->max_msg_limit) {
+        snprintf(err, errlen, "msg-size %zu exceeds what '%s' can carry (%zu bytes)",
+                 s->msg_size, m->name, m->max_msg_limit);
+        return -1;
+    }
+    return 0;
+}
