@@ -15,6 +15,7 @@ extern const ipc_mechanism ipc_mech_posix_mq, ipc_mech_sysv_mq;
 extern const ipc_mechanism ipc_mech_pipe, ipc_mech_socketpair;
 extern const ipc_mechanism ipc_mech_fifo;
 extern const ipc_mechanism ipc_mech_unix, ipc_mech_unix_seqpacket, ipc_mech_unix_dgram;
+extern const ipc_mechanism ipc_mech_tcp;
 /* signals/ */
 extern const ipc_mechanism ipc_mech_signal;
 /* shm/ */
@@ -35,6 +36,7 @@ static const ipc_mechanism *const registry[] = {
     &ipc_mech_unix,
     &ipc_mech_unix_seqpacket,
     &ipc_mech_unix_dgram,
+    &ipc_mech_tcp,
     &ipc_mech_signal,
     &ipc_mech_shm,
     &ipc_mech_shm_spsc,

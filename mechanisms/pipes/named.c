@@ -152,10 +152,16 @@ int ipc__named_connect(int fd, const struct sockaddr *addr, socklen_t len, const
 
 /* ---- helper thread ------------------------------------------------------ */
 
-int ipc__helper_start(ipc_helper *h, void *(*fn)(void *), void *arg)
+int ipc__helper_init(ipc_helper *h)
 {
+    h->pid = 0;
     h->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
     if (h->stop_fd < 0) return ipc__fail(IPC_ESYS, "eventfd");
+    return IPC_OK;
+}
+
+int ipc__helper_start(ipc_helper *h, void *(*fn)(void *), void *arg)
+{
     /* The new thread inherits the signal mask in force at pthread_create. */
     sigset_t all, old;
     sigfillset(&all);
@@ -165,8 +171,6 @@ int ipc__helper_start(ipc_helper *h, void *(*fn)(void *), void *arg)
         pthread_sigmask(SIG_SETMASK, &old, NULL);
     }
     if (err) { /* pthread calls return the error instead of setting errno */
-        close(h->stop_fd);
-        h->stop_fd = -1;
         errno = err;
         return ipc__fail(IPC_ESYS, "pthread_create");
     }
@@ -190,6 +194,7 @@ void ipc__helper_stop(ipc_helper *h, int grace_ms, void (*unstick)(void *), void
             pthread_join(h->thread, NULL);
         }
     }
+    h->pid = 0;
     close(h->stop_fd);
     h->stop_fd = -1;
 }

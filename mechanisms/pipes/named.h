@@ -64,10 +64,13 @@ int  ipc__named_connect(int fd, const struct sockaddr *addr, socklen_t len, cons
  * fork(): only the process that started it stops and joins it. */
 typedef struct ipc_helper {
     pthread_t thread;
-    int       stop_fd;  /* eventfd; -1 when not started */
-    pid_t     pid;      /* the process that runs the thread */
+    int       stop_fd;  /* eventfd; -1 before ipc__helper_init           */
+    pid_t     pid;      /* the process running the thread; 0: not started */
 } ipc_helper;
 
+/* Create stop_fd (so that the owner can hand it to what the thread will
+ * use), then start the thread.  Both RETURN 0 or IPC_ESYS. */
+int  ipc__helper_init(ipc_helper *h);
 int  ipc__helper_start(ipc_helper *h, void *(*fn)(void *), void *arg);
 /* Ask the thread to stop and join it (in the starting process); elsewhere
  * (a forked child) only close this process's copy of stop_fd.  If the

@@ -229,7 +229,8 @@ static int open_door(unix_chan *u)
      * listen(), so tightening it here leaves no window. */
     if (chmod(u->path, 0600) < 0) return ipc__fail(IPC_ESYS, "chmod('%s')", u->path);
     if (listen(u->door_fd, 64) < 0) return ipc__fail(IPC_ESYS, "listen('%s')", u->path);
-    return ipc__helper_start(&u->door, door_main, u);
+    int rc = ipc__helper_init(&u->door);
+    return rc == IPC_OK ? ipc__helper_start(&u->door, door_main, u) : rc;
 }
 
 /* ---- open ------------------------------------------------------------- */

@@ -1,0 +1,15 @@
+/*
+ * tcp.h — the extra call of the "tcp" mechanism.
+ */
+#ifndef IPCPLAY_TCP_H
+#define IPCPLAY_TCP_H
+
+#include "../ipc.h"
+
+/* The port the owner listens on — the one the kernel chose when the
+ * endpoint said port 0 (the default endpoint is "127.0.0.1:0").  An
+ * attacher passes "host:port" as cfg->endpoint with IPC_ATTACH.  For an
+ * attached handle: the owner's port.  -1 if ch is not a tcp channel. */
+int ipc_tcp_port(const ipc_channel *ch);
+
+#endif
