@@ -458,6 +458,23 @@ static void test_pollfd_readable_when_ready(void **state)
     ipc_free(ch);
 }
 
+/* After a shutdown a receive answers at once (IPC_ECLOSED), so a poller
+ * waiting on the channel must wake too. */
+static void test_pollfd_wakes_on_close(void **state)
+{
+    (void)state;
+    REQUIRE(IPC_CAP_POLL | IPC_CAP_CLOSE_WAKES);
+    ipc_channel *ch = open_default();
+    struct pollfd p = { .fd = ipc_pollfd(ch), .events = POLLIN };
+    assert_int_equal(poll(&p, 1, 0), 0);
+    assert_ipc(ipc_close(ch), IPC_OK);
+    assert_int_equal(poll(&p, 1, 3000), 1);
+    char buf[8];
+    size_t got;
+    assert_ipc(ipc_recv(ch, buf, sizeof buf, &got, NULL, 0), IPC_ECLOSED);
+    ipc_free(ch);
+}
+
 /* ---- observer ---------------------------------------------------------- */
 
 struct trace { int n; ipc_event ev[16]; };
@@ -874,6 +891,7 @@ static const struct CMUnitTest per_mechanism[] = {
     CASE(test_close_wakes_blocked_sender),
     CASE(test_priority_order),
     CASE(test_pollfd_readable_when_ready),
+    CASE(test_pollfd_wakes_on_close),
     CASE(test_observer_sees_every_step),
     CASE(test_fork_parent_to_child),
     CASE(test_fork_child_to_parent),

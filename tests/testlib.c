@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <signal.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -28,6 +29,7 @@ void tl_watchdog(unsigned seconds)
 
 pid_t tl_fork(unsigned child_seconds)
 {
+    fflush(NULL); /* or the child re-prints what stdio still buffers */
     pid_t pid = fork();
     if (pid < 0) fail_msg("fork: %s", strerror(errno));
     if (pid == 0) {

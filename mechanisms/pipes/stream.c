@@ -32,6 +32,7 @@
 #include <poll.h>
 #include <stdint.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
@@ -88,6 +89,8 @@ int ipc__stream_init(ipc_stream *s, int rfd, int wfd, bool is_socket, ipc_stream
 
 void ipc__stream_destroy(ipc_stream *s)
 {
+    int pollset = atomic_exchange(&s->pollset, 0);
+    if (pollset > 0) close(pollset - 1);
     if (s->rfd >= 0) close(s->rfd);
     if (s->wfd >= 0 && s->wfd != s->rfd) close(s->wfd);
     if (s->shut_fd >= 0) close(s->shut_fd);
@@ -333,4 +336,30 @@ int ipc__stream_close(ipc_channel *ch)
     return IPC_OK;
 }
 
-int ipc__stream_pollfd(ipc_channel *ch) { return as_stream(ch)->rfd; }
+/* "Readable when a receive may succeed" includes "the channel was shut
+ * down" (the receive then answers IPC_ECLOSED at once), so the pollable fd is
+ * an epoll set over the data fd and the shutdown eventfd: an epoll fd is
+ * itself readable when any fd in its set is.  Made on first use; two threads
+ * racing here keep one set and the loser closes its own. */
+int ipc__stream_pollfd(ipc_channel *ch)
+{
+    ipc_stream *s = as_stream(ch);
+    int have = atomic_load(&s->pollset);
+    if (have > 0) return have - 1;
+    int ep = epoll_create1(EPOLL_CLOEXEC);
+    if (ep < 0) return ipc__fail(IPC_ESYS, "epoll_create1"), -1;
+    struct epoll_event data = { .events = EPOLLIN, .data.fd = s->rfd };
+    struct epoll_event shut = { .events = EPOLLIN, .data.fd = s->shut_fd };
+    if (epoll_ctl(ep, EPOLL_CTL_ADD, s->rfd, &data) < 0
+        || (s->shut_fd >= 0 && epoll_ctl(ep, EPOLL_CTL_ADD, s->shut_fd, &shut) < 0)) {
+        ipc__fail(IPC_ESYS, "epoll_ctl");
+        close(ep);
+        return -1;
+    }
+    int expected = 0;
+    if (!atomic_compare_exchange_strong(&s->pollset, &expected, ep + 1)) {
+        close(ep);
+        return expected - 1;
+    }
+    return ep;
+}

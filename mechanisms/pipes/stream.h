@@ -40,6 +40,9 @@ typedef struct ipc_stream {
     int                shut_fd;    /* eventfd shared by all holders (-1: none):
                                       readable once the channel is shut down    */
     bool               is_socket;  /* send with MSG_NOSIGNAL; always lock sends  */
+    atomic_int         pollset;    /* epoll fd over rfd + shut_fd, plus one; made
+                                      at the first ipc_pollfd (0: none, so a
+                                      zeroed struct is valid)                   */
     ipc_stream_shared *shared;
     bool               shared_is_mapped; /* ours to munmap (anonymous mapping)  */
 } ipc_stream;
