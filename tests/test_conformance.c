@@ -274,6 +274,46 @@ static void test_timeout_on_empty(void **state)
     ipc_free(ch);
 }
 
+static void on_usr1(int sig) { (void)sig; }
+
+struct storm { pthread_t target; atomic_bool stop; };
+
+static void *signal_storm(void *arg)
+{
+    struct storm *s = arg;
+    while (!atomic_load(&s->stop)) {
+        pthread_kill(s->target, SIGUSR1);
+        tl_sleep_ms(5);
+    }
+    return NULL;
+}
+
+/* A wait interrupted every 5 ms by a signal handler (installed without
+ * SA_RESTART, so every system call sees EINTR) still ends at its deadline:
+ * EINTR neither restarts the clock nor ends the wait early. */
+static void test_timeout_survives_signal_storm(void **state)
+{
+    (void)state;
+    REQUIRE(IPC_CAP_THREADS);
+    struct sigaction sa = { .sa_handler = on_usr1 }, old;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGUSR1, &sa, &old);
+    ipc_channel *ch = open_default();
+    struct storm st = { .target = pthread_self() };
+    pthread_t t = tl_thread(signal_storm, &st);
+    char buf[8];
+    size_t got;
+    int64_t t0 = ipc_now_ns();
+    int rc = ipc_recv(ch, buf, sizeof buf, &got, NULL, 300);
+    int64_t ms = tl_ms_since(t0);
+    atomic_store(&st.stop, true);
+    pthread_join(t, NULL);
+    sigaction(SIGUSR1, &old, NULL);
+    ipc_free(ch);
+    assert_ipc(rc, IPC_EEMPTY);
+    if (ms < 299 || ms > 3000) fail_msg("300 ms receive under a signal storm took %lld ms", (long long)ms);
+}
+
 /* A bounded channel holds exactly `capacity` messages; then put_nowait and a
  * timed put fail with IPC_EFULL, and one receive makes room again. */
 static void test_bounded_full(void **state)
@@ -884,6 +924,7 @@ static const struct CMUnitTest per_mechanism[] = {
     CASE(test_small_buffer_keeps_message),
     CASE(test_nowait_on_empty),
     CASE(test_timeout_on_empty),
+    CASE(test_timeout_survives_signal_storm),
     CASE(test_bounded_full),
     CASE(test_fills_until_full),
     CASE(test_close_then_drain),
