@@ -115,7 +115,11 @@ int ipc__hello_recv(int fd, ipc_hello *h, int *fds, int nfds, const ipc_deadline
         if (errno == EINTR) continue;
         if (errno != EAGAIN && errno != EWOULDBLOCK) { rc = ipc__fail(IPC_ESYS, "recvmsg(hello)"); break; }
         int w = ipc__wait_fd(fd, POLLIN, -1, d);
-        if (w == 0) { rc = ipc__fail(IPC_EEMPTY, "the owner did not answer within %d ms", d->timeout_ms); break; }
+        if (w == 0) {
+            errno = ETIMEDOUT;
+            rc = ipc__fail(IPC_ESYS, "the owner did not answer within %d ms", d->timeout_ms);
+            break;
+        }
         if (w < 0) { rc = w; break; }
     }
     if (rc == IPC_OK && h->magic != IPC_HELLO_MAGIC)
@@ -138,7 +142,10 @@ int ipc__named_connect(int fd, const struct sockaddr *addr, socklen_t len, const
      * in the background: wait for writability, then read its verdict. */
     if (errno != EINPROGRESS && errno != EINTR && errno != EAGAIN) return ipc__fail(IPC_ESYS, "connect");
     int w = ipc__wait_fd(fd, POLLOUT, -1, d);
-    if (w == 0) return ipc__fail(IPC_EEMPTY, "connect: no answer within %d ms", d->timeout_ms);
+    if (w == 0) {
+        errno = ETIMEDOUT;
+        return ipc__fail(IPC_ESYS, "connect: no answer within %d ms", d->timeout_ms);
+    }
     if (w < 0) return w;
     int err = 0;
     socklen_t el = sizeof err;

@@ -48,13 +48,13 @@ typedef struct ipc_hello {
 /* Send the hello (and nfds fds) on a fresh connection; never blocks. */
 int  ipc__hello_send(int fd, const ipc_hello *h, const int *fds, int nfds);
 /* Receive a hello and exactly nfds fds before the deadline.  RETURNS 0,
- * IPC_ECLOSED (the owner hung up: shut down, or gone), IPC_EEMPTY (no
- * answer in time), IPC_EINVAL (not an ipcplay answer), IPC_ESYS.  On
+ * IPC_ECLOSED (the owner hung up: shut down, or gone), IPC_EINVAL (not an
+ * ipcplay answer), IPC_ESYS (errno ETIMEDOUT: no answer in time).  On
  * failure no fd is left open. */
 int  ipc__hello_recv(int fd, ipc_hello *h, int *fds, int nfds, const ipc_deadline *d);
 
 /* connect(2) a socket (made non-blocking here) before the deadline.
- * RETURNS 0, IPC_EEMPTY (timed out), IPC_ESYS (errno from connect). */
+ * RETURNS 0 or IPC_ESYS (errno from connect, or ETIMEDOUT). */
 int  ipc__named_connect(int fd, const struct sockaddr *addr, socklen_t len, const ipc_deadline *d);
 
 /* ---- a helper thread that an owner runs to serve attachers ---------------
