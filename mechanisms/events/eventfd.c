@@ -25,8 +25,11 @@
  * the channel works across fork(); nothing has a name, so there is no
  * attaching by unrelated processes.  ipc_pollfd is `items`.
  *
- * Shutdown.  A shared flag plus a third eventfd, written once by ipc_close,
- * that every waiter polls beside its semaphore (as in stream.c).
+ * Shutdown.  A shared flag, and one extra V on each semaphore: a unit with
+ * no message (or slot) behind it.  Whoever takes it — a blocked receiver
+ * woken by it, or a poller of `items` — finds the ring empty (or the flag
+ * set), puts the unit back for the next one and reports IPC_ECLOSED.
+ * Messages queued before the close come first: they have units of their own.
  *
  * A process killed between the semaphore and the ring update (a window of
  * a few instructions) leaves the counts one off from the ring: a message
@@ -60,7 +63,7 @@ typedef struct evq_shared {
 
 typedef struct evq {
     ipc_channel base;
-    int         items, spaces, shut_fd;
+    int         items, spaces;
     evq_shared *sh;
     size_t      mapped;
 } evq;
@@ -82,10 +85,9 @@ static int sem_take(evq *q, int fd, enum ipc_event_kind kind, const ipc_deadline
         if (is_shut(q)) return IPC_ECLOSED;
         if (ipc__deadline_is_nowait(d)) return 0;
         ipc__blocked(&q->base, kind);
-        int w = ipc__wait_fd(fd, POLLIN, q->shut_fd, d);
+        int w = ipc__wait_fd(fd, POLLIN, -1, d); /* close gives a unit: it wakes us too */
         if (w == 0) return 0;
-        if (w < 0 && w != IPC_ECLOSED) return w;
-        /* ready, or shut down: try once more (a receiver drains first) */
+        if (w < 0) return w;
     }
 }
 
@@ -148,6 +150,11 @@ static int evq_recv(ipc_channel *ch, void *buf, size_t cap, size_t *len, int *pr
         return r;
     }
     evq_shared *sh = q->sh;
+    if (sh->count == 0) { /* the unit ipc_close added: pass it on */
+        pthread_mutex_unlock(&sh->lock);
+        sem_give(q->items);
+        return ipc__fail(IPC_ECLOSED, "eventfd: shut down and drained");
+    }
     slot *s = &sh->slots[sh->head];
     *len = s->len;
     if (s->len > cap) { /* leave it at the head and give its unit back */
@@ -169,14 +176,14 @@ static int evq_close(ipc_channel *ch)
 {
     evq *q = (evq *)ch;
     atomic_store(&q->sh->shut, true);
-    return sem_give(q->shut_fd); /* readable for good: wakes every poll() */
+    int rc = sem_give(q->items); /* wakes a receiver (and pollers of items) */
+    return rc == IPC_OK ? sem_give(q->spaces) : rc; /* and a blocked sender */
 }
 
 static void release(evq *q)
 {
     if (q->items >= 0) close(q->items);
     if (q->spaces >= 0) close(q->spaces);
-    if (q->shut_fd >= 0) close(q->shut_fd);
     /* No pthread_mutex_destroy: other processes may still use the ring; the
      * mapping goes away with its last holder. */
     ipc__shared_free(q->sh, q->mapped);
@@ -206,12 +213,11 @@ static int evq_open(const ipc_mechanism *m, const ipc_config *cfg, ipc_channel *
         return ipc__fail(IPC_EINVAL, "eventfd: capacity %zu > %d", cfg->capacity, MAX_CAPACITY);
     evq *q = ipc__channel_alloc(sizeof *q, m, cfg);
     if (!q) return IPC_ESYS;
-    q->items = q->spaces = q->shut_fd = -1;
+    q->items = q->spaces = -1;
     int rc = IPC_OK;
     q->items = eventfd(0, EFD_SEMAPHORE | EFD_NONBLOCK | EFD_CLOEXEC);
     q->spaces = eventfd((unsigned)cfg->capacity, EFD_SEMAPHORE | EFD_NONBLOCK | EFD_CLOEXEC);
-    q->shut_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-    if (q->items < 0 || q->spaces < 0 || q->shut_fd < 0) rc = ipc__fail(IPC_ESYS, "eventfd");
+    if (q->items < 0 || q->spaces < 0) rc = ipc__fail(IPC_ESYS, "eventfd");
     if (rc == IPC_OK) {
         q->mapped = sizeof(evq_shared) + cfg->capacity * sizeof(slot);
         q->sh = ipc__shared_alloc(q->mapped);

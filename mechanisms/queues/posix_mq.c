@@ -22,8 +22,10 @@
  *
  * Waiting.  The descriptors are O_NONBLOCK; when a call would block we
  * poll(2) the queue (on Linux an mqd_t is a file descriptor: POLLIN when a
- * message is there, POLLOUT when there is room — that is also ipc_pollfd)
- * together with the doorbell.  We do not use mq_timedsend/mq_timedreceive:
+ * message is there, POLLOUT when there is room) together with the doorbell.
+ * ipc_pollfd is an epoll set over the same two, so it polls readable for a
+ * message and also once the channel is shut down.  We do not use
+ * mq_timedsend/mq_timedreceive:
  * they take an absolute CLOCK_REALTIME time, which a clock step stretches or
  * cuts, and they cannot also watch a doorbell, so ipc_close could not wake a
  * blocked sender.  The fast path is one mq_send or mq_receive.
@@ -57,6 +59,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -74,6 +77,7 @@ enum { MADE_QUEUE = 1, MADE_DOORBELL = 2, MADE_CTL = 4 };
 typedef struct posix_mq {
     ipc_channel  base;
     mqd_t        q, doorbell;
+    int          pollset;  /* epoll over q and doorbell: ipc_pollfd */
     mq_ctl      *ctl;
     size_t       msgsize;  /* mq_msgsize: mq_receive wants a buffer this big */
     pid_t        owner;    /* the creating process; 0 when attached */
@@ -195,6 +199,16 @@ static int attach_objects(posix_mq *p)
     return open_ctl(p, false);
 }
 
+static int make_pollset(posix_mq *p)
+{
+    p->pollset = epoll_create1(EPOLL_CLOEXEC);
+    if (p->pollset < 0) return ipc__fail(IPC_ESYS, "epoll_create1");
+    struct epoll_event ev = { .events = EPOLLIN };
+    if (epoll_ctl(p->pollset, EPOLL_CTL_ADD, p->q, &ev) < 0 || epoll_ctl(p->pollset, EPOLL_CTL_ADD, p->doorbell, &ev) < 0)
+        return ipc__fail(IPC_ESYS, "epoll_ctl(%s)", p->name);
+    return IPC_OK;
+}
+
 /* Close what this handle opened; unlink what it created (on free: only the
  * creating process, see the top). */
 static void release(posix_mq *p, bool unlink_names)
@@ -202,6 +216,7 @@ static void release(posix_mq *p, bool unlink_names)
     char name[NAME_MAX + 1];
     if (p->q != (mqd_t)-1) mq_close(p->q);
     if (p->doorbell != (mqd_t)-1) mq_close(p->doorbell);
+    if (p->pollset >= 0) close(p->pollset);
     if (p->ctl) munmap(p->ctl, sizeof *p->ctl);
     if (unlink_names) {
         if ((p->made & MADE_QUEUE) && object_name(name, p, "") == IPC_OK) mq_unlink(name);
@@ -217,9 +232,11 @@ static int pmq_open(const ipc_mechanism *m, const ipc_config *cfg, ipc_channel *
     posix_mq *p = ipc__channel_alloc(sizeof *p, m, cfg);
     if (!p) return IPC_ESYS;
     p->q = p->doorbell = (mqd_t)-1;
+    p->pollset = -1;
     bool attach = cfg->flags & IPC_ATTACH;
     int rc = set_name(p, cfg->name);
     if (rc == IPC_OK) rc = attach ? attach_objects(p) : create_objects(p, cfg);
+    if (rc == IPC_OK) rc = make_pollset(p);
     if (rc == IPC_OK) rc = ipc__holdback_init(&p->held);
     if (rc != IPC_OK) {
         release(p, true);
@@ -247,6 +264,7 @@ static int pmq_send(ipc_channel *ch, const void *msg, size_t len, int prio, cons
     posix_mq *p = (posix_mq *)ch;
     if (prio < PRIO_MIN || prio > PRIO_MAX)
         return ipc__fail(IPC_EINVAL, "posix_mq: prio %d is outside %d..%d", prio, PRIO_MIN, PRIO_MAX);
+    if (!msg) msg = ""; /* a 0-byte message may come without a buffer; mq_send wants one */
     for (;;) {
         if (is_shut(p)) return ipc__fail(IPC_ECLOSED, "posix_mq: channel is shut down");
         if (mq_send(p->q, msg, len, to_mq_prio(prio)) == 0) return IPC_OK;
@@ -327,7 +345,7 @@ static void pmq_free(ipc_channel *ch)
     free(p);
 }
 
-static int pmq_pollfd(ipc_channel *ch) { return ((posix_mq *)ch)->q; }
+static int pmq_pollfd(ipc_channel *ch) { return ((posix_mq *)ch)->pollset; }
 
 static long pmq_depth(const ipc_channel *ch)
 {
