@@ -108,15 +108,21 @@ static const char *name_of(const char *mech, ipc_channel *ch, const char *path)
 
 static size_t msg_len(uint32_t i) { return 1 + i * 613 % 3000; }
 
-/* Exit codes say which step failed. */
-static int child_echo(const char *mech, const char *name, int n)
+/* The children's exit codes say which step failed; 10 = attach. */
+static ipc_channel *child_attach(const char *mech, const char *name)
 {
     ipc_channel *ch = NULL;
     ipc_config cfg = attach_cfg(mech, name);
     if (ipc_open(mech, &cfg, &ch) != IPC_OK) {
-        fprintf(stderr, "child: attach: %s\n", ipc_last_error());
-        return 10;
+        fprintf(stderr, "child: attach %s '%s': %s\n", mech, name, ipc_last_error());
+        _exit(10);
     }
+    return ch;
+}
+
+static int child_echo(const char *mech, const char *name, int n)
+{
+    ipc_channel *ch = child_attach(mech, name);
     unsigned char buf[3000];
     for (int i = 0; i < n; i++) {
         size_t got;
@@ -137,12 +143,7 @@ static int child_echo(const char *mech, const char *name, int n)
 
 static int child_send(const char *mech, const char *name, int n)
 {
-    ipc_channel *ch = NULL;
-    ipc_config cfg = attach_cfg(mech, name);
-    if (ipc_open(mech, &cfg, &ch) != IPC_OK) {
-        fprintf(stderr, "child: attach: %s\n", ipc_last_error());
-        return 20;
-    }
+    ipc_channel *ch = child_attach(mech, name);
     unsigned char buf[3000];
     for (int i = 0; i < n; i++) {
         tl_fill(buf, msg_len((uint32_t)i), (uint32_t)i);
@@ -165,9 +166,7 @@ static void tell(int fd)
 /* Attach, say so on fd, then block in recv until the owner closes. */
 static int child_wait_close(const char *mech, const char *name, int fd)
 {
-    ipc_channel *ch = NULL;
-    ipc_config cfg = attach_cfg(mech, name);
-    if (ipc_open(mech, &cfg, &ch) != IPC_OK) return 30;
+    ipc_channel *ch = child_attach(mech, name);
     tell(fd);
     char buf[16];
     size_t got;
@@ -181,9 +180,7 @@ static int child_wait_close(const char *mech, const char *name, int fd)
 static int child_sigpipe(const char *endpoint, int fd)
 {
     signal(SIGPIPE, SIG_DFL); /* an ignored signal stays ignored across exec */
-    ipc_channel *ch = NULL;
-    ipc_config cfg = attach_cfg("tcp", endpoint);
-    if (ipc_open("tcp", &cfg, &ch) != IPC_OK) return 40;
+    ipc_channel *ch = child_attach("tcp", endpoint);
     tell(fd);
     int64_t t0 = ipc_now_ns();
     while (tl_ms_since(t0) < 10000) {

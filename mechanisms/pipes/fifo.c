@@ -72,9 +72,11 @@ typedef struct fifo_chan {
 
 extern const ipc_mechanism ipc_mech_fifo;
 
-/* Everything this handle holds; the owner also removes the names. */
+/* Everything this handle holds; the owner also removes the names.  errno
+ * is kept: after a failed open it is the failing call's. */
 static void fifo_release(fifo_chan *f)
 {
+    int saved = errno;
     ipc__stream_destroy(&f->s);
     if (f->state) munmap(f->state, sizeof *f->state);
     /* A fork()ed child holds a copy of the owner's handle: only the process
@@ -89,6 +91,7 @@ static void fifo_release(fifo_chan *f)
         if (f->dir[0]) rmdir(f->dir);
     }
     free(f);
+    errno = saved;
 }
 
 static void fifo_free(ipc_channel *ch) { fifo_release((fifo_chan *)ch); }
@@ -227,9 +230,7 @@ static int fifo_open(const ipc_mechanism *m, const ipc_config *cfg, ipc_channel 
     if (!attach) f->owner = getpid();
     int rc = attach ? attacher_open(f, cfg) : owner_open(f, cfg);
     if (rc != IPC_OK) {
-        int saved = errno; /* keep the failing call's errno through the cleanup */
         fifo_release(f);
-        errno = saved;
         return rc;
     }
     *out = &f->s.base;

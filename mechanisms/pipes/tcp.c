@@ -387,8 +387,10 @@ static int attacher_open(tcp_chan *t, const ipc_config *cfg)
     return rc;
 }
 
+/* Everything this handle holds (errno kept, as after a failed open). */
 static void tcp_release(tcp_chan *t)
 {
+    int saved = errno;
     if (!t->attached && t->relay.stop_fd >= 0) {
         ipc__helper_stop(&t->relay, 1000, relay_unstick, t);
         pthread_mutex_destroy(&t->busy_lock);
@@ -401,6 +403,7 @@ static void tcp_release(tcp_chan *t)
     if (t->listen_fd >= 0) close(t->listen_fd);
     ipc__stream_destroy(&t->s);
     free(t);
+    errno = saved;
 }
 
 static void tcp_free(ipc_channel *ch) { tcp_release((tcp_chan *)ch); }
@@ -413,9 +416,7 @@ static int tcp_open(const ipc_mechanism *m, const ipc_config *cfg, ipc_channel *
     t->s.rfd = t->s.wfd = t->s.shut_fd = t->listen_fd = t->relay.stop_fd = -1;
     int rc = (cfg->flags & IPC_ATTACH) ? attacher_open(t, cfg) : owner_open(t, cfg);
     if (rc != IPC_OK) {
-        int saved = errno;
         tcp_release(t);
-        errno = saved;
         return rc;
     }
     *out = &t->s.base;

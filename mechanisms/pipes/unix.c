@@ -294,8 +294,10 @@ static int attacher_open(unix_chan *u, const ipc_config *cfg)
     return rc;
 }
 
+/* Everything this handle holds (errno kept, as after a failed open). */
 static void unix_release(unix_chan *u)
 {
+    int saved = errno;
     ipc__helper_stop(&u->door, 1000, NULL, NULL); /* before closing what it passes */
     if (u->door_fd >= 0) close(u->door_fd);
     if (u->made_path && u->owner == getpid()) unlink(u->path); /* not a fork()ed copy */
@@ -304,6 +306,7 @@ static void unix_release(unix_chan *u)
     ipc__stream_destroy(&u->s);
     if (u->state_fd >= 0) close(u->state_fd);
     free(u);
+    errno = saved;
 }
 
 static void unix_free(ipc_channel *ch) { unix_release((unix_chan *)ch); }
@@ -321,9 +324,7 @@ static int unix_open(const ipc_mechanism *m, const ipc_config *cfg, ipc_channel 
     u->type = type_of(m);
     int rc = attach ? attacher_open(u, cfg) : owner_open(u, cfg);
     if (rc != IPC_OK) {
-        int saved = errno;
         unix_release(u);
-        errno = saved;
         return rc;
     }
     *out = &u->s.base;
