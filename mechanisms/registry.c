@@ -22,6 +22,9 @@ extern const ipc_mechanism ipc_mech_signal;
 extern const ipc_mechanism ipc_mech_shm, ipc_mech_shm_spsc, ipc_mech_spsc;
 /* events/ */
 extern const ipc_mechanism ipc_mech_eventfd;
+/* brokers/ */
+extern const ipc_mechanism ipc_mech_zmq;
+extern const ipc_mechanism ipc_mech_redis, ipc_mech_redis_prio;
 
 static const ipc_mechanism *const registry[] = {
     &ipc_mech_queue,
@@ -42,6 +45,9 @@ static const ipc_mechanism *const registry[] = {
     &ipc_mech_shm_spsc,
     &ipc_mech_spsc,
     &ipc_mech_eventfd,
+    &ipc_mech_zmq,
+    &ipc_mech_redis,
+    &ipc_mech_redis_prio,
 };
 
 const ipc_mechanism *const *ipc_mechanisms(size_t *count)

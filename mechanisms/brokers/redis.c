@@ -1,0 +1,1207 @@
+/*
+ * redis.c — "redis" and "redis-prio": a channel that lives in a Redis server.
+ *
+ * The first mechanism in the course whose queue is not in any of the
+ * processes that use it: every send and receive is a request to a server
+ * (over a Unix socket, or TCP to another machine), and the messages stay in
+ * the server when the processes come and go — or, with the append-only file,
+ * even when the server itself restarts.
+ *
+ * Data layout, for a channel named N (the key name is cfg->name, so
+ * `redis-cli LRANGE N 0 -1` shows the queue):
+ *
+ *   N          the messages: a list (FIFO: LPUSH at the head, pop at the
+ *              tail; LIFO: pop at the head) or, for priority order, a sorted
+ *              set with score -prio and member "<14 hex digits of a sequence
+ *              number><payload>", so ZRANGE N 0 0 is the highest priority
+ *              and, among equals, the oldest (PriorityQueue's tie-break);
+ *   N:meta     a hash: order, capacity, max_msg, the sequence counter, and
+ *              "closed" once ipc_close was called;
+ *   N:delayed  the delay queue: a sorted set scored by due time (ms);
+ *   N:bell     a list that is non-empty exactly while a receive can succeed
+ *              (messages are ready, or the channel is closed);
+ *   N:space    the same for senders on a bounded channel (room, or closed).
+ *
+ * Atomicity.  Every change of state is one Lua script, and Redis runs a
+ * script as a single step: "check closed, check the capacity, push, ring
+ * the bell" cannot interleave with another client.  So capacity is exact
+ * (IPC_CAP_BOUNDED), and a receive can look at the next message, see that it
+ * does not fit the caller's buffer and leave it where it is — the EMSGSIZE
+ * rule with no race.  (The alternative, BRPOP and push it back with RPUSH on
+ * EMSGSIZE, has two races: another consumer can take the message behind it,
+ * and a crash between the two commands loses it.)
+ *
+ * Waiting.  A script cannot block, and a blocking pop (BRPOP, BZPOPMAX) takes
+ * the message before we can check its size.  So a caller that found nothing
+ * to do sleeps on the bell instead: BLMOVE N:bell N:bell RIGHT RIGHT timeout
+ * moves the bell's only element onto itself — it changes nothing, but it
+ * blocks until the list is non-empty.  Because that move is itself a write,
+ * Redis hands the bell on to the next blocked client, so every sleeper wakes
+ * (a thundering herd: the losers find nothing and sleep again).  The bell is
+ * state, not an event, so a wake-up can never be lost between "found
+ * nothing" and "sleep".  Redis's timeout is in seconds (a float since 6.0)
+ * and is checked hz times a second: the embedded server runs with --hz 100
+ * for 10 ms resolution; an external server's default hz 10 may be 100 ms
+ * late.  BLMOVE needs Redis >= 6.2.
+ *
+ * Closing.  ipc_close sets N:meta closed and rings both bells, which wakes
+ * every sleeper in every process on every host.  Sends fail from then on;
+ * receives drain what is queued (delayed messages become due at once) and
+ * then answer IPC_ECLOSED.
+ *
+ * The delay queue.  ipc_redis_send_at puts a message into N:delayed.  There
+ * is no mover process: every receive first moves the due messages over (in
+ * the same script, using the server's clock), and a receiver never sleeps
+ * past the earliest due time, so someone is always awake to move it.
+ *
+ * The embedded server.  With no endpoint, the first channel of a process
+ * starts a private redis-server on a Unix socket in a fresh temp dir, and
+ * the last channel (or exit) stops it.  It is a child of a "sitter" thread
+ * that only waits for it, and it is started with PR_SET_PDEATHSIG: if our
+ * process dies, even by SIGKILL, the kernel sends the server SIGTERM, so it
+ * does not outlive us.  (The death signal fires when the *thread* that
+ * forked it ends; that is why a dedicated thread forks it.)
+ *
+ * fork().  A hiredis connection is a socket plus a half-read reply buffer:
+ * two processes using one would interleave their requests.  A pthread_atfork
+ * handler drops the child's copies of all pooled connections; the child
+ * opens its own on first use.  A child never stops its parent's server and
+ * never deletes the keys of a channel its parent created.
+ *
+ * Threads.  A connection serves one request at a time, and a receiver may
+ * sit in BLMOVE for a long time, so each handle keeps a small pool: a call
+ * takes an idle connection (or opens one) and gives it back when done.
+ */
+#define _GNU_SOURCE
+#include "ipc_redis.h"
+#include "../ipc_internal.h"
+#include "../pipes/named.h" /* ipc__named_tempdir */
+
+#include <hiredis.h>
+
+#include <fcntl.h>
+#include <ftw.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+extern const ipc_mechanism ipc_mech_redis, ipc_mech_redis_prio;
+
+/* ---- the scripts ------------------------------------------------------- *
+ * KEYS: the queue, meta, bell, space, delayed.  ARGV[1] order, ARGV[2]
+ * capacity (0 = unbounded), then per script.  Integer codes in the replies
+ * are the IPC_E* values; -9 means "the keys are gone: the owner freed it". */
+#define LUA_PRELUDE                                                                  \
+    "local q, meta, bell, space, delayed = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]\n" \
+    "local order, capacity = tonumber(ARGV[1]), tonumber(ARGV[2])\n"                 \
+    "local function ready()\n"                                                       \
+    "  if order == 2 then return redis.call('ZCARD', q) end\n"                      \
+    "  return redis.call('LLEN', q)\n"                                               \
+    "end\n"                                                                          \
+    "local function total() return ready() + redis.call('ZCARD', delayed) end\n"    \
+    "local function ring(k)\n"                                                       \
+    "  if redis.call('EXISTS', k) == 0 then redis.call('RPUSH', k, '1') end\n"      \
+    "end\n"                                                                          \
+    "local function enqueue(seq, prio, msg)\n"                                       \
+    "  if order == 2 then redis.call('ZADD', q, -prio, string.format('%014x', seq) .. msg)\n" \
+    "  else redis.call('LPUSH', q, msg) end\n"                                       \
+    "  ring(bell)\n"                                                                 \
+    "end\n"                                                                          \
+    "local function now_ms()\n"                                                      \
+    "  local t = redis.call('TIME')\n"                                               \
+    "  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)\n"           \
+    "end\n"
+
+/* CREATE (ARGV[3] max_msg): 0, or -1 if a channel of that name exists. */
+static const char lua_create[] = LUA_PRELUDE
+    "if redis.call('EXISTS', meta) == 1 then return -1 end\n"
+    "redis.call('DEL', q, bell, space, delayed)\n"
+    "redis.call('HSET', meta, 'order', order, 'capacity', capacity, 'max_msg', ARGV[3], 'seq', 0)\n"
+    "if capacity > 0 then ring(space) end\n"
+    "return 0\n";
+
+/* PUSH (ARGV[3] prio, ARGV[4] message, ARGV[5] due time or absent):
+ * 0, -1 full, -3 closed, -9 gone. */
+static const char lua_push[] = LUA_PRELUDE
+    "local st = redis.call('HMGET', meta, 'seq', 'closed')\n"
+    "if not st[1] then return -9 end\n"
+    "if st[2] then return -3 end\n"
+    "if capacity > 0 and total() >= capacity then redis.call('DEL', space) return -1 end\n"
+    "local seq, prio = redis.call('HINCRBY', meta, 'seq', 1), tonumber(ARGV[3])\n"
+    "if ARGV[5] then\n"
+    "  redis.call('ZADD', delayed, ARGV[5], string.format('%014x%+011d', seq, prio) .. ARGV[4])\n"
+    "else enqueue(seq, prio, ARGV[4]) end\n"
+    "if capacity > 0 and total() >= capacity then redis.call('DEL', space) end\n"
+    "return 0\n";
+
+/* POP (ARGV[3] the caller's buffer size): {0, prio, message}, {-4, size}
+ * (left queued), {-2, ms until the next delayed message or -1}, {-3}, {-9}. */
+static const char lua_pop[] = LUA_PRELUDE
+    "local st = redis.call('HMGET', meta, 'seq', 'closed')\n"
+    "if not st[1] then return {-9} end\n"
+    "local closed = st[2] ~= false\n"
+    "local moving = redis.call('ZRANGEBYSCORE', delayed, '-inf', closed and '+inf' or now_ms(), 'LIMIT', 0, 256)\n"
+    "for _, m in ipairs(moving) do\n"
+    "  redis.call('ZREM', delayed, m)\n"
+    "  enqueue(tonumber(m:sub(1, 14), 16), tonumber(m:sub(15, 25)), m:sub(26))\n"
+    "end\n"
+    "local v, prio, member = false, 0, nil\n"
+    "if order == 2 then\n"
+    "  local r = redis.call('ZRANGE', q, 0, 0, 'WITHSCORES')\n"
+    "  if r[1] then member = r[1]; v = member:sub(15); prio = -tonumber(r[2]) end\n"
+    "elseif order == 1 then v = redis.call('LINDEX', q, 0)\n"
+    "else v = redis.call('LINDEX', q, -1) end\n"
+    "if not v then\n"
+    "  if closed then return {-3} end\n"
+    "  redis.call('DEL', bell)\n"
+    "  local nxt = redis.call('ZRANGE', delayed, 0, 0, 'WITHSCORES')\n"
+    "  if nxt[1] then return {-2, math.max(1, tonumber(nxt[2]) - now_ms())} end\n"
+    "  return {-2, -1}\n"
+    "end\n"
+    "if #v > tonumber(ARGV[3]) then return {-4, #v} end\n"
+    "if order == 2 then redis.call('ZREM', q, member)\n"
+    "elseif order == 1 then redis.call('LPOP', q)\n"
+    "else redis.call('RPOP', q) end\n"
+    "if not closed and ready() == 0 then redis.call('DEL', bell) end\n"
+    "if capacity > 0 then ring(space) end\n"
+    "return {0, prio, v}\n";
+
+/* CLOSE: mark closed and wake every sleeper.  0. */
+static const char lua_close[] = LUA_PRELUDE
+    "if redis.call('EXISTS', meta) == 0 then return 0 end\n"
+    "redis.call('HSET', meta, 'closed', '1')\n"
+    "ring(bell)\n"
+    "ring(space)\n"
+    "return 0\n";
+
+enum script_id { S_CREATE, S_PUSH, S_POP, S_CLOSE, S_COUNT };
+
+/* EVALSHA sends 40 bytes instead of the script; the SHA1 comes from SCRIPT
+ * LOAD the first time.  A restarted server has forgotten its scripts and
+ * answers NOSCRIPT: then EVAL sends the text (and caches it again). */
+static struct {
+    const char *lua;
+    char        sha[41];
+    atomic_bool known;
+} scripts[S_COUNT] = {
+    [S_CREATE] = { .lua = lua_create }, [S_PUSH] = { .lua = lua_push },
+    [S_POP] = { .lua = lua_pop },       [S_CLOSE] = { .lua = lua_close },
+};
+
+/* ---- process-wide state ------------------------------------------------ */
+
+typedef struct redis_channel redis_channel;
+
+/* g_lock guards the script SHAs and the list of live channels (which the
+ * fork handlers walk).  g_server_lock guards the embedded server and its
+ * reference count; it is held while the server starts — and starting it
+ * forks, which runs our fork handlers: so those never take it. */
+static pthread_mutex_t   g_lock = PTHREAD_MUTEX_INITIALIZER;
+static redis_channel    *g_channels;
+static pthread_mutex_t   g_server_lock = PTHREAD_MUTEX_INITIALIZER;
+static ipc_redis_server *g_embedded;
+static unsigned          g_embedded_refs;
+
+/* ---- servers ----------------------------------------------------------- */
+
+struct ipc_redis_server {
+    pid_t           pid;       /* the redis-server process                   */
+    pid_t           owner;     /* the process that started it: only it stops it */
+    bool            made_dir;  /* dir is a temp dir of ours: remove on stop    */
+    pthread_t       sitter;    /* forks the server, then waits for it          */
+    pthread_mutex_t lock;
+    pthread_cond_t  changed;
+    bool            forked, exited; /* guarded by lock                        */
+    int             exec_errno;
+    char            exe[PATH_MAX];
+    char           *argv[32];
+    char            port_arg[16];
+    char            dir[PATH_MAX], sock[sizeof(((struct sockaddr_un *)0)->sun_path)];
+    char            log[PATH_MAX + 16], endpoint[PATH_MAX + 16];
+};
+
+/* The one place that knows where redis-server is: $PATH, like execvp, but
+ * looked up before fork() so the child only calls async-signal-safe
+ * functions and "not installed" is a clear message, not an exit status. */
+static bool find_in_path(const char *prog, char *out, size_t size)
+{
+    const char *path = getenv("PATH");
+    if (!path || !*path) path = "/usr/local/bin:/usr/bin:/bin";
+    for (const char *p = path; *p;) {
+        size_t n = strcspn(p, ":");
+        int len = snprintf(out, size, "%.*s/%s", (int)n, p, prog);
+        if (len > 0 && (size_t)len < size && access(out, X_OK) == 0) return true;
+        p += n;
+        if (*p == ':') p++;
+    }
+    return false;
+}
+
+static void sitter_report(ipc_redis_server *s, bool exited)
+{
+    pthread_mutex_lock(&s->lock);
+    if (exited) s->exited = true;
+    else s->forked = true;
+    pthread_cond_broadcast(&s->changed);
+    pthread_mutex_unlock(&s->lock);
+}
+
+/* The sitter thread: fork, exec, report, and stay alive (waitpid) for as
+ * long as the server runs — its death signal is tied to this thread. */
+static void *sitter_main(void *arg)
+{
+    ipc_redis_server *s = arg;
+    int err_pipe[2];
+    if (pipe2(err_pipe, O_CLOEXEC) < 0) {
+        s->exec_errno = errno;
+        s->pid = -1;
+        sitter_report(s, false);
+        return NULL;
+    }
+    pid_t parent = getpid();
+    pid_t pid = fork();
+    if (pid == 0) {
+        /* Child: async-signal-safe calls only (the parent has threads). */
+        sigset_t none;
+        sigemptyset(&none);
+        sigprocmask(SIG_SETMASK, &none, NULL);
+        if (prctl(PR_SET_PDEATHSIG, SIGTERM) < 0 || getppid() != parent) _exit(126);
+        int null = open("/dev/null", O_RDWR);
+        if (null >= 0) {
+            dup2(null, 0);
+            dup2(null, 1);
+            dup2(null, 2);
+        }
+        execv(s->exe, s->argv);
+        int e = errno; /* exec failed: tell the sitter why through the pipe */
+        if (write(err_pipe[1], &e, sizeof e) < 0) _exit(127);
+        _exit(127);
+    }
+    int e = pid < 0 ? errno : 0;
+    close(err_pipe[1]);
+    if (pid > 0) {
+        /* EOF (0 bytes) means the O_CLOEXEC pipe closed: exec succeeded. */
+        ssize_t n;
+        do n = read(err_pipe[0], &e, sizeof e);
+        while (n < 0 && errno == EINTR);
+        if (n != (ssize_t)sizeof e) e = 0;
+    }
+    close(err_pipe[0]);
+    s->pid = e ? -1 : pid;
+    s->exec_errno = e;
+    if (pid > 0) {
+        sitter_report(s, false);
+        int status;
+        while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {}
+        sitter_report(s, true);
+    } else {
+        sitter_report(s, false);
+    }
+    return NULL;
+}
+
+/* Wait for the sitter to see the server exit: true if it did in time. */
+static bool wait_exited(ipc_redis_server *s, int timeout_ms)
+{
+    ipc_deadline d;
+    ipc__deadline_start(&d, timeout_ms);
+    pthread_mutex_lock(&s->lock);
+    while (!s->exited)
+        if (ipc__cond_wait(&s->changed, &s->lock, &d, NULL) == 1) break;
+    bool done = s->exited;
+    pthread_mutex_unlock(&s->lock);
+    return done;
+}
+
+static int rm_entry(const char *path, const struct stat *st, int type, struct FTW *ftw)
+{
+    (void)st, (void)type, (void)ftw;
+    remove(path);
+    return 0;
+}
+
+static void remove_tree(const char *dir) { nftw(dir, rm_entry, 8, FTW_DEPTH | FTW_PHYS); }
+
+/* The last line of the server's log: why it refused to start. */
+static void log_tail(const char *log, char *out, size_t size)
+{
+    out[0] = '\0';
+    FILE *f = fopen(log, "r");
+    if (!f) return;
+    char line[256];
+    while (fgets(line, sizeof line, f))
+        if (line[0] != '\n') snprintf(out, size, "%s", line);
+    fclose(f);
+    out[strcspn(out, "\n")] = '\0';
+}
+
+static bool ping(const char *sock)
+{
+    redisContext *c = redisConnectUnixWithTimeout(sock, (struct timeval){ .tv_usec = 200000 });
+    bool ok = false;
+    if (c && !c->err) {
+        redisReply *r = redisCommand(c, "PING");
+        ok = r && r->type == REDIS_REPLY_STATUS; /* -LOADING while replaying the AOF */
+        if (r) freeReplyObject(r);
+    }
+    if (c) redisFree(c);
+    return ok;
+}
+
+static void server_args(ipc_redis_server *s, const ipc_redis_server_opts *o)
+{
+    int n = 0;
+    char **a = s->argv;
+    a[n++] = s->exe;
+    a[n++] = "--port";       a[n++] = s->port_arg;
+    if (o->bind) {
+        /* Reachable only inside the test's private network namespace. */
+        a[n++] = "--bind";          a[n++] = (char *)o->bind;
+        a[n++] = "--protected-mode"; a[n++] = "no";
+    }
+    a[n++] = "--unixsocket";     a[n++] = s->sock;
+    a[n++] = "--unixsocketperm"; a[n++] = "700";
+    a[n++] = "--dir";            a[n++] = s->dir;
+    a[n++] = "--logfile";        a[n++] = s->log;
+    a[n++] = "--save";           a[n++] = "";
+    a[n++] = "--appendonly";     a[n++] = o->appendonly ? "yes" : "no";
+    a[n++] = "--daemonize";      a[n++] = "no";
+    a[n++] = "--hz";             a[n++] = "100"; /* 10 ms blocking-timeout resolution */
+    a[n] = NULL;
+}
+
+int ipc_redis_server_start(const ipc_redis_server_opts *opts, ipc_redis_server **out)
+{
+    static const ipc_redis_server_opts defaults = { 0 };
+    if (!out) return ipc__fail(IPC_EINVAL, "ipc_redis_server_start: out is NULL");
+    *out = NULL;
+    const ipc_redis_server_opts *o = opts ? opts : &defaults;
+    if (o->bind && (o->port < 0 || o->port > 65535))
+        return ipc__fail(IPC_EINVAL, "redis: port %d out of range", o->port);
+
+    ipc_redis_server *s = calloc(1, sizeof *s);
+    if (!s) return ipc__fail(IPC_ESYS, "calloc");
+    int rc = IPC_OK;
+    if (!find_in_path("redis-server", s->exe, sizeof s->exe)) {
+        errno = ENOENT;
+        rc = ipc__fail(IPC_ESYS, "redis-server not found: apt-get install redis-server");
+        goto fail_free;
+    }
+    if (o->dir) {
+        if (snprintf(s->dir, sizeof s->dir, "%s", o->dir) >= (int)sizeof s->dir) {
+            rc = ipc__fail(IPC_EINVAL, "redis: dir too long");
+            goto fail_free;
+        }
+    } else {
+        /* The name starts with the run's prefix: a leaked server is found by
+         * its command line, which contains this path. */
+        if ((rc = ipc__named_tempdir(s->dir, sizeof s->dir, "redis")) != IPC_OK) goto fail_free;
+        s->made_dir = true;
+    }
+    if (snprintf(s->sock, sizeof s->sock, "%s/redis.sock", s->dir) >= (int)sizeof s->sock) {
+        rc = ipc__fail(IPC_EINVAL, "redis: socket path in %s exceeds %zu bytes", s->dir, sizeof s->sock);
+        goto fail_dir;
+    }
+    snprintf(s->log, sizeof s->log, "%s/redis.log", s->dir);
+    snprintf(s->port_arg, sizeof s->port_arg, "%d", o->bind ? (o->port ? o->port : 6379) : 0);
+    if (o->bind)
+        snprintf(s->endpoint, sizeof s->endpoint, "redis://%s:%s", o->bind, s->port_arg);
+    else
+        snprintf(s->endpoint, sizeof s->endpoint, "unix://%s", s->sock);
+    server_args(s, o);
+    s->owner = getpid();
+
+    int err = pthread_mutex_init(&s->lock, NULL);
+    if (err) {
+        errno = err;
+        rc = ipc__fail(IPC_ESYS, "pthread_mutex_init");
+        goto fail_dir;
+    }
+    pthread_condattr_t ca;
+    if (!(err = pthread_condattr_init(&ca))) {
+        err = pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+        if (!err) err = pthread_cond_init(&s->changed, &ca);
+        pthread_condattr_destroy(&ca);
+    }
+    if (err) {
+        errno = err;
+        rc = ipc__fail(IPC_ESYS, "pthread_cond_init");
+        goto fail_mutex;
+    }
+    /* The sitter blocks every signal: a test's SIGALRM must reach the
+     * thread that armed it, not ours.  It inherits the mask we set here. */
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    err = pthread_create(&s->sitter, NULL, sitter_main, s);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    if (err) {
+        errno = err;
+        rc = ipc__fail(IPC_ESYS, "pthread_create (redis sitter)");
+        goto fail_cond;
+    }
+    pthread_mutex_lock(&s->lock);
+    while (!s->forked) pthread_cond_wait(&s->changed, &s->lock);
+    pthread_mutex_unlock(&s->lock);
+    if (s->pid < 0) {
+        pthread_join(s->sitter, NULL);
+        errno = s->exec_errno;
+        rc = ipc__fail(IPC_ESYS, "starting %s", s->exe);
+        goto fail_cond;
+    }
+
+    /* Ready when it answers PING (about 70 ms; longer while an AOF loads). */
+    for (int64_t until = ipc_now_ns() + 10 * 1000000000LL; !ping(s->sock);) {
+        bool dead = wait_exited(s, 2); /* also the pause between two tries */
+        if (dead || ipc_now_ns() > until) {
+            char why[256];
+            log_tail(s->log, why, sizeof why);
+            ipc_redis_server_stop(s); /* reaps it and removes our temp dir */
+            errno = dead ? ECHILD : ETIMEDOUT;
+            return ipc__fail(IPC_ESYS, "redis-server %s (%s)", dead ? "exited" : "did not answer PING",
+                             why[0] ? why : "no log");
+        }
+    }
+    *out = s;
+    return IPC_OK;
+
+fail_cond:
+    pthread_cond_destroy(&s->changed);
+fail_mutex:
+    pthread_mutex_destroy(&s->lock);
+fail_dir:
+    if (s->made_dir) remove_tree(s->dir);
+fail_free:
+    free(s);
+    return rc;
+}
+
+int ipc_redis_server_stop(ipc_redis_server *s)
+{
+    if (!s) return IPC_OK;
+    int rc = IPC_OK;
+    if (s->owner == getpid()) { /* a forked child leaves its parent's server alone */
+        kill(s->pid, SIGTERM);   /* redis writes its AOF and removes its socket */
+        if (!wait_exited(s, 5000)) {
+            kill(s->pid, SIGKILL);
+            wait_exited(s, -1);
+            errno = ETIMEDOUT;
+            rc = ipc__fail(IPC_ESYS, "redis-server %ld ignored SIGTERM for 5 s: killed", (long)s->pid);
+        }
+        pthread_join(s->sitter, NULL);
+        pthread_cond_destroy(&s->changed);
+        pthread_mutex_destroy(&s->lock);
+        if (s->made_dir) remove_tree(s->dir);
+    }
+    free(s);
+    return rc;
+}
+
+const char *ipc_redis_server_endpoint(const ipc_redis_server *s) { return s ? s->endpoint : NULL; }
+const char *ipc_redis_server_dir(const ipc_redis_server *s) { return s ? s->dir : NULL; }
+pid_t       ipc_redis_server_pid(const ipc_redis_server *s) { return s ? s->pid : -1; }
+
+/* ---- the embedded server: one per process, shared by its channels ----- */
+
+static void embedded_at_exit(void)
+{
+    pthread_mutex_lock(&g_server_lock);
+    ipc_redis_server *s = g_embedded;
+    g_embedded = NULL;
+    pthread_mutex_unlock(&g_server_lock);
+    ipc_redis_server_stop(s);
+}
+
+/* Take a reference on the embedded server (starting it) and copy its
+ * endpoint.  Started under g_server_lock so two first channels make one server. */
+static int embedded_acquire(char *endpoint, size_t size)
+{
+    static bool at_exit_registered;
+    int rc = IPC_OK;
+    pthread_mutex_lock(&g_server_lock);
+    if (!g_embedded) rc = ipc_redis_server_start(NULL, &g_embedded);
+    if (rc == IPC_OK) {
+        g_embedded_refs++;
+        snprintf(endpoint, size, "%s", g_embedded->endpoint);
+        if (!at_exit_registered && atexit(embedded_at_exit) == 0) at_exit_registered = true;
+    }
+    pthread_mutex_unlock(&g_server_lock);
+    return rc;
+}
+
+static void embedded_release(void)
+{
+    ipc_redis_server *stop = NULL;
+    pthread_mutex_lock(&g_server_lock);
+    if (g_embedded_refs > 0 && --g_embedded_refs == 0) {
+        stop = g_embedded;
+        g_embedded = NULL;
+    }
+    pthread_mutex_unlock(&g_server_lock);
+    ipc_redis_server_stop(stop);
+}
+
+/* ---- connections ------------------------------------------------------- */
+
+#define POOL_MAX 8
+#define KEY_MAX  256
+
+enum { K_QUEUE, K_META, K_BELL, K_SPACE, K_DELAYED, K_COUNT };
+
+struct redis_channel {
+    ipc_channel     base;
+    int             order;     /* IPC_FIFO, IPC_LIFO (a list) or IPC_PRIORITY (a zset) */
+    pid_t           owner;     /* created the keys: removes them at free; 0 = attached */
+    bool            embedded;  /* holds a reference on the embedded server      */
+    char            endpoint[PATH_MAX + 16];
+    char            key[K_COUNT][KEY_MAX];
+    size_t          key_len[K_COUNT];
+    char            order_arg[4], capacity_arg[24]; /* ARGV[1], ARGV[2]            */
+    pthread_mutex_t pool_lock;
+    int             idle_count;
+    redisContext   *idle[POOL_MAX];
+    redis_channel  *prev, *next; /* g_channels */
+};
+
+static redis_channel *as_redis(ipc_channel *ch) { return (redis_channel *)ch; }
+
+/* "unix:///path" or "redis://host:port" (NULL host/port on a bad endpoint). */
+static bool parse_endpoint(const char *ep, char *host, size_t size, int *port)
+{
+    if (strncmp(ep, "unix://", 7) == 0) {
+        *port = -1;
+        return ep[7] == '/' && snprintf(host, size, "%s", ep + 7) < (int)size;
+    }
+    if (strncmp(ep, "redis://", 8) != 0) return false;
+    const char *colon = strrchr(ep + 8, ':');
+    if (!colon || colon == ep + 8 || (size_t)(colon - (ep + 8)) >= size) return false;
+    char *end;
+    long p = strtol(colon + 1, &end, 10);
+    if (*end || p <= 0 || p > 65535) return false;
+    snprintf(host, size, "%.*s", (int)(colon - (ep + 8)), ep + 8);
+    *port = (int)p;
+    return true;
+}
+
+/* A broken connection: say why (errno as the socket call left it, or
+ * ECONNRESET when the server closed it). */
+static int conn_error(const redisContext *c, const char *what)
+{
+    if (!c) {
+        errno = ENOMEM;
+        return ipc__fail(IPC_ESYS, "redis %s", what);
+    }
+    if (c->err != REDIS_ERR_IO) errno = ECONNRESET;
+    return ipc__fail(IPC_ESYS, "redis %s: %s", what, c->errstr);
+}
+
+static int conn_open(const char *endpoint, redisContext **out)
+{
+    char host[PATH_MAX];
+    int port;
+    if (!parse_endpoint(endpoint, host, sizeof host, &port))
+        return ipc__fail(IPC_EINVAL, "redis: bad endpoint '%s' (want redis://host:port or unix:///path)", endpoint);
+    const struct timeval tv = { .tv_sec = 2 };
+    redisContext *c = port < 0 ? redisConnectUnixWithTimeout(host, tv) : redisConnectWithTimeout(host, port, tv);
+    if (!c || c->err) {
+        int rc = conn_error(c, "connect");
+        ipc__fail(rc, "redis: cannot connect to %s: %s", endpoint, c ? c->errstr : "out of memory");
+        if (c) redisFree(c);
+        return rc;
+    }
+    *out = c;
+    return IPC_OK;
+}
+
+/* An idle connection never has anything to read: if poll says readable, the
+ * server closed it (restarted, or timed it out).  Drop it and use another. */
+static bool conn_alive(const redisContext *c)
+{
+    struct pollfd p = { .fd = c->fd, .events = POLLIN };
+    return poll(&p, 1, 0) == 0;
+}
+
+static int conn_get(redis_channel *r, redisContext **out)
+{
+    for (;;) {
+        pthread_mutex_lock(&r->pool_lock);
+        redisContext *c = r->idle_count > 0 ? r->idle[--r->idle_count] : NULL;
+        pthread_mutex_unlock(&r->pool_lock);
+        if (!c) return conn_open(r->endpoint, out);
+        if (conn_alive(c)) {
+            *out = c;
+            return IPC_OK;
+        }
+        redisFree(c);
+    }
+}
+
+static void conn_put(redis_channel *r, redisContext *c)
+{
+    if (!c->err) {
+        pthread_mutex_lock(&r->pool_lock);
+        if (r->idle_count < POOL_MAX) {
+            r->idle[r->idle_count++] = c;
+            c = NULL;
+        }
+        pthread_mutex_unlock(&r->pool_lock);
+    }
+    if (c) redisFree(c);
+}
+
+/* Check a reply: NULL (connection broken) or an error reply become IPC_E*. */
+static int reply_check(redisContext *c, const redisReply *rep, const char *what)
+{
+    if (!rep) return conn_error(c, what);
+    if (rep->type == REDIS_REPLY_ERROR) {
+        errno = EPROTO;
+        return ipc__fail(IPC_ESYS, "redis %s: %s", what, rep->str);
+    }
+    return IPC_OK;
+}
+
+/* ---- running a script -------------------------------------------------- */
+
+static int script_sha(redisContext *c, enum script_id id, const char **sha)
+{
+    if (!atomic_load_explicit(&scripts[id].known, memory_order_acquire)) {
+        redisReply *rep = redisCommand(c, "SCRIPT LOAD %s", scripts[id].lua);
+        int rc = reply_check(c, rep, "SCRIPT LOAD");
+        if (rc == IPC_OK && (rep->type != REDIS_REPLY_STRING || rep->len != 40)) {
+            errno = EPROTO;
+            rc = ipc__fail(IPC_ESYS, "redis SCRIPT LOAD: unexpected reply");
+        }
+        if (rc == IPC_OK) {
+            pthread_mutex_lock(&g_lock);
+            memcpy(scripts[id].sha, rep->str, 41);
+            atomic_store_explicit(&scripts[id].known, true, memory_order_release);
+            pthread_mutex_unlock(&g_lock);
+        }
+        if (rep) freeReplyObject(rep);
+        if (rc != IPC_OK) return rc;
+    }
+    *sha = scripts[id].sha;
+    return IPC_OK;
+}
+
+/* Run script id with this channel's keys, ARGV[1..2] = order, capacity, and
+ * up to 3 more arguments.  *out is the reply (the caller frees it). */
+static int run_script(redis_channel *r, redisContext *c, enum script_id id, int nextra,
+                      const char *const *extra, const size_t *extra_len, redisReply **out)
+{
+    const char *sha;
+    int rc = script_sha(c, id, &sha);
+    if (rc != IPC_OK) return rc;
+    const char *argv[3 + K_COUNT + 2 + 3];
+    size_t len[3 + K_COUNT + 2 + 3];
+    int n = 0;
+    argv[n] = "EVALSHA", len[n++] = 7;
+    argv[n] = sha, len[n++] = 40;
+    argv[n] = "5", len[n++] = 1;
+    for (int k = 0; k < K_COUNT; k++) argv[n] = r->key[k], len[n++] = r->key_len[k];
+    argv[n] = r->order_arg, len[n++] = strlen(r->order_arg);
+    argv[n] = r->capacity_arg, len[n++] = strlen(r->capacity_arg);
+    for (int i = 0; i < nextra; i++) argv[n] = extra[i], len[n++] = extra_len[i];
+
+    redisReply *rep = redisCommandArgv(c, n, argv, len);
+    if (rep && rep->type == REDIS_REPLY_ERROR && strncmp(rep->str, "NOSCRIPT", 8) == 0) {
+        freeReplyObject(rep); /* a restarted server: send the text once more */
+        argv[0] = "EVAL", len[0] = 4;
+        argv[1] = scripts[id].lua, len[1] = strlen(scripts[id].lua);
+        rep = redisCommandArgv(c, n, argv, len);
+    }
+    if ((rc = reply_check(c, rep, "EVALSHA")) != IPC_OK) {
+        if (rep) freeReplyObject(rep);
+        return rc;
+    }
+    *out = rep;
+    return IPC_OK;
+}
+
+/* Sleep on a bell until it rings or the deadline (or cap_ms, if >= 0, the
+ * time the next delayed message falls due) passes.  RETURNS 1 (look again),
+ * 0 (the deadline has passed), IPC_ESYS. */
+static int bell_wait(redis_channel *r, redisContext *c, int bell, const ipc_deadline *d, long long cap_ms)
+{
+    long long ms = ipc__deadline_poll_ms(d); /* -1 forever */
+    if (ms == 0) return 0;
+    if (cap_ms >= 0 && (ms < 0 || cap_ms < ms)) ms = cap_ms;
+    char secs[32]; /* Redis takes seconds; 0 means forever */
+    snprintf(secs, sizeof secs, "%.3f", ms < 0 ? 0.0 : (double)ms / 1000.0);
+    const char *argv[] = { "BLMOVE", r->key[bell], r->key[bell], "RIGHT", "RIGHT", secs };
+    size_t len[] = { 6, r->key_len[bell], r->key_len[bell], 5, 5, strlen(secs) };
+    redisReply *rep = redisCommandArgv(c, 6, argv, len);
+    int rc = reply_check(c, rep, "BLMOVE");
+    if (rep) freeReplyObject(rep);
+    return rc == IPC_OK ? 1 : rc;
+}
+
+static int closed_or_gone(long long code, const redis_channel *r)
+{
+    if (code == -9) return ipc__fail(IPC_ECLOSED, "redis: channel '%s' was removed by its owner", r->key[K_QUEUE]);
+    return ipc__fail(IPC_ECLOSED, "redis: channel '%s' is closed", r->key[K_QUEUE]);
+}
+
+/* ---- the channel ops --------------------------------------------------- */
+
+/* Send now or when due_ms (a decimal string, or NULL) comes. */
+static int push(redis_channel *r, const void *msg, size_t len, int prio, const char *due, const ipc_deadline *d)
+{
+    redisContext *c;
+    int rc = conn_get(r, &c);
+    if (rc != IPC_OK) return rc;
+    char prio_s[16];
+    snprintf(prio_s, sizeof prio_s, "%d", prio);
+    const char *extra[] = { prio_s, msg ? msg : "", due };
+    size_t extra_len[] = { strlen(prio_s), len, due ? strlen(due) : 0 };
+    for (;;) {
+        redisReply *rep;
+        if ((rc = run_script(r, c, S_PUSH, due ? 3 : 2, extra, extra_len, &rep)) != IPC_OK) break;
+        long long code = rep->type == REDIS_REPLY_INTEGER ? rep->integer : -9;
+        freeReplyObject(rep);
+        if (code == 0) break;
+        if (code != IPC_EFULL) {
+            rc = closed_or_gone(code, r);
+            break;
+        }
+        if (ipc__deadline_passed(d)) {
+            rc = ipc__fail(IPC_EFULL, "redis: channel '%s' is full (%zu messages)", r->key[K_QUEUE], r->base.capacity);
+            break;
+        }
+        ipc__blocked(&r->base, IPC_EV_SEND_BLOCKED);
+        if ((rc = bell_wait(r, c, K_SPACE, d, -1)) < 0) break;
+        rc = IPC_OK;
+    }
+    conn_put(r, c);
+    return rc;
+}
+
+static int rd_send(ipc_channel *ch, const void *msg, size_t len, int prio, const ipc_deadline *d)
+{
+    return push(as_redis(ch), msg, len, prio, NULL, d);
+}
+
+static int rd_recv(ipc_channel *ch, void *buf, size_t cap, size_t *len, int *prio, const ipc_deadline *d)
+{
+    redis_channel *r = as_redis(ch);
+    redisContext *c;
+    int rc = conn_get(r, &c);
+    if (rc != IPC_OK) return rc;
+    char cap_s[24];
+    snprintf(cap_s, sizeof cap_s, "%zu", cap);
+    const char *extra[] = { cap_s };
+    size_t extra_len[] = { strlen(cap_s) };
+    for (;;) {
+        redisReply *rep;
+        if ((rc = run_script(r, c, S_POP, 1, extra, extra_len, &rep)) != IPC_OK) break;
+        redisReply **e = rep->element;
+        long long code = rep->type == REDIS_REPLY_ARRAY && rep->elements >= 1 ? e[0]->integer : -9;
+        long long arg = rep->type == REDIS_REPLY_ARRAY && rep->elements >= 2 ? e[1]->integer : -1;
+        if (code == 0 && rep->elements == 3 && e[2]->type == REDIS_REPLY_STRING) {
+            *len = e[2]->len;
+            *prio = (int)arg;
+            if (e[2]->len) memcpy(buf, e[2]->str, e[2]->len);
+        }
+        freeReplyObject(rep);
+        if (code == 0) break;
+        if (code == IPC_EMSGSIZE) {
+            *len = (size_t)arg;
+            rc = ipc__fail(IPC_EMSGSIZE, "redis: message of %lld bytes does not fit a %zu-byte buffer", arg, cap);
+            break;
+        }
+        if (code != IPC_EEMPTY) {
+            rc = closed_or_gone(code, r);
+            break;
+        }
+        if (ipc__deadline_passed(d)) {
+            rc = ipc__fail(IPC_EEMPTY, "redis: channel '%s' is empty", r->key[K_QUEUE]);
+            break;
+        }
+        ipc__blocked(ch, IPC_EV_RECV_BLOCKED);
+        if ((rc = bell_wait(r, c, K_BELL, d, arg)) < 0) break;
+        rc = IPC_OK;
+    }
+    conn_put(r, c);
+    return rc;
+}
+
+static int rd_close(ipc_channel *ch)
+{
+    redis_channel *r = as_redis(ch);
+    redisContext *c;
+    int rc = conn_get(r, &c);
+    if (rc != IPC_OK) return rc;
+    redisReply *rep;
+    if ((rc = run_script(r, c, S_CLOSE, 0, NULL, NULL, &rep)) == IPC_OK) freeReplyObject(rep);
+    conn_put(r, c);
+    return rc;
+}
+
+static long rd_depth(const ipc_channel *ch)
+{
+    redis_channel *r = as_redis((ipc_channel *)ch); /* the pool is internally locked */
+    redisContext *c;
+    if (conn_get(r, &c) != IPC_OK) return -1;
+    const char *argv[] = { r->order == IPC_PRIORITY ? "ZCARD" : "LLEN", r->key[K_QUEUE] };
+    size_t len[] = { strlen(argv[0]), r->key_len[K_QUEUE] };
+    redisReply *rep = redisCommandArgv(c, 2, argv, len);
+    long n = rep && rep->type == REDIS_REPLY_INTEGER ? (long)rep->integer : -1;
+    if (rep) freeReplyObject(rep);
+    conn_put(r, c);
+    return n;
+}
+
+static void pool_drain(redis_channel *r)
+{
+    while (r->idle_count > 0) redisFree(r->idle[--r->idle_count]);
+}
+
+static void unlink_channel(redis_channel *r)
+{
+    pthread_mutex_lock(&g_lock);
+    if (r->prev) r->prev->next = r->next;
+    else if (g_channels == r) g_channels = r->next;
+    if (r->next) r->next->prev = r->prev;
+    pthread_mutex_unlock(&g_lock);
+}
+
+static void rd_free(ipc_channel *ch)
+{
+    redis_channel *r = as_redis(ch);
+    unlink_channel(r);
+    redisContext *c;
+    if (r->owner == getpid() && conn_get(r, &c) == IPC_OK) {
+        /* The owner removes the name, like unlink() after shm_open(). */
+        const char *argv[1 + K_COUNT] = { "DEL" };
+        size_t len[1 + K_COUNT] = { 3 };
+        for (int k = 0; k < K_COUNT; k++) argv[1 + k] = r->key[k], len[1 + k] = r->key_len[k];
+        redisReply *rep = redisCommandArgv(c, 1 + K_COUNT, argv, len);
+        if (rep) freeReplyObject(rep);
+        conn_put(r, c);
+    }
+    pool_drain(r);
+    pthread_mutex_destroy(&r->pool_lock);
+    if (r->embedded) embedded_release();
+    free(r);
+}
+
+/* ---- fork: the child must not share its parent's connections ---------- */
+
+static void fork_prepare(void)
+{
+    pthread_mutex_lock(&g_lock);
+    for (redis_channel *r = g_channels; r; r = r->next) pthread_mutex_lock(&r->pool_lock);
+}
+
+static void fork_parent(void)
+{
+    for (redis_channel *r = g_channels; r; r = r->next) pthread_mutex_unlock(&r->pool_lock);
+    pthread_mutex_unlock(&g_lock);
+}
+
+static void fork_child(void)
+{
+    /* redisFree only closes the child's copy of each socket: the parent's
+     * connections are untouched.  Connections that other threads of the
+     * parent had checked out are not ours to close: they leak in the child. */
+    for (redis_channel *r = g_channels; r; r = r->next) {
+        pool_drain(r);
+        pthread_mutex_unlock(&r->pool_lock);
+    }
+    pthread_mutex_unlock(&g_lock);
+    /* Maybe held by a parent thread starting the server: a thread that does
+     * not exist here would never release it. */
+    pthread_mutex_init(&g_server_lock, NULL);
+}
+
+static void install_fork_handlers(void) { pthread_atfork(fork_prepare, fork_parent, fork_child); }
+
+/* ---- open -------------------------------------------------------------- */
+
+static int set_keys(redis_channel *r, const char *name)
+{
+    static const char *const suffix[K_COUNT] = { "", ":meta", ":bell", ":space", ":delayed" };
+    for (int k = 0; k < K_COUNT; k++) {
+        int n = snprintf(r->key[k], KEY_MAX, "%s%s", name, suffix[k]);
+        if (n < 0 || n >= KEY_MAX)
+            return ipc__fail(IPC_EINVAL, "redis: name '%s' too long (limit %d bytes)", name, KEY_MAX - 9);
+        r->key_len[k] = (size_t)n;
+    }
+    return IPC_OK;
+}
+
+static void set_args(redis_channel *r)
+{
+    snprintf(r->order_arg, sizeof r->order_arg, "%d", r->order);
+    snprintf(r->capacity_arg, sizeof r->capacity_arg, "%zu", r->base.capacity);
+}
+
+/* Attach: the creator's order, capacity and max_msg are the channel's. */
+static int attach(redis_channel *r, redisContext *c)
+{
+    const char *argv[] = { "HMGET", r->key[K_META], "order", "capacity", "max_msg" };
+    size_t len[] = { 5, r->key_len[K_META], 5, 8, 7 };
+    redisReply *rep = redisCommandArgv(c, 5, argv, len);
+    int rc = reply_check(c, rep, "HMGET");
+    if (rc == IPC_OK) {
+        if (rep->type != REDIS_REPLY_ARRAY || rep->elements != 3 || rep->element[0]->type != REDIS_REPLY_STRING)
+            rc = ipc__fail(IPC_EINVAL, "redis: no channel named '%s' at %s", r->key[K_QUEUE], r->endpoint);
+        else {
+            r->order = atoi(rep->element[0]->str);
+            r->base.capacity = strtoull(rep->element[1]->str ? rep->element[1]->str : "0", NULL, 10);
+            r->base.max_msg = strtoull(rep->element[2]->str ? rep->element[2]->str : "0", NULL, 10);
+            set_args(r);
+        }
+    }
+    if (rep) freeReplyObject(rep);
+    return rc;
+}
+
+static int create(redis_channel *r, redisContext *c)
+{
+    char max_s[24];
+    snprintf(max_s, sizeof max_s, "%zu", r->base.max_msg);
+    const char *extra[] = { max_s };
+    size_t extra_len[] = { strlen(max_s) };
+    redisReply *rep;
+    int rc = run_script(r, c, S_CREATE, 1, extra, extra_len, &rep);
+    if (rc != IPC_OK) return rc;
+    if (rep->type == REDIS_REPLY_INTEGER && rep->integer != 0)
+        rc = ipc__fail(IPC_EINVAL, "redis: a channel named '%s' already exists at %s (attach with IPC_ATTACH)",
+                       r->key[K_QUEUE], r->endpoint);
+    freeReplyObject(rep);
+    return rc;
+}
+
+static int rd_open(const ipc_mechanism *m, const ipc_config *cfg, ipc_channel **out)
+{
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+    pthread_once(&once, install_fork_handlers);
+    if (cfg->name && (!*cfg->name || strlen(cfg->name) > KEY_MAX - 9))
+        return ipc__fail(IPC_EINVAL, "redis: name must be 1..%d bytes", KEY_MAX - 9);
+    if ((cfg->flags & IPC_ATTACH) && !cfg->name)
+        return ipc__fail(IPC_EINVAL, "redis: IPC_ATTACH needs the channel's name (the key)");
+    if (m == &ipc_mech_redis_prio && cfg->order != IPC_FIFO && cfg->order != IPC_PRIORITY)
+        return ipc__fail(IPC_EINVAL, "redis-prio: the order is always IPC_PRIORITY");
+
+    redis_channel *r = ipc__channel_alloc(sizeof *r, m, cfg);
+    if (!r) return IPC_ESYS;
+    r->order = m == &ipc_mech_redis_prio ? IPC_PRIORITY : cfg->order;
+    int err = pthread_mutex_init(&r->pool_lock, NULL);
+    if (err) {
+        free(r);
+        errno = err;
+        return ipc__fail(IPC_ESYS, "pthread_mutex_init");
+    }
+    int rc;
+    if (cfg->endpoint) {
+        int n = snprintf(r->endpoint, sizeof r->endpoint, "%s", cfg->endpoint);
+        rc = n < (int)sizeof r->endpoint ? IPC_OK : ipc__fail(IPC_EINVAL, "redis: endpoint too long");
+    } else {
+        rc = embedded_acquire(r->endpoint, sizeof r->endpoint);
+        r->embedded = rc == IPC_OK;
+    }
+    char generated[KEY_MAX];
+    const char *name = cfg->name;
+    if (rc == IPC_OK && !name) {
+        rc = ipc__unique_name(generated, sizeof generated, "", "");
+        name = generated;
+    }
+    if (rc == IPC_OK) rc = set_keys(r, name);
+    set_args(r);
+
+    redisContext *c = NULL;
+    if (rc == IPC_OK) rc = conn_get(r, &c);
+    if (rc == IPC_OK) {
+        rc = (cfg->flags & IPC_ATTACH) ? attach(r, c) : create(r, c);
+        conn_put(r, c);
+    }
+    if (rc != IPC_OK) {
+        pool_drain(r);
+        pthread_mutex_destroy(&r->pool_lock);
+        if (r->embedded) embedded_release();
+        free(r);
+        return rc;
+    }
+    r->owner = (cfg->flags & IPC_ATTACH) ? 0 : getpid();
+    pthread_mutex_lock(&g_lock);
+    r->next = g_channels;
+    if (g_channels) g_channels->prev = r;
+    g_channels = r;
+    pthread_mutex_unlock(&g_lock);
+    *out = &r->base;
+    return IPC_OK;
+}
+
+/* ---- extras: the delay queue and publish/subscribe --------------------- */
+
+static bool is_redis(const ipc_channel *ch)
+{
+    const ipc_mechanism *m = ipc_channel_mechanism(ch);
+    return m == &ipc_mech_redis || m == &ipc_mech_redis_prio;
+}
+
+int64_t ipc_redis_wall_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int ipc_redis_send_at(ipc_channel *ch, const void *msg, size_t len, int64_t due_ms)
+{
+    if (!is_redis(ch)) return ipc__fail(IPC_EINVAL, "ipc_redis_send_at: not a redis channel");
+    if (!msg && len) return ipc__fail(IPC_EINVAL, "ipc_redis_send_at: msg is NULL");
+    if (ch->closed) return ipc__fail(IPC_ECLOSED, "ipc_redis_send_at: channel was closed");
+    if (len > ch->max_msg)
+        return ipc__fail(IPC_EMSGSIZE, "redis: message of %zu bytes exceeds max_msg %zu", len, ch->max_msg);
+    char due[24];
+    snprintf(due, sizeof due, "%lld", (long long)due_ms);
+    ipc_deadline nowait;
+    ipc__deadline_start(&nowait, 0);
+    return push(as_redis(ch), msg, len, 0, due, &nowait);
+}
+
+static int topic_name(const redis_channel *r, const char *topic, char *out, size_t size)
+{
+    if (!topic || snprintf(out, size, "%s/%s", r->key[K_QUEUE], topic) >= (int)size)
+        return ipc__fail(IPC_EINVAL, "redis: topic is NULL or too long");
+    return IPC_OK;
+}
+
+int ipc_redis_publish(ipc_channel *ch, const char *topic, const void *msg, size_t len)
+{
+    if (!is_redis(ch)) return ipc__fail(IPC_EINVAL, "ipc_redis_publish: not a redis channel");
+    if (!msg && len) return ipc__fail(IPC_EINVAL, "ipc_redis_publish: msg is NULL");
+    if (len > ch->max_msg)
+        return ipc__fail(IPC_EMSGSIZE, "redis: message of %zu bytes exceeds max_msg %zu", len, ch->max_msg);
+    redis_channel *r = as_redis(ch);
+    char name[2 * KEY_MAX];
+    int rc = topic_name(r, topic, name, sizeof name);
+    redisContext *c;
+    if (rc != IPC_OK || (rc = conn_get(r, &c)) != IPC_OK) return rc;
+    const char *argv[] = { "PUBLISH", name, msg ? msg : "" };
+    size_t arglen[] = { 7, strlen(name), len };
+    redisReply *rep = redisCommandArgv(c, 3, argv, arglen);
+    if ((rc = reply_check(c, rep, "PUBLISH")) == IPC_OK) rc = (int)rep->integer;
+    if (rep) freeReplyObject(rep);
+    conn_put(r, c);
+    return rc;
+}
+
+struct ipc_redis_sub {
+    redisContext *c;     /* its own connection, in subscribe mode        */
+    redisReply   *held;  /* a message that did not fit the last buffer   */
+    bool          embedded;
+};
+
+int ipc_redis_subscribe(ipc_channel *ch, const char *topic, ipc_redis_sub **out)
+{
+    if (!out) return ipc__fail(IPC_EINVAL, "ipc_redis_subscribe: out is NULL");
+    *out = NULL;
+    if (!is_redis(ch)) return ipc__fail(IPC_EINVAL, "ipc_redis_subscribe: not a redis channel");
+    redis_channel *r = as_redis(ch);
+    char name[2 * KEY_MAX];
+    int rc = topic_name(r, topic, name, sizeof name);
+    if (rc != IPC_OK) return rc;
+    ipc_redis_sub *s = calloc(1, sizeof *s);
+    if (!s) return ipc__fail(IPC_ESYS, "calloc");
+    /* Keep the embedded server alive for as long as the subscriber. */
+    char endpoint[sizeof r->endpoint];
+    if (r->embedded) {
+        if ((rc = embedded_acquire(endpoint, sizeof endpoint)) != IPC_OK) {
+            free(s);
+            return rc;
+        }
+        s->embedded = true;
+    }
+    if ((rc = conn_open(r->endpoint, &s->c)) == IPC_OK) {
+        /* The server confirms the subscription before this returns. */
+        const char *argv[] = { "SUBSCRIBE", name };
+        size_t len[] = { 9, strlen(name) };
+        redisReply *rep = redisCommandArgv(s->c, 2, argv, len);
+        rc = reply_check(s->c, rep, "SUBSCRIBE");
+        if (rep) freeReplyObject(rep);
+    }
+    if (rc != IPC_OK) {
+        ipc_redis_sub_free(s);
+        return rc;
+    }
+    *out = s;
+    return IPC_OK;
+}
+
+int ipc_redis_sub_recv(ipc_redis_sub *s, void *buf, size_t cap, size_t *len, int timeout_ms)
+{
+    if (!s || !len || (!buf && cap)) return ipc__fail(IPC_EINVAL, "ipc_redis_sub_recv: NULL argument");
+    ipc_deadline d;
+    ipc__deadline_start(&d, timeout_ms);
+    while (!s->held) {
+        void *rep = NULL;
+        if (redisGetReplyFromReader(s->c, &rep) != REDIS_OK) return conn_error(s->c, "subscriber");
+        if (rep) {
+            redisReply *m = rep; /* ["message", topic, payload] */
+            if (m->type == REDIS_REPLY_ARRAY && m->elements == 3 && m->element[2]->type == REDIS_REPLY_STRING)
+                s->held = m;
+            else
+                freeReplyObject(m);
+            continue;
+        }
+        int w = ipc__wait_fd(s->c->fd, POLLIN, -1, &d);
+        if (w < 0) return w;
+        if (w == 0) return ipc__fail(IPC_EEMPTY, "redis: no message published before the deadline");
+        if (redisBufferRead(s->c) != REDIS_OK) return conn_error(s->c, "subscriber");
+    }
+    const redisReply *payload = s->held->element[2];
+    *len = payload->len;
+    if (payload->len > cap)
+        return ipc__fail(IPC_EMSGSIZE, "redis: message of %zu bytes does not fit a %zu-byte buffer", payload->len, cap);
+    if (payload->len) memcpy(buf, payload->str, payload->len);
+    freeReplyObject(s->held);
+    s->held = NULL;
+    return IPC_OK;
+}
+
+void ipc_redis_sub_free(ipc_redis_sub *s)
+{
+    if (!s) return;
+    if (s->held) freeReplyObject(s->held);
+    if (s->c) redisFree(s->c);
+    if (s->embedded) embedded_release();
+    free(s);
+}
+
+/* ---- the mechanisms ---------------------------------------------------- */
+
+static const struct ipc_ops redis_ops = {
+    .open = rd_open, .send = rd_send, .recv = rd_recv, .close = rd_close,
+    .free = rd_free, .pollfd = NULL, /* waiting happens inside the server */
+    .depth = rd_depth,
+};
+
+#define REDIS_CAPS (IPC_CAP_THREADS | IPC_CAP_FORK | IPC_CAP_UNRELATED | IPC_CAP_HOSTS | IPC_CAP_MPMC \
+                    | IPC_CAP_BOUNDED | IPC_CAP_BROADCAST | IPC_CAP_CLOSE_WAKES)
+
+const ipc_mechanism ipc_mech_redis = {
+    .name = "redis", .family = "brokers",
+    .summary = "Redis list via Lua scripts; embedded redis-server by default (redis://, unix:// to share)",
+    .caps = REDIS_CAPS | IPC_CAP_FIFO,
+    .max_msg_limit = 32u << 20, .default_max_msg = 1u << 20, .default_capacity = 0,
+    .wait_strategy = "server block (BLMOVE on a bell list)", .ops = &redis_ops,
+};
+
+const ipc_mechanism ipc_mech_redis_prio = {
+    .name = "redis-prio", .family = "brokers",
+    .summary = "Redis sorted set: priority order, ties first-in first-out",
+    .caps = REDIS_CAPS | IPC_CAP_PRIORITY,
+    .max_msg_limit = 32u << 20, .default_max_msg = 1u << 20, .default_capacity = 0,
+    .wait_strategy = "server block (BLMOVE on a bell list)", .ops = &redis_ops,
+};

@@ -1,0 +1,714 @@
+/*
+ * zmq.c — "zmq": a channel made of ZeroMQ PUSH/PULL sockets.
+ *
+ * ZeroMQ sockets are not file descriptors but message queues with a
+ * background I/O thread: zmq_send() copies the message into an in-memory
+ * pipe and returns; the I/O thread writes it to the kernel socket later.
+ * That makes sending very cheap, and it is the same design as
+ * multiprocessing.Queue's feeder thread, with the same price: a message is
+ * not "out" when send returns.  ipc_free() lingers up to 2 s to flush what is
+ * still queued; a process that ends with _exit() or a crash loses it.
+ *
+ * Topology.  PUSH sockets deal messages round-robin to the PULL sockets
+ * connected to them, and PULL sockets fair-queue from their PUSH peers, so
+ * "any holder sends, any holder receives" needs a meeting point: the
+ * streamer device.  The creator of a channel runs a small thread with two
+ * bound sockets,
+ *
+ *     every handle's PUSH --> [PULL  device  PUSH] --> every handle's PULL
+ *                     "<ep>"  (frontend)  (backend)  "<ep>.out" or port+1
+ *
+ * so a channel has one address for senders and one for receivers: a private
+ * ipc:// path by default, or tcp://host:port (and port+1) to cross machines.
+ * Another process attaches with IPC_ATTACH and the endpoint (see
+ * ipc_zmq_endpoint).  The device takes one message at a time from the
+ * frontend and hands it to the backend when a receiver has room.
+ *
+ * Capacity.  cfg->capacity becomes the high-water mark (HWM) of the
+ * sender's pipe and of the device's frontend; 0 means no limit (ZeroMQ's
+ * HWM 0).  The HWM is per pipe, and kernel socket buffers lie between the
+ * pipes, so the number of messages in flight is only roughly the capacity:
+ * IPC_CAP_BOUNDED is not claimed.  A PULL socket prefetches: the device
+ * pushes up to PREFETCH messages (plus what the kernel buffers hold) to a
+ * connected receiver before it asks.  So a handle connects its PULL only on
+ * its first receive, and a receiver that stops receiving early strands what
+ * it prefetched (it is lost when that handle is freed).
+ *
+ * The EMSGSIZE rule.  A PULL socket cannot put a message back.  A message
+ * too large for the caller's buffer stays in this handle's holdback and is
+ * the next message this handle returns — queued for this handle only.
+ *
+ * Closing.  ipc_close() sends a two-part "close frame" (data messages are
+ * always one part, so none can be mistaken for it).  ZeroMQ orders messages
+ * per connection only, so a close from one process is not ordered after
+ * another process's sends: the device waits CLOSE_GRACE_MS after the close
+ * frame, forwarding what still arrives, then keeps every receiver's pipe
+ * topped up with close frames.  A receiver drains what came before them and
+ * then answers IPC_ECLOSED, and a receiver blocked anywhere wakes.  Senders
+ * of the closing handle (and of its fork()ed copies, which share its
+ * eventfd) are woken and refused; senders in other processes learn of the
+ * close only if they also receive — a PUSH socket hears nothing back.
+ *
+ * fork().  A ZeroMQ context (its I/O threads, its sockets) must not be used
+ * after fork(): the threads did not come along.  A pthread_atfork handler
+ * starts a new "generation" in the child; a handle inherited from the parent
+ * forgets its sockets (they are never closed here: they belong to the
+ * parent's context) and connects afresh through this process's own context
+ * on first use.  This works — but since a send is finished only when the I/O
+ * thread has written it, a child that sends and then _exit()s without
+ * ipc_free() loses messages.  That is why IPC_CAP_FORK is not claimed: the
+ * capability means "a send is complete when it returns".  The device lives
+ * in the creator: when the creator frees its handle, the channel ends.
+ *
+ * ipc_pollfd.  ZMQ_FD is edge-triggered and means "the socket's state may
+ * have changed, ask ZMQ_EVENTS", not "a message is ready", and a message in
+ * the holdback never shows on it: a user who poll()s on it can sleep forever
+ * next to a readable message.  So this returns -1 (no IPC_CAP_POLL).
+ */
+#define _GNU_SOURCE
+#include "ipc_zmq.h"
+#include "../ipc_internal.h"
+#include "../pipes/named.h" /* ipc__named_tempdir, ipc_helper */
+
+#include <zmq.h>
+
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#define EP_MAX          (PATH_MAX + 32)
+#define PREFETCH        16    /* HWM on the receiving side (backend, PULL)  */
+#define LINGER_MS       2000  /* how long ipc_free flushes unsent messages   */
+#define CLOSE_GRACE_MS  20    /* late messages still forwarded after a close */
+#define CLOSE_SKIP      64    /* close frames one receive skips looking for data */
+
+extern const ipc_mechanism ipc_mech_zmq;
+
+/* ---- one context per process, and fork generations -------------------- */
+
+static pthread_mutex_t g_lock = PTHREAD_MUTEX_INITIALIZER;
+static void           *g_ctx;       /* this process's context, or NULL     */
+static unsigned        g_ctx_refs;  /* handles, publishers, subscribers     */
+static atomic_uint     g_gen;       /* bumped in every fork()ed child       */
+
+static void fork_prepare(void) { pthread_mutex_lock(&g_lock); }
+static void fork_parent(void) { pthread_mutex_unlock(&g_lock); }
+
+static void fork_child(void)
+{
+    /* The parent's context is unusable here: abandon it (never terminate
+     * it: zmq_ctx_term would wait for I/O threads that do not exist). */
+    g_ctx = NULL;
+    g_ctx_refs = 0;
+    atomic_fetch_add(&g_gen, 1);
+    pthread_mutex_unlock(&g_lock);
+}
+
+static void install_fork_handlers(void) { pthread_atfork(fork_prepare, fork_parent, fork_child); }
+
+static int ctx_acquire(void **ctx)
+{
+    int rc = IPC_OK;
+    pthread_mutex_lock(&g_lock);
+    if (!g_ctx && !(g_ctx = zmq_ctx_new())) rc = ipc__fail(IPC_ESYS, "zmq_ctx_new");
+    if (rc == IPC_OK) {
+        g_ctx_refs++;
+        *ctx = g_ctx;
+    }
+    pthread_mutex_unlock(&g_lock);
+    return rc;
+}
+
+static void ctx_release(void)
+{
+    void *term = NULL;
+    pthread_mutex_lock(&g_lock);
+    if (g_ctx_refs > 0 && --g_ctx_refs == 0) {
+        term = g_ctx;
+        g_ctx = NULL;
+    }
+    pthread_mutex_unlock(&g_lock);
+    /* Waits until every socket is closed and has flushed (its linger). */
+    if (term)
+        while (zmq_ctx_term(term) < 0 && errno == EINTR) {}
+}
+
+/* ---- sockets ----------------------------------------------------------- */
+
+static int set_int(void *sock, int option, int value, const char *name)
+{
+    if (zmq_setsockopt(sock, option, &value, sizeof value) < 0)
+        return ipc__fail(IPC_ESYS, "zmq_setsockopt(%s)", name);
+    return IPC_OK;
+}
+
+/* A socket of `type` with its high-water mark, connected to or bound at ep.
+ * Bound sockets report the real address (the port of "tcp://...:*") in
+ * actual.  NULL on failure, with the reason recorded. */
+static void *open_socket(void *ctx, int type, int hwm, int linger, const char *ep, bool bind,
+                         char *actual, size_t actual_size)
+{
+    void *s = zmq_socket(ctx, type);
+    if (!s) {
+        ipc__fail(IPC_ESYS, "zmq_socket");
+        return NULL;
+    }
+    int hwm_opt = type == ZMQ_PUSH || type == ZMQ_PUB ? ZMQ_SNDHWM : ZMQ_RCVHWM;
+    int rc = set_int(s, hwm_opt, hwm, "HWM");
+    if (rc == IPC_OK) rc = set_int(s, ZMQ_LINGER, linger, "ZMQ_LINGER");
+    if (rc == IPC_OK && (bind ? zmq_bind(s, ep) : zmq_connect(s, ep)) < 0)
+        rc = ipc__fail(IPC_ESYS, "zmq_%s(%s)", bind ? "bind" : "connect", ep);
+    if (rc == IPC_OK && actual) {
+        size_t n = actual_size;
+        if (zmq_getsockopt(s, ZMQ_LAST_ENDPOINT, actual, &n) < 0)
+            rc = ipc__fail(IPC_ESYS, "zmq_getsockopt(ZMQ_LAST_ENDPOINT)");
+    }
+    if (rc != IPC_OK) {
+        int saved = errno;
+        zmq_close(s);
+        errno = saved;
+        return NULL;
+    }
+    return s;
+}
+
+/* Sleep until sock is ready for `events`, wake_fd (may be -1) is readable,
+ * or the deadline.  RETURNS 0 (look again: ready, timed out or
+ * interrupted — the caller checks the deadline), IPC_ECLOSED, IPC_ESYS. */
+static int wait_socket(void *sock, short events, int wake_fd, const ipc_deadline *d)
+{
+    zmq_pollitem_t it[2] = {
+        { .socket = sock, .events = events },
+        { .fd = wake_fd, .events = ZMQ_POLLIN },
+    };
+    int n = zmq_poll(it, wake_fd >= 0 ? 2 : 1, ipc__deadline_poll_ms(d));
+    if (n < 0 && errno != EINTR) return ipc__fail(IPC_ESYS, "zmq_poll");
+    if (n > 0 && wake_fd >= 0 && it[1].revents) return ipc__fail(IPC_ECLOSED, "zmq: channel closed");
+    return IPC_OK;
+}
+
+/* A private directory for ipc:// files, and their removal. */
+static int private_endpoint(char *dir, size_t dir_size, const char *leaf, char *ep, size_t ep_size)
+{
+    int rc = ipc__named_tempdir(dir, dir_size, "zmq");
+    if (rc != IPC_OK) return rc;
+    if (snprintf(ep, ep_size, "ipc://%s/%s", dir, leaf) >= (int)ep_size) {
+        rmdir(dir);
+        return ipc__fail(IPC_EINVAL, "zmq: endpoint in %s too long", dir);
+    }
+    return IPC_OK;
+}
+
+static void remove_ipc_file(const char *ep)
+{
+    if (strncmp(ep, "ipc://", 6) == 0) unlink(ep + 6);
+}
+
+/* The receivers' address from the senders': ipc://P -> ipc://P.out,
+ * tcp://H:N -> tcp://H:N+1. */
+static int receivers_endpoint(const char *in, char *out, size_t size)
+{
+    int n = -1;
+    if (strncmp(in, "ipc://", 6) == 0 && in[6]) {
+        n = snprintf(out, size, "%s.out", in);
+    } else if (strncmp(in, "tcp://", 6) == 0) {
+        const char *colon = strrchr(in + 6, ':');
+        char *end;
+        long port = colon ? strtol(colon + 1, &end, 10) : 0;
+        if (colon && colon[1] && !*end && port > 0 && port < 65535)
+            n = snprintf(out, size, "%.*s:%ld", (int)(colon - in), in, port + 1);
+    }
+    if (n < 0 || (size_t)n >= size)
+        return ipc__fail(IPC_EINVAL, "zmq: endpoint '%s' is not ipc://path or tcp://host:port", in);
+    return IPC_OK;
+}
+
+/* ---- the channel ------------------------------------------------------- */
+
+typedef struct device {
+    void      *front, *back; /* PULL bound at in_ep, PUSH bound at out_ep    */
+    ipc_helper thread;       /* its stop_fd ends the loop                    */
+} device;
+
+typedef struct zmq_channel {
+    ipc_channel     base;
+    char            in_ep[EP_MAX], out_ep[EP_MAX];
+    char            dir[PATH_MAX];  /* our private temp dir, or ""              */
+    pid_t           owner;          /* the process running the device, or 0    */
+    device          dev;
+    atomic_uint     gen;            /* fork generation of ctx/push/pull below  */
+    void           *ctx;            /* NULL until this process needs a socket  */
+    void           *push, *pull;    /* made on first send / first receive      */
+    pthread_mutex_t send_lock, recv_lock; /* a ZeroMQ socket is single-threaded */
+    zmq_msg_t       held;           /* the holdback (recv_lock)                */
+    bool            has_held;
+    atomic_bool     saw_close;      /* a close frame arrived here               */
+    int             wake_fd;        /* eventfd: ipc_close wakes blocked senders */
+} zmq_channel;
+
+/* The two-part close frame. */
+static int send_close_frame(void *sock, int flags)
+{
+    if (zmq_send(sock, "", 0, flags | ZMQ_SNDMORE) < 0) return -1;
+    return zmq_send(sock, "close", 5, flags); /* ZeroMQ takes all parts or none */
+}
+
+/* Consume the rest of a multi-part message. */
+static void skip_parts(void *sock, zmq_msg_t *m)
+{
+    while (zmq_msg_more(m) && zmq_msg_recv(m, sock, ZMQ_DONTWAIT) >= 0) {}
+}
+
+/* The device: frontend -> one message in hand -> backend.  Not reading the
+ * frontend while a message waits for a receiver is what makes the frontend's
+ * HWM push back on senders. */
+static void *device_main(void *arg)
+{
+    zmq_channel *z = arg;
+    device *dv = &z->dev;
+    zmq_msg_t m;
+    zmq_msg_init(&m);
+    bool holding = false, closed = false, flooding = false;
+    int64_t flood_at = 0;
+    for (;;) {
+        zmq_pollitem_t it[3] = {
+            { .fd = dv->thread.stop_fd, .events = ZMQ_POLLIN },
+            { .socket = dv->front, .events = holding ? 0 : ZMQ_POLLIN },
+            { .socket = dv->back, .events = holding || flooding ? ZMQ_POLLOUT : 0 },
+        };
+        long timeout = -1;
+        if (closed && !flooding) {
+            int64_t left = (flood_at - ipc_now_ns()) / 1000000;
+            timeout = left > 0 ? (long)left : 0;
+        }
+        if (zmq_poll(it, 3, timeout) < 0) {
+            if (errno == EINTR) continue;
+            break; /* ETERM: the context is going away */
+        }
+        if (it[0].revents) break;
+        if (closed && !flooding && ipc_now_ns() >= flood_at) flooding = true;
+        if ((it[1].revents & ZMQ_POLLIN) && zmq_msg_recv(&m, dv->front, ZMQ_DONTWAIT) >= 0) {
+            if (!zmq_msg_more(&m)) {
+                holding = true;
+            } else {
+                skip_parts(dv->front, &m);
+                if (!closed) {
+                    closed = true;
+                    flood_at = ipc_now_ns() + CLOSE_GRACE_MS * 1000000LL;
+                }
+            }
+        }
+        if (it[2].revents & ZMQ_POLLOUT) {
+            if (holding) {
+                if (zmq_msg_send(&m, dv->back, ZMQ_DONTWAIT) >= 0) holding = false;
+            } else if (flooding) {
+                send_close_frame(dv->back, ZMQ_DONTWAIT); /* until every pipe is full */
+            }
+        }
+    }
+    zmq_msg_close(&m);
+    return NULL;
+}
+
+static int start_device(zmq_channel *z, const char *want)
+{
+    device *dv = &z->dev;
+    bool wildcard = strncmp(want, "tcp://", 6) == 0 && strcmp(want + strlen(want) - 2, ":*") == 0;
+    int hwm = (int)(z->base.capacity > INT_MAX ? INT_MAX : z->base.capacity);
+    /* With tcp://host:* the receivers' port is the senders' + 1: if that one
+     * is taken, try another pair. */
+    for (int attempt = 0; attempt < 20; attempt++) {
+        dv->front = open_socket(z->ctx, ZMQ_PULL, hwm, 0, want, true, z->in_ep, sizeof z->in_ep);
+        if (!dv->front) return IPC_ESYS;
+        int rc = receivers_endpoint(z->in_ep, z->out_ep, sizeof z->out_ep);
+        if (rc == IPC_OK) {
+            dv->back = open_socket(z->ctx, ZMQ_PUSH, PREFETCH, 0, z->out_ep, true, NULL, 0);
+            if (dv->back) break;
+            rc = IPC_ESYS;
+        }
+        int saved = errno;
+        zmq_close(dv->front);
+        dv->front = NULL;
+        if (!(wildcard && saved == EADDRINUSE)) return rc;
+    }
+    if (!dv->back) return ipc__fail(IPC_ESYS, "zmq: no free pair of ports for %s", want);
+    int rc = ipc__helper_init(&dv->thread);
+    if (rc == IPC_OK) rc = ipc__helper_start(&dv->thread, device_main, z);
+    if (rc != IPC_OK) {
+        ipc__helper_stop(&dv->thread, 0, NULL, NULL);
+        zmq_close(dv->back);
+        zmq_close(dv->front);
+        dv->front = dv->back = NULL;
+    }
+    return rc;
+}
+
+static void stop_device(zmq_channel *z)
+{
+    device *dv = &z->dev;
+    if (!dv->front) return;
+    ipc__helper_stop(&dv->thread, 5000, NULL, NULL);
+    zmq_close(dv->back); /* linger 0: whatever is still queued dies with the channel */
+    zmq_close(dv->front);
+    dv->front = dv->back = NULL;
+    remove_ipc_file(z->in_ep);
+    remove_ipc_file(z->out_ep);
+}
+
+/* Bring a handle into this process's fork generation (see the top). */
+static zmq_channel *adopt(ipc_channel *ch)
+{
+    zmq_channel *z = (zmq_channel *)ch;
+    unsigned gen = atomic_load_explicit(&g_gen, memory_order_relaxed);
+    if (__builtin_expect(atomic_load_explicit(&z->gen, memory_order_relaxed) == gen, 1)) return z;
+    pthread_mutex_lock(&g_lock);
+    if (atomic_load(&z->gen) != gen) {
+        z->ctx = z->push = z->pull = NULL; /* the parent's: forget, never close */
+        zmq_msg_init(&z->held);            /* a copy of the parent's holdback: not ours */
+        z->has_held = false;
+        pthread_mutex_init(&z->send_lock, NULL); /* maybe held by a parent thread */
+        pthread_mutex_init(&z->recv_lock, NULL);
+        atomic_store(&z->gen, gen);
+    }
+    pthread_mutex_unlock(&g_lock);
+    return z;
+}
+
+/* Create this handle's PUSH or PULL on first use. */
+static int ensure_socket(zmq_channel *z, void **sock, int type)
+{
+    if (*sock) return IPC_OK;
+    if (!z->ctx) {
+        int rc = ctx_acquire(&z->ctx);
+        if (rc != IPC_OK) return rc;
+    }
+    int hwm = type == ZMQ_PULL ? PREFETCH : (int)(z->base.capacity > INT_MAX ? INT_MAX : z->base.capacity);
+    *sock = open_socket(z->ctx, type, hwm, type == ZMQ_PUSH ? LINGER_MS : 0,
+                        type == ZMQ_PUSH ? z->in_ep : z->out_ep, false, NULL, 0);
+    return *sock ? IPC_OK : IPC_ESYS;
+}
+
+static int zq_send(ipc_channel *ch, const void *msg, size_t len, int prio, const ipc_deadline *d)
+{
+    (void)prio; /* one order: per-connection FIFO */
+    zmq_channel *z = adopt(ch);
+    int r = ipc__lock(&z->send_lock, d, NULL);
+    if (r == 1) return ipc__fail(IPC_EFULL, "zmq: another thread was sending until the deadline");
+    if (r < 0) return r;
+    int rc = atomic_load(&z->saw_close) ? ipc__fail(IPC_ECLOSED, "zmq: channel closed")
+                                        : ensure_socket(z, &z->push, ZMQ_PUSH);
+    while (rc == IPC_OK) {
+        if (zmq_send(z->push, len ? msg : "", len, ZMQ_DONTWAIT) >= 0) break;
+        if (errno == EINTR) continue;
+        if (errno != EAGAIN) {
+            rc = ipc__fail(IPC_ESYS, "zmq_send");
+            break;
+        }
+        if (ipc__deadline_passed(d)) {
+            rc = ipc__fail(IPC_EFULL, "zmq: the sender's pipe is at its high-water mark (%zu)", z->base.capacity);
+            break;
+        }
+        ipc__blocked(ch, IPC_EV_SEND_BLOCKED);
+        rc = wait_socket(z->push, ZMQ_POLLOUT, z->wake_fd, d);
+    }
+    pthread_mutex_unlock(&z->send_lock);
+    return rc;
+}
+
+static int zq_recv(ipc_channel *ch, void *buf, size_t cap, size_t *len, int *prio, const ipc_deadline *d)
+{
+    zmq_channel *z = adopt(ch);
+    *prio = 0;
+    int r = ipc__lock(&z->recv_lock, d, NULL);
+    if (r == 1) return ipc__fail(IPC_EEMPTY, "zmq: another thread was receiving until the deadline");
+    if (r < 0) return r;
+    int rc = ensure_socket(z, &z->pull, ZMQ_PULL), skipped = 0;
+    while (rc == IPC_OK && !z->has_held) {
+        if (zmq_msg_recv(&z->held, z->pull, ZMQ_DONTWAIT) >= 0) {
+            if (!zmq_msg_more(&z->held)) {
+                z->has_held = true;
+                break;
+            }
+            skip_parts(z->pull, &z->held); /* a close frame */
+            atomic_store(&z->saw_close, true);
+            if (++skipped >= CLOSE_SKIP) rc = ipc__fail(IPC_ECLOSED, "zmq: channel closed and drained");
+            continue;
+        }
+        if (errno == EINTR) continue;
+        if (errno != EAGAIN) rc = ipc__fail(IPC_ESYS, "zmq_msg_recv");
+        else if (atomic_load(&z->saw_close)) rc = ipc__fail(IPC_ECLOSED, "zmq: channel closed and drained");
+        else if (ipc__deadline_passed(d)) rc = ipc__fail(IPC_EEMPTY, "zmq: nothing received");
+        else {
+            ipc__blocked(ch, IPC_EV_RECV_BLOCKED);
+            rc = wait_socket(z->pull, ZMQ_POLLIN, -1, d);
+        }
+    }
+    if (rc == IPC_OK) {
+        *len = zmq_msg_size(&z->held);
+        if (*len > cap) {
+            rc = ipc__fail(IPC_EMSGSIZE, "zmq: message of %zu bytes does not fit a %zu-byte buffer"
+                                         " (kept for this handle's next receive)", *len, cap);
+        } else {
+            if (*len) memcpy(buf, zmq_msg_data(&z->held), *len);
+            zmq_msg_close(&z->held);
+            zmq_msg_init(&z->held);
+            z->has_held = false;
+        }
+    }
+    pthread_mutex_unlock(&z->recv_lock);
+    return rc;
+}
+
+static int zq_close(ipc_channel *ch)
+{
+    zmq_channel *z = adopt(ch);
+    uint64_t one = 1;
+    if (write(z->wake_fd, &one, sizeof one) < 0) return ipc__fail(IPC_ESYS, "write(eventfd)");
+    static const ipc_deadline forever = { .timeout_ms = -1 };
+    int rc = ipc__lock(&z->send_lock, &forever, NULL); /* a blocked sender has just been woken */
+    if (rc < 0) return rc;
+    if ((rc = ensure_socket(z, &z->push, ZMQ_PUSH)) == IPC_OK) {
+        ipc_deadline d;
+        ipc__deadline_start(&d, LINGER_MS);
+        while (send_close_frame(z->push, ZMQ_DONTWAIT) < 0) {
+            if (errno != EAGAIN && errno != EINTR) {
+                rc = ipc__fail(IPC_ESYS, "zmq_send(close frame)");
+                break;
+            }
+            if (ipc__deadline_passed(&d)) {
+                errno = ETIMEDOUT;
+                rc = ipc__fail(IPC_ESYS, "zmq: the close frame found no room for %d ms", LINGER_MS);
+                break;
+            }
+            if ((rc = wait_socket(z->push, ZMQ_POLLOUT, -1, &d)) != IPC_OK) break;
+        }
+    }
+    pthread_mutex_unlock(&z->send_lock);
+    return rc;
+}
+
+static void zq_free(ipc_channel *ch)
+{
+    zmq_channel *z = adopt(ch);
+    bool owner = z->owner == getpid();
+    if (owner) stop_device(z);
+    else ipc__helper_stop(&z->dev.thread, 0, NULL, NULL); /* a child: only its copy of stop_fd */
+    if (z->push) {
+        if (owner) set_int(z->push, ZMQ_LINGER, 0, "ZMQ_LINGER"); /* the device is gone */
+        zmq_close(z->push);
+    }
+    if (z->pull) zmq_close(z->pull);
+    zmq_msg_close(&z->held);
+    close(z->wake_fd);
+    if (owner && z->dir[0]) rmdir(z->dir);
+    pthread_mutex_destroy(&z->send_lock);
+    pthread_mutex_destroy(&z->recv_lock);
+    if (z->ctx) ctx_release();
+    free(z);
+}
+
+static int zq_open(const ipc_mechanism *m, const ipc_config *cfg, ipc_channel **out)
+{
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+    pthread_once(&once, install_fork_handlers);
+    if (cfg->name && cfg->endpoint) return ipc__fail(IPC_EINVAL, "zmq: give a name (an ipc path) or an endpoint, not both");
+    if (cfg->order != IPC_FIFO) return ipc__fail(IPC_EINVAL, "zmq: only FIFO order");
+    bool attach = cfg->flags & IPC_ATTACH;
+
+    zmq_channel *z = ipc__channel_alloc(sizeof *z, m, cfg);
+    if (!z) return IPC_ESYS;
+    atomic_store(&z->gen, atomic_load(&g_gen));
+    zmq_msg_init(&z->held);
+    pthread_mutex_init(&z->send_lock, NULL);
+    pthread_mutex_init(&z->recv_lock, NULL);
+    z->dev.thread.stop_fd = -1;
+    int rc = IPC_OK;
+    if ((z->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) < 0) rc = ipc__fail(IPC_ESYS, "eventfd");
+
+    char want[EP_MAX] = "";
+    if (rc != IPC_OK) {
+        /* reported above */
+    } else if (cfg->endpoint) {
+        if (snprintf(want, sizeof want, "%s", cfg->endpoint) >= (int)sizeof want)
+            rc = ipc__fail(IPC_EINVAL, "zmq: endpoint too long");
+    } else if (cfg->name) {
+        if (snprintf(want, sizeof want, "ipc://%s", cfg->name) >= (int)sizeof want)
+            rc = ipc__fail(IPC_EINVAL, "zmq: name too long");
+        else if (!attach && access(cfg->name, F_OK) == 0)
+            rc = ipc__fail(IPC_EINVAL, "zmq: '%s' exists (attach with IPC_ATTACH)", cfg->name);
+    } else {
+        rc = private_endpoint(z->dir, sizeof z->dir, "chan", want, sizeof want);
+    }
+
+    if (rc == IPC_OK && attach) {
+        /* Connecting is asynchronous: attaching succeeds even before (or
+         * without) a device at the other end; messages wait meanwhile. */
+        if (snprintf(z->in_ep, sizeof z->in_ep, "%s", want) >= (int)sizeof z->in_ep)
+            rc = ipc__fail(IPC_EINVAL, "zmq: endpoint too long");
+        else
+            rc = receivers_endpoint(z->in_ep, z->out_ep, sizeof z->out_ep);
+    } else if (rc == IPC_OK) {
+        rc = ctx_acquire(&z->ctx);
+        if (rc == IPC_OK) rc = start_device(z, want);
+        if (rc == IPC_OK) z->owner = getpid();
+    }
+    if (rc != IPC_OK) {
+        if (z->ctx) ctx_release();
+        if (z->dir[0]) rmdir(z->dir);
+        if (z->wake_fd >= 0) close(z->wake_fd);
+        pthread_mutex_destroy(&z->send_lock);
+        pthread_mutex_destroy(&z->recv_lock);
+        free(z);
+        return rc;
+    }
+    *out = &z->base;
+    return IPC_OK;
+}
+
+const char *ipc_zmq_endpoint(const ipc_channel *ch)
+{
+    return ipc_channel_mechanism(ch) == &ipc_mech_zmq ? ((const zmq_channel *)ch)->in_ep : NULL;
+}
+
+/* ---- publish/subscribe ------------------------------------------------- */
+
+struct ipc_zmq_pub {
+    void *ctx, *sock;
+    char  endpoint[EP_MAX];
+    char  dir[PATH_MAX]; /* private temp dir, or "" */
+};
+
+int ipc_zmq_pub_open(const char *endpoint, ipc_zmq_pub **out)
+{
+    if (!out) return ipc__fail(IPC_EINVAL, "ipc_zmq_pub_open: out is NULL");
+    *out = NULL;
+    ipc_zmq_pub *p = calloc(1, sizeof *p);
+    if (!p) return ipc__fail(IPC_ESYS, "calloc");
+    char want[EP_MAX];
+    int rc = IPC_OK;
+    if (!endpoint) rc = private_endpoint(p->dir, sizeof p->dir, "pub", want, sizeof want);
+    else if (snprintf(want, sizeof want, "%s", endpoint) >= (int)sizeof want)
+        rc = ipc__fail(IPC_EINVAL, "zmq: endpoint too long");
+    if (rc == IPC_OK) rc = ctx_acquire(&p->ctx);
+    if (rc == IPC_OK) {
+        p->sock = open_socket(p->ctx, ZMQ_PUB, 1000, 0, want, true, p->endpoint, sizeof p->endpoint);
+        if (!p->sock) rc = IPC_ESYS;
+    }
+    if (rc != IPC_OK) {
+        ipc_zmq_pub_free(p);
+        return rc;
+    }
+    *out = p;
+    return IPC_OK;
+}
+
+const char *ipc_zmq_pub_endpoint(const ipc_zmq_pub *p) { return p ? p->endpoint : NULL; }
+
+int ipc_zmq_publish(ipc_zmq_pub *p, const char *topic, const void *msg, size_t len)
+{
+    if (!p || !topic || (!msg && len)) return ipc__fail(IPC_EINVAL, "ipc_zmq_publish: NULL argument");
+    /* Two parts: the topic (what SUB sockets filter on), then the payload.
+     * PUB never blocks: at a subscriber's HWM its copy is dropped. */
+    if (zmq_send(p->sock, topic, strlen(topic), ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0
+        || zmq_send(p->sock, len ? msg : "", len, ZMQ_DONTWAIT) < 0)
+        return ipc__fail(IPC_ESYS, "zmq_send(PUB)");
+    return IPC_OK;
+}
+
+void ipc_zmq_pub_free(ipc_zmq_pub *p)
+{
+    if (!p) return;
+    if (p->sock) zmq_close(p->sock);
+    if (p->dir[0]) {
+        remove_ipc_file(p->endpoint);
+        rmdir(p->dir);
+    }
+    if (p->ctx) ctx_release();
+    free(p);
+}
+
+struct ipc_zmq_sub {
+    void     *ctx, *sock;
+    zmq_msg_t held; /* the next payload, when it did not fit */
+    bool      has_held;
+};
+
+int ipc_zmq_sub_open(const char *endpoint, const char *topic, ipc_zmq_sub **out)
+{
+    if (!out) return ipc__fail(IPC_EINVAL, "ipc_zmq_sub_open: out is NULL");
+    *out = NULL;
+    if (!endpoint || !topic) return ipc__fail(IPC_EINVAL, "ipc_zmq_sub_open: NULL endpoint or topic");
+    ipc_zmq_sub *s = calloc(1, sizeof *s);
+    if (!s) return ipc__fail(IPC_ESYS, "calloc");
+    zmq_msg_init(&s->held);
+    int rc = ctx_acquire(&s->ctx);
+    if (rc == IPC_OK) {
+        s->sock = open_socket(s->ctx, ZMQ_SUB, 1000, 0, endpoint, false, NULL, 0);
+        if (!s->sock) rc = IPC_ESYS;
+    }
+    if (rc == IPC_OK && zmq_setsockopt(s->sock, ZMQ_SUBSCRIBE, topic, strlen(topic)) < 0)
+        rc = ipc__fail(IPC_ESYS, "zmq_setsockopt(ZMQ_SUBSCRIBE)");
+    if (rc != IPC_OK) {
+        ipc_zmq_sub_free(s);
+        return rc;
+    }
+    *out = s;
+    return IPC_OK;
+}
+
+int ipc_zmq_sub_recv(ipc_zmq_sub *s, void *buf, size_t cap, size_t *len, int timeout_ms)
+{
+    if (!s || !len || (!buf && cap)) return ipc__fail(IPC_EINVAL, "ipc_zmq_sub_recv: NULL argument");
+    ipc_deadline d;
+    ipc__deadline_start(&d, timeout_ms);
+    while (!s->has_held) {
+        if (zmq_msg_recv(&s->held, s->sock, ZMQ_DONTWAIT) >= 0) {
+            /* [topic][payload]: keep the last part (the payload) */
+            while (zmq_msg_more(&s->held))
+                if (zmq_msg_recv(&s->held, s->sock, ZMQ_DONTWAIT) < 0) return ipc__fail(IPC_ESYS, "zmq_msg_recv");
+            s->has_held = true;
+            break;
+        }
+        if (errno == EINTR) continue;
+        if (errno != EAGAIN) return ipc__fail(IPC_ESYS, "zmq_msg_recv(SUB)");
+        if (ipc__deadline_passed(&d)) return ipc__fail(IPC_EEMPTY, "zmq: nothing published before the deadline");
+        int rc = wait_socket(s->sock, ZMQ_POLLIN, -1, &d);
+        if (rc != IPC_OK) return rc;
+    }
+    *len = zmq_msg_size(&s->held);
+    if (*len > cap) return ipc__fail(IPC_EMSGSIZE, "zmq: message of %zu bytes does not fit a %zu-byte buffer", *len, cap);
+    if (*len) memcpy(buf, zmq_msg_data(&s->held), *len);
+    zmq_msg_close(&s->held);
+    zmq_msg_init(&s->held);
+    s->has_held = false;
+    return IPC_OK;
+}
+
+void ipc_zmq_sub_free(ipc_zmq_sub *s)
+{
+    if (!s) return;
+    zmq_msg_close(&s->held);
+    if (s->sock) zmq_close(s->sock);
+    if (s->ctx) ctx_release();
+    free(s);
+}
+
+/* ---- the mechanism ----------------------------------------------------- */
+
+static const struct ipc_ops zmq_ops = {
+    .open = zq_open, .send = zq_send, .recv = zq_recv, .close = zq_close,
+    .free = zq_free, .pollfd = NULL, /* ZMQ_FD is edge-triggered: see the top */
+    .depth = NULL,                   /* messages hide in pipes and kernel buffers */
+};
+
+const ipc_mechanism ipc_mech_zmq = {
+    .name = "zmq", .family = "brokers",
+    .summary = "ZeroMQ PUSH/PULL through a streamer device; ipc:// by default, tcp:// across hosts",
+    .caps = IPC_CAP_THREADS | IPC_CAP_UNRELATED | IPC_CAP_HOSTS | IPC_CAP_MPMC | IPC_CAP_FIFO
+          | IPC_CAP_BROADCAST | IPC_CAP_CLOSE_WAKES,
+    .max_msg_limit = 64u << 20, .default_max_msg = 1u << 20, .default_capacity = 0,
+    .wait_strategy = "zmq_poll (I/O thread + device thread)", .ops = &zmq_ops,
+};
