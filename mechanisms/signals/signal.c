@@ -86,6 +86,8 @@ typedef struct sig_channel {
     sig_shared     *sh;
     int             sig, sfd;
     unsigned        tag;
+    pid_t           self;    /* getpid(), cached: it is a system call */
+    uid_t           uid;
     pid_t           opener;
     pid_t           forker;  /* set before fork(): a child's parent */
     unsigned        ticket;  /* set before fork() in the opener      */
@@ -147,7 +149,8 @@ static void after_fork_child(void)
             close(c->peer_fd);
             c->peer_fd = -1;
         }
-        if (c->forker == c->opener) register_newest(c->sh, c->ticket, getpid());
+        c->self = getpid();
+        if (c->forker == c->opener) register_newest(c->sh, c->ticket, c->self);
     }
     pthread_mutex_unlock(&open_lock);
 }
@@ -210,7 +213,7 @@ static pid_t newest_child(sig_shared *sh)
  * IPC_OK or IPC_ECLOSED (the peer has exited). */
 static int resolve_peer(sig_channel *c, int *fd)
 {
-    pid_t me = getpid();
+    pid_t me = c->self;
     if (!c->pinned && me == c->opener) {
         pid_t child = newest_child(c->sh);
         if (child == 0) { /* no child yet: loopback */
@@ -237,8 +240,8 @@ static void fill_info(const sig_channel *c, siginfo_t *info, int kind, const voi
     memset(info, 0, sizeof *info);
     info->si_signo = c->sig;
     info->si_code = -(CODE_BASE + (int)(c->tag << 4) + kind);
-    info->si_pid = getpid();
-    info->si_uid = getuid();
+    info->si_pid = c->self;
+    info->si_uid = c->uid;
     if (len) memcpy(&info->si_value, msg, len);
 }
 
@@ -253,7 +256,7 @@ static int kind_of(const sig_channel *c, int32_t code)
 /* Queue the signal to the process fd names (-1: this one).  0 or -1/errno. */
 static int post(const sig_channel *c, int fd, siginfo_t *info)
 {
-    if (fd < 0) return (int)syscall(SYS_rt_sigqueueinfo, getpid(), c->sig, info);
+    if (fd < 0) return (int)syscall(SYS_rt_sigqueueinfo, c->self, c->sig, info);
     return pidfd_send_signal(fd, c->sig, info, 0);
 }
 
@@ -420,7 +423,8 @@ static int sig_open(const ipc_mechanism *m, const ipc_config *cfg, ipc_channel *
     if (!c) return IPC_ESYS;
     c->base.capacity = 0; /* bounded by RLIMIT_SIGPENDING, per user, not per channel */
     c->sfd = c->peer_fd = -1;
-    c->opener = getpid();
+    c->opener = c->self = getpid();
+    c->uid = getuid();
     static atomic_uint opened;
     c->tag = ((unsigned)c->opener * 2654435761u + atomic_fetch_add(&opened, 1) * 40503u) & TAG_MASK;
 
@@ -529,7 +533,7 @@ int ipc_signal_set_target(ipc_channel *ch, pid_t pid)
     if (!c) return IPC_EINVAL;
     if (pid < 0) return ipc__fail(IPC_EINVAL, "ipc_signal_set_target: pid %d", (int)pid);
     int fd = -1;
-    if (pid && pid != getpid() && (fd = pidfd_open(pid, 0)) < 0)
+    if (pid && pid != c->self && (fd = pidfd_open(pid, 0)) < 0)
         return errno == ESRCH ? ipc__fail(IPC_ECLOSED, "ipc_signal_set_target: no process %d", (int)pid)
                               : ipc__fail(IPC_ESYS, "pidfd_open(%d)", (int)pid);
     pthread_mutex_lock(&c->peer_lock);
@@ -538,7 +542,7 @@ int ipc_signal_set_target(ipc_channel *ch, pid_t pid)
     c->peer = pid;
     c->peer_fd = fd;
     /* pid 0 in a child: back to the parent it was forked from */
-    if (!pid && getpid() != c->opener) {
+    if (!pid && c->self != c->opener) {
         c->peer = c->forker;
         c->peer_fd = pidfd_open(c->forker, 0);
         if (c->peer_fd >= 0 && getppid() != c->forker) {
@@ -557,7 +561,7 @@ pid_t ipc_signal_target(ipc_channel *ch)
     pthread_mutex_lock(&c->peer_lock);
     int fd;
     int rc = resolve_peer(c, &fd);
-    pid_t pid = rc != IPC_OK ? rc : fd < 0 ? getpid() : c->peer;
+    pid_t pid = rc != IPC_OK ? rc : fd < 0 ? c->self : c->peer;
     pthread_mutex_unlock(&c->peer_lock);
     return pid;
 }
