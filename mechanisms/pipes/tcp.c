@@ -58,8 +58,13 @@
 
 typedef struct tcp_conn { ipc_stream s; } tcp_conn; /* one attacher, as the relay sees it */
 
+/* Room known to be left in the sending socket (see "send" below); shared by
+ * every holder of the socket, so it lives in a fork()-shared mapping. */
+typedef struct tcp_room { atomic_long budget; } tcp_room;
+
 typedef struct tcp_chan {
     ipc_stream  s;         /* owner: rfd accepted, wfd connecting; attacher: its connection */
+    tcp_room   *room;
     bool        attached;
     int         listen_fd; /* owner: -1 in an attacher                                     */
     int         port;
@@ -121,6 +126,54 @@ static int set_nodelay(int fd)
     if (setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one) < 0)
         return ipc__fail(IPC_ESYS, "setsockopt(TCP_NODELAY)");
     return IPC_OK;
+}
+
+/* ---- send: whole frames or nothing ----------------------------------------
+ *
+ * stream.c lets a frame's first byte go only when it can finish the frame:
+ * after that it must complete it whatever the deadline (a half frame would
+ * corrupt the stream).  A pipe takes a small write whole or not at all, and
+ * so does a Unix stream socket.  TCP does not: it appends to its last
+ * segment and refuses a new one once the queued memory (sk_wmem_queued)
+ * reaches SO_SNDBUF, so a non-blocking send into a nearly full socket can
+ * take 440 bytes of a 1028-byte frame.  With no receiver running, the
+ * sender would then wait for room forever: a put_nowait that hangs.
+ *
+ * So before a frame starts, look at the socket's memory (SO_MEMINFO): if the
+ * frame and some bookkeeping do not fit under SO_SNDBUF, wait for POLLOUT
+ * like a full channel, under the caller's deadline.  TCP reports POLLOUT
+ * when a third of the buffer is free, so for frames up to a quarter of the
+ * buffer POLLOUT means "fits" and the wait cannot spin.  Bigger frames get
+ * no promise (after a wait for POLLOUT they are simply started); concurrent
+ * senders may also race between the look and the write lock.  Both fall
+ * back to stream.c's rule: the frame is finished as receivers make room.
+ *
+ * Asking the kernel on every send cost a third of the small-message
+ * throughput, so the answer is kept as a budget: the room the last look
+ * found, from which every frame then pays a generous estimate of what it
+ * costs the socket.  Only when the budget is spent is the kernel asked
+ * again.  Acknowledged data only ever gives room back, so the budget errs
+ * on the safe side. */
+static long frame_cost(size_t total) { return (long)(total + total / 16 + 256); }
+
+static void charge(tcp_room *r, size_t total)
+{
+    atomic_fetch_sub_explicit(&r->budget, frame_cost(total), memory_order_relaxed);
+}
+
+static bool frame_fits(tcp_chan *t, size_t total)
+{
+    long cost = frame_cost(total);
+    if (atomic_fetch_sub_explicit(&t->room->budget, cost, memory_order_relaxed) >= cost) return true;
+    uint32_t mi[SK_MEMINFO_VARS];
+    socklen_t ml = sizeof mi;
+    if (getsockopt(t->s.wfd, SOL_SOCKET, SO_MEMINFO, mi, &ml) < 0) return true; /* cannot tell: try */
+    size_t sndbuf = mi[SK_MEMINFO_SNDBUF], queued = mi[SK_MEMINFO_WMEM_QUEUED];
+    size_t need = total + total / 8 + 4096; /* payload, segment headers, slack */
+    if (need > sndbuf / 4) return true;       /* no promise possible (see above) */
+    if (queued + need > sndbuf) return false; /* budget stays spent: look again next time */
+    atomic_store_explicit(&t->room->budget, (long)(sndbuf - queued - need), memory_order_relaxed);
+    return true;
 }
 
 /* ---- the relay: attachers' messages into the channel ------------------- */
@@ -210,6 +263,7 @@ static bool forward(relay *r, tcp_conn *c)
         if (rc != IPC_OK) { alive = false; break; }
         /* Waits while the channel is full (backpressure); gives up on
          * shutdown or when the relay is told to stop. */
+        charge(t->room, IPC_STREAM_HEADER + len); /* the local senders' budget is ours too */
         if (ipc__stream_send(&t->out->base, r->buf, len, 0, &forever) != IPC_OK) { alive = false; break; }
     }
     set_busy(t, -1);
@@ -359,6 +413,7 @@ static int owner_open(tcp_chan *t, const ipc_config *cfg)
     if ((rc = loopback(t)) != IPC_OK) return rc;
     if ((rc = set_nodelay(t->s.wfd)) != IPC_OK || (rc = set_nodelay(t->s.rfd)) != IPC_OK) return rc;
     if ((rc = ipc__stream_init(&t->s, t->s.rfd, t->s.wfd, true, NULL)) != IPC_OK) return rc;
+    if (!(t->room = ipc__shared_alloc(sizeof *t->room))) return IPC_ESYS; /* budget 0: look first */
     return start_relay(t);
 }
 
@@ -383,6 +438,7 @@ static int attacher_open(tcp_chan *t, const ipc_config *cfg)
         rc = ipc__fail(IPC_EINVAL, "tcp: '%s' is not an ipcplay tcp channel", cfg->endpoint);
     if (rc == IPC_OK) rc = set_nodelay(t->s.wfd);
     if (rc == IPC_OK) rc = ipc__stream_init(&t->s, t->s.wfd, t->s.wfd, true, NULL);
+    if (rc == IPC_OK && !(t->room = ipc__shared_alloc(sizeof *t->room))) rc = IPC_ESYS;
     if (rc == IPC_OK) t->s.base.max_msg = (size_t)h.max_msg; /* the channel's limit is the owner's */
     return rc;
 }
@@ -401,6 +457,7 @@ static void tcp_release(tcp_chan *t)
         free(t->out);
     }
     if (t->listen_fd >= 0) close(t->listen_fd);
+    ipc__shared_free(t->room, sizeof *t->room);
     ipc__stream_destroy(&t->s);
     free(t);
     errno = saved;
@@ -423,39 +480,12 @@ static int tcp_open(const ipc_mechanism *m, const ipc_config *cfg, ipc_channel *
     return IPC_OK;
 }
 
-/* ---- send: whole frames or nothing ----------------------------------------
- *
- * stream.c lets a frame's first byte go only when it can finish the frame:
- * after that it must complete it whatever the deadline (a half frame would
- * corrupt the stream).  A pipe takes a small write whole or not at all, and
- * so does a Unix stream socket.  TCP does not: it appends to its last
- * segment and refuses a new one once the queued memory (sk_wmem_queued)
- * reaches SO_SNDBUF, so a non-blocking send into a nearly full socket can
- * take 440 bytes of a 1028-byte frame.  With no receiver running, the
- * sender would then wait for room forever: a put_nowait that hangs.
- *
- * So before a frame starts, look at the socket's memory (SO_MEMINFO): if the
- * frame and some bookkeeping do not fit under SO_SNDBUF, wait for POLLOUT
- * like a full channel, under the caller's deadline.  TCP reports POLLOUT
- * when a third of the buffer is free, so for frames up to a quarter of the
- * buffer POLLOUT means "fits" and the wait cannot spin.  Bigger frames get
- * no promise (after a wait for POLLOUT they are simply started); concurrent
- * senders may also race between this look and the write lock.  Both fall
- * back to stream.c's rule: the frame is finished as receivers make room. */
-static bool frame_fits(int fd, size_t total)
-{
-    uint32_t mi[SK_MEMINFO_VARS];
-    socklen_t ml = sizeof mi;
-    if (getsockopt(fd, SOL_SOCKET, SO_MEMINFO, mi, &ml) < 0) return true; /* cannot tell: try */
-    size_t sndbuf = mi[SK_MEMINFO_SNDBUF], queued = mi[SK_MEMINFO_WMEM_QUEUED];
-    size_t need = total + total / 8 + 4096; /* payload, segment headers, slack */
-    return need > sndbuf / 4 || queued + need <= sndbuf;
-}
+/* ---- ops that differ for an attacher ------------------------------------ */
 
 static int tcp_send(ipc_channel *ch, const void *msg, size_t len, int prio, const ipc_deadline *d)
 {
     tcp_chan *t = (tcp_chan *)ch;
-    if (!frame_fits(t->s.wfd, IPC_STREAM_HEADER + len)) {
+    if (!frame_fits(t, IPC_STREAM_HEADER + len)) {
         if (atomic_load(&t->s.shared->shut)) return ipc__fail(IPC_ECLOSED, "channel is shut down");
         ipc__blocked(ch, IPC_EV_SEND_BLOCKED);
         int w = ipc__wait_fd(t->s.wfd, POLLOUT, t->s.shut_fd, d);
