@@ -116,6 +116,19 @@ static void register_newest(sig_shared *sh, unsigned ticket, pid_t pid)
            && !atomic_compare_exchange_weak(&sh->newest, &cur, mine)) {}
 }
 
+/* In a child: the peer is the process it was forked from.  The pidfd names
+ * it only if that process is still our parent after the pidfd was taken (a
+ * parent that died in between may have had its pid reused). */
+static void aim_at_parent(sig_channel *c)
+{
+    c->peer = c->forker;
+    c->peer_fd = pidfd_open(c->forker, 0);
+    if (c->peer_fd >= 0 && getppid() != c->forker) {
+        close(c->peer_fd);
+        c->peer_fd = -1;
+    }
+}
+
 static void before_fork(void)
 {
     pthread_mutex_lock(&open_lock);
@@ -142,13 +155,7 @@ static void after_fork_child(void)
         pthread_mutex_init(&c->peer_lock, NULL);
         if (c->peer_fd >= 0) close(c->peer_fd);
         c->pinned = false;
-        c->peer = c->forker;
-        c->peer_fd = pidfd_open(c->forker, 0);
-        /* Still our parent after the pidfd was taken: then it names it. */
-        if (c->peer_fd >= 0 && getppid() != c->forker) {
-            close(c->peer_fd);
-            c->peer_fd = -1;
-        }
+        aim_at_parent(c);
         c->self = getpid();
         if (c->forker == c->opener) register_newest(c->sh, c->ticket, c->self);
     }
@@ -541,15 +548,7 @@ int ipc_signal_set_target(ipc_channel *ch, pid_t pid)
     c->pinned = pid != 0;
     c->peer = pid;
     c->peer_fd = fd;
-    /* pid 0 in a child: back to the parent it was forked from */
-    if (!pid && c->self != c->opener) {
-        c->peer = c->forker;
-        c->peer_fd = pidfd_open(c->forker, 0);
-        if (c->peer_fd >= 0 && getppid() != c->forker) {
-            close(c->peer_fd);
-            c->peer_fd = -1;
-        }
-    }
+    if (!pid && c->self != c->opener) aim_at_parent(c); /* a child's default peer */
     pthread_mutex_unlock(&c->peer_lock);
     return IPC_OK;
 }
