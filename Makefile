@@ -119,6 +119,13 @@ $(OUT)/ipcbench: $(BENCH_OBJ) $(LIB)
 $(OUT)/ipcviz: $(VIZ_OBJ) $(LIB)
 	$(CC) $(LDFLAGS) $(VIZ_OBJ) $(LIB) $(call pkglibs,$(PKGS_VIZ)) $(LIBS) -o $@
 
+# tests/test_viz drives the visualizer itself: viz/ without its main, and SDL.
+VIZ_TEST_OBJ := $(filter-out $(OUT)/obj/viz/main.o,$(VIZ_OBJ))
+$(OUT)/obj/tests/test_viz.o: CFLAGS += $(call pkgcflags,$(PKGS_VIZ)) -Iviz
+$(OUT)/tests/test_viz: $(OUT)/obj/tests/test_viz.o $(TEST_HELP_OBJ) $(VIZ_TEST_OBJ) $(LIB)
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS) $< $(TEST_HELP_OBJ) $(VIZ_TEST_OBJ) $(LIB) $(call pkglibs,$(PKGS_TEST) $(PKGS_VIZ)) $(LIBS) -o $@
+
 # The user-facing targets install what is missing first, then build in a
 # second make so that pkg-config sees the freshly installed packages.
 build-tests: $(LIB) $(TEST_BIN) $(DEMO_BIN) $(BENCH_BIN) $(VIZ_BIN)

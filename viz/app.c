@@ -234,7 +234,10 @@ static void switch_mech(viz_app *a, int dir)
         snprintf(sc.mech, sizeof sc.mech, "%s", mech_name(i));
         char why[200];
         sc.processes = a->sc.processes;
+        sc.producers = a->sc.producers;
+        sc.consumers = a->sc.consumers;
         if (viz_scenario_check(&sc, why, sizeof why) != 0) sc.processes = false;
+        if (viz_scenario_check(&sc, why, sizeof why) != 0) sc.producers = sc.consumers = 1; /* not MPMC */
         if (viz_scenario_check(&sc, why, sizeof why) == 0) break;
     }
     restart(a, &sc);
@@ -457,12 +460,15 @@ static void list(void)
 {
     size_t n;
     const ipc_mechanism *const *all = ipc_mechanisms(&n);
-    printf("%-12s %-8s %-30s %s\n", "mechanism", "family", "wait strategy", "summary");
-    for (size_t i = 0; i < n; i++)
-        printf("%-12s %-8s %-30s %s%s\n", all[i]->name, all[i]->family, all[i]->wait_strategy,
-               all[i]->summary, all[i]->caps & IPC_CAP_FORK ? " [--processes]" : "");
-    printf("%-12s %-8s %-30s %s\n", VIZ_TOY_NAME, "(toy)", "none: no lock",
-           "the deliberately broken queue: watch messages get lost and duplicated");
+    for (size_t i = 0; i < n; i++) {
+        const ipc_mechanism *m = all[i];
+        printf("%-15s %-8s %s\n", m->name, m->family, m->summary);
+        printf("%-15s %-8s wait: %s%s%s\n", "", "", m->wait_strategy,
+               m->caps & IPC_CAP_FORK ? " · --processes works" : "",
+               m->caps & IPC_CAP_MPMC ? "" : " · one producer, one consumer");
+    }
+    printf("%-15s %-8s %s\n", VIZ_TOY_NAME, "(toy)",
+           "the deliberately broken queue, no lock: watch messages get lost and duplicated");
 }
 
 static int parse_int(const char *s, int lo, int hi, int *out)

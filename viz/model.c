@@ -42,7 +42,7 @@ int viz_model_init(viz_model *m, const viz_run_info *info)
     m->t0 = m->now = info->t0;
     m->next_sample = info->t0;
     m->depth = -1;
-    m->last_block.actor = m->last_send_actor = m->last_recv_actor = -1;
+    m->last_block.actor = m->last_recv_actor = -1;
     m->chan_alloc = 64;
     m->chan = malloc(m->chan_alloc * sizeof *m->chan);
     return m->chan ? 0 : -1;
@@ -210,8 +210,6 @@ static void on_send_done(viz_model *m, int id, const viz_rec *r)
         m->sent++;
         a->count++;
         if (woken && m->last_recv_t >= a->since) arrow(m, m->last_recv_actor, id, r->t_ns);
-        m->last_send_actor = id;
-        m->last_send_t = r->t_ns;
     }
     a->holding = false;
     a->retrying = false;
@@ -265,7 +263,9 @@ static void on_recv_done(viz_model *m, int id, const viz_rec *r)
     a->inbox[0].t = r->t_ns;
     a->inbox[0].dup = f.dup || f.garbage;
     if (a->inbox_n < VIZ_INBOX) a->inbox_n++;
-    if (woken && m->last_send_t >= a->since) arrow(m, m->last_send_actor, id, r->t_ns);
+    /* A receiver asleep on an empty channel is woken by the send of the
+     * very message it then gets: that message's producer. */
+    if (woken && !f.garbage && r->tok.producer < VIZ_MAX_PRODUCERS) arrow(m, r->tok.producer, id, r->t_ns);
     m->last_recv_actor = id;
     m->last_recv_t = r->t_ns;
 }

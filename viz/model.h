@@ -111,8 +111,8 @@ typedef struct viz_model {
     bool          closed;
     int64_t       t_closed;
     struct { int actor, kind; int64_t t; } last_block; /* actor -1: none yet */
-    int           last_send_actor, last_recv_actor;
-    int64_t       last_send_t, last_recv_t;
+    int           last_recv_actor;  /* who freed the last slot (wakes senders) */
+    int64_t       last_recv_t;
 
     int64_t       lat[VIZ_LAT_MAX];
     uint32_t      lat_n;

@@ -14,6 +14,7 @@
 #define _GNU_SOURCE
 #include "render.h"
 
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
@@ -33,7 +34,8 @@
 #define CY        268.0f
 #define TOKEN_R   14.0f
 #define RING_MAX  24              /* more slots than this are drawn as a line */
-#define LINE_MAX  17              /* messages drawn in a line or a stack     */
+#define LINE_SLOTS  17              /* messages drawn in a line                */
+#define STACK_ROWS 8              /* ... in a stack or a priority list       */
 
 /* ---- palette ---------------------------------------------------------- */
 
@@ -149,9 +151,9 @@ typedef struct ctx {
     const viz_ui    *ui;
     int64_t          t;
     layout           L;
-    uint32_t         order[LINE_MAX * 4];  /* channel indices, next out first */
+    uint32_t         order[LINE_SLOTS * 4];  /* channel indices, next out first */
     size_t           n_order;
-    long             rank[LINE_MAX * 4];   /* rank by chan index (first few)  */
+    long             rank[LINE_SLOTS * 4];   /* rank by chan index (first few)  */
     bool             ring;                 /* drawn as a ring of slots        */
 } ctx;
 
@@ -176,11 +178,19 @@ static void draw_token(ctx *c, float x, float y, float r, viz_token tok, float a
 
 /* ---- header and footer ---------------------------------------------------- */
 
-static int chip(gfx *g, int x, int y, SDL_Color fill, SDL_Color ink, const char *text)
+/* A rounded label; text that does not fit max_w is cut with an ellipsis. */
+static int chip(gfx *g, int x, int y, int max_w, SDL_Color fill, SDL_Color ink, const char *text)
 {
-    int w = gfx_text_width(g, F_SMALL, text) + 18;
+    char buf[200];
+    snprintf(buf, sizeof buf, "%s", text);
+    size_t n = strlen(buf);
+    while (n > 1 && gfx_text_width(g, F_SMALL, buf) + 18 > max_w) {
+        do n--; while (n > 1 && ((unsigned char)buf[n] & 0xC0) == 0x80); /* whole UTF-8 characters */
+        snprintf(buf + n, sizeof buf - n, "…");
+    }
+    int w = gfx_text_width(g, F_SMALL, buf) + 18;
     gfx_round_rect(g, (SDL_Rect){ x, y, w, 22 }, 11, fill);
-    gfx_text(g, F_SMALL, ink, x + 9, y + 11, GFX_MIDDLE, "%s", text);
+    gfx_text(g, F_SMALL, ink, x + 9, y + 11, GFX_MIDDLE, "%s", buf);
     return w;
 }
 
@@ -192,13 +202,14 @@ static void draw_header(ctx *c)
     gfx_rect(g, (SDL_Rect){ 0, 72, VIZ_W, 1 }, EDGE);
     gfx_text(g, F_SMALL, DIM, 24, 9, 0, "ipcplay visualizer  ·  family: %s", in->family);
     int x = 24 + gfx_text(g, F_H1, in->toy ? BAD : TEXT, 24, 26, 0, "%s", in->name) + 16;
-    x += chip(g, x, 32, (SDL_Color){ 55, 71, 99, 255 }, TEXT, in->wait[0] ? in->wait : "?") + 8;
-    x += chip(g, x, 32, PANEL_HI, DIM, in->processes ? "actors: processes (fork)" : "actors: threads") + 8;
+    const int end = VIZ_W - 300; /* the playback status owns the right end */
+    x += chip(g, x, 32, end - x, (SDL_Color){ 55, 71, 99, 255 }, TEXT, in->wait[0] ? in->wait : "?") + 8;
+    x += chip(g, x, 32, end - x, PANEL_HI, DIM, in->processes ? "actors: processes (fork)" : "actors: threads") + 8;
     char cap[64];
     if (in->capacity) snprintf(cap, sizeof cap, "capacity %zu", in->capacity);
-    else snprintf(cap, sizeof cap, "unbounded");
-    x += chip(g, x, 32, PANEL_HI, DIM, cap) + 8;
-    chip(g, x, 32, PANEL_HI, DIM, in->toy ? "NO LOCK: watch messages get lost" : in->summary);
+    else snprintf(cap, sizeof cap, "no capacity in messages");
+    x += chip(g, x, 32, end - x, PANEL_HI, DIM, cap) + 8;
+    if (end - x > 60) chip(g, x, 32, end - x, PANEL_HI, DIM, in->toy ? "NO LOCK: watch messages get lost" : in->summary);
 
     /* playback status, top right */
     const viz_ui *ui = c->ui;
@@ -307,15 +318,15 @@ static SDL_FPoint spot(const ctx *c, long pos)
         return (SDL_FPoint){ CX + R * cosf(a), CY + R * sinf(a) };
     }
     case VIEW_STACK:
-        return (SDL_FPoint){ CX, 404.0f - (float)(pos < LINE_MAX / 2 + 1 ? pos : LINE_MAX / 2 + 1) * 34.0f };
+        return (SDL_FPoint){ CX, 392.0f - (float)(pos < STACK_ROWS ? pos : STACK_ROWS - 1) * 34.0f };
     case VIEW_PRIORITY:
-        return (SDL_FPoint){ CX - 90, 132.0f + (float)(pos < 8 ? pos : 8) * 33.0f };
+        return (SDL_FPoint){ CX - 120, CY - 126.0f + (float)(pos < STACK_ROWS ? pos : STACK_ROWS - 1) * 36.0f };
     case VIEW_MAILBOX:
-        return (SDL_FPoint){ CX + 150 - (float)(pos % 6) * 60, 200.0f + (float)(pos / 6 < 4 ? pos / 6 : 4) * 40 };
-    case VIEW_COUNTER:
-        return (SDL_FPoint){ CX, CY };
+        return (SDL_FPoint){ CX + 165 - (float)(pos % 6) * 66, 176.0f + (float)(pos / 6 < 4 ? pos / 6 : 3) * 46 };
+    case VIEW_COUNTER: /* the left side of the counter box: messages go in there */
+        return (SDL_FPoint){ CX - 120, CY + 30 };
     default: /* a line: next out at the right end */
-        return (SDL_FPoint){ CX + 300 - (float)(pos < LINE_MAX ? pos : LINE_MAX) * 35.0f, CY };
+        return (SDL_FPoint){ CX + 300 - (float)(pos < LINE_SLOTS ? pos : LINE_SLOTS) * 35.0f, CY };
     }
 }
 
@@ -325,7 +336,7 @@ static long pos_of(const ctx *c, size_t i)
     const viz_model *m = c->m;
     if (c->ring) return (long)((m->removed + i) % m->info.capacity);
     if (m->view == VIEW_STACK) return (long)i;
-    return i < LINE_MAX * 4 ? c->rank[i] : LINE_MAX;
+    return i < LINE_SLOTS * 4 ? c->rank[i] : LINE_SLOTS;
 }
 
 static void caption(ctx *c, const char *title, const char *what)
@@ -343,7 +354,7 @@ static void count_label(ctx *c, float x, float y)
     else
         gfx_text(c->g, F_H1, TEXT, (int)x, (int)y, GFX_CENTER | GFX_MIDDLE, "%ld", depth);
     gfx_text(c->g, F_SMALL, DIM, (int)x, (int)y + 22, GFX_CENTER | GFX_MIDDLE,
-             m->depth >= 0 ? "queued (ipc_depth)" : "queued (from events)");
+             m->info.toy ? "queued (its own racy count)" : m->depth >= 0 ? "queued (ipc_depth)" : "queued (from events)");
 }
 
 /* An arrow from outside the ring pointing at slot `pos`, with a label
@@ -390,7 +401,7 @@ static void view_line(ctx *c, const char *title, const char *what)
 {
     gfx *g = c->g;
     const viz_model *m = c->m;
-    SDL_FPoint out = spot(c, 0), in = spot(c, LINE_MAX - 1);
+    SDL_FPoint out = spot(c, 0), in = spot(c, LINE_SLOTS - 1);
     SDL_Rect tube = { (int)in.x - 30, (int)CY - 30, (int)(out.x - in.x) + 60, 60 };
     if (m->view == VIEW_BROKER) { /* the server in between */
         SDL_Rect box = { tube.x - 20, tube.y - 64, tube.w + 40, tube.h + 110 };
@@ -406,14 +417,14 @@ static void view_line(ctx *c, const char *title, const char *what)
     gfx_text(g, F_SMALL, DIM, tube.x, tube.y - 8, GFX_BOTTOM, m->view == VIEW_PIPE ? "write end" : "in");
     gfx_text(g, F_SMALL, DIM, tube.x + tube.w, tube.y - 8, GFX_RIGHT | GFX_BOTTOM,
              m->view == VIEW_PIPE ? "read end" : "out");
-    if (m->chan_n > LINE_MAX)
-        gfx_text(g, F_BOLD, ACCENT, tube.x + 8, tube.y + tube.h + 26, 0, "+%zu more queued", m->chan_n - LINE_MAX);
+    if (m->chan_n > LINE_SLOTS)
+        gfx_text(g, F_BOLD, ACCENT, tube.x + 8, tube.y + tube.h + 26, 0, "+%zu more queued", m->chan_n - LINE_SLOTS);
     if (m->view == VIEW_PIPE) { /* fill level of the kernel buffer, in bytes */
         uint64_t bytes = 0;
         for (size_t i = 0; i < m->chan_n; i++) bytes += viz_model_msg(m, i)->len + 4; /* 4-byte length prefix */
         bool pipe = !strcmp(m->info.name, "pipe") || !strcmp(m->info.name, "fifo");
         double limit = 65536.0;
-        SDL_Rect bar = { tube.x, tube.y + tube.h + 56, tube.w, 14 };
+        SDL_Rect bar = { tube.x, tube.y + tube.h + 44, tube.w, 14 };
         gfx_round_rect(g, bar, 7, SLOT);
         double f = (double)bytes / limit;
         if (f > 0) gfx_round_rect(g, (SDL_Rect){ bar.x, bar.y, (int)(bar.w * (f > 1 ? 1 : f)) + 14, 14 }, 7,
@@ -425,68 +436,143 @@ static void view_line(ctx *c, const char *title, const char *what)
     caption(c, title, what);
 }
 
+/* Faint places for the first `n` positions, so the free room shows. */
+static void places(ctx *c, size_t n, bool rows)
+{
+    for (size_t k = 0; k < n; k++) {
+        SDL_FPoint p = spot(c, (long)k);
+        if (rows) gfx_round_rect(c->g, (SDL_Rect){ (int)p.x - 20, (int)p.y - 15, 210, 30 }, 15, SLOT);
+        else gfx_circle(c->g, p.x, p.y, TOKEN_R + 3, SLOT);
+    }
+}
+
+static size_t shown_places(const viz_model *m, size_t most)
+{
+    return m->info.capacity && m->info.capacity < most ? m->info.capacity : most;
+}
+
 static void view_stack(ctx *c)
 {
     gfx *g = c->g;
-    float top = spot(c, LINE_MAX / 2 + 1).y - 24, bottom = spot(c, 0).y + 24;
+    size_t rows = shown_places(c->m, STACK_ROWS);
+    float top = spot(c, (long)rows - 1).y - 22, bottom = spot(c, 0).y + 22;
+    places(c, rows, false);
     gfx_line(g, CX - 28, top, CX - 28, bottom, 4, EDGE);
     gfx_line(g, CX + 28, top, CX + 28, bottom, 4, EDGE);
     gfx_line(g, CX - 30, bottom, CX + 30, bottom, 4, EDGE);
     if (c->m->chan_n) {
         SDL_FPoint p = spot(c, (long)c->m->chan_n - 1);
         gfx_arrow(g, CX + 110, p.y, CX + 40, p.y, 3, GOOD);
-        gfx_text(g, F_SMALL, GOOD, (int)CX + 116, (int)p.y, GFX_MIDDLE, "top: next out (last in)");
+        gfx_text(g, F_BOLD, GOOD, (int)CX + 116, (int)p.y, GFX_MIDDLE, "top: next out (last in)");
     }
-    if (c->m->chan_n > LINE_MAX / 2 + 2)
-        gfx_text(g, F_BOLD, ACCENT, (int)CX + 40, (int)top + 8, 0, "%zu in the stack", c->m->chan_n);
+    if (c->m->chan_n > STACK_ROWS)
+        gfx_text(g, F_BOLD, ACCENT, (int)CX, (int)top - 6, GFX_CENTER | GFX_BOTTOM, "%zu in the stack", c->m->chan_n);
+    if (c->m->chan_n > 1)
+        gfx_text(g, F_SMALL, DIM, (int)CX + 40, (int)bottom - 10, GFX_BOTTOM, "bottom: waits longest");
     count_label(c, CX - 190, CY);
-    caption(c, "stack (LIFO)", "the newest message leaves first");
+    caption(c, "stack (LIFO)", "the newest message leaves first; the oldest can wait forever");
 }
 
 static void view_priority(ctx *c)
 {
     gfx *g = c->g;
-    for (size_t k = 0; k < c->n_order && k < 9; k++) {
+    places(c, shown_places(c->m, STACK_ROWS), true);
+    for (size_t k = 0; k < c->n_order && k < STACK_ROWS; k++) {
         const viz_msg *msg = viz_model_msg(c->m, c->order[k]);
         SDL_FPoint p = spot(c, (long)k);
-        gfx_round_rect(g, (SDL_Rect){ (int)p.x + 22, (int)p.y - 9, 40 + 30 * msg->tok.prio, 18 }, 6,
-                       gfx_alpha(viz_producer_color(msg->tok.producer), 0.45f));
-        gfx_text(g, F_SMALL, TEXT, (int)p.x + 30, (int)p.y, GFX_MIDDLE, "prio %d", msg->tok.prio);
+        int prio = msg->tok.prio < 0 ? 0 : msg->tok.prio;
+        gfx_round_rect(g, (SDL_Rect){ (int)p.x + 20, (int)p.y - 11, 70 + 36 * prio, 22 }, 11,
+                       gfx_alpha(viz_producer_color(msg->tok.producer), 0.5f));
+        gfx_text(g, F_BOLD, TEXT, (int)p.x + 30, (int)p.y, GFX_MIDDLE, "prio %d", msg->tok.prio);
     }
     if (c->n_order) {
         SDL_FPoint p = spot(c, 0);
         gfx_arrow(g, p.x - 80, p.y, p.x - 24, p.y, 3, GOOD);
-        gfx_text(g, F_SMALL, GOOD, (int)p.x - 84, (int)p.y, GFX_RIGHT | GFX_MIDDLE, "next out");
+        gfx_text(g, F_BOLD, GOOD, (int)p.x - 86, (int)p.y, GFX_RIGHT | GFX_MIDDLE, "next out");
     }
-    if (c->m->chan_n > 9) gfx_text(g, F_BOLD, ACCENT, (int)CX - 90, 432, GFX_BOTTOM, "+%zu more", c->m->chan_n - 9);
-    count_label(c, CX + 200, CY);
+    if (c->m->chan_n > STACK_ROWS)
+        gfx_text(g, F_BOLD, ACCENT, (int)CX - 120, 412, GFX_BOTTOM, "+%zu more", c->m->chan_n - STACK_ROWS);
+    count_label(c, CX + 210, CY);
     caption(c, "priority queue", "highest priority first; equal priorities first in, first out");
 }
 
 static void view_mailbox(ctx *c)
 {
     gfx *g = c->g;
-    SDL_Rect box = { (int)CX - 200, 150, 400, 230 };
+    SDL_Rect box = { (int)CX - 215, 140, 430, 210 };
     gfx_round_rect(g, box, 10, PANEL_HI);
     gfx_round_frame(g, box, 10, 2, EDGE);
     gfx_rect(g, (SDL_Rect){ (int)CX - 60, box.y - 4, 120, 8 }, SLOT); /* the slot letters go in */
-    count_label(c, CX, box.y + box.h + 26);
+    gfx_text(g, F_SMALL, DIM, box.x + 12, box.y + box.h - 20, 0, "kernel memory: survives the sender");
+    if (c->m->chan_n) gfx_text(g, F_BOLD, GOOD, box.x + box.w - 10, box.y + box.h - 20, GFX_RIGHT, "next out: top right");
+    count_label(c, CX, box.y + box.h + 22);
     caption(c, "mailbox (kernel message queue)",
             c->m->order == IPC_PRIORITY ? "the kernel keeps messages sorted by priority"
                                         : "the kernel keeps messages in order");
 }
 
+static void counter_box(ctx *c, SDL_Rect r, SDL_Color edge, enum gfx_font f, long value, const char *label)
+{
+    gfx_round_rect(c->g, r, 16, PANEL_HI);
+    gfx_round_frame(c->g, r, 16, 3, edge);
+    gfx_text(c->g, f, TEXT, r.x + r.w / 2, r.y + r.h / 2 - 8, GFX_CENTER | GFX_MIDDLE, "%ld", value);
+    gfx_text(c->g, F_SMALL, DIM, r.x + r.w / 2, r.y + r.h - 14, GFX_CENTER | GFX_MIDDLE, "%s", label);
+}
+
 static void view_counter(ctx *c)
 {
+    const viz_model *m = c->m;
+    bool signals = !strcmp(m->info.family, "signals");
+    long depth = viz_model_depth(m);
+    counter_box(c, (SDL_Rect){ (int)CX - 120, (int)CY - 40, 240, 140 }, ACCENT, F_HUGE, depth,
+                signals ? "signals pending (queued by the kernel)" : "items: messages to take");
+    if (m->info.capacity) { /* the second semaphore: room left */
+        long room = (long)m->info.capacity - depth;
+        counter_box(c, (SDL_Rect){ (int)CX - 90, STAGE_Y + 20, 180, 90 }, (SDL_Color){ 79, 163, 255, 255 }, F_H1,
+                    room < 0 ? 0 : room, "spaces: free slots");
+        gfx_text(c->g, F_SMALL, DIM, (int)CX + 100, STAGE_Y + 66, GFX_MIDDLE, "a send takes a space (waits at 0)");
+        gfx_text(c->g, F_SMALL, DIM, (int)CX + 130, (int)CY + 30, GFX_MIDDLE, "a receive takes an item");
+    }
+    caption(c, signals ? "signal delivery" : "event counters (semaphores)",
+            signals ? "each message is a queued real-time signal" : "a send adds an item, a receive takes one");
+}
+
+/* A message in the picture: an envelope in a mailbox, a token elsewhere. */
+static void draw_msg(ctx *c, float x, float y, viz_token tok, float alpha, bool alarm)
+{
+    if (c->m->view != VIEW_MAILBOX || c->ring) {
+        draw_token(c, x, y, TOKEN_R, tok, alpha, alarm);
+        return;
+    }
     gfx *g = c->g;
-    SDL_Rect box = { (int)CX - 110, (int)CY - 80, 220, 160 };
-    gfx_round_rect(g, box, 18, PANEL_HI);
-    gfx_round_frame(g, box, 18, 3, ACCENT);
-    gfx_text(g, F_HUGE, TEXT, (int)CX, (int)CY - 6, GFX_CENTER | GFX_MIDDLE, "%ld", viz_model_depth(c->m));
-    gfx_text(g, F_SMALL, DIM, (int)CX, (int)CY + 40, GFX_CENTER | GFX_MIDDLE,
-             !strcmp(c->m->info.family, "signals") ? "pending signals" : "counter");
-    caption(c, !strcmp(c->m->info.family, "signals") ? "signal delivery" : "event counter",
-            "a send adds to the counter, a receive takes from it");
+    SDL_Color col = gfx_alpha(viz_producer_color(tok.producer), alpha), ink = gfx_alpha((SDL_Color){ 20, 20, 28, 255 }, alpha);
+    SDL_Rect r = { (int)x - 26, (int)y - 17, 52, 34 };
+    gfx_round_rect(g, r, 4, col);
+    gfx_line(g, (float)r.x + 2, (float)r.y + 2, x, y + 1, 2, ink);            /* the flap */
+    gfx_line(g, x, y + 1, (float)(r.x + r.w) - 2, (float)r.y + 2, 2, ink);
+    if (alarm) gfx_round_frame(g, (SDL_Rect){ r.x - 4, r.y - 4, r.w + 8, r.h + 8 }, 6, 3, gfx_alpha(BAD, alpha));
+    gfx_text(g, F_TINY, ink, (int)x, r.y + r.h - 2, GFX_CENTER | GFX_BOTTOM, "%u·p%d", tok.seq, tok.prio);
+}
+
+/* How many positions the view has room for; further messages wait unseen
+ * (a stack clamps them onto its top row instead: the top is what leaves). */
+static long view_places(const ctx *c)
+{
+    if (c->ring) return LONG_MAX;
+    switch (c->m->view) {
+    case VIEW_STACK: case VIEW_COUNTER: return LONG_MAX;
+    case VIEW_PRIORITY: return STACK_ROWS;
+    case VIEW_MAILBOX:  return 24;
+    default:            return LINE_SLOTS;
+    }
+}
+
+/* Where a message taken out at `pos` leaves from. */
+static SDL_FPoint exit_point(const ctx *c, long pos)
+{
+    if (c->ring || c->m->view == VIEW_STACK) return spot(c, pos);
+    if (c->m->view == VIEW_COUNTER) return (SDL_FPoint){ CX + 120, CY + 30 };
+    return spot(c, 0);
 }
 
 static void draw_channel_messages(ctx *c)
@@ -497,19 +583,17 @@ static void draw_channel_messages(ctx *c)
         size_t i = c->ring ? k : c->order[k];
         const viz_msg *msg = viz_model_msg(m, i);
         long pos = pos_of(c, i);
-        if (!c->ring && m->view != VIEW_STACK && pos >= LINE_MAX) continue;
-        if (m->view == VIEW_STACK && !c->ring && pos > LINE_MAX / 2 + 1) continue;
-        if (m->view == VIEW_PRIORITY && pos >= 9) continue;
-        if (m->view == VIEW_MAILBOX && pos >= 24) continue;
+        if (pos >= view_places(c)) continue;
         SDL_FPoint to = spot(c, pos);
-        float alpha = m->view == VIEW_COUNTER ? fade(c->t - msg->t_in, FLIGHT_NS) : 1.0f;
         int64_t age = c->t - msg->t_in;
+        /* into a counter a message dissolves: only the number stays */
+        float alpha = m->view == VIEW_COUNTER && !c->ring ? fade(age, FLIGHT_NS) : 1.0f;
         if (age < FLIGHT_NS && msg->tok.producer < VIZ_MAX_PRODUCERS && c->L.shown[msg->tok.producer]) {
             SDL_FPoint from = door(&c->L, msg->tok.producer);
             float f = ease((float)age / (float)FLIGHT_NS);
             to = (SDL_FPoint){ from.x + (to.x - from.x) * f, from.y + (to.y - from.y) * f };
         }
-        if (alpha > 0) draw_token(c, to.x, to.y, TOKEN_R, msg->tok, alpha, false);
+        if (alpha > 0) draw_msg(c, to.x, to.y, msg->tok, alpha, false);
     }
 }
 
@@ -522,13 +606,12 @@ static void draw_flights(ctx *c)
         int64_t age = c->t - f->t;
         if (age >= FLIGHT_NS) break; /* older ones have all landed */
         if (age < 0 || !c->L.shown[f->consumer]) continue;
-        SDL_FPoint from = spot(c, c->ring || m->view == VIEW_STACK ? f->pos : 0), to = door(&c->L, f->consumer);
+        SDL_FPoint from = exit_point(c, f->pos), to = door(&c->L, f->consumer);
         float e = ease((float)age / (float)FLIGHT_NS);
-        draw_token(c, from.x + (to.x - from.x) * e, from.y + (to.y - from.y) * e, TOKEN_R, f->msg.tok, 1,
-                   f->dup || f->garbage);
+        float x = from.x + (to.x - from.x) * e, y = from.y + (to.y - from.y) * e;
+        draw_msg(c, x, y, f->msg.tok, 1, f->dup || f->garbage);
         if (f->dup || f->garbage)
-            gfx_text(c->g, F_BOLD, BAD, (int)(from.x + (to.x - from.x) * e), (int)(from.y + (to.y - from.y) * e) - 30,
-                     GFX_CENTER, f->dup ? "DUPLICATE" : "GARBAGE");
+            gfx_text(c->g, F_BOLD, BAD, (int)x, (int)y - 22, GFX_CENTER | GFX_BOTTOM, f->dup ? "DUPLICATE" : "GARBAGE");
     }
 }
 
@@ -542,11 +625,13 @@ static void draw_losses(ctx *c)
         if (age < 0 || age >= LOSS_NS) continue;
         float a = fade(age, LOSS_NS);
         SDL_FPoint p = spot(c, l->pos);
-        p.y += 90.0f * (float)age / (float)LOSS_NS; /* it falls out of the ring */
-        draw_token(c, p.x, p.y, TOKEN_R, l->msg.tok, a, true);
+        float dx = p.x - CX, dy = p.y - CY, len = sqrtf(dx * dx + dy * dy) + 1;
+        p.x += dx / len * 40.0f * (1 - a); /* it drops out of the ring */
+        p.y += dy / len * 40.0f * (1 - a);
+        draw_msg(c, p.x, p.y, l->msg.tok, a, true);
         gfx_line(c->g, p.x - 12, p.y - 12, p.x + 12, p.y + 12, 4, gfx_alpha(BAD, a));
         gfx_line(c->g, p.x - 12, p.y + 12, p.x + 12, p.y - 12, 4, gfx_alpha(BAD, a));
-        gfx_text(c->g, F_BOLD, gfx_alpha(BAD, a), (int)p.x, (int)p.y + 20, GFX_CENTER, "LOST (overwritten)");
+        if (k == 1) gfx_text(c->g, F_BOLD, gfx_alpha(BAD, a), (int)p.x, (int)p.y + 20, GFX_CENTER, "LOST: overwritten");
     }
 }
 
@@ -581,7 +666,7 @@ static void draw_channel(ctx *c)
     gfx_round_rect(c->g, (SDL_Rect){ CHAN_X, STAGE_Y, CHAN_W, STAGE_H }, 14, (SDL_Color){ 22, 27, 35, 255 });
     c->ring = m->view == VIEW_RING && m->info.capacity > 0 && m->info.capacity <= RING_MAX;
     c->n_order = viz_model_order_out(m, c->order, sizeof c->order / sizeof c->order[0]);
-    for (size_t k = 0; k < sizeof c->rank / sizeof c->rank[0]; k++) c->rank[k] = LINE_MAX;
+    for (size_t k = 0; k < sizeof c->rank / sizeof c->rank[0]; k++) c->rank[k] = LINE_SLOTS;
     for (size_t k = 0; k < c->n_order; k++)
         if (c->order[k] < sizeof c->rank / sizeof c->rank[0]) c->rank[c->order[k]] = (long)k;
 

@@ -314,7 +314,8 @@ static int open_channel(viz_run *r, const viz_scenario *s, char *err, size_t err
         snprintf(err, errlen, "ipc_open(\"%s\"): %s", s->mech, ipc_last_error());
         return -1;
     }
-    r->info.capacity = ipc_capacity(r->ch);
+    /* a capacity the mechanism does not enforce exactly is not shown as one */
+    r->info.capacity = r->info.caps & IPC_CAP_BOUNDED ? ipc_capacity(r->ch) : 0;
     ipc_observe(r->ch, on_event, r);
     return 0;
 }
@@ -449,6 +450,10 @@ int viz_run_add(viz_run *r, enum viz_role role, char *err, size_t errlen)
 {
     if (r->stopped || atomic_load(&r->ctl->closed)) {
         snprintf(err, errlen, "this run is over (channel closed): restart it to add a %s", role_name(role));
+        return -1;
+    }
+    if (!(r->info.caps & IPC_CAP_MPMC) && count_started(r, role) > 0) {
+        snprintf(err, errlen, "'%s' allows one %s (no IPC_CAP_MPMC)", r->info.name, role_name(role));
         return -1;
     }
     for (int i = 0; i < role_max(role); i++) {

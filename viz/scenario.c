@@ -161,6 +161,11 @@ int viz_scenario_check(const viz_scenario *s, char *err, size_t errlen)
         snprintf(err, errlen, "'%s' cannot cross fork() (no IPC_CAP_FORK): drop --processes", m->name);
         return -1;
     }
+    if (!(m->caps & IPC_CAP_MPMC) && (s->producers > 1 || s->consumers > 1)) {
+        snprintf(err, errlen, "'%s' allows one sender and one receiver (no IPC_CAP_MPMC): "
+                 "use --producers 1 --consumers 1", m->name);
+        return -1;
+    }
     if (m->max_msg_limit < VIZ_MSG_MIN) {
         snprintf(err, errlen, "'%s' carries at most %zu bytes; the visualizer needs %d per message",
                  m->name, m->max_msg_limit, VIZ_MSG_MIN);

@@ -1,0 +1,462 @@
+/*
+ * test_viz.c — the visualizer, headless: real runs on mechanisms of
+ * different families, frames rendered off-screen and read back.
+ *
+ * What is checked is what a learner relies on:
+ *   - the picture moves (frames differ while messages travel);
+ *   - a full bounded channel shows its producer blocked, both in the model
+ *     the frame was drawn from and in the frame's pixels (the badge colour),
+ *     for threads and for forked processes (their events come back through
+ *     the shared trace ring);
+ *   - the counters on screen equal what the run really carried;
+ *   - pausing and rewinding move only the playback, never the run;
+ *   - the broken unlocked toy queue really loses or duplicates messages;
+ *   - the model copes with events reported out of order.
+ *
+ * Mechanisms are picked from the registry by family and caps, so new ones
+ * are covered as they land.  Timing is generous: assertions wait for a
+ * state with a deadline instead of expecting it at a given frame.
+ */
+#define _GNU_SOURCE
+#include "testlib.h"
+
+#include "app.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define FRAME_S (1.0 / 30)
+
+static int setup(void **state)
+{
+    (void)state;
+    tl_watchdog(90);
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    tl_watchdog(0);
+    return 0;
+}
+
+/* The first registered mechanism of `family` that has every cap in `caps`. */
+static const char *pick(const char *family, unsigned caps)
+{
+    size_t n;
+    const ipc_mechanism *const *all = ipc_mechanisms(&n);
+    for (size_t i = 0; i < n; i++)
+        if (!strcmp(all[i]->family, family) && (all[i]->caps & caps) == caps) return all[i]->name;
+    return NULL;
+}
+
+static viz_app *open_app(const viz_scenario *sc)
+{
+    viz_app_opts o = { .sc = *sc, .headless = true, .fps = 30 };
+    char err[600];
+    viz_app *a = NULL;
+    if (viz_app_create(&o, &a, err, sizeof err) != 0) fail_msg("viz_app_create(%s): %s", sc->mech, err);
+    return a;
+}
+
+static void frame(viz_app *a)
+{
+    assert_int_equal(viz_app_frame(a, FRAME_S), 0);
+    tl_sleep_ms(33); /* real time passes, as in the program */
+}
+
+typedef bool (*until_fn)(viz_app *a, void *arg);
+
+/* Render frames until pred holds; fail after `seconds`. */
+static void frames_until(viz_app *a, until_fn pred, void *arg, int seconds, const char *what)
+{
+    int64_t start = ipc_now_ns();
+    for (;;) {
+        frame(a);
+        if (pred(a, arg)) return;
+        if (tl_ms_since(start) > seconds * 1000)
+            fail_msg("%s: not seen within %d s (mechanism %s)", what, seconds, viz_app_player(a)->cur.info.name);
+    }
+}
+
+static const viz_model *model(viz_app *a) { return &viz_app_player(a)->cur; }
+
+static uint64_t frame_hash(viz_app *a, SDL_Rect r)
+{
+    uint64_t h = 1469598103934665603ull;
+    for (int y = r.y; y < r.y + r.h; y += 2)
+        for (int x = r.x; x < r.x + r.w; x += 2) {
+            SDL_Color c;
+            assert_true(viz_app_pixel(a, x, y, &c));
+            h = (h ^ (uint64_t)(c.r | c.g << 8 | c.b << 16)) * 1099511628211ull;
+        }
+    return h;
+}
+
+static bool near(SDL_Color a, SDL_Color b)
+{
+    return abs(a.r - b.r) <= 3 && abs(a.g - b.g) <= 3 && abs(a.b - b.b) <= 3;
+}
+
+/* ---- the run and the counters --------------------------------------- */
+
+static bool finished(viz_app *a, void *arg)
+{
+    (void)arg;
+    const viz_ui *ui = viz_app_ui(a);
+    return ui->counts.finished && model(a)->closed && viz_app_player(a)->t >= viz_player_last_t(viz_app_player(a));
+}
+
+/* Carry 12 messages; the picture must move, and the counters must match
+ * the run's own exactly. */
+static void carry_and_count(const char *family, unsigned caps, bool processes)
+{
+    const char *mech = pick(family, caps);
+    if (!mech) {
+        skip();
+        return;
+    }
+    viz_scenario sc;
+    viz_scenario_default(&sc);
+    snprintf(sc.mech, sizeof sc.mech, "%s", mech);
+    sc.processes = processes;
+    sc.messages = 12;
+    sc.send_delay_ms = 20;
+    sc.recv_delay_ms = 40;
+    sc.burst = 0;
+    viz_app *a = open_app(&sc);
+
+    SDL_Rect stage = { 0, 80, VIZ_W, 360 };
+    uint64_t hashes[8];
+    int distinct = 0;
+    for (int i = 0; i < 24; i++) {
+        frame(a);
+        uint64_t h = frame_hash(a, stage);
+        bool seen = false;
+        for (int k = 0; k < distinct; k++) seen |= hashes[k] == h;
+        if (!seen && distinct < 8) hashes[distinct++] = h;
+    }
+    assert_true(distinct >= 4); /* tokens moved: many different pictures */
+
+    frames_until(a, finished, NULL, 40, "the run finishing");
+    const viz_model *m = model(a);
+    const viz_ui *ui = viz_app_ui(a);
+    assert_string_equal(ui->counts.error, "");
+    assert_int_equal(ui->counts.sent, 12);
+    assert_int_equal(ui->counts.received, 12);
+    assert_int_equal(m->sent, ui->counts.sent);         /* the screen tells the truth */
+    assert_int_equal(m->received, ui->counts.received);
+    assert_int_equal(m->dups + m->lost + m->garbage, 0);
+    assert_int_equal(m->chan_n, 0);                      /* drained */
+    if (processes) assert_true(m->info.processes);
+    viz_app_destroy(a);
+}
+
+static void queue_threads(void **s) { (void)s; carry_and_count("queues", IPC_CAP_BOUNDED | IPC_CAP_MPMC, false); }
+static void pipe_threads(void **s) { (void)s; carry_and_count("pipes", IPC_CAP_THREADS | IPC_CAP_MPMC, false); }
+static void procq_processes(void **s) { (void)s; carry_and_count("queues", IPC_CAP_FORK | IPC_CAP_BOUNDED, true); }
+static void shm_processes(void **s) { (void)s; carry_and_count("shm", IPC_CAP_FORK | IPC_CAP_MPMC, true); }
+static void events_threads(void **s) { (void)s; carry_and_count("events", IPC_CAP_THREADS | IPC_CAP_MPMC, false); }
+
+/* ---- blocked on full ------------------------------------------------- */
+
+static bool producer_blocked(viz_app *a, void *arg)
+{
+    (void)arg;
+    return model(a)->actors[viz_actor_id(VIZ_PRODUCER, 0)].state == VS_BLOCKED_FULL;
+}
+
+static void blocked_on_full(bool processes)
+{
+    const char *mech = pick("queues", IPC_CAP_BOUNDED | (processes ? IPC_CAP_FORK : IPC_CAP_THREADS));
+    if (!mech) {
+        skip();
+        return;
+    }
+    viz_scenario sc;
+    viz_scenario_default(&sc);
+    snprintf(sc.mech, sizeof sc.mech, "%s", mech);
+    sc.processes = processes;
+    sc.producers = sc.consumers = 1;
+    sc.capacity = 2;
+    sc.send_delay_ms = 0;      /* a producer as fast as it can ...      */
+    sc.recv_delay_ms = 60000;  /* ... and a consumer that takes one and sleeps */
+    sc.burst = 0;
+    viz_app *a = open_app(&sc);
+    frames_until(a, producer_blocked, NULL, 20, "producer blocked on a full queue");
+
+    /* The model this frame was drawn from says blocked ... */
+    const viz_model *m = model(a);
+    int p0 = viz_actor_id(VIZ_PRODUCER, 0);
+    assert_int_equal(m->actors[p0].state, VS_BLOCKED_FULL);
+    assert_int_equal(viz_model_depth(m), 2);
+    assert_true(m->actors[p0].holding);                 /* its next message waits at the door */
+    /* ... and so do the pixels: the badge wears the "blocked on full" red. */
+    SDL_Rect badge;
+    assert_true(viz_render_badge_rect(viz_app_gfx(a), m, p0, &badge));
+    SDL_Color px, want = viz_state_color(VS_BLOCKED_FULL);
+    assert_true(viz_app_pixel(a, badge.x + 5, badge.y + badge.h / 2, &px));
+    if (!near(px, want))
+        fail_msg("badge pixel is %d,%d,%d, want %d,%d,%d", px.r, px.g, px.b, want.r, want.g, want.b);
+    /* and a working consumer's badge is another colour */
+    int c0 = viz_actor_id(VIZ_CONSUMER, 0);
+    assert_true(viz_render_badge_rect(viz_app_gfx(a), m, c0, &badge));
+    assert_true(viz_app_pixel(a, badge.x + 5, badge.y + badge.h / 2, &px));
+    assert_true(near(px, viz_state_color(m->actors[c0].state)));
+    assert_false(near(px, want));
+    viz_app_destroy(a); /* stops the sleeping consumer early */
+}
+
+static void full_queue_threads(void **s) { (void)s; blocked_on_full(false); }
+static void full_queue_processes(void **s) { (void)s; blocked_on_full(true); }
+
+/* ---- playback never slows the run ------------------------------------ */
+
+static bool received_some(viz_app *a, void *arg)
+{
+    return model(a)->received >= *(uint64_t *)arg;
+}
+
+static void pause_and_rewind(void **state)
+{
+    (void)state;
+    viz_scenario sc;
+    viz_scenario_default(&sc);
+    sc.send_delay_ms = 10;
+    sc.recv_delay_ms = 20;
+    sc.burst = 0;
+    viz_app *a = open_app(&sc);
+    uint64_t want = 10;
+    frames_until(a, received_some, &want, 20, "ten messages received");
+
+    viz_app_key(a, SDLK_SPACE, 0); /* pause */
+    frame(a);
+    const viz_player *p = viz_app_player(a);
+    int64_t t_paused = p->t;
+    uint64_t shown = model(a)->received, run_before = viz_app_ui(a)->counts.received;
+    for (int i = 0; i < 15; i++) frame(a);
+    assert_true(viz_app_ui(a)->paused);
+    assert_int_equal(p->t, t_paused);                       /* the picture stood still ... */
+    assert_int_equal(model(a)->received, shown);
+    assert_true(viz_app_ui(a)->counts.received > run_before); /* ... the run did not */
+
+    viz_app_key(a, SDLK_LEFT, 0);                           /* rewind 1 s */
+    frame(a);
+    assert_true(p->t < t_paused);
+    assert_true(model(a)->received < shown);
+    uint64_t events = model(a)->events;
+    viz_app_key(a, SDLK_PERIOD, 0);                         /* one event forward */
+    assert_int_equal(model(a)->events, events + 1);
+    viz_app_key(a, SDLK_COMMA, 0);                          /* and back */
+    assert_int_equal(model(a)->events, events);
+
+    viz_app_key(a, SDLK_END, 0);                            /* live again */
+    frame(a);
+    assert_false(viz_app_ui(a)->paused);
+    assert_true(model(a)->received >= shown);
+    viz_app_destroy(a);
+}
+
+/* ---- the broken queue -------------------------------------------------- */
+
+static bool anomaly(viz_app *a, void *arg)
+{
+    (void)arg;
+    const viz_model *m = model(a);
+    return m->lost + m->dups + m->garbage > 0;
+}
+
+static void unlocked_toy_breaks(void **state)
+{
+    (void)state;
+    viz_scenario sc;
+    viz_scenario_default(&sc);
+    snprintf(sc.mech, sizeof sc.mech, "%s", VIZ_TOY_NAME);
+    sc.producers = 3;
+    sc.consumers = 2;
+    sc.capacity = 2;
+    sc.send_delay_ms = sc.recv_delay_ms = 0;
+    sc.burst = 0;
+    viz_app *a = open_app(&sc);
+    frames_until(a, anomaly, NULL, 30, "a lost or duplicated message");
+    const viz_model *m = model(a);
+    print_message("toy queue: sent %llu received %llu lost %llu duplicated %llu garbage %llu\n",
+                  (unsigned long long)m->sent, (unsigned long long)m->received, (unsigned long long)m->lost,
+                  (unsigned long long)m->dups, (unsigned long long)m->garbage);
+    viz_app_destroy(a);
+}
+
+/* ---- the model on its own ---------------------------------------------- */
+
+static viz_rec ev(int64_t ms, int kind, int actor, int result, int producer, uint32_t seq)
+{
+    return (viz_rec){ .t_ns = ms * 1000000, .kind = (uint8_t)kind, .actor = (uint8_t)actor,
+                      .result = (int16_t)result, .depth = -1, .len = 8,
+                      .tok = { .producer = (uint16_t)producer, .seq = seq } };
+}
+
+static void model_out_of_order(void **state)
+{
+    (void)state;
+    viz_run_info info = { .name = "queue", .family = "queues", .capacity = 2,
+                          .caps = IPC_CAP_BOUNDED | IPC_CAP_FIFO | IPC_CAP_MPMC };
+    viz_model m;
+    assert_int_equal(viz_model_init(&m, &info), 0);
+    const int P = viz_actor_id(VIZ_PRODUCER, 0), C = viz_actor_id(VIZ_CONSUMER, 0);
+    const viz_rec script[] = {
+        ev(0, VIZ_EV_ACTOR_START, P, 0, 0, 0), ev(0, VIZ_EV_ACTOR_START, C, 1, 0, 0),
+        ev(1, IPC_EV_RECV_BEGIN, C, 0, 0, 0), ev(2, IPC_EV_RECV_BLOCKED, C, 0, 0, 0),
+        ev(3, IPC_EV_SEND_BEGIN, P, 0, 0, 0),
+        ev(4, IPC_EV_RECV_DONE, C, IPC_OK, 0, 0),   /* reported before its SEND_DONE */
+        ev(5, IPC_EV_SEND_DONE, P, IPC_OK, 0, 0),
+        /* fill the queue; the producer blocks, times out, retries, blocks */
+        ev(10, IPC_EV_SEND_BEGIN, P, 0, 0, 1), ev(11, IPC_EV_SEND_DONE, P, IPC_OK, 0, 1),
+        ev(12, IPC_EV_SEND_BEGIN, P, 0, 0, 2), ev(13, IPC_EV_SEND_DONE, P, IPC_OK, 0, 2),
+        ev(14, IPC_EV_SEND_BEGIN, P, 0, 0, 3), ev(15, IPC_EV_SEND_BLOCKED, P, 0, 0, 3),
+        ev(215, IPC_EV_SEND_DONE, P, IPC_EFULL, 0, 3), ev(215, IPC_EV_SEND_BEGIN, P, 0, 0, 3),
+        ev(216, IPC_EV_SEND_BLOCKED, P, 0, 0, 3),
+    };
+    for (size_t i = 0; i < sizeof script / sizeof script[0]; i++) viz_model_apply(&m, &script[i]);
+    assert_int_equal(m.received, 1);
+    assert_int_equal(m.sent, 1 + 2);
+    assert_int_equal(m.chan_n, 2);          /* the early one never entered the picture */
+    assert_int_equal(m.dups, 0);
+    assert_int_equal(m.actors[P].state, VS_BLOCKED_FULL);
+    assert_int_equal(m.blocks_full, 1);     /* a retry is the same wait, not a new one */
+    assert_int_equal(viz_model_state_at(&m, P, 100 * 1000000LL), VS_BLOCKED_FULL);
+    assert_int_equal(m.arrows[0].from, P);  /* P0's send woke the waiting consumer */
+    assert_int_equal(m.arrows[0].to, C);
+
+    /* the consumer takes one: the producer wakes (an arrow back), FIFO order kept */
+    viz_rec take[] = { ev(300, IPC_EV_RECV_BEGIN, C, 0, 0, 0), ev(301, IPC_EV_RECV_DONE, C, IPC_OK, 0, 1),
+                       ev(302, IPC_EV_SEND_DONE, P, IPC_OK, 0, 3),
+                       ev(303, IPC_EV_RECV_BEGIN, C, 0, 0, 0), ev(304, IPC_EV_RECV_DONE, C, IPC_OK, 0, 1) };
+    for (size_t i = 0; i < sizeof take / sizeof take[0]; i++) viz_model_apply(&m, &take[i]);
+    assert_int_equal(m.arrow_n, 2);
+    assert_int_equal(m.arrows[1].from, C);
+    assert_int_equal(m.arrows[1].to, P);
+    assert_int_equal(viz_model_msg(&m, 0)->tok.seq, 2);
+    assert_int_equal(m.dups, 1);            /* message 1 delivered twice */
+    viz_model_free(&m);
+}
+
+static void player_rewind_is_replay(void **state)
+{
+    (void)state;
+    /* Rewinding rebuilds the state by replay: it must equal the state of a
+     * model that only ever saw the events up to that time. */
+    viz_run_info info = { .name = "lifo", .family = "queues", .capacity = 8,
+                          .caps = IPC_CAP_BOUNDED | IPC_CAP_LIFO | IPC_CAP_MPMC };
+    viz_trace *tr = viz_trace_create(10);
+    assert_non_null(tr);
+    viz_player p;
+    assert_int_equal(viz_player_init(&p, &info, 1024), 0);
+    const int P = viz_actor_id(VIZ_PRODUCER, 0);
+    for (uint32_t i = 0; i < 20; i++) {
+        viz_rec b = ev(10 * i + 1, IPC_EV_SEND_BEGIN, P, 0, 0, i), d = ev(10 * i + 2, IPC_EV_SEND_DONE, P, IPC_OK, 0, i);
+        viz_trace_put(tr, &b);
+        viz_trace_put(tr, &d);
+    }
+    assert_int_equal(viz_player_ingest(&p, tr), 40);
+    assert_int_equal(viz_player_seek(&p, 1000 * 1000000LL), 0);
+    assert_int_equal(p.cur.sent, 20);
+    assert_int_equal(viz_player_seek(&p, 55 * 1000000LL), 0); /* back to 6 sends */
+    assert_int_equal(p.cur.sent, 6);
+    assert_int_equal(p.cur.chan_n, 6);
+    assert_int_equal(viz_model_msg(&p.cur, p.cur.chan_n - 1)->tok.seq, 5); /* top of the stack */
+    uint32_t idx[8];
+    assert_int_equal(viz_model_order_out(&p.cur, idx, 8), 6);
+    assert_int_equal(viz_model_msg(&p.cur, idx[0])->tok.seq, 5);          /* LIFO: newest out first */
+    viz_player_free(&p);
+    viz_trace_destroy(tr);
+}
+
+/* ---- command line, scenario files, output ------------------------------- */
+
+static void scenario_file_and_flags(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/ipcviz-test-XXXXXX", path[256], err[400];
+    assert_non_null(mkdtemp(dir));
+    snprintf(path, sizeof path, "%s/s.txt", dir);
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs("# a lesson\nmech = lifo\nproducers = 3\nsend_delay_ms = 5   # fast\nprocesses = no\n", f);
+    fclose(f);
+    viz_scenario sc;
+    viz_scenario_default(&sc);
+    assert_int_equal(viz_scenario_load(&sc, path, err, sizeof err), 0);
+    assert_string_equal(sc.mech, "lifo");
+    assert_int_equal(sc.producers, 3);
+    assert_int_equal(sc.send_delay_ms, 5);
+
+    f = fopen(path, "w");
+    assert_non_null(f);
+    fputs("mech = queue\nconsumers = 99\n", f);
+    fclose(f);
+    assert_int_equal(viz_scenario_load(&sc, path, err, sizeof err), -1);
+    assert_non_null(strstr(err, ":2: consumers"));              /* file, line and key */
+    assert_int_equal(viz_scenario_set(&sc, "colour", "red", err, sizeof err), -1);
+    assert_non_null(strstr(err, "known:"));
+    assert_int_equal(viz_scenario_set(&sc, "mech", "nosuch", err, sizeof err), 0);
+    assert_int_equal(viz_scenario_check(&sc, err, sizeof err), -1);
+    assert_non_null(strstr(err, "--list"));
+    viz_scenario_default(&sc);
+    snprintf(sc.mech, sizeof sc.mech, "queue");
+    sc.processes = true;                                         /* a thread queue cannot fork */
+    assert_int_equal(viz_scenario_check(&sc, err, sizeof err), -1);
+    assert_non_null(strstr(err, "IPC_CAP_FORK"));
+
+    char *bad[] = { "ipcviz", "--producers", "0", NULL };
+    assert_int_equal(viz_main(3, bad), 2);
+    char *stray[] = { "ipcviz", "queue", NULL };
+    assert_int_equal(viz_main(2, stray), 2);
+    unlink(path);
+    rmdir(dir);
+}
+
+static void headless_writes_png(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/ipcviz-test-XXXXXX", file[300];
+    assert_non_null(mkdtemp(dir));
+    char *argv[] = { "ipcviz", "--headless", "--frames", "3", "--out", dir, "--mech", "pipe", NULL };
+    assert_int_equal(viz_main(8, argv), 0);
+    for (int i = 0; i < 3; i++) {
+        snprintf(file, sizeof file, "%s/frame_%05d.png", dir, i);
+        FILE *f = fopen(file, "rb");
+        if (!f) fail_msg("%s was not written", file);
+        unsigned char sig[8] = { 0 };
+        assert_int_equal(fread(sig, 1, 8, f), 8);
+        fclose(f);
+        assert_memory_equal(sig, "\x89PNG\r\n\x1a\n", 8);
+        unlink(file);
+    }
+    rmdir(dir);
+}
+
+int main(int argc, char **argv)
+{
+    (void)argc;
+    (void)argv;
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(model_out_of_order, setup, teardown),
+        cmocka_unit_test_setup_teardown(player_rewind_is_replay, setup, teardown),
+        cmocka_unit_test_setup_teardown(scenario_file_and_flags, setup, teardown),
+        cmocka_unit_test_setup_teardown(headless_writes_png, setup, teardown),
+        cmocka_unit_test_setup_teardown(queue_threads, setup, teardown),
+        cmocka_unit_test_setup_teardown(pipe_threads, setup, teardown),
+        cmocka_unit_test_setup_teardown(procq_processes, setup, teardown),
+        cmocka_unit_test_setup_teardown(shm_processes, setup, teardown),
+        cmocka_unit_test_setup_teardown(events_threads, setup, teardown),
+        cmocka_unit_test_setup_teardown(full_queue_threads, setup, teardown),
+        cmocka_unit_test_setup_teardown(full_queue_processes, setup, teardown),
+        cmocka_unit_test_setup_teardown(pause_and_rewind, setup, teardown),
+        cmocka_unit_test_setup_teardown(unlocked_toy_breaks, setup, teardown),
+    };
+    return cmocka_run_group_tests_name("viz", tests, NULL, NULL);
+}
