@@ -489,7 +489,11 @@ int ipc_redis_server_stop(ipc_redis_server *s)
     if (!s) return IPC_OK;
     int rc = IPC_OK;
     if (s->owner == getpid()) { /* a forked child leaves its parent's server alone */
-        kill(s->pid, SIGTERM);   /* redis writes its AOF and removes its socket */
+        /* Signal it only while the sitter has not reaped it: after waitpid
+         * the pid may already belong to another process. */
+        pthread_mutex_lock(&s->lock);
+        if (!s->exited) kill(s->pid, SIGTERM); /* redis writes its AOF, removes its socket */
+        pthread_mutex_unlock(&s->lock);
         if (!wait_exited(s, 5000)) {
             kill(s->pid, SIGKILL);
             wait_exited(s, -1);

@@ -31,8 +31,9 @@
  * IPC_CAP_BOUNDED is not claimed.  A PULL socket prefetches: the device
  * pushes up to PREFETCH messages (plus what the kernel buffers hold) to a
  * connected receiver before it asks.  So a handle connects its PULL only on
- * its first receive, and a receiver that stops receiving early strands what
- * it prefetched (it is lost when that handle is freed).
+ * its first receive — and from then on it gets its round-robin share of
+ * every message, whether it asks again or not.  A receiver that stops
+ * receiving strands what it prefetched (lost when that handle is freed).
  *
  * The EMSGSIZE rule.  A PULL socket cannot put a message back.  A message
  * too large for the caller's buffer stays in this handle's holdback and is

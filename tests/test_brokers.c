@@ -1,0 +1,626 @@
+/*
+ * test_brokers.c — what the conformance suite cannot ask of every mechanism:
+ * the brokers' extras and their life cycle.
+ *
+ *   redis: the embedded server (shared, stopped with the last channel, never
+ *          by a forked child, killed with its owner by PR_SET_PDEATHSIG,
+ *          a clear message when redis-server is missing), attach by name,
+ *          LIFO, the delay queue, publish/subscribe, persistence across a
+ *          server restart, close across processes, a server that dies;
+ *   zmq:   reconnecting after fork(), attach by endpoint over tcp://,
+ *          close across processes, publish/subscribe, HWM back-pressure.
+ */
+#define _GNU_SOURCE
+#include "testlib.h"
+
+#include "brokers/ipc_redis.h"
+#include "brokers/ipc_zmq.h"
+#include "pipes/named.h" /* ipc__named_tempdir, for the persistence test's dir */
+
+#include <dirent.h>
+#include <ftw.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static int setup(void **state)
+{
+    (void)state;
+    tl_watchdog(60);
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    tl_watchdog(0);
+    return 0;
+}
+
+static ipc_channel *open_ok(const char *mech, const ipc_config *cfg)
+{
+    ipc_channel *ch = NULL;
+    int rc = ipc_open(mech, cfg, &ch);
+    if (rc != IPC_OK) fail_msg("ipc_open(%s) = %s: %s", mech, ipc_strerror(rc), ipc_last_error());
+    return ch;
+}
+
+static void send_id(ipc_channel *ch, uint32_t id, size_t len)
+{
+    unsigned char buf[256];
+    tl_fill(buf, len, id);
+    assert_ipc(ipc_send(ch, buf, len, 0, 5000), IPC_OK);
+}
+
+/* Receive and check message `id`; returns its prio. */
+static int recv_id(ipc_channel *ch, uint32_t id, size_t len, int timeout_ms)
+{
+    unsigned char buf[256];
+    size_t got = 0;
+    int prio = -1;
+    int rc = ipc_recv(ch, buf, sizeof buf, &got, &prio, timeout_ms);
+    if (rc != IPC_OK) fail_msg("recv of message %u: %s (%s)", id, ipc_strerror(rc), ipc_last_error());
+    if (got != len || !tl_check(buf, got, id)) fail_msg("message %u: %zu bytes or wrong content", id, got);
+    return prio;
+}
+
+/* The pid of a redis-server whose command line mentions `needle`, or 0. */
+static pid_t find_redis_server(const char *needle)
+{
+    DIR *d = opendir("/proc");
+    if (!d) return 0;
+    pid_t found = 0;
+    struct dirent *e;
+    while (!found && (e = readdir(d))) {
+        char path[300], cmd[4096];
+        if (e->d_name[0] < '0' || e->d_name[0] > '9') continue;
+        snprintf(path, sizeof path, "/proc/%s/cmdline", e->d_name);
+        FILE *f = fopen(path, "r");
+        if (!f) continue;
+        size_t n = fread(cmd, 1, sizeof cmd - 1, f);
+        fclose(f);
+        for (size_t i = 0; i < n; i++)
+            if (cmd[i] == '\0') cmd[i] = ' ';
+        cmd[n] = '\0';
+        if (strstr(cmd, "redis-server") && strstr(cmd, needle)) found = (pid_t)atoi(e->d_name);
+    }
+    closedir(d);
+    return found;
+}
+
+static bool wait_gone(pid_t pid, int ms)
+{
+    for (int64_t t0 = ipc_now_ns(); tl_ms_since(t0) < ms; tl_sleep_ms(10))
+        if (kill(pid, 0) < 0) return true;
+    return false;
+}
+
+static int rm_entry(const char *path, const struct stat *st, int type, struct FTW *ftw)
+{
+    (void)st, (void)type, (void)ftw;
+    remove(path);
+    return 0;
+}
+
+/* ==== redis =============================================================== */
+
+/* Channels without an endpoint share one private server; it goes away (with
+ * its temp dir) when the last of them is freed. */
+static void test_redis_embedded_server_is_shared_and_stopped(void **state)
+{
+    (void)state;
+    ipc_channel *a = open_ok("redis", NULL), *b = open_ok("redis-prio", NULL);
+    const char *prefix = getenv("IPCPLAY_NAME_PREFIX") ? getenv("IPCPLAY_NAME_PREFIX") : "ipcplay";
+    char mine[64];
+    snprintf(mine, sizeof mine, "%s.%ld.", prefix, (long)getpid());
+    pid_t server = find_redis_server(mine);
+    assert_true(server > 0);
+    send_id(a, 1, 10);
+    send_id(b, 2, 20);
+    recv_id(a, 1, 10, 2000);
+    recv_id(b, 2, 20, 2000);
+    ipc_free(a);
+    assert_int_equal(kill(server, 0), 0); /* b still uses it */
+    ipc_free(b);
+    assert_true(wait_gone(server, 5000));
+    assert_int_equal(find_redis_server(mine), 0);
+}
+
+static void test_redis_missing_server_says_how_to_install(void **state)
+{
+    (void)state;
+    char *old = strdup(getenv("PATH") ? getenv("PATH") : "");
+    assert_non_null(old);
+    setenv("PATH", "/nonexistent", 1);
+    ipc_channel *ch = NULL;
+    int rc = ipc_open("redis", NULL, &ch);
+    setenv("PATH", old, 1);
+    free(old);
+    assert_ipc(rc, IPC_ESYS);
+    assert_null(ch);
+    assert_non_null(strstr(ipc_last_error(), "redis-server not found: apt-get install redis-server"));
+}
+
+static void test_redis_attach_by_name(void **state)
+{
+    (void)state;
+    char name[64];
+    snprintf(name, sizeof name, "attach-test-%ld", (long)getpid());
+    ipc_channel *owner = open_ok("redis", &(ipc_config){ .name = name, .capacity = 3, .max_msg = 100 });
+    ipc_channel *dup = NULL;
+    assert_ipc(ipc_open("redis", &(ipc_config){ .name = name }, &dup), IPC_EINVAL); /* exists */
+    assert_non_null(strstr(ipc_last_error(), "IPC_ATTACH"));
+    ipc_channel *att = open_ok("redis", &(ipc_config){ .name = name, .flags = IPC_ATTACH });
+    assert_int_equal(ipc_capacity(att), 3); /* the creator's limits */
+    assert_int_equal(ipc_max_msg(att), 100);
+    send_id(att, 7, 50);
+    assert_int_equal(ipc_depth(owner), 1);
+    recv_id(owner, 7, 50, 2000);
+
+    /* a forked child attaches by name too (and never deletes the keys) */
+    pid_t pid = tl_fork(20);
+    if (pid == 0) {
+        ipc_channel *c = NULL;
+        if (ipc_open("redis", &(ipc_config){ .name = name, .flags = IPC_ATTACH }, &c) != IPC_OK) _exit(1);
+        unsigned char buf[64];
+        tl_fill(buf, 60, 8);
+        int rc = ipc_send(c, buf, 60, 0, 5000);
+        ipc_free(c);
+        _exit(rc == IPC_OK ? 0 : 2);
+    }
+    assert_int_equal(tl_wait(pid, 20), 0);
+    recv_id(owner, 8, 60, 2000);
+    ipc_free(att);
+    ipc_channel *other = open_ok("redis", NULL); /* keeps the embedded server up */
+    ipc_free(owner); /* the owner deletes the keys: attaching fails now */
+    ipc_channel *gone = NULL;
+    assert_ipc(ipc_open("redis", &(ipc_config){ .name = name, .flags = IPC_ATTACH }, &gone), IPC_EINVAL);
+    assert_ipc(ipc_open("redis", &(ipc_config){ .flags = IPC_ATTACH, .endpoint = "unix:///x" }, &gone), IPC_EINVAL);
+    ipc_free(other);
+}
+
+static void test_redis_lifo_and_priority_ties(void **state)
+{
+    (void)state;
+    ipc_channel *lifo = open_ok("redis", &(ipc_config){ .order = IPC_LIFO });
+    for (uint32_t i = 0; i < 4; i++) send_id(lifo, i, 8);
+    for (uint32_t i = 4; i-- > 0;) recv_id(lifo, i, 8, 2000);
+    ipc_free(lifo);
+
+    /* equal priorities leave first-in first-out, negative ones last */
+    ipc_channel *p = open_ok("redis-prio", NULL);
+    static const int prio[] = { 2, -7, 2, 9, 2, -7 };
+    static const uint32_t want[] = { 3, 0, 2, 4, 1, 5 };
+    for (uint32_t i = 0; i < 6; i++) {
+        unsigned char buf[8];
+        tl_fill(buf, sizeof buf, i);
+        assert_ipc(ipc_send(p, buf, sizeof buf, prio[i], 1000), IPC_OK);
+    }
+    for (int k = 0; k < 6; k++) assert_int_equal(recv_id(p, want[k], 8, 2000), prio[want[k]]);
+    ipc_free(p);
+}
+
+/* A message sent for later arrives after one sent now, not before its
+ * time; a receiver blocked "forever" wakes up for it. */
+static void test_redis_delay_queue(void **state)
+{
+    (void)state;
+    ipc_channel *ch = open_ok("redis", &(ipc_config){ .capacity = 2 });
+    unsigned char buf[16];
+    tl_fill(buf, 16, 40);
+    int64_t t0 = ipc_now_ns();
+    assert_ipc(ipc_redis_send_at(ch, buf, 16, ipc_redis_wall_ms() + 300), IPC_OK);
+    send_id(ch, 41, 16);
+    assert_ipc(ipc_redis_send_at(ch, buf, 16, ipc_redis_wall_ms()), IPC_EFULL); /* delayed ones count */
+    recv_id(ch, 41, 16, 2000);
+    size_t got;
+    assert_ipc(ipc_recv(ch, buf, sizeof buf, &got, NULL, 0), IPC_EEMPTY); /* not due yet */
+    recv_id(ch, 40, 16, -1);
+    int64_t ms = tl_ms_since(t0);
+    if (ms < 280 || ms > 5000) fail_msg("delayed message arrived after %lld ms, due after 300", (long long)ms);
+
+    /* close makes pending delayed messages due at once */
+    tl_fill(buf, 16, 42);
+    assert_ipc(ipc_redis_send_at(ch, buf, 16, ipc_redis_wall_ms() + 60000), IPC_OK);
+    assert_ipc(ipc_close(ch), IPC_OK);
+    assert_ipc(ipc_redis_send_at(ch, buf, 16, 0), IPC_ECLOSED);
+    recv_id(ch, 42, 16, 2000);
+    assert_ipc(ipc_recv(ch, buf, sizeof buf, &got, NULL, 2000), IPC_ECLOSED);
+    ipc_free(ch);
+}
+
+static void test_redis_publish_subscribe(void **state)
+{
+    (void)state;
+    ipc_channel *ch = open_ok("redis", NULL);
+    ipc_redis_sub *s1 = NULL, *s2 = NULL, *other = NULL;
+    assert_ipc(ipc_redis_subscribe(ch, "news", &s1), IPC_OK);
+    assert_ipc(ipc_redis_subscribe(ch, "news", &s2), IPC_OK);
+    assert_ipc(ipc_redis_subscribe(ch, "weather", &other), IPC_OK);
+    unsigned char msg[100];
+    tl_fill(msg, sizeof msg, 60);
+    /* subscribed on return: no slow joiner, both get the very first one */
+    assert_int_equal(ipc_redis_publish(ch, "news", msg, sizeof msg), 2);
+    unsigned char buf[100];
+    size_t got = 0;
+    assert_ipc(ipc_redis_sub_recv(s1, buf, 10, &got, 2000), IPC_EMSGSIZE); /* kept */
+    assert_int_equal(got, sizeof msg);
+    assert_ipc(ipc_redis_sub_recv(s1, buf, sizeof buf, &got, 2000), IPC_OK);
+    assert_true(got == sizeof msg && tl_check(buf, got, 60));
+    assert_ipc(ipc_redis_sub_recv(s2, buf, sizeof buf, &got, 2000), IPC_OK);
+    assert_true(got == sizeof msg && tl_check(buf, got, 60));
+    int64_t t0 = ipc_now_ns();
+    assert_ipc(ipc_redis_sub_recv(other, buf, sizeof buf, &got, 150), IPC_EEMPTY);
+    assert_true(tl_ms_since(t0) >= 149);
+    ipc_redis_sub_free(s1);
+    ipc_redis_sub_free(s2);
+    ipc_redis_sub_free(other);
+    assert_int_equal(ipc_redis_publish(ch, "news", msg, 1), 0); /* nobody listens */
+    assert_ipc(ipc_redis_publish(ch, NULL, msg, 1), IPC_EINVAL);
+    ipc_free(ch);
+}
+
+/* appendonly yes: messages survive a server restart on the same dir. */
+static void test_redis_persistence_across_restart(void **state)
+{
+    (void)state;
+    char dir[256];
+    assert_ipc(ipc__named_tempdir(dir, sizeof dir, "test"), IPC_OK);
+    ipc_redis_server_opts o = { .dir = dir, .appendonly = true };
+    ipc_redis_server *srv = NULL;
+    assert_ipc(ipc_redis_server_start(&o, &srv), IPC_OK);
+    char endpoint[512];
+    snprintf(endpoint, sizeof endpoint, "%s", ipc_redis_server_endpoint(srv));
+    pid_t first = ipc_redis_server_pid(srv);
+
+    ipc_channel *ch = open_ok("redis", &(ipc_config){ .endpoint = endpoint, .name = "durable" });
+    for (uint32_t i = 0; i < 5; i++) send_id(ch, 100 + i, 30);
+    assert_ipc(ipc_redis_server_stop(srv), IPC_OK); /* SIGTERM by pid: the AOF is written */
+    assert_true(wait_gone(first, 1000));
+    char buf[64];
+    size_t got;
+    assert_ipc(ipc_recv(ch, buf, sizeof buf, &got, NULL, 500), IPC_ESYS); /* no server: an error, not a hang */
+
+    assert_ipc(ipc_redis_server_start(&o, &srv), IPC_OK);
+    assert_true(ipc_redis_server_pid(srv) != first);
+    ipc_channel *again = open_ok("redis", &(ipc_config){ .endpoint = endpoint, .name = "durable", .flags = IPC_ATTACH });
+    for (uint32_t i = 0; i < 5; i++) recv_id(again, 100 + i, 30, 2000);
+    ipc_free(again);
+    send_id(ch, 200, 30); /* the old handle reconnects by itself */
+    recv_id(ch, 200, 30, 2000);
+    ipc_free(ch);
+    assert_ipc(ipc_redis_server_stop(srv), IPC_OK);
+    nftw(dir, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
+}
+
+/* A forked child opens and frees channels and even calls exit() (running
+ * atexit handlers): the parent's embedded server must survive it. */
+static void test_redis_child_never_stops_parents_server(void **state)
+{
+    (void)state;
+    ipc_channel *ch = open_ok("redis", NULL);
+    pid_t pid = tl_fork(20);
+    if (pid == 0) {
+        ipc_channel *c = NULL;
+        if (ipc_open("redis", NULL, &c) != IPC_OK) _exit(1);
+        if (ipc_send(ch, "from child", 10, 0, 2000) != IPC_OK) _exit(2);
+        ipc_free(c);
+        ipc_free(ch);
+        exit(0);
+    }
+    assert_int_equal(tl_wait(pid, 20), 0);
+    char buf[16];
+    size_t got;
+    assert_ipc(ipc_recv(ch, buf, sizeof buf, &got, NULL, 2000), IPC_OK);
+    assert_true(got == 10 && memcmp(buf, "from child", 10) == 0);
+    send_id(ch, 5, 5);
+    recv_id(ch, 5, 5, 2000);
+    ipc_free(ch);
+}
+
+/* A process that dies by SIGKILL takes its embedded server with it. */
+static void test_redis_server_dies_with_its_owner(void **state)
+{
+    (void)state;
+    char prefix[64];
+    snprintf(prefix, sizeof prefix, "%s-orphan%ld",
+             getenv("IPCPLAY_NAME_PREFIX") ? getenv("IPCPLAY_NAME_PREFIX") : "ipcplay", (long)getpid());
+    int ready[2];
+    assert_int_equal(pipe(ready), 0);
+    pid_t pid = tl_fork(20);
+    if (pid == 0) {
+        setenv("IPCPLAY_NAME_PREFIX", prefix, 1);
+        ipc_channel *c = NULL;
+        if (ipc_open("redis", NULL, &c) != IPC_OK) _exit(1);
+        if (write(ready[1], "x", 1) != 1) _exit(2);
+        pause();
+        _exit(0);
+    }
+    close(ready[1]);
+    char x;
+    assert_int_equal(read(ready[0], &x, 1), 1);
+    close(ready[0]);
+    pid_t server = find_redis_server(prefix);
+    assert_true(server > 0);
+    kill(pid, SIGKILL);
+    assert_int_equal(tl_wait(pid, 10), 128 + SIGKILL);
+    assert_true(wait_gone(server, 5000)); /* PR_SET_PDEATHSIG sent it SIGTERM */
+    /* the owner could not remove its temp dir: do it for it */
+    const char *tmp = getenv("TMPDIR") && *getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
+    DIR *d = opendir(tmp);
+    assert_non_null(d);
+    struct dirent *e;
+    while ((e = readdir(d)))
+        if (strncmp(e->d_name, prefix, strlen(prefix)) == 0) {
+            char path[1024];
+            snprintf(path, sizeof path, "%s/%s", tmp, e->d_name);
+            nftw(path, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
+        }
+    closedir(d);
+}
+
+/* ipc_close in one process wakes a receiver blocked forever in another. */
+static void test_redis_close_reaches_other_process(void **state)
+{
+    (void)state;
+    ipc_channel *ch = open_ok("redis", NULL);
+    pid_t pid = tl_fork(20);
+    if (pid == 0) {
+        char buf[8];
+        size_t got;
+        int64_t t0 = ipc_now_ns();
+        int rc = ipc_recv(ch, buf, sizeof buf, &got, NULL, -1);
+        _exit(rc == IPC_ECLOSED && tl_ms_since(t0) < 10000 ? 0 : 1);
+    }
+    tl_sleep_ms(200);
+    assert_ipc(ipc_close(ch), IPC_OK);
+    assert_int_equal(tl_wait(pid, 15), 0);
+    ipc_free(ch);
+}
+
+/* The server is killed under a blocked receiver: an error, not a hang. */
+static void test_redis_server_killed_under_receiver(void **state)
+{
+    (void)state;
+    ipc_redis_server *srv = NULL;
+    assert_ipc(ipc_redis_server_start(NULL, &srv), IPC_OK);
+    ipc_channel *ch = open_ok("redis", &(ipc_config){ .endpoint = ipc_redis_server_endpoint(srv) });
+    pid_t pid = tl_fork(20);
+    if (pid == 0) {
+        char buf[8];
+        size_t got;
+        _exit(ipc_recv(ch, buf, sizeof buf, &got, NULL, -1) == IPC_ESYS ? 0 : 1);
+    }
+    tl_sleep_ms(200);
+    kill(ipc_redis_server_pid(srv), SIGKILL);
+    assert_int_equal(tl_wait(pid, 15), 0);
+    ipc_free(ch); /* the owner cannot delete its keys: no error, no hang */
+    assert_ipc(ipc_redis_server_stop(srv), IPC_OK);
+}
+
+static void test_redis_bad_endpoints(void **state)
+{
+    (void)state;
+    ipc_channel *ch = NULL;
+    assert_ipc(ipc_open("redis", &(ipc_config){ .endpoint = "http://x:1" }, &ch), IPC_EINVAL);
+    assert_ipc(ipc_open("redis", &(ipc_config){ .endpoint = "redis://127.0.0.1:99999" }, &ch), IPC_EINVAL);
+    assert_ipc(ipc_open("redis", &(ipc_config){ .endpoint = "redis://127.0.0.1:1" }, &ch), IPC_ESYS);
+    assert_non_null(strstr(ipc_last_error(), "cannot connect"));
+    assert_ipc(ipc_open("redis", &(ipc_config){ .name = "" }, &ch), IPC_EINVAL);
+    assert_ipc(ipc_open("redis-prio", &(ipc_config){ .order = IPC_LIFO }, &ch), IPC_EINVAL);
+    assert_null(ch);
+    assert_ipc(ipc_redis_send_at(NULL, "x", 1, 0), IPC_EINVAL);
+    assert_ipc(ipc_redis_publish(NULL, "t", "x", 1), IPC_EINVAL);
+    assert_ipc(ipc_redis_server_start(&(ipc_redis_server_opts){ .bind = "127.0.0.1", .port = 70000 }, NULL), IPC_EINVAL);
+    assert_int_equal(ipc_redis_server_stop(NULL), IPC_OK);
+}
+
+/* ==== zmq ================================================================= */
+
+enum { ZN = 50 };
+
+/* After fork() the child's copy of the handle reconnects through its own
+ * context; a child that frees its handle has flushed what it sent. */
+static void test_zmq_child_reconnects_after_fork(void **state)
+{
+    (void)state;
+    ipc_channel *ch = open_ok("zmq", NULL);
+    pid_t pid = tl_fork(20);
+    if (pid == 0) {
+        unsigned char buf[64];
+        for (uint32_t i = 0; i < ZN; i++) {
+            tl_fill(buf, 1 + i, i);
+            if (ipc_send(ch, buf, 1 + i, 0, 5000) != IPC_OK) _exit(1);
+        }
+        ipc_free(ch); /* lingers until the messages are out */
+        _exit(0);
+    }
+    for (uint32_t i = 0; i < ZN; i++) recv_id(ch, i, 1 + i, 10000);
+    assert_int_equal(tl_wait(pid, 20), 0);
+    ipc_free(ch);
+
+    /* The other way, on a fresh channel: a handle that has received once
+     * (the parent's, above) would take its round-robin share from now on. */
+    ch = open_ok("zmq", NULL);
+    pid = tl_fork(20);
+    if (pid == 0) {
+        unsigned char buf[64];
+        size_t got;
+        for (uint32_t i = 0; i < ZN; i++)
+            if (ipc_recv(ch, buf, sizeof buf, &got, NULL, 10000) != IPC_OK || got != 2 + i % 7
+                || !tl_check(buf, got, 1000 + i))
+                _exit(1);
+        ipc_free(ch);
+        _exit(0);
+    }
+    for (uint32_t i = 0; i < ZN; i++) send_id(ch, 1000 + i, 2 + i % 7);
+    assert_int_equal(tl_wait(pid, 20), 0);
+    ipc_free(ch);
+}
+
+/* tcp://127.0.0.1:* — the real port is reported; another handle attaches. */
+static void test_zmq_attach_by_tcp_endpoint(void **state)
+{
+    (void)state;
+    ipc_channel *owner = open_ok("zmq", &(ipc_config){ .endpoint = "tcp://127.0.0.1:*" });
+    const char *ep = ipc_zmq_endpoint(owner);
+    assert_non_null(ep);
+    assert_true(strncmp(ep, "tcp://127.0.0.1:", 16) == 0 && strchr(ep, '*') == NULL);
+    char endpoint[128];
+    snprintf(endpoint, sizeof endpoint, "%s", ep);
+    pid_t pid = tl_fork(20);
+    if (pid == 0) { /* in a child, as an unrelated process would: by endpoint */
+        ipc_channel *c = NULL;
+        if (ipc_open("zmq", &(ipc_config){ .endpoint = endpoint, .flags = IPC_ATTACH }, &c) != IPC_OK) _exit(1);
+        unsigned char buf[64];
+        for (uint32_t i = 0; i < ZN; i++) {
+            tl_fill(buf, 40, 300 + i);
+            if (ipc_send(c, buf, 40, 0, 5000) != IPC_OK) _exit(2);
+        }
+        ipc_free(c);
+        _exit(0);
+    }
+    for (uint32_t i = 0; i < ZN; i++) recv_id(owner, 300 + i, 40, 10000);
+    assert_int_equal(tl_wait(pid, 20), 0);
+    ipc_free(owner);
+}
+
+/* The close frame reaches a receiver blocked in another process. */
+static void test_zmq_close_reaches_attached_receiver(void **state)
+{
+    (void)state;
+    ipc_channel *owner = open_ok("zmq", NULL);
+    char endpoint[512];
+    snprintf(endpoint, sizeof endpoint, "%s", ipc_zmq_endpoint(owner));
+    assert_int_equal(strncmp(endpoint, "ipc://", 6), 0);
+    pid_t pid = tl_fork(20);
+    if (pid == 0) {
+        ipc_channel *c = NULL;
+        if (ipc_open("zmq", &(ipc_config){ .endpoint = endpoint, .flags = IPC_ATTACH }, &c) != IPC_OK) _exit(1);
+        char buf[16];
+        size_t got;
+        int rc = ipc_recv(c, buf, sizeof buf, &got, NULL, 10000); /* the one message */
+        if (rc != IPC_OK || got != 5) _exit(2);
+        rc = ipc_recv(c, buf, sizeof buf, &got, NULL, -1);
+        if (rc != IPC_ECLOSED) _exit(3);
+        if (ipc_send(c, "x", 1, 0, 0) != IPC_ECLOSED) _exit(4); /* it heard the close */
+        ipc_free(c);
+        _exit(0);
+    }
+    assert_ipc(ipc_send(owner, "hello", 5, 0, 1000), IPC_OK);
+    tl_sleep_ms(300);
+    assert_ipc(ipc_close(owner), IPC_OK);
+    assert_int_equal(tl_wait(pid, 15), 0);
+    ipc_free(owner);
+}
+
+static void test_zmq_publish_subscribe(void **state)
+{
+    (void)state;
+    ipc_zmq_pub *pub = NULL;
+    assert_ipc(ipc_zmq_pub_open(NULL, &pub), IPC_OK);
+    ipc_zmq_sub *news = NULL, *all = NULL;
+    assert_ipc(ipc_zmq_sub_open(ipc_zmq_pub_endpoint(pub), "news", &news), IPC_OK);
+    assert_ipc(ipc_zmq_sub_open(ipc_zmq_pub_endpoint(pub), "", &all), IPC_OK);
+    /* The slow joiner: publish until the first copy shows up. */
+    unsigned char buf[64];
+    size_t got = 0;
+    int rc = IPC_EEMPTY;
+    for (int i = 0; i < 100 && rc == IPC_EEMPTY; i++) {
+        assert_ipc(ipc_zmq_publish(pub, "news", "warmup", 6), IPC_OK);
+        rc = ipc_zmq_sub_recv(news, buf, sizeof buf, &got, 50);
+    }
+    assert_ipc(rc, IPC_OK);
+    while (ipc_zmq_sub_recv(news, buf, sizeof buf, &got, 100) == IPC_OK) {}
+    while (ipc_zmq_sub_recv(all, buf, sizeof buf, &got, 100) == IPC_OK) {}
+
+    unsigned char msg[64];
+    tl_fill(msg, sizeof msg, 77);
+    assert_ipc(ipc_zmq_publish(pub, "weather", "rain", 4), IPC_OK);
+    assert_ipc(ipc_zmq_publish(pub, "newsletter", msg, sizeof msg), IPC_OK); /* prefix match */
+    assert_ipc(ipc_zmq_sub_recv(news, buf, 8, &got, 2000), IPC_EMSGSIZE);
+    assert_int_equal(got, sizeof msg);
+    assert_ipc(ipc_zmq_sub_recv(news, buf, sizeof buf, &got, 2000), IPC_OK);
+    assert_true(got == sizeof msg && tl_check(buf, got, 77));
+    assert_ipc(ipc_zmq_sub_recv(news, buf, sizeof buf, &got, 100), IPC_EEMPTY); /* no weather */
+    assert_ipc(ipc_zmq_sub_recv(all, buf, sizeof buf, &got, 2000), IPC_OK);
+    assert_true(got == 4 && memcmp(buf, "rain", 4) == 0);
+    assert_ipc(ipc_zmq_sub_recv(all, buf, sizeof buf, &got, 2000), IPC_OK);
+    assert_int_equal(got, sizeof msg);
+    ipc_zmq_sub_free(news);
+    ipc_zmq_sub_free(all);
+    ipc_zmq_pub_free(pub);
+}
+
+/* With a capacity, the high-water marks push back: a sender with no
+ * receiver eventually gets IPC_EFULL, and nothing accepted is lost. */
+static void test_zmq_hwm_pushes_back(void **state)
+{
+    (void)state;
+    ipc_channel *ch = open_ok("zmq", &(ipc_config){ .capacity = 4 });
+    unsigned char buf[256];
+    long sent = 0;
+    int rc = IPC_OK;
+    while (sent < 100000 && (rc = ipc_send(ch, buf, (tl_fill(buf, 200, (uint32_t)sent), 200), 0, 50)) == IPC_OK)
+        sent++;
+    assert_ipc(rc, IPC_EFULL);
+    assert_true(sent >= 4);
+    for (long i = 0; i < sent; i++) recv_id(ch, (uint32_t)i, 200, 5000);
+    size_t got;
+    assert_ipc(ipc_recv(ch, buf, sizeof buf, &got, NULL, 100), IPC_EEMPTY);
+    ipc_free(ch);
+}
+
+static void test_zmq_bad_input(void **state)
+{
+    (void)state;
+    ipc_channel *ch = NULL;
+    assert_ipc(ipc_open("zmq", &(ipc_config){ .order = IPC_PRIORITY }, &ch), IPC_EINVAL);
+    assert_ipc(ipc_open("zmq", &(ipc_config){ .endpoint = "inproc://x" }, &ch), IPC_EINVAL);
+    assert_ipc(ipc_open("zmq", &(ipc_config){ .endpoint = "tcp://127.0.0.1:*", .flags = IPC_ATTACH }, &ch), IPC_EINVAL);
+    assert_ipc(ipc_open("zmq", &(ipc_config){ .name = "/tmp/x", .endpoint = "tcp://127.0.0.1:1" }, &ch), IPC_EINVAL);
+    assert_null(ch);
+    assert_null(ipc_zmq_endpoint(NULL));
+    ch = open_ok("zmq", NULL);
+    assert_int_equal(ipc_pollfd(ch), -1);
+    assert_int_equal(ipc_depth(ch), -1);
+    ipc_free(ch);
+    ipc_zmq_pub *pub = NULL;
+    ipc_zmq_sub *sub = NULL;
+    assert_ipc(ipc_zmq_pub_open("bogus://", &pub), IPC_ESYS);
+    assert_null(pub);
+    assert_ipc(ipc_zmq_sub_open(NULL, "", &sub), IPC_EINVAL);
+    assert_ipc(ipc_zmq_publish(NULL, "t", "x", 1), IPC_EINVAL);
+    ipc_zmq_pub_free(NULL);
+    ipc_zmq_sub_free(NULL);
+}
+
+#define CASE(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        CASE(test_redis_embedded_server_is_shared_and_stopped),
+        CASE(test_redis_missing_server_says_how_to_install),
+        CASE(test_redis_attach_by_name),
+        CASE(test_redis_lifo_and_priority_ties),
+        CASE(test_redis_delay_queue),
+        CASE(test_redis_publish_subscribe),
+        CASE(test_redis_persistence_across_restart),
+        CASE(test_redis_child_never_stops_parents_server),
+        CASE(test_redis_server_dies_with_its_owner),
+        CASE(test_redis_close_reaches_other_process),
+        CASE(test_redis_server_killed_under_receiver),
+        CASE(test_redis_bad_endpoints),
+        CASE(test_zmq_child_reconnects_after_fork),
+        CASE(test_zmq_attach_by_tcp_endpoint),
+        CASE(test_zmq_close_reaches_attached_receiver),
+        CASE(test_zmq_publish_subscribe),
+        CASE(test_zmq_hwm_pushes_back),
+        CASE(test_zmq_bad_input),
+    };
+    return cmocka_run_group_tests_name("brokers", tests, NULL, NULL);
+}
