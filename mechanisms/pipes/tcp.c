@@ -182,7 +182,7 @@ typedef struct relay {
     tcp_chan      *t;
     tcp_conn     **conns;
     size_t         n, allocated;
-    unsigned char *buf;   /* one message, max_msg bytes */
+    unsigned char *buf;   /* one message, max_msg bytes (made for the first attacher) */
     bool           shut;  /* the channel was shut down: take no one in */
 } relay;
 
@@ -200,7 +200,7 @@ static void drop(tcp_conn *c)
     free(c);
 }
 
-static bool make_room(relay *r)
+static bool grow_conns(relay *r)
 {
     if (r->n < r->allocated) return true;
     size_t more = r->allocated ? 2 * r->allocated : 8;
@@ -229,7 +229,7 @@ static void admit(relay *r)
         /* After a shutdown, or when we cannot serve it: hang up at once
          * (its ipc_open then fails with IPC_ECLOSED). */
         tcp_conn *c = NULL;
-        if (r->shut || !make_room(r) || set_nodelay(fd) != IPC_OK
+        if (r->shut || !grow_conns(r) || set_nodelay(fd) != IPC_OK
             || ipc__hello_send(fd, &hello, NULL, 0) != IPC_OK
             || !(c = ipc__channel_alloc(sizeof *c, &ipc_mech_tcp, &(ipc_config){ .max_msg = t->s.base.max_msg }))
             || ipc__stream_init(&c->s, fd, fd, true, NULL) != IPC_OK) {
@@ -251,6 +251,7 @@ static void admit(relay *r)
 static bool forward(relay *r, tcp_conn *c)
 {
     tcp_chan *t = r->t;
+    if (!r->buf && !(r->buf = malloc(t->s.base.max_msg ? t->s.base.max_msg : 1))) return false;
     bool alive = true;
     set_busy(t, c->s.rfd);
     for (;;) {
@@ -274,12 +275,11 @@ static void *relay_main(void *arg)
 {
     relay r = { .t = arg };
     tcp_chan *t = r.t;
-    r.buf = malloc(t->s.base.max_msg ? t->s.base.max_msg : 1);
     struct pollfd *p = NULL;
-    for (size_t room = 0; r.buf;) {
-        if (room < 3 + r.n) {
-            room = 3 + r.allocated;
-            struct pollfd *np = realloc(p, room * sizeof *p);
+    for (size_t slots = 0;;) {
+        if (slots < 3 + r.n) {
+            slots = 3 + r.allocated;
+            struct pollfd *np = realloc(p, slots * sizeof *p);
             if (!np) break;
             p = np;
         }
@@ -448,8 +448,9 @@ static void tcp_release(tcp_chan *t)
 {
     int saved = errno;
     if (!t->attached && t->relay.stop_fd >= 0) {
+        bool ran_here = t->relay.pid == getpid(); /* not a fork()ed copy */
         ipc__helper_stop(&t->relay, 1000, relay_unstick, t);
-        pthread_mutex_destroy(&t->busy_lock);
+        if (ran_here) pthread_mutex_destroy(&t->busy_lock);
     }
     if (t->out) {
         t->out->shared = NULL; /* it is s's */
