@@ -116,6 +116,12 @@ $(OUT)/demos/%: $(OUT)/obj/demos/%.o $(LIB)
 $(OUT)/ipcbench: $(BENCH_OBJ) $(LIB)
 	$(CXX) $(LDFLAGS) $(BENCH_OBJ) $(LIB) $(call pkglibs,$(PKGS_BENCH)) $(LIBS) -o $@
 
+# tests/test_bench drives the C++ shim itself, then runs ipcbench and bench/report.py.
+$(OUT)/obj/tests/test_bench.o: CFLAGS += -Ibench
+$(OUT)/tests/test_bench: $(OUT)/obj/tests/test_bench.o $(TEST_HELP_OBJ) $(OUT)/obj/bench/gbench_shim.o $(LIB) | $(BENCH_BIN)
+	@mkdir -p $(@D)
+	$(CXX) $(LDFLAGS) $< $(TEST_HELP_OBJ) $(OUT)/obj/bench/gbench_shim.o $(LIB) $(call pkglibs,$(PKGS_TEST) $(PKGS_BENCH)) $(LIBS) -o $@
+
 $(OUT)/ipcviz: $(VIZ_OBJ) $(LIB)
 	$(CC) $(LDFLAGS) $(VIZ_OBJ) $(LIB) $(call pkglibs,$(PKGS_VIZ)) $(LIBS) -o $@
 

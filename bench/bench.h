@@ -73,7 +73,7 @@ void bench_impl_from_mechanism(bench_impl *impl, const ipc_mechanism *m, bool ob
 const bench_impl *bench_raw_for(const char *mechanism, const char **why);
 
 /* The raw baselines (raw_streams.c, raw_queues.c, raw_events.c). */
-extern const bench_impl raw_pipe, raw_socketpair, raw_tcp;
+extern const bench_impl raw_pipe, raw_socketpair, raw_tcp, raw_seqpacket, raw_dgram;
 extern const bench_impl raw_condvar, raw_posix_mq, raw_sysv_mq;
 extern const bench_impl raw_eventfd, raw_signal;
 

@@ -98,8 +98,12 @@ gb_bench *gb_bench_unit(gb_bench *b, enum gb_unit unit)
 
 size_t gb_run(const char *filter)
 {
-    return filter ? benchmark::RunSpecifiedBenchmarks(std::string(filter))
-                  : benchmark::RunSpecifiedBenchmarks();
+    // 1.7.1 wraps its static default display reporter in a unique_ptr and
+    // deletes it at the end of RunSpecifiedBenchmarks: a second run would
+    // use freed memory.  Passing that reporter ourselves keeps it alive.
+    static benchmark::BenchmarkReporter *display = benchmark::CreateDefaultDisplayReporter();
+    return filter ? benchmark::RunSpecifiedBenchmarks(display, std::string(filter))
+                  : benchmark::RunSpecifiedBenchmarks(display);
 }
 
 void gb_shutdown(void)

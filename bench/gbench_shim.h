@@ -67,7 +67,8 @@ gb_bench *gb_bench_unit(gb_bench *b, enum gb_unit unit);
 
 /* Run every registered benchmark whose name matches the regular expression
  * filter (NULL: --benchmark_filter or all).  Returns how many ran: 0 is an
- * error (nothing matched). */
+ * error (nothing matched).  May be called again; each call rewrites the
+ * --benchmark_out file. */
 size_t gb_run(const char *filter);
 void   gb_shutdown(void);
 

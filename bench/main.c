@@ -253,13 +253,20 @@ static bench_case *add_case(enum bench_kind kind, const bench_impl *impl, enum b
 static void add_modes(enum bench_kind kind, const bench_impl *impl, const size_list *wanted,
                       const bool *pins, int producers, int consumers)
 {
-    /* A size above the limit is registered (it prints "n/a: limit N bytes");
-     * if no size fits at all, the limit itself is measured as well, so
-     * that an 8-byte mechanism still gets a figure. */
+    /* A size above the limit is registered (it prints "n/a: limit N bytes")
+     * and the limit itself is measured in its place, so that an 8-byte
+     * mechanism still gets a figure. */
     size_list sizes = *wanted;
-    bool fits = false;
-    for (int s = 0; s < sizes.n; s++) fits |= sizes.v[s] <= impl->max_msg;
-    if (!fits && sizes.n < MAX_SIZES) sizes.v[sizes.n++] = impl->max_msg;
+    bool limit_listed = false, above = false;
+    for (int s = 0; s < sizes.n; s++) {
+        limit_listed |= sizes.v[s] == impl->max_msg;
+        above |= sizes.v[s] > impl->max_msg;
+    }
+    if (above && !limit_listed && sizes.n < MAX_SIZES) {
+        int at = sizes.n++;   /* keep the list sorted */
+        while (at > 0 && sizes.v[at - 1] > impl->max_msg) { sizes.v[at] = sizes.v[at - 1]; at--; }
+        sizes.v[at] = impl->max_msg;
+    }
     for (int s = 0; s < sizes.n; s++)
         for (enum bench_mode m = MODE_THREADS; m <= MODE_PROCS; m++) {
             if (m == MODE_THREADS && !(impl->caps & IPC_CAP_THREADS)) continue;

@@ -1,6 +1,7 @@
 /*
- * raw_streams.c — the raw baselines of the stream mechanisms: a pipe, a
- * Unix socket pair, a TCP loopback connection, with no ipcplay code.
+ * raw_streams.c — the raw baselines of the pipes family: a pipe, a Unix
+ * socket pair, a TCP loopback connection, and the two message-keeping Unix
+ * sockets (SOCK_SEQPACKET, SOCK_DGRAM), with no ipcplay code.
  *
  * What they do is the least a program can do to move framed messages over a
  * byte stream: the sender writes a 4-byte length and the payload with ONE
@@ -33,6 +34,8 @@ typedef struct raw_stream {
     int        rfd, wfd;
     bool       socket;  /* sendmsg with MSG_NOSIGNAL instead of writev */
 } raw_stream;
+
+/* ---- byte streams: framed by hand ----------------------------------------- */
 
 /* Move all of iov, resuming after short transfers (a pipe splits frames
  * above PIPE_BUF, a socket may split anything). */
@@ -145,6 +148,56 @@ fail:
     return -1;
 }
 
+/* ---- message sockets: one send(2), one recv(2) per message ------------------ */
+
+/* SOCK_SEQPACKET and SOCK_DGRAM keep message boundaries themselves: no
+ * header, no framing, one call each way.  A datagram must fit SO_SNDBUF
+ * whole, so the buffer is grown for the largest message first. */
+static int ms_send(bench_chan *c, const void *msg, size_t len)
+{
+    while (send(((raw_stream *)c)->wfd, msg, len, MSG_NOSIGNAL) < 0)
+        if (errno != EINTR) return bench_fail_errno("send");
+    return 0;
+}
+
+static int ms_recv(bench_chan *c, void *buf, size_t cap, size_t *len)
+{
+    ssize_t n;
+    while ((n = recv(((raw_stream *)c)->rfd, buf, cap, 0)) < 0)
+        if (errno != EINTR) return bench_fail_errno("recv");
+    *len = (size_t)n;
+    return 0;
+}
+
+static int open_msg_socket(int type, size_t max_msg, bench_chan **out)
+{
+    int sv[2];
+    if (socketpair(AF_UNIX, type | SOCK_CLOEXEC, 0, sv) < 0) return bench_fail_errno("socketpair");
+    int want = (int)(2 * max_msg + 65536);
+    if (setsockopt(sv[1], SOL_SOCKET, SO_SNDBUF, &want, sizeof want) < 0) {
+        bench_fail_errno("setsockopt(SO_SNDBUF, %d)", want);
+        close(sv[0]);
+        close(sv[1]);
+        return -1;
+    }
+    if (wrap(sv[0], sv[1], true, out) < 0) return -1;
+    (*out)->send = ms_send;
+    (*out)->recv = ms_recv;
+    return 0;
+}
+
+static int open_seqpacket(const bench_impl *impl, size_t max_msg, bench_chan **out)
+{
+    (void)impl;
+    return open_msg_socket(SOCK_SEQPACKET, max_msg, out);
+}
+
+static int open_dgram(const bench_impl *impl, size_t max_msg, bench_chan **out)
+{
+    (void)impl;
+    return open_msg_socket(SOCK_DGRAM, max_msg, out);
+}
+
 #define RAW_STREAM_CAPS (IPC_CAP_THREADS | IPC_CAP_FORK)
 
 const bench_impl raw_pipe = {
@@ -161,4 +214,14 @@ const bench_impl raw_tcp = {
     .name = "raw:tcp", .wait = "kernel block (read)",
     .about = "TCP over 127.0.0.1 with TCP_NODELAY, sendmsg(header+payload), one readv per message",
     .caps = RAW_STREAM_CAPS, .max_msg = UINT32_MAX, .open = open_tcp,
+};
+const bench_impl raw_seqpacket = {
+    .name = "raw:seqpacket", .wait = "kernel block (recv)",
+    .about = "AF_UNIX SOCK_SEQPACKET socketpair, one send + one recv per message",
+    .caps = RAW_STREAM_CAPS, .max_msg = 1u << 20, .open = open_seqpacket,
+};
+const bench_impl raw_dgram = {
+    .name = "raw:dgram", .wait = "kernel block (recv)",
+    .about = "AF_UNIX SOCK_DGRAM socketpair, one send + one recv per message",
+    .caps = RAW_STREAM_CAPS, .max_msg = 1u << 20, .open = open_dgram,
 };

@@ -21,6 +21,8 @@ static const struct {
     { "fifo",       &raw_pipe,       "a FIFO is a pipe with a name: the same kernel path" },
     { "socketpair", &raw_socketpair, "sendmsg + one readv per message" },
     { "unix",       &raw_socketpair, "a connected AF_UNIX stream, like a named one" },
+    { "unix_seqpacket", &raw_seqpacket, "one send + one recv per message" },
+    { "unix_dgram", &raw_dgram,      "one send + one recv per message" },
     { "tcp",        &raw_tcp,        "loopback, TCP_NODELAY" },
     { "posix_mq",   &raw_posix_mq,   "blocking mq_send/mq_receive" },
     { "sysv_mq",    &raw_sysv_mq,    "blocking msgsnd/msgrcv" },

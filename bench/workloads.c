@@ -436,19 +436,33 @@ static int lane_start(lane *l, const bench_case *c)
     }
 }
 
+/* A baseline lane that cannot be set up costs its figures, not the case. */
+static void drop_lane(session *s, int i)
+{
+    fprintf(stderr, "ipcbench: %s: %s baseline left out: %s\n", s->owner->name, s->lane[i].impl->name,
+            bench_error());
+    lane_end(&s->lane[i], s->owner, true);
+}
+
 static int session_begin(const bench_case *c)
 {
     session *s = &S;
     s->owner = c;
     s->broken = false;
     const bench_impl *impls[LANES] = { c->impl, c->raw, c->observed };
-    for (int i = 0; i < LANES; i++)
-        if (impls[i] && lane_open(&s->lane[i], c, impls[i]) < 0) return -1;
+    for (int i = 0; i < LANES; i++) {
+        if (!impls[i] || lane_open(&s->lane[i], c, impls[i]) == 0) continue;
+        if (i == LANE_IMPL) return -1;
+        drop_lane(s, i); /* the mechanism is still measured without it */
+    }
     if (bench_pin_self(bench_placement_cpu(c->pin, 0)) < 0) return -1;
     /* The mechanism's own peers last: for a mechanism whose sends from the
      * parent go to its newest child, that child must be ours. */
-    for (int i = LANES - 1; i >= 0; i--)
-        if (impls[i] && lane_start(&s->lane[i], c) < 0) return -1;
+    for (int i = LANES - 1; i >= 0; i--) {
+        if (!s->lane[i].impl || lane_start(&s->lane[i], c) == 0) continue;
+        if (i == LANE_IMPL) return -1;
+        drop_lane(s, i);
+    }
     return 0;
 }
 
