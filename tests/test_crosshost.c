@@ -1,0 +1,313 @@
+/*
+ * test_crosshost.c — the brokers' promise: the same channel works between
+ * machines.  Two network namespaces stand in for two hosts:
+ *
+ *     namespace A (producer)  vA 10.77.0.1/24 ==veth== vB 10.77.0.2/24  namespace B (consumer)
+ *
+ * Each has its own interfaces, addresses, routes and loopback, so the only
+ * way from A to B is the veth cable, over real TCP.  For each of "tcp" (if
+ * the registry has it), "zmq" and "redis", the consumer in B creates the
+ * channel bound to 10.77.0.2 (for redis it first starts a redis-server
+ * bound there, inside B), the producer in A attaches by endpoint and sends
+ * messages, and the consumer checks that every one arrived, intact and in
+ * order.  Children enter a namespace with setns(2) on /run/netns/<name>.
+ *
+ * Needs root (CAP_SYS_ADMIN, CAP_NET_ADMIN) and iproute2; anywhere else
+ * every case is skipped with the reason.  The namespaces are deleted at the
+ * end whatever happens (and at exit), and every child is waited for or
+ * killed.
+ */
+#define _GNU_SOURCE
+#include "testlib.h"
+
+#include "brokers/ipc_redis.h"
+#include "brokers/ipc_zmq.h"
+
+#include <fcntl.h>
+#include <sched.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define ADDR_A "10.77.0.1"
+#define ADDR_B "10.77.0.2"
+enum { MSGS = 300, TCP_PORT = 7411, REDIS_PORT = 6391 };
+
+static char ns_a[32], ns_b[32];
+static bool ns_ready;
+static char why_not[256] = "not tried";
+
+/* Run a shell command quietly; true if it exited 0. */
+static bool run(const char *fmt, ...)
+{
+    char cmd[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(cmd, sizeof cmd, fmt, ap);
+    va_end(ap);
+    char quiet[600];
+    snprintf(quiet, sizeof quiet, "%s >/dev/null 2>&1", cmd);
+    int st = system(quiet);
+    return st == 0;
+}
+
+static void delete_namespaces(void)
+{
+    if (ns_a[0]) run("ip netns del %s", ns_a); /* takes the veth pair with it */
+    if (ns_b[0]) run("ip netns del %s", ns_b);
+    ns_ready = false;
+}
+
+static bool make_namespaces(void)
+{
+    if (geteuid() != 0) {
+        snprintf(why_not, sizeof why_not, "not root (network namespaces need CAP_SYS_ADMIN)");
+        return false;
+    }
+    snprintf(ns_a, sizeof ns_a, "ipcp%lda", (long)getpid());
+    snprintf(ns_b, sizeof ns_b, "ipcp%ldb", (long)getpid());
+    char va[16], vb[16]; /* interface names: at most 15 characters */
+    snprintf(va, sizeof va, "va%ld", (long)getpid() % 10000000);
+    snprintf(vb, sizeof vb, "vb%ld", (long)getpid() % 10000000);
+    atexit(delete_namespaces);
+    if (!run("ip netns add %s", ns_a) || !run("ip netns add %s", ns_b)) {
+        snprintf(why_not, sizeof why_not, "'ip netns add' failed (no iproute2, or namespaces not allowed here)");
+        ns_a[0] = ns_b[0] = '\0';
+        return false;
+    }
+    bool ok = run("ip link add %s netns %s type veth peer name %s netns %s", va, ns_a, vb, ns_b)
+           && run("ip -n %s addr add " ADDR_A "/24 dev %s", ns_a, va)
+           && run("ip -n %s addr add " ADDR_B "/24 dev %s", ns_b, vb)
+           && run("ip -n %s link set %s up", ns_a, va) && run("ip -n %s link set lo up", ns_a)
+           && run("ip -n %s link set %s up", ns_b, vb) && run("ip -n %s link set lo up", ns_b);
+    if (!ok) {
+        snprintf(why_not, sizeof why_not, "could not set up the veth pair between the namespaces");
+        delete_namespaces();
+    }
+    return ok;
+}
+
+/* In a child: move into the named network namespace. */
+static bool enter(const char *ns)
+{
+    char path[128];
+    snprintf(path, sizeof path, "/run/netns/%s", ns);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return false;
+    int rc = setns(fd, CLONE_NEWNET);
+    close(fd);
+    return rc == 0;
+}
+
+static int group_setup(void **state)
+{
+    (void)state;
+    ns_ready = make_namespaces();
+    if (!ns_ready) printf("test_crosshost: every case skipped: %s\n", why_not);
+    return 0;
+}
+
+static int group_teardown(void **state)
+{
+    (void)state;
+    delete_namespaces();
+    return 0;
+}
+
+static int setup(void **state)
+{
+    (void)state;
+    tl_watchdog(90);
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    tl_watchdog(0);
+    return 0;
+}
+
+/* ---- the two sides ------------------------------------------------------ */
+
+typedef struct plan {
+    const char *mech;
+    /* consumer: create the channel in B; write the endpoint producers use */
+    int (*create)(ipc_channel **ch, char *endpoint, size_t size, ipc_redis_server **srv);
+    /* producer: the ipc_config that attaches to endpoint */
+    ipc_config (*attach)(const char *endpoint);
+} plan;
+
+static size_t msg_len(uint32_t i) { return 1 + (i * 37) % 1500; }
+
+/* Exit codes say where it went wrong. */
+static int consumer(const plan *p, int endpoint_fd)
+{
+    if (!enter(ns_b)) return 20;
+    ipc_channel *ch = NULL;
+    ipc_redis_server *srv = NULL;
+    char endpoint[256];
+    if (p->create(&ch, endpoint, sizeof endpoint, &srv) != IPC_OK) {
+        fprintf(stderr, "consumer: %s\n", ipc_last_error());
+        ipc_redis_server_stop(srv);
+        return 21;
+    }
+    size_t n = strlen(endpoint) + 1;
+    int rc = write(endpoint_fd, endpoint, n) == (ssize_t)n ? 0 : 22;
+    unsigned char buf[2048];
+    for (uint32_t i = 0; rc == 0 && i < MSGS; i++) {
+        size_t got;
+        int r = ipc_recv(ch, buf, sizeof buf, &got, NULL, 20000);
+        if (r != IPC_OK) {
+            fprintf(stderr, "consumer: message %u: %s (%s)\n", i, ipc_strerror(r), ipc_last_error());
+            rc = 23;
+        } else if (got != msg_len(i) || !tl_check(buf, got, i)) {
+            fprintf(stderr, "consumer: message %u: wrong size %zu or content (order?)\n", i, got);
+            rc = 24;
+        }
+    }
+    ipc_free(ch);
+    if (ipc_redis_server_stop(srv) != IPC_OK) rc = rc ? rc : 25;
+    return rc;
+}
+
+static int producer(const plan *p, int endpoint_fd)
+{
+    if (!enter(ns_a)) return 30;
+    char endpoint[256];
+    ssize_t n = read(endpoint_fd, endpoint, sizeof endpoint - 1);
+    if (n <= 0) return 31;
+    endpoint[n] = '\0';
+    ipc_config cfg = p->attach(endpoint);
+    ipc_channel *ch = NULL;
+    if (ipc_open(p->mech, &cfg, &ch) != IPC_OK) {
+        fprintf(stderr, "producer: attach %s: %s\n", endpoint, ipc_last_error());
+        return 32;
+    }
+    unsigned char buf[2048];
+    int rc = 0;
+    for (uint32_t i = 0; rc == 0 && i < MSGS; i++) {
+        tl_fill(buf, msg_len(i), i);
+        if (ipc_send(ch, buf, msg_len(i), 0, 20000) != IPC_OK) {
+            fprintf(stderr, "producer: message %u: %s\n", i, ipc_last_error());
+            rc = 33;
+        }
+    }
+    ipc_free(ch); /* zmq: flushes what is still queued */
+    return rc;
+}
+
+static void cross(const plan *p)
+{
+    if (!ns_ready) {
+        printf("    skipped: %s\n", why_not);
+        skip();
+        return;
+    }
+    if (!ipc_find(p->mech)) {
+        printf("    skipped: mechanism '%s' is not in the registry yet\n", p->mech);
+        skip();
+        return;
+    }
+    int fds[2];
+    assert_int_equal(pipe(fds), 0);
+    /* Each side closes the end it does not use, so the producer sees EOF
+     * if the consumer dies before it could publish its endpoint. */
+    pid_t cons = tl_fork(60);
+    if (cons == 0) {
+        close(fds[0]);
+        _exit(consumer(p, fds[1]));
+    }
+    pid_t prod = tl_fork(60);
+    if (prod == 0) {
+        close(fds[1]);
+        _exit(producer(p, fds[0]));
+    }
+    close(fds[0]);
+    close(fds[1]);
+    int pst = tl_wait(prod, 60), cst = tl_wait(cons, 60);
+    if (pst || cst) fail_msg("%s across hosts: producer exited %d, consumer %d", p->mech, pst, cst);
+}
+
+/* ---- per mechanism ------------------------------------------------------ */
+
+static int tcp_create(ipc_channel **ch, char *endpoint, size_t size, ipc_redis_server **srv)
+{
+    (void)srv;
+    snprintf(endpoint, size, ADDR_B ":%d", TCP_PORT);
+    return ipc_open("tcp", &(ipc_config){ .endpoint = endpoint }, ch);
+}
+
+static ipc_config tcp_attach(const char *endpoint)
+{
+    return (ipc_config){ .endpoint = endpoint, .flags = IPC_ATTACH };
+}
+
+static int zmq_create(ipc_channel **ch, char *endpoint, size_t size, ipc_redis_server **srv)
+{
+    (void)srv;
+    int rc = ipc_open("zmq", &(ipc_config){ .endpoint = "tcp://" ADDR_B ":*" }, ch);
+    if (rc == IPC_OK) snprintf(endpoint, size, "%s", ipc_zmq_endpoint(*ch));
+    return rc;
+}
+
+static int redis_create(ipc_channel **ch, char *endpoint, size_t size, ipc_redis_server **srv)
+{
+    /* The server starts inside B (it inherits our namespace), on B's address. */
+    int rc = ipc_redis_server_start(&(ipc_redis_server_opts){ .bind = ADDR_B, .port = REDIS_PORT }, srv);
+    if (rc != IPC_OK) return rc;
+    snprintf(endpoint, size, "%s", ipc_redis_server_endpoint(*srv));
+    return ipc_open("redis", &(ipc_config){ .endpoint = endpoint, .name = "crosshost" }, ch);
+}
+
+static ipc_config redis_attach(const char *endpoint)
+{
+    return (ipc_config){ .endpoint = endpoint, .name = "crosshost", .flags = IPC_ATTACH };
+}
+
+static void test_tcp_between_namespaces(void **state)
+{
+    (void)state;
+    cross(&(plan){ "tcp", tcp_create, tcp_attach });
+}
+
+static void test_zmq_between_namespaces(void **state)
+{
+    (void)state;
+    cross(&(plan){ "zmq", zmq_create, tcp_attach });
+}
+
+static void test_redis_between_namespaces(void **state)
+{
+    (void)state;
+    cross(&(plan){ "redis", redis_create, redis_attach });
+}
+
+/* The namespaces really are separate hosts: B's address is unreachable
+ * from the root namespace, where this test runs. */
+static void test_namespaces_are_isolated(void **state)
+{
+    (void)state;
+    if (!ns_ready) {
+        printf("    skipped: %s\n", why_not);
+        skip();
+        return;
+    }
+    assert_false(run("ip addr show | grep -q " ADDR_B));
+    assert_true(run("ip netns exec %s ping -c 1 -W 2 " ADDR_B, ns_a) || !run("command -v ping"));
+}
+
+#define CASE(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        CASE(test_namespaces_are_isolated),
+        CASE(test_tcp_between_namespaces),
+        CASE(test_zmq_between_namespaces),
+        CASE(test_redis_between_namespaces),
+    };
+    return cmocka_run_group_tests_name("crosshost", tests, group_setup, group_teardown);
+}
