@@ -15,6 +15,7 @@
 #include <limits.h>
 #include <mqueue.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -242,6 +243,40 @@ static void test_posix_mq_attach_close_unlink(void **state)
     assert_false(mq_exists(name));
     assert_false(mq_exists(bell));
     assert_false(shm_exists(ctl));
+}
+
+/* A private channel's names are unlinked as soon as it exists: a creator
+ * killed with SIGKILL leaves nothing in /dev/mqueue or /dev/shm. */
+static void test_posix_mq_private_leaves_no_names_when_killed(void **state)
+{
+    (void)state;
+    char prefix[64];
+    snprintf(prefix, sizeof prefix, "%s.kq.killed", getenv("IPCPLAY_NAME_PREFIX") ? getenv("IPCPLAY_NAME_PREFIX") : "ipcplay");
+    int *ready = mmap(NULL, sizeof *ready, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    assert_true(ready != MAP_FAILED);
+    pid_t pid = tl_fork(20);
+    if (pid == 0) {
+        setenv("IPCPLAY_NAME_PREFIX", prefix, 1);
+        ipc_channel *ch = NULL;
+        if (ipc_open("posix_mq", NULL, &ch) != IPC_OK) _exit(1);
+        if (ipc_send(ch, "x", 1, 0, 0) != IPC_OK) _exit(2); /* the queue itself still works */
+        *ready = 1;
+        pause();
+        _exit(3);
+    }
+    while (!*ready) tl_sleep_ms(5);
+    kill(pid, SIGKILL);
+    assert_int_equal(tl_wait(pid, 10), 128 + SIGKILL);
+    munmap(ready, sizeof *ready);
+    /* "/<prefix>.<pid>.<n>": the counter n is inherited, so try a range */
+    for (int n = 0; n < 5000; n++) {
+        char name[160], other[176];
+        snprintf(name, sizeof name, "/%s.%ld.%d", prefix, (long)pid, n);
+        snprintf(other, sizeof other, "%s.shut", name);
+        if (mq_exists(name) || mq_exists(other)) fail_msg("%s was left behind", name);
+        snprintf(other, sizeof other, "%s.ctl", name);
+        if (shm_exists(other)) fail_msg("%s was left behind", other);
+    }
 }
 
 static void test_posix_mq_bad_names(void **state)
@@ -491,6 +526,7 @@ int main(void)
         CASE(test_posix_mq_put_back_is_in_the_kernel),
         CASE(test_sysv_mq_put_back_is_in_the_kernel),
         CASE(test_posix_mq_attach_close_unlink),
+        CASE(test_posix_mq_private_leaves_no_names_when_killed),
         CASE(test_posix_mq_bad_names),
         CASE(test_posix_mq_name_without_slash),
         CASE(test_sysv_mq_attach_by_name_and_removal),

@@ -11,7 +11,9 @@
  * Names.  "/<prefix>.<pid>.<n>" from ipc__unique_name(), or cfg->name (a
  * leading '/' is added if missing).  Created 0600 with O_EXCL; an unrelated
  * process attaches with IPC_ATTACH and the same name.  Only the creating
- * process unlinks (a forked child holds a copy of the handle and must not).
+ * process unlinks (a forked child holds a copy of the handle and must not),
+ * at free; a private channel (no cfg->name) unlinks its names right after
+ * creating them, since fork() shares it through the descriptors.
  * Each channel is three kernel objects, all starting with the name:
  *   NAME        the queue itself;
  *   NAME.shut   the shutdown doorbell: a queue for one 1-byte message that
@@ -202,20 +204,26 @@ static int attach_objects(posix_mq *p)
     return open_ctl(p, false);
 }
 
-/* Close what this handle opened; unlink what it created (on free: only the
- * creating process, see the top). */
-static void release(posix_mq *p, bool unlink_names)
+/* Remove the names this handle created.  The objects live on while a
+ * descriptor or mapping refers to them. */
+static void unlink_names(posix_mq *p)
 {
     char name[NAME_MAX + 1];
+    if ((p->made & MADE_QUEUE) && object_name(name, p, "") == IPC_OK) mq_unlink(name);
+    if ((p->made & MADE_DOORBELL) && object_name(name, p, ".shut") == IPC_OK) mq_unlink(name);
+    if ((p->made & MADE_CTL) && object_name(name, p, ".ctl") == IPC_OK) shm_unlink(name);
+    p->made = 0;
+}
+
+/* Close what this handle opened; unlink what it created (on free: only the
+ * creating process, see the top). */
+static void release(posix_mq *p, bool unlink)
+{
     if (p->q != (mqd_t)-1) mq_close(p->q);
     if (p->doorbell != (mqd_t)-1) mq_close(p->doorbell);
     if (atomic_load(&p->pollset) >= 0) close(atomic_load(&p->pollset));
     if (p->ctl) munmap(p->ctl, sizeof *p->ctl);
-    if (unlink_names) {
-        if ((p->made & MADE_QUEUE) && object_name(name, p, "") == IPC_OK) mq_unlink(name);
-        if ((p->made & MADE_DOORBELL) && object_name(name, p, ".shut") == IPC_OK) mq_unlink(name);
-        if ((p->made & MADE_CTL) && object_name(name, p, ".ctl") == IPC_OK) shm_unlink(name);
-    }
+    if (unlink) unlink_names(p);
 }
 
 static int pmq_open(const ipc_mechanism *m, const ipc_config *cfg, ipc_channel **out)
@@ -236,6 +244,10 @@ static int pmq_open(const ipc_mechanism *m, const ipc_config *cfg, ipc_channel *
         return rc;
     }
     p->owner = attach ? 0 : getpid();
+    /* A private channel is shared only through inherited descriptors: its
+     * names can go at once, like a deleted temporary file, and then nothing
+     * is left behind even if every holder is killed. */
+    if (!cfg->name) unlink_names(p);
     *out = &p->base;
     return IPC_OK;
 }

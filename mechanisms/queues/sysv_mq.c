@@ -114,6 +114,10 @@ static int create_objects(sysv_mq *s, key_t key, const ipc_config *cfg)
     if (m == (void *)-1) return ipc__fail(IPC_ESYS, "shmat");
     s->ctl = m; /* a new segment reads as zeros: not shut */
     s->ctl->max_msg = (uint32_t)cfg->max_msg;
+    /* A private segment is shared only by fork(), which inherits the
+     * attachment: mark it removed now and it goes with the last detach, even
+     * if every holder is killed.  (The queue cannot: IPC_RMID ends it at once.) */
+    if (key == IPC_PRIVATE && shmctl(s->shmid, IPC_RMID, NULL) == 0) s->shmid = -1;
 
     /* capacity -> byte budget (see the top); never below one full message */
     if (cfg->capacity && ipc__read_proc_limit("/proc/sys/kernel/msgmnb", &msgmnb) == IPC_OK) {
