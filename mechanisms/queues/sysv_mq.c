@@ -17,9 +17,12 @@
  * an unrelated process attaches with the same name; a collision shows as
  * EEXIST at create.  The owner (the creating process, not a forked child
  * holding a copy) removes the queue with IPC_RMID at free; a holder still
- * using it then gets IPC_ECLOSED.  SysV objects have no file names: a leak
- * shows in `ipcs -q` (or /proc/sysvipc/msg) as a queue of our uid whose
- * lspid/lrpid are pids of finished processes; the tests check by msqid.
+ * using it then gets IPC_ECLOSED.  SysV objects have no file names and the
+ * kernel keeps a queue until someone removes it, so an owner killed before
+ * its free leaks the queue: it shows in `ipcs -q` (or /proc/sysvipc/msg) as
+ * key 0x00000000 with our uid and the lspid/lrpid of finished processes,
+ * until `ipcrm -q <msqid>`.  The tests check removal by name and by the
+ * EIDRM a sleeping holder gets.
  *
  * Bounds.  msgmax (8192) bytes per message and msgmnb (16384) bytes per queue,
  * which also caps the NUMBER of messages at msgmnb.  The kernel bounds bytes,
