@@ -21,7 +21,10 @@
  * shared state (locks, stream buffer) — and hangs up.  From then on the
  * attacher is a full holder: it sends, receives, and ipc_close wakes it, and
  * nothing passes through the owner.  Without cfg->name the channel is
- * private: no door, no thread, reachable by inheritance only.
+ * private: no door, no thread, reachable by inheritance only.  As with a
+ * pipe whose holders all keep the write end, no end-of-file ever tells a
+ * receiver that every sender is gone (it holds a send end itself): it waits
+ * for its deadline, or for ipc_close.
  *
  * Message sockets — limits and the EMSGSIZE rule:
  *   - One message must fit the sender's SO_SNDBUF whole (the kernel answers
