@@ -164,10 +164,16 @@ static void events_threads(void **s) { (void)s; carry_and_count("events", IPC_CA
 
 /* ---- blocked on full ------------------------------------------------- */
 
+/* The steady state: the consumer took one message and sleeps, the queue
+ * is full again and the producer waits.  (Right after the consumer's take
+ * the producer may still show blocked for a frame while depth is one less:
+ * that is a true moment, but not the one to test.) */
 static bool producer_blocked(viz_app *a, void *arg)
 {
     (void)arg;
-    return model(a)->actors[viz_actor_id(VIZ_PRODUCER, 0)].state == VS_BLOCKED_FULL;
+    const viz_model *m = model(a);
+    return m->actors[viz_actor_id(VIZ_PRODUCER, 0)].state == VS_BLOCKED_FULL && m->received == 1
+           && viz_model_depth(m) == 2;
 }
 
 static void blocked_on_full(bool processes)
@@ -375,6 +381,130 @@ static void player_rewind_is_replay(void **state)
     viz_trace_destroy(tr);
 }
 
+static void trace_ring_laps_and_folds(void **state)
+{
+    (void)state;
+    /* A reader that falls a whole lap behind loses records and says so. */
+    viz_trace *tr = viz_trace_create(4); /* 16 slots */
+    assert_non_null(tr);
+    for (uint32_t i = 0; i < 40; i++) {
+        viz_rec r = ev(i, IPC_EV_SEND_BEGIN, 0, 0, 0, i);
+        viz_trace_put(tr, &r);
+    }
+    viz_rec out[64];
+    uint64_t lost = 0;
+    assert_int_equal(viz_trace_drain(tr, out, 64, &lost), 16);
+    assert_int_equal(lost, 24);
+    assert_int_equal(out[0].tok.seq, 24);  /* the newest 16 survive, in order */
+    assert_int_equal(out[15].tok.seq, 39);
+
+    /* The player bounds its history by folding the oldest half into its
+     * base state: the counters stay exact. */
+    viz_run_info info = { .name = "queue", .family = "queues", .caps = IPC_CAP_FIFO | IPC_CAP_MPMC };
+    viz_player p;
+    assert_int_equal(viz_player_init(&p, &info, 1024), 0);
+    const int P = viz_actor_id(VIZ_PRODUCER, 0);
+    for (uint32_t i = 0; i < 3000; i++) {
+        viz_rec b = ev(2 * i + 1, IPC_EV_SEND_BEGIN, P, 0, 0, i), d = ev(2 * i + 2, IPC_EV_SEND_DONE, P, IPC_OK, 0, i);
+        viz_trace_put(tr, &b);
+        viz_trace_put(tr, &d);
+        if (i % 4 == 3) assert_true(viz_player_ingest(&p, tr) >= 0); /* 8 at a time: no lap */
+    }
+    assert_int_equal(p.trace_lost, 0);
+    assert_true(p.trimmed > 0);
+    assert_true(p.n <= 1024);
+    assert_int_equal(viz_player_seek(&p, 10000 * 1000000LL), 0);
+    assert_int_equal(p.cur.sent, 3000);
+    assert_int_equal(p.cur.chan_n, 3000);
+    viz_player_free(&p);
+    viz_trace_destroy(tr);
+}
+
+static bool predict_judged(viz_app *a, void *arg)
+{
+    (void)arg;
+    return viz_app_ui(a)->predict == PREDICT_VERDICT;
+}
+
+static bool has_producer_2(viz_app *a, void *arg)
+{
+    (void)arg;
+    return model(a)->actors[viz_actor_id(VIZ_PRODUCER, 2)].state != VS_ABSENT;
+}
+
+static void keys_and_prediction(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/ipcviz-test-XXXXXX", file[300];
+    assert_non_null(mkdtemp(dir));
+    viz_scenario sc;
+    viz_scenario_default(&sc);
+    viz_app_opts o = { .sc = sc, .headless = true, .fps = 30, .out_dir = dir };
+    char err[600];
+    viz_app *a;
+    if (viz_app_create(&o, &a, err, sizeof err) != 0) fail_msg("%s", err);
+    for (int i = 0; i < 30; i++) frame(a); /* the producers have filled the queue */
+
+    /* predict: the playback stops for the question, runs for the answer */
+    viz_app_key(a, SDLK_g, 0);
+    assert_int_equal(viz_app_ui(a)->predict, PREDICT_ASK);
+    assert_true(viz_app_ui(a)->paused);
+    viz_app_key(a, SDLK_p, 0); /* "a producer" (an answer, not "add a producer") */
+    assert_int_equal(viz_app_ui(a)->predict, PREDICT_WATCH);
+    assert_false(viz_app_ui(a)->paused);
+    frames_until(a, predict_judged, NULL, 20, "the prediction judged");
+    assert_int_equal(viz_app_ui(a)->score_total, 1);
+    viz_app_key(a, SDLK_g, 0);
+    assert_int_equal(viz_app_ui(a)->predict, PREDICT_OFF);
+
+    /* live controls */
+    viz_app_key(a, SDLK_p, 0);                        /* a third producer */
+    frames_until(a, has_producer_2, NULL, 10, "producer P2 on screen");
+    int before = viz_app_ui(a)->send_delay_ms;
+    viz_app_key(a, SDLK_2, 0);                        /* producers faster */
+    frame(a);
+    assert_true(viz_app_ui(a)->send_delay_ms < before);
+    viz_app_key(a, SDLK_z, 0);                        /* slow motion */
+    assert_true(viz_app_ui(a)->speed < 1);
+    viz_app_key(a, SDLK_h, 0);                        /* help overlay on */
+    assert_true(viz_app_ui(a)->help);
+    viz_app_key(a, SDLK_s, 0);                        /* screenshot in the next frame */
+    frame(a);
+    snprintf(file, sizeof file, "%s/ipcviz-queue-001.png", dir);
+    assert_int_equal(access(file, R_OK), 0);
+    unlink(file);
+
+    viz_app_key(a, SDLK_PLUS, 0);                     /* capacity 4 -> 8: a new run */
+    frame(a);
+    assert_int_equal(model(a)->info.capacity, 8);
+    viz_app_key(a, SDLK_m, 0);                        /* the next mechanism: lifo */
+    frame(a);
+    assert_string_equal(model(a)->info.name, "lifo");
+    viz_app_key(a, SDLK_u, 0);                        /* the broken toy */
+    frame(a);
+    assert_true(model(a)->info.toy);
+    viz_app_key(a, SDLK_t, 0);                        /* the toy cannot fork: says so, keeps running */
+    frame(a);
+    assert_true(model(a)->info.toy);
+    assert_non_null(strstr(viz_app_ui(a)->status, "processes"));
+    assert_true(viz_app_key(a, SDLK_q, 0));           /* q asks to quit */
+    viz_app_destroy(a);
+    rmdir(dir);
+}
+
+static void missing_font_names_the_package(void **state)
+{
+    (void)state;
+    viz_scenario sc;
+    viz_scenario_default(&sc);
+    viz_app_opts o = { .sc = sc, .headless = true, .font = "/nonexistent/DejaVuSans.ttf" };
+    char err[600];
+    viz_app *a = NULL;
+    assert_int_equal(viz_app_create(&o, &a, err, sizeof err), -1);
+    assert_null(a);
+    assert_non_null(strstr(err, "fonts-dejavu-core"));
+}
+
 /* ---- command line, scenario files, output ------------------------------- */
 
 static void scenario_file_and_flags(void **state)
@@ -446,7 +576,9 @@ int main(int argc, char **argv)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(model_out_of_order, setup, teardown),
         cmocka_unit_test_setup_teardown(player_rewind_is_replay, setup, teardown),
+        cmocka_unit_test_setup_teardown(trace_ring_laps_and_folds, setup, teardown),
         cmocka_unit_test_setup_teardown(scenario_file_and_flags, setup, teardown),
+        cmocka_unit_test_setup_teardown(missing_font_names_the_package, setup, teardown),
         cmocka_unit_test_setup_teardown(headless_writes_png, setup, teardown),
         cmocka_unit_test_setup_teardown(queue_threads, setup, teardown),
         cmocka_unit_test_setup_teardown(pipe_threads, setup, teardown),
@@ -456,6 +588,7 @@ int main(int argc, char **argv)
         cmocka_unit_test_setup_teardown(full_queue_threads, setup, teardown),
         cmocka_unit_test_setup_teardown(full_queue_processes, setup, teardown),
         cmocka_unit_test_setup_teardown(pause_and_rewind, setup, teardown),
+        cmocka_unit_test_setup_teardown(keys_and_prediction, setup, teardown),
         cmocka_unit_test_setup_teardown(unlocked_toy_breaks, setup, teardown),
     };
     return cmocka_run_group_tests_name("viz", tests, NULL, NULL);

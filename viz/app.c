@@ -37,6 +37,7 @@ struct viz_app {
     int64_t       status_until;        /* wall ns                          */
     bool          want_shot;
     int           shots;
+    int           frame_no;            /* frames drawn so far              */
     /* predict who blocks next */
     enum viz_role guess;
     int64_t       ask_t;               /* playback time of the question    */
@@ -423,8 +424,15 @@ int viz_app_frame(viz_app *a, double dt)
         a->want_shot = false;
         take_screenshot(a);
     }
+    int rc = 0;
+    if (a->o.frames && a->o.out_dir) { /* recording: every frame, before it is presented */
+        char path[512], err[600];
+        snprintf(path, sizeof path, "%s/frame_%05d.png", a->o.out_dir, a->frame_no);
+        if ((rc = viz_app_save_png(a, path, err, sizeof err)) != 0) fprintf(stderr, "ipcviz: %s\n", err);
+    }
+    a->frame_no++;
     if (a->win) SDL_RenderPresent(a->ren);
-    return 0;
+    return rc;
 }
 
 /* ---- the program ---------------------------------------------------------------- */
@@ -447,7 +455,10 @@ static void usage(FILE *f)
         "  --processes | --threads  actors are forked processes (needs IPC_CAP_FORK) or threads\n"
         "  --scenario FILE        'key = value' lines with the keys above (flags override)\n"
         "  --predict              start in 'predict who blocks next' mode\n"
-        "  --headless --frames N --out DIR   render N frames to DIR/frame_NNNNN.png, no display\n"
+        "  --headless             render off-screen: no display needed (default 90 frames)\n"
+        "  --frames N             stop after N frames (also in a window)\n"
+        "  --out DIR              with --frames: write every frame to DIR/frame_NNNNN.png;\n"
+        "                         screenshots (key s) go here too\n"
         "  --fps N                frames per second (default 30)\n"
         "  --font FILE.ttf        instead of %s\n"
         "  --list                 list the mechanisms\n"
@@ -548,48 +559,32 @@ static void sleep_until(int64_t t)
     while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR) continue;
 }
 
-static int run_headless(viz_app *a, const viz_app_opts *o)
+/* The frame loop.  Headless frames are paced at fps of real time too: the
+ * run they show goes at real speed.  With --frames the loop ends after that
+ * many frames (in a window as well, which is how the window is tested). */
+static int run(viz_app *a, const viz_app_opts *o)
 {
-    int64_t frame_ns = 1000000000LL / o->fps, start = ipc_now_ns();
-    for (int i = 0; i < o->frames; i++) {
-        sleep_until(start + i * frame_ns); /* the run goes in real time: so do the frames */
-        if (viz_app_frame(a, 1.0 / o->fps) != 0) {
-            fprintf(stderr, "ipcviz: out of memory\n");
-            return 1;
-        }
-        if (o->out_dir) {
-            char path[512], err[600];
-            snprintf(path, sizeof path, "%s/frame_%05d.png", o->out_dir, i);
-            if (viz_app_save_png(a, path, err, sizeof err) != 0) {
-                fprintf(stderr, "ipcviz: %s\n", err);
-                return 1;
-            }
-        }
-    }
-    const viz_model *m = &viz_app_player(a)->cur;
-    printf("ipcviz: %d frames of %s; trace: sent %llu, received %llu; run: sent %llu, received %llu\n",
-           o->frames, m->info.name, (unsigned long long)m->sent, (unsigned long long)m->received,
-           (unsigned long long)viz_app_ui(a)->counts.sent, (unsigned long long)viz_app_ui(a)->counts.received);
-    return 0;
-}
-
-static int run_window(viz_app *a, const viz_app_opts *o)
-{
-    int64_t frame_ns = 1000000000LL / o->fps, last = ipc_now_ns();
-    for (;;) {
+    int64_t frame_ns = 1000000000LL / o->fps, start = ipc_now_ns(), last = start;
+    for (int i = 0; !o->frames || i < o->frames; i++) {
         SDL_Event ev;
-        while (SDL_PollEvent(&ev)) {
+        while (!o->headless && SDL_PollEvent(&ev)) {
             if (ev.type == SDL_QUIT) return 0;
             if (ev.type == SDL_KEYDOWN && viz_app_key(a, ev.key.keysym.sym, ev.key.keysym.mod)) return 0;
         }
+        sleep_until(start + i * frame_ns);
         int64_t now = ipc_now_ns();
-        if (viz_app_frame(a, (double)(now - last) / 1e9) != 0) {
-            fprintf(stderr, "ipcviz: out of memory\n");
+        if (viz_app_frame(a, o->headless ? 1.0 / o->fps : (double)(now - last) / 1e9) != 0) {
+            fprintf(stderr, "ipcviz: frame %d failed (out of memory, or see above)\n", i);
             return 1;
         }
         last = now;
-        sleep_until(now + frame_ns - (ipc_now_ns() - now));
     }
+    const viz_model *m = &viz_app_player(a)->cur;
+    const viz_run_counts *c = &viz_app_ui(a)->counts;
+    printf("ipcviz: %d frames of %s; trace: sent %llu, received %llu; run: sent %llu, received %llu%s%s\n",
+           o->frames, m->info.name, (unsigned long long)m->sent, (unsigned long long)m->received,
+           (unsigned long long)c->sent, (unsigned long long)c->received, c->error[0] ? "; error: " : "", c->error);
+    return 0;
 }
 
 int viz_main(int argc, char **argv)
@@ -603,7 +598,7 @@ int viz_main(int argc, char **argv)
         fprintf(stderr, "ipcviz: %s\n", err);
         return 1;
     }
-    rc = o.headless ? run_headless(a, &o) : run_window(a, &o);
+    rc = run(a, &o);
     viz_app_destroy(a);
     return rc;
 }

@@ -131,7 +131,7 @@ static text_entry *lookup(gfx *g, enum gfx_font f, SDL_Color c, const char *s, t
     text_entry *e = cacheable ? victim : tmp;
     if (e->tex) SDL_DestroyTexture(e->tex);
     *e = (text_entry){ .tex = tex, .font = f, .w = w, .h = h, .color = c, .used = g->frame };
-    if (cacheable) snprintf(e->s, sizeof e->s, "%s", s);
+    if (cacheable) memcpy(e->s, s, strlen(s) + 1); /* fits: checked above */
     return e;
 }
 

@@ -316,7 +316,10 @@ static int open_channel(viz_run *r, const viz_scenario *s, char *err, size_t err
     }
     /* a capacity the mechanism does not enforce exactly is not shown as one */
     r->info.capacity = r->info.caps & IPC_CAP_BOUNDED ? ipc_capacity(r->ch) : 0;
-    ipc_observe(r->ch, on_event, r);
+    if (ipc_observe(r->ch, on_event, r) != IPC_OK) { /* e.g. a -DIPC_NO_OBSERVER build */
+        snprintf(err, errlen, "ipc_observe: %s: the visualizer needs the observer hook", ipc_last_error());
+        return -1;
+    }
     return 0;
 }
 
