@@ -89,7 +89,7 @@ static void usage(FILE *f)
         "  --only LIST     latency,throughput,fan,pair,raw,limits,python (default: all;\n"
         "                  --quick leaves out fan)\n"
         "  --reps N        run every benchmark N times (mean/median/stddev are added)\n"
-        "  --min-time S    seconds per benchmark (default 0.2; --quick 0.05)\n"
+        "  --min-time S    seconds per benchmark (default 0.2; --quick 0.04)\n"
         "  --quick         the short run behind `make run`\n"
         "  --json FILE     write all results (Google Benchmark JSON + the Python baseline)\n"
         "  --no-python     same as leaving python out of --only\n"
@@ -202,7 +202,7 @@ static int parse_options(int *argc, char **argv)
         opt.thr = opt.quick ? quick_thr : full_thr;
     }
     if (opt.quick && !only_given) opt.only &= ~(unsigned)ONLY_FAN;
-    if (opt.min_time <= 0) opt.min_time = opt.quick ? 0.05 : 0.2;
+    if (opt.min_time <= 0) opt.min_time = opt.quick ? 0.04 : 0.2;
     return 0;
 }
 
@@ -550,7 +550,8 @@ int main(int argc, char **argv)
 
     /* Google Benchmark's flags, plus the JSON output we were asked for. */
     char out_flag[PATH_MAX + 32];
-    char **gargv = calloc((size_t)argc + 4, sizeof *gargv);
+    static char **gargv; /* Google Benchmark keeps pointers into it until exit */
+    gargv = calloc((size_t)argc + 4, sizeof *gargv);
     if (!gargv) return 1;
     int gargc = 0;
     for (int i = 0; i < argc; i++) gargv[gargc++] = argv[i];

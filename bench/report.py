@@ -13,8 +13,9 @@ Writes to DIR (default: the JSON's directory):
                 drawn by gnuplot
 
 Ratios, always computed from the data in the JSON (never copied from a counter):
-  cost_vs_raw        our time / the raw system calls' time (latency p50, time per message,
-                     ns per send+receive): 1.05 = 5 % slower than the bare calls
+  cost_vs_raw        our time / the raw system calls' time, both measured interleaved in the
+                     same run: latency p50, median time per message over the turns of a
+                     throughput run, median ns per send+receive: 1.05 = 5 % slower
   speedup_vs_python  Python's time / ours: 12 = twelve times faster than Python
 Python's counterpart: queue.Queue for threads, multiprocessing.Queue for processes.
 Standard library only; gnuplot is optional (no charts without it).
@@ -79,10 +80,11 @@ def load(path):
         })
         for k in ("p50_ns", "p99_ns", "p999_ns", "max_ns", "items_per_second", "bytes_per_second",
                   "cpu_util", "cpu_ns_per_op", "raw_p50_ns", "raw_p99_ns", "raw_items_per_second",
-                  "raw_bytes_per_second", "raw_ns_per_op", "observed_ns_per_op"):
+                  "raw_bytes_per_second", "ns_per_op", "raw_ns_per_op", "observed_ns_per_op",
+                  "msg_ns", "raw_msg_ns"):
             if k in e:
                 rec[k] = float(e[k])
-        if rec["kind"] == "pair" and not rec["error"]:
+        if rec["kind"] == "pair" and not rec["error"] and "ns_per_op" not in rec:
             rec["ns_per_op"] = rec["mean_ns"]
         info = impls.get(rec["impl"], {})
         rec["family"] = info.get("family", rec["impl"].split(":")[0] if ":" in rec["impl"] else "")
@@ -114,7 +116,7 @@ def add_ratios(records):
         if r["kind"] == "latency":
             r["cost_vs_raw"] = ratio(r.get("p50_ns"), r.get("raw_p50_ns"))
         elif r["kind"] == "throughput":
-            r["cost_vs_raw"] = ratio(r.get("raw_items_per_second"), r.get("items_per_second"))
+            r["cost_vs_raw"] = ratio(r.get("msg_ns"), r.get("raw_msg_ns"))
         elif r["kind"] == "pair":
             r["cost_vs_raw"] = ratio(r.get("ns_per_op"), r.get("raw_ns_per_op"))
             r["observer_cost"] = ratio(r.get("observed_ns_per_op"), r.get("ns_per_op"))
@@ -197,7 +199,7 @@ def mechanism_rows(records, lat_size, thr_sizes):
             keys.append((r["impl"], r["mode"]))
     rows = []
     for impl, mode in keys:
-        row = {"mechanism": impl, "mode": mode, "notes": []}
+        row = {"mechanism": impl, "mode": mode, "notes": [], "limit_sizes": set()}
         first = next(r for r in records if r["impl"] == impl)
         row["wait"] = first["wait"]
         for pin in ("same", "cross"):
@@ -206,8 +208,8 @@ def mechanism_rows(records, lat_size, thr_sizes):
             row[f"p50_{pin}"] = lat.get("p50_ns") if lat else None
             row[f"p99_{pin}"] = lat.get("p99_ns") if lat else None
             row[f"lat_{pin}"] = lat
-            if lat and used != lat_size and f"latency at the limit, {used} B" not in row["notes"]:
-                row["notes"].append(f"latency at the limit, {used} B")
+            if lat and used != lat_size:
+                row["limit_sizes"].add(used)
         for size in thr_sizes:
             thr = None
             for pin in ("cross", "same", "none"):
@@ -217,11 +219,14 @@ def mechanism_rows(records, lat_size, thr_sizes):
                     break
             row[f"thr_{size}"] = thr
             if thr and used != size:
-                row["notes"].append(f"{size} B: n/a, measured at the limit, {used} B")
+                row["limit_sizes"].add(used)
             if not thr:
                 err = find_error(records, impl=impl, mode=mode, size=size, kind="throughput")
                 if err:
                     row["notes"].append(f"{size} B: {err}")
+        if row["limit_sizes"]:
+            row["notes"].insert(0, "larger sizes n/a: measured at its limit, "
+                                + ", ".join(f"{n} B" for n in sorted(row["limit_sizes"])))
         lat = row["lat_cross"] or row["lat_same"]
         thr = row.get(f"thr_{thr_sizes[0]}")
         row["lat_vs_raw"] = lat.get("cost_vs_raw") if lat else None
@@ -305,7 +310,7 @@ def markdown(context, records, rows, lat_size, thr_sizes):
         out.append("")
 
     out.append("## Headline ratios\n")
-    out.extend(headlines(records, lat_size, thr_sizes) or ["(not enough data for the headline ratios)"])
+    out.extend(headlines(records, rows, lat_size, thr_sizes) or ["(not enough data for the headline ratios)"])
     errors = [r for r in records if r["error"] and not r["error"].startswith("n/a")]
     if errors:
         out.append("\n## Failed benchmarks\n")
@@ -313,42 +318,68 @@ def markdown(context, records, rows, lat_size, thr_sizes):
     return "\n".join(out) + "\n"
 
 
-def headlines(records, lat_size, thr_sizes):
-    """The comparisons the project asks for, by family, from the data."""
-    lines = []
-    cache = find(records, kind="latency", impl="limit:cacheline", pin="cross", mode="threads") or \
-        find(records, kind="latency", impl="limit:cacheline", pin="cross")
-    big = thr_sizes[-1]
+def headlines(records, rows, lat_size, thr_sizes):
+    """The comparisons the project asks for, from the data: by family, each
+    mechanism in the mode the charts use (processes where it can), two cores."""
+    out = []
+    small, big = thr_sizes[0], thr_sizes[-1]
+    fam = {r["impl"]: r["family"] for r in records}
+    mechs = list(dict.fromkeys(row["mechanism"] for row in rows))
+
+    def pick(impl, kind, size, pin="cross"):
+        r, _ = nearest(records, size, kind=kind, impl=impl, mode=one_mode(records, impl), pin=pin,
+                       producers=1, consumers=1)
+        return r
+
+    cache = find(records, kind="latency", impl="limit:cacheline", pin="cross")
     memcpy = find(records, kind="throughput", impl="limit:memcpy", size=big)
-    for r in records:
-        if r["error"] or r["producers"] != 1 or r["consumers"] != 1:
-            continue
-        if r["family"] == "shm" and r["kind"] == "latency" and r["pin"] == "cross" and cache and r["size"] == lat_size:
-            lines.append(f"- {r['impl']} ({r['mode']}) round trip, two cores: p50 {us(r['p50_ns'])} µs = "
-                         f"{times(ratio(r['p50_ns'], cache['p50_ns']))} the cache-line ping-pong "
-                         f"({us(cache['p50_ns'])} µs)")
-        if r["family"] == "shm" and r["kind"] == "throughput" and r["size"] == big and memcpy and r["pin"] == "cross":
-            lines.append(f"- {r['impl']} ({r['mode']}) {big} B throughput, two cores: "
-                         f"{r['bytes_per_second'] / 1e9:.2f} GB/s = "
-                         f"{ratio(r['bytes_per_second'], memcpy['bytes_per_second']):.0%} of memcpy "
-                         f"({memcpy['bytes_per_second'] / 1e9:.1f} GB/s)")
-        if r["family"] == "pipes" and r["kind"] == "throughput" and r["size"] == thr_sizes[0] and r.get("cost_vs_raw"):
-            lines.append(f"- {r['impl']} ({r['mode']}, {r['pin']}) {r['size']} B messages: "
-                         f"{rate(r['items_per_second'])} msgs/s vs {rate(r['raw_items_per_second'])} for "
-                         f"{r['raw_impl']} (writev + one read per message): "
-                         f"{ratio(r['items_per_second'], r['raw_items_per_second']):.2f}×")
-        if r["kind"] == "latency" and r.get("speedup_vs_python") and r["pin"] == "cross" and r["size"] == lat_size:
-            lines.append(f"- {r['impl']} ({r['mode']}) vs {r['python_impl']}, two cores: p50 {us(r['p50_ns'])} "
-                         f"µs, {times(r['speedup_vs_python'])} faster")
-    return lines
+    shm = [m for m in mechs if fam.get(m) == "shm"]
+    if cache and shm:
+        out.append(f"Shared memory against the cache-line ping-pong ({us(cache['p50_ns'])} µs round trip, two cores):")
+        for m in shm:
+            r = pick(m, "latency", lat_size)
+            if r:
+                out.append(f"- {m} ({r['mode']}): p50 {us(r['p50_ns'])} µs = {times(ratio(r['p50_ns'], cache['p50_ns']))}")
+    if memcpy and shm:
+        out.append(f"\nShared memory at {big} B against memcpy ({memcpy['bytes_per_second'] / 1e9:.1f} GB/s, one thread):")
+        for m in shm:
+            r = pick(m, "throughput", big)
+            if r and r.get("bytes_per_second"):
+                out.append(f"- {m} ({r['mode']}): {r['bytes_per_second'] / 1e9:.2f} GB/s = "
+                           f"{ratio(r['bytes_per_second'], memcpy['bytes_per_second']):.0%} of memcpy")
+    streams = [(m, pick(m, "throughput", small)) for m in mechs if fam.get(m) == "pipes"]
+    streams = [(m, r) for m, r in streams if r and r.get("msg_ns") and r.get("raw_msg_ns")]
+    if streams:
+        out.append(f"\nPipes and sockets, {small} B messages, against the raw one-read(2)-per-message reader "
+                   "(median time per message, interleaved; > 1 = ipcplay faster):")
+        for m, r in streams:
+            out.append(f"- {m} ({r['mode']}): {r['msg_ns']:.0f} ns vs {r['raw_msg_ns']:.0f} ns for "
+                       f"{r['raw_impl']}: {ratio(r['raw_msg_ns'], r['msg_ns']):.2f}×")
+    pairs = [r for r in records if r["kind"] == "pair" and not r["error"] and r.get("cost_vs_raw")]
+    if pairs:
+        costs = sorted(r["cost_vs_raw"] for r in pairs)
+        over = [f"{r['impl']} {times(r['cost_vs_raw'])}" for r in pairs if r["cost_vs_raw"] > 1.10]
+        out.append(f"\nInterface overhead, one thread (send+receive, no wakeups), against the raw calls: median "
+                   f"{times(costs[len(costs) // 2])} over {len(costs)} mechanisms; above the 10 % target: "
+                   f"{', '.join(over) if over else 'none'}.")
+    for mode, py in PY_FOR_MODE.items():
+        ranked = [row for row in rows if row["mode"] == mode and row["lat_vs_py"]]
+        if ranked:
+            best = ranked[0]
+            queues = [row for row in ranked if fam.get(row["mechanism"]) == "queues"]
+            out.append(f"\nAgainst {py} ({mode}, two cores, p50 round trip): fastest {best['mechanism']} "
+                       f"{times(best['lat_vs_py'])} faster"
+                       + "".join(f"; {row['mechanism']} {times(row['lat_vs_py'])}" for row in queues
+                                 if row is not best) + ".")
+    return out
 
 
 # ---- CSV ------------------------------------------------------------------------------
 
 CSV_FIELDS = ["name", "kind", "impl", "family", "mode", "pin", "size", "producers", "consumers", "wait",
               "p50_ns", "p99_ns", "p999_ns", "max_ns", "mean_ns", "items_per_second", "bytes_per_second",
-              "ns_per_op", "cpu_util", "cpu_ns_per_op", "raw_impl", "raw_p50_ns", "raw_items_per_second",
-              "raw_ns_per_op", "cost_vs_raw", "observed_ns_per_op", "observer_cost", "python_impl",
+              "msg_ns", "ns_per_op", "cpu_util", "cpu_ns_per_op", "raw_impl", "raw_p50_ns",
+              "raw_items_per_second", "raw_msg_ns", "raw_ns_per_op", "cost_vs_raw", "observed_ns_per_op", "observer_cost", "python_impl",
               "speedup_vs_python", "error"]
 
 

@@ -58,7 +58,7 @@
 #define WARMUP_MAX   200       /* round trips discarded before measuring    */
 #define WARMUP_NS    50000000  /* ... or 50 ms of them, whichever is first  */
 #define LAT_BLOCK    64        /* round trips per lane turn                 */
-#define THR_CHUNKS   4         /* turns per throughput run                  */
+#define THR_CHUNKS   8         /* turns per throughput run                  */
 #define PAIR_BLOCK   256       /* send+receive pairs per lane turn          */
 
 const char *const bench_kind_name[] = { "latency", "throughput", "pair", "latency", "throughput" };
@@ -107,7 +107,8 @@ typedef struct lane {
     int            nprod, ncons;
     size_t         size;
     unsigned char *buf, *echo;       /* main's message and receive buffer  */
-    bench_hist     hist;
+    bench_hist     hist;             /* latency: round trips; throughput and
+                                        pair: ns per message of each turn    */
     double         time_s;           /* measured this run: as timed,       */
     double         wall_s, cpu_s;    /* the wall around it, both sides' CPU */
     int64_t        ops;
@@ -144,14 +145,17 @@ static int peer_failed(lane *l, const char *what)
     return 1;
 }
 
-/* Wait for `count` bytes `expect` from the peers. */
-static int wait_for(lane *l, char expect, int count, int timeout_ms)
+/* Wait until the peers have sent exactly the bytes in `expect`, in any
+ * order ("D" plus one "P" per producer peer...); an 'E' is their error. */
+static int wait_for(lane *l, const char *expect, int timeout_ms)
 {
+    char left[2 * MAX_SIDE + 2];
+    snprintf(left, sizeof left, "%s", expect);
     struct pollfd p = { .fd = l->ack[0], .events = POLLIN };
     int64_t deadline = ipc_now_ns() + (int64_t)timeout_ms * 1000000;
-    while (count > 0) {
-        int left = (int)((deadline - ipc_now_ns()) / 1000000);
-        int n = poll(&p, 1, left > 0 ? left : 0);
+    while (left[0]) {
+        int ms = (int)((deadline - ipc_now_ns()) / 1000000);
+        int n = poll(&p, 1, ms > 0 ? ms : 0);
         if (n < 0 && errno == EINTR) continue;
         if (n < 0) return bench_fail_errno("poll");
         if (n == 0) return bench_fail("%s: no answer from a peer within %d ms", l->impl->name, timeout_ms);
@@ -160,10 +164,22 @@ static int wait_for(lane *l, char expect, int count, int timeout_ms)
         if (r < 0 && errno == EINTR) continue;
         if (r != 1) return bench_fail_errno("read(ack pipe)");
         if (got == 'E') return bench_fail("%s", l->ctrl->error);
-        if (got != expect) return bench_fail("peer said '%c', expected '%c'", got, expect);
-        count--;
+        char *at = strchr(left, got);
+        if (!at) return bench_fail("peer said '%c', expected one of \"%s\"", got, left);
+        memmove(at, at + 1, strlen(at));
     }
     return 0;
+}
+
+/* "R" for each of n peers, or "D" and a "P" per producer peer. */
+static const char *acks(char first, int n, char rest)
+{
+    static char buf[2 * MAX_SIDE + 2];
+    int k = 0;
+    if (first) buf[k++] = first;
+    while (n-- > 0 && k < (int)sizeof buf - 1) buf[k++] = rest;
+    buf[k] = '\0';
+    return buf;
 }
 
 static void fill_payload(unsigned char *buf, size_t size, unsigned char op)
@@ -221,6 +237,7 @@ static int producer_peer(void *arg)
         for (long i = 0; i < quota && rc == 0; i++)
             if (l->ch[0]->send(l->ch[0], buf, l->size) < 0) rc = peer_failed(l, "producer send");
         if (rc) break;
+        tell(l, 'P'); /* sent: main may now write the next turn's quota */
     }
     free(buf);
     return rc;
@@ -423,14 +440,14 @@ static int lane_start(lane *l, const bench_case *c)
         return start_peer(l, c, cacheline_peer, 0, peer_cpu);
     case KIND_LATENCY:
         if (start_peer(l, c, echo_peer, 0, peer_cpu) < 0) return -1;
-        return wait_for(l, 'R', 1, READY_MS);
+        return wait_for(l, "R", READY_MS);
     case KIND_THROUGHPUT:
         /* consumers on the "peer" CPU, producers with main on the "main" CPU */
         for (int i = 0; i < l->ncons; i++)
             if (start_peer(l, c, consumer_peer, i, peer_cpu) < 0) return -1;
         for (int i = 1; i < l->nprod; i++)
             if (start_peer(l, c, producer_peer, i, main_cpu) < 0) return -1;
-        return wait_for(l, 'R', l->nprod - 1 + l->ncons, READY_MS);
+        return wait_for(l, acks(0, l->nprod - 1 + l->ncons, 'R'), READY_MS);
     default:
         return 0;
     }
@@ -581,7 +598,9 @@ static int run_cacheline(gb_state *st, session *s)
 }
 
 /* One turn: `total` messages from "go" until the last is counted.  Main is
- * producer 0 and sends its share itself. */
+ * producer 0 and sends its share itself; the other producers say 'P' when
+ * they have sent theirs, so that main never writes the next turn's quota
+ * while one of them may still be about to read this one. */
 static int lane_turn(lane *l, int64_t total)
 {
     for (int i = 0; i < l->nprod; i++)
@@ -594,12 +613,22 @@ static int lane_turn(lane *l, int64_t total)
         if (write(l->go[i][1], "g", 1) != 1) return bench_fail_errno("write(go pipe)");
     for (long i = 0; i < l->ctrl->quota[0]; i++)
         if (l->ch[0]->send(l->ch[0], l->buf, l->size) < 0) return -1;
-    if (wait_for(l, 'D', 1, (int)(run_budget_s * 1000)) < 0) return -1;
-    l->time_s += (double)(ipc_now_ns() - t0) * 1e-9;
+    if (wait_for(l, acks('D', l->nprod - 1, 'P'), (int)(run_budget_s * 1000)) < 0) return -1;
+    int64_t ns = ipc_now_ns() - t0;
+    bench_hist_add(&l->hist, (uint64_t)((ns + total / 2) / total));
+    l->time_s += (double)ns * 1e-9;
     l->wall_s = l->time_s;
     l->cpu_s += lane_cpu(l) - cpu0;
     l->ops += total;
     return 0;
+}
+
+/* Per-message time of a lane as the median over its turns: a turn that the
+ * scheduler (or another tenant of the machine) interrupted does not move
+ * it, which the mean of the whole run would. */
+static double median_ns(const lane *l)
+{
+    return (double)bench_hist_quantile(&l->hist, 0.5);
 }
 
 static int run_throughput(gb_state *st, session *s)
@@ -608,8 +637,8 @@ static int run_throughput(gb_state *st, session *s)
     lanes_reset_run(s);
     while (gb_keep_running_batch(st, gb_max_iterations(st))) {
         int64_t total = gb_max_iterations(st);
-        int chunks = total >= THR_CHUNKS ? THR_CHUNKS : 1;
-        for (int k = 0; k < chunks; k++) {
+        int64_t chunks = total >= THR_CHUNKS ? THR_CHUNKS : 1;
+        for (int64_t k = 0; k < chunks; k++) {
             int64_t part = total / chunks + (k < total % chunks);
             if (lane_turn(mech, part) < 0 || (raw && lane_turn(raw, part) < 0)) return -1;
         }
@@ -619,12 +648,13 @@ static int run_throughput(gb_state *st, session *s)
     gb_set_bytes_processed(st, mech->ops * (int64_t)s->owner->size);
     gb_counter(st, "producers", s->owner->producers, GB_COUNTER_PLAIN);
     gb_counter(st, "consumers", s->owner->consumers, GB_COUNTER_PLAIN);
+    gb_counter(st, "msg_ns", median_ns(mech), GB_COUNTER_PLAIN);
     if (raw && raw->time_s > 0) {
         gb_counter(st, "raw_items_per_second", (double)raw->ops / raw->time_s, GB_COUNTER_PLAIN);
         gb_counter(st, "raw_bytes_per_second", (double)raw->ops * (double)s->owner->size / raw->time_s,
                    GB_COUNTER_PLAIN);
-        gb_counter(st, "vs_raw", (mech->time_s / (double)mech->ops) / (raw->time_s / (double)raw->ops),
-                   GB_COUNTER_PLAIN);
+        gb_counter(st, "raw_msg_ns", median_ns(raw), GB_COUNTER_PLAIN);
+        gb_counter(st, "vs_raw", median_ns(mech) / median_ns(raw), GB_COUNTER_PLAIN);
     }
     return 0;
 }
@@ -639,7 +669,9 @@ static int lane_pairs(lane *l, int count)
         size_t len = 0;
         if (ch->send(ch, l->buf, l->size) < 0 || ch->recv(ch, l->echo, l->size, &len) < 0) return -1;
     }
-    l->time_s += (double)(ipc_now_ns() - t0) * 1e-9;
+    int64_t ns = ipc_now_ns() - t0;
+    bench_hist_add(&l->hist, (uint64_t)((ns + count / 2) / count));
+    l->time_s += (double)ns * 1e-9;
     l->wall_s = l->time_s;
     l->cpu_s += lane_cpu(l) - cpu0;
     l->ops += count;
@@ -659,13 +691,15 @@ static int run_pair(gb_state *st, session *s)
             if (l == &s->lane[LANE_IMPL]) gb_set_iteration_time(st, l->time_s - before);
         }
     }
+    /* medians over the turns (see median_ns); Google Benchmark's own time is the mean */
     lane *mech = &s->lane[LANE_IMPL];
-    double ns = mech->time_s * 1e9 / (double)mech->ops;
+    double ns = median_ns(mech);
     gb_set_items_processed(st, mech->ops);
+    gb_counter(st, "ns_per_op", ns, GB_COUNTER_PLAIN);
     for (int i = LANE_RAW; i < LANES; i++) {
         lane *l = &s->lane[i];
         if (!l->impl || l->ops == 0) continue;
-        double other = l->time_s * 1e9 / (double)l->ops;
+        double other = median_ns(l);
         gb_counter(st, i == LANE_RAW ? "raw_ns_per_op" : "observed_ns_per_op", other, GB_COUNTER_PLAIN);
         /* raw: our cost over the bare calls; observed: the hook's over ours */
         gb_counter(st, i == LANE_RAW ? "vs_raw" : "observer_vs_plain", i == LANE_RAW ? ns / other : other / ns,

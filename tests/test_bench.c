@@ -262,7 +262,7 @@ static void report_on_tiny_run(void **state)
     const char *p = csv_next(csv, &head);
     int kind = col(&head, "kind"), impl = col(&head, "impl"), mode = col(&head, "mode"), pin = col(&head, "pin");
     int p50 = col(&head, "p50_ns"), raw_p50 = col(&head, "raw_p50_ns"), cost = col(&head, "cost_vs_raw");
-    int ips = col(&head, "items_per_second"), raw_ips = col(&head, "raw_items_per_second");
+    int msg = col(&head, "msg_ns"), raw_msg = col(&head, "raw_msg_ns");
     int speed = col(&head, "speedup_vs_python"), err = col(&head, "error");
     int raw_checked = 0, py_checked = 0, rows = 0;
     while ((p = csv_next(p, &r)) != NULL) {
@@ -270,7 +270,7 @@ static void report_on_tiny_run(void **state)
         if (r.f[err][0]) continue;
         bool lat = strcmp(r.f[kind], "latency") == 0, thr = strcmp(r.f[kind], "throughput") == 0;
         if ((lat || thr) && !isnan(num(&r, cost))) {
-            double want = lat ? num(&r, p50) / num(&r, raw_p50) : num(&r, raw_ips) / num(&r, ips);
+            double want = lat ? num(&r, p50) / num(&r, raw_p50) : num(&r, msg) / num(&r, raw_msg);
             if (!close_to(num(&r, cost), want))
                 fail_msg("%s %s: cost_vs_raw %s, figures give %g", r.f[kind], r.f[impl], r.f[cost], want);
             raw_checked++;
