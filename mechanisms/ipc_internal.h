@@ -132,8 +132,10 @@ int  ipc__lock(pthread_mutex_t *m, const ipc_deadline *d, bool *holder_died);
  * put_nowait takes the queue's mutex — only the wait for room or data is
  * skipped, so a nowait send never fails while there is room. */
 int  ipc__lock_brief(pthread_mutex_t *m, const ipc_deadline *d, bool *holder_died);
-/* Wait on c (m held) until signalled or the deadline: 0 woken, 1 timed out.
- * On EOWNERDEAD the mutex is made consistent and *holder_died set. */
+/* Wait on c (m held) until signalled or the deadline: 0 woken, 1 timed out
+ * (m held again in both cases).  On EOWNERDEAD the mutex is made consistent
+ * and *holder_died set.  A negative IPC_E* return means m could not be made
+ * consistent and is NOT held: return at once without unlocking. */
 int  ipc__cond_wait(pthread_cond_t *c, pthread_mutex_t *m, const ipc_deadline *d, bool *holder_died);
 /* size bytes of zeroed MAP_SHARED|MAP_ANONYMOUS memory, inherited by fork().
  * NULL (with ipc__fail) on error. */

@@ -97,7 +97,7 @@ int ipc__cond_wait(pthread_cond_t *c, pthread_mutex_t *m, const ipc_deadline *d,
     if (ipc__deadline_is_nowait(d)) return 1;
     int err = ipc__deadline_blocks_forever(d) ? pthread_cond_wait(c, m)
                                               : pthread_cond_timedwait(c, m, &d->when);
-    if (err == EOWNERDEAD) return owner_died(m, holder_died) ? 0 : 0;
+    if (err == EOWNERDEAD) return owner_died(m, holder_died); /* 0, or an error with m released */
     return err == ETIMEDOUT ? 1 : 0;
 }
 

@@ -449,6 +449,28 @@ static void test_close_wakes_blocked_sender(void **state)
     ipc_free(ch);
 }
 
+/* Shutdown reaches a receiver blocked in another process. */
+static void test_close_wakes_receiver_in_other_process(void **state)
+{
+    (void)state;
+    REQUIRE(IPC_CAP_CLOSE_WAKES | IPC_CAP_FORK);
+    ipc_channel *ch = open_default();
+    pid_t pid = tl_fork(30);
+    if (pid == 0) {
+        char buf[8];
+        size_t got;
+        int64_t t0 = ipc_now_ns();
+        int rc = ipc_recv(ch, buf, sizeof buf, &got, NULL, 10000);
+        _exit(rc == IPC_ECLOSED && tl_ms_since(t0) < 8000 ? 0 : rc == IPC_ECLOSED ? 2 : 1);
+    }
+    tl_sleep_ms(200);
+    assert_ipc(ipc_close(ch), IPC_OK);
+    int status = tl_wait(pid, 30);
+    ipc_free(ch);
+    if (status == 2) fail_msg("the other process woke only at its deadline");
+    if (status) fail_msg("the other process's receive did not answer IPC_ECLOSED (status %d)", status);
+}
+
 /* ---- priority ---------------------------------------------------------- */
 
 static void test_priority_order(void **state)
@@ -930,6 +952,7 @@ static const struct CMUnitTest per_mechanism[] = {
     CASE(test_close_then_drain),
     CASE(test_close_wakes_blocked_receiver),
     CASE(test_close_wakes_blocked_sender),
+    CASE(test_close_wakes_receiver_in_other_process),
     CASE(test_priority_order),
     CASE(test_pollfd_readable_when_ready),
     CASE(test_pollfd_wakes_on_close),

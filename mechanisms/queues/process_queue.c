@@ -69,7 +69,9 @@ static int pq_send(ipc_channel *ch, const void *msg, size_t len, int prio, const
     int rc = IPC_OK;
     while (!q->shut && q->count == q->capacity) {
         ipc__blocked(ch, IPC_EV_SEND_BLOCKED);
-        if (ipc__cond_wait(&q->not_full, &q->lock, d, NULL) == 1 && q->count == q->capacity && !q->shut) {
+        int w = ipc__cond_wait(&q->not_full, &q->lock, d, NULL);
+        if (w < 0) return w; /* the lock is gone with the error */
+        if (w == 1 && q->count == q->capacity && !q->shut) {
             rc = ipc__fail(IPC_EFULL, "procq is full (%zu messages)", q->capacity);
             break;
         }
@@ -98,7 +100,9 @@ static int pq_recv(ipc_channel *ch, void *buf, size_t cap, size_t *len, int *pri
     while (q->count == 0) {
         if (q->shut) { rc = ipc__fail(IPC_ECLOSED, "procq is shut down and drained"); break; }
         ipc__blocked(ch, IPC_EV_RECV_BLOCKED);
-        if (ipc__cond_wait(&q->not_empty, &q->lock, d, NULL) == 1 && q->count == 0) {
+        int w = ipc__cond_wait(&q->not_empty, &q->lock, d, NULL);
+        if (w < 0) return w;
+        if (w == 1 && q->count == 0) {
             rc = q->shut ? ipc__fail(IPC_ECLOSED, "procq is shut down and drained")
                          : ipc__fail(IPC_EEMPTY, "procq is empty");
             break;
