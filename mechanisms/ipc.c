@@ -329,3 +329,12 @@ const ipc_mechanism *ipc_channel_mechanism(const ipc_channel *ch)
 
 size_t ipc_max_msg(const ipc_channel *ch) { return valid(ch) ? ch->max_msg : 0; }
 size_t ipc_capacity(const ipc_channel *ch) { return valid(ch) ? ch->capacity : 0; }
+
+int ipc_attach_config(const ipc_channel *ch, ipc_config *cfg)
+{
+    if (!valid(ch) || !cfg) return ipc__fail(IPC_EINVAL, "ipc_attach_config: %s", cfg ? "not an open channel" : "cfg is NULL");
+    if (!(ch->mech->caps & IPC_CAP_UNRELATED) || !ch->mech->ops->attach_config)
+        return ipc__fail(IPC_ENOTSUP, "%s: cannot be attached by another process", ch->mech->name);
+    *cfg = (ipc_config){ .flags = IPC_ATTACH, .max_msg = ch->max_msg, .capacity = ch->capacity };
+    return ch->mech->ops->attach_config(ch, cfg);
+}

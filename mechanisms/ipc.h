@@ -98,7 +98,9 @@ typedef struct ipc_channel ipc_channel;
 
 /* Open a channel of the named mechanism.  cfg may be NULL (all defaults).
  * RETURNS 0 and *out, or IPC_ENOMECH, IPC_EINVAL (e.g. max_msg above the
- * mechanism's limit), IPC_ESYS.  On failure *out is left NULL. */
+ * mechanism's limit, a bad name), IPC_ENOTSUP (IPC_ATTACH on a mechanism
+ * without IPC_CAP_UNRELATED), IPC_ECLOSED (IPC_ATTACH to a channel whose
+ * owner has shut it down or gone), IPC_ESYS.  On failure *out is NULL. */
 int  ipc_open(const char *mechanism, const ipc_config *cfg, ipc_channel **out);
 
 /* Send len bytes.  prio matters only with IPC_CAP_PRIORITY (higher first).
@@ -110,7 +112,8 @@ int  ipc_send(ipc_channel *ch, const void *msg, size_t len, int prio, int timeou
 /* Receive one message into buf (cap bytes).  *len gets its size; prio may be
  * NULL.  RETURNS 0, or IPC_EEMPTY (timed out), IPC_ECLOSED (closed and
  * drained, or every sender is gone), IPC_EMSGSIZE (cap too small: the
- * message stays queued and *len holds the size needed), IPC_EINVAL, IPC_ESYS. */
+ * message stays queued and *len holds the size needed), IPC_ENOTSUP (this
+ * handle can only send, e.g. a tcp attacher), IPC_EINVAL, IPC_ESYS. */
 int  ipc_recv(ipc_channel *ch, void *buf, size_t cap, size_t *len, int *prio, int timeout_ms);
 
 /* Shut the channel down for every holder (Python 3.13's Queue.shutdown()):
@@ -135,6 +138,12 @@ int  ipc_pollfd(ipc_channel *ch);
 /* Messages queued right now, or -1 if the mechanism cannot tell.  Like
  * Python's qsize(), a hint: another thread may change it at once. */
 long ipc_depth(const ipc_channel *ch);
+
+/* Fill *cfg with what another process passes to ipc_open() to attach to
+ * this channel: flags = IPC_ATTACH, name and/or endpoint (strings owned by
+ * ch, valid until ipc_free), max_msg and capacity.  RETURNS 0, IPC_ENOTSUP
+ * (the mechanism has no IPC_CAP_UNRELATED), IPC_EINVAL. */
+int  ipc_attach_config(const ipc_channel *ch, ipc_config *cfg);
 
 /* The effective limits of this channel (after defaults were applied). */
 size_t ipc_max_msg(const ipc_channel *ch);   /* 0 if ch is not an open channel */

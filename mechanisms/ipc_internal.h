@@ -61,6 +61,10 @@ struct ipc_ops {
     int  (*pollfd)(ipc_channel *ch);
     /* Queued messages, or NULL if unknown. */
     long (*depth)(const ipc_channel *ch);
+    /* Mechanisms with IPC_CAP_UNRELATED: set cfg->name and/or cfg->endpoint
+     * (pointing into ch) so that ipc_open(mech, cfg) with IPC_ATTACH in any
+     * process reaches this channel.  The dispatch layer fills the rest. */
+    int  (*attach_config)(const ipc_channel *ch, ipc_config *cfg);
 };
 
 /* ---- the part of every channel the dispatch layer owns ----------------- */
