@@ -169,8 +169,9 @@ static int ms_recv(bench_chan *c, void *buf, size_t cap, size_t *len)
     return 0;
 }
 
-static int open_msg_socket(int type, size_t max_msg, bench_chan **out)
+static int open_msg_socket(const bench_impl *impl, size_t max_msg, bench_chan **out)
 {
+    int type = impl == &raw_dgram ? SOCK_DGRAM : SOCK_SEQPACKET;
     int sv[2];
     if (socketpair(AF_UNIX, type | SOCK_CLOEXEC, 0, sv) < 0) return bench_fail_errno("socketpair");
     int want = (int)(2 * max_msg + 65536);
@@ -184,18 +185,6 @@ static int open_msg_socket(int type, size_t max_msg, bench_chan **out)
     (*out)->send = ms_send;
     (*out)->recv = ms_recv;
     return 0;
-}
-
-static int open_seqpacket(const bench_impl *impl, size_t max_msg, bench_chan **out)
-{
-    (void)impl;
-    return open_msg_socket(SOCK_SEQPACKET, max_msg, out);
-}
-
-static int open_dgram(const bench_impl *impl, size_t max_msg, bench_chan **out)
-{
-    (void)impl;
-    return open_msg_socket(SOCK_DGRAM, max_msg, out);
 }
 
 #define RAW_STREAM_CAPS (IPC_CAP_THREADS | IPC_CAP_FORK)
@@ -218,10 +207,10 @@ const bench_impl raw_tcp = {
 const bench_impl raw_seqpacket = {
     .name = "raw:seqpacket", .wait = "kernel block (recv)",
     .about = "AF_UNIX SOCK_SEQPACKET socketpair, one send + one recv per message",
-    .caps = RAW_STREAM_CAPS, .max_msg = 1u << 20, .open = open_seqpacket,
+    .caps = RAW_STREAM_CAPS, .max_msg = 1u << 20, .open = open_msg_socket,
 };
 const bench_impl raw_dgram = {
     .name = "raw:dgram", .wait = "kernel block (recv)",
     .about = "AF_UNIX SOCK_DGRAM socketpair, one send + one recv per message",
-    .caps = RAW_STREAM_CAPS, .max_msg = 1u << 20, .open = open_dgram,
+    .caps = RAW_STREAM_CAPS, .max_msg = 1u << 20, .open = open_msg_socket,
 };

@@ -427,6 +427,23 @@ def size_axis(sizes):
     return f"set xtics ({tics})\nset xrange [{sizes[0] / 1.6}:{sizes[-1] * 1.6}]" if sizes else ""
 
 
+def line_chart(out_dir, name, tmp, plots, sizes, title, ylabel):
+    """A log-log chart of one line per implementation against message size."""
+    err = gnuplot(f"""
+set terminal pngcairo size 1400,820 font "DejaVu Sans,11" noenhanced
+set output "{os.path.join(os.path.abspath(out_dir), name)}"
+set title "{title}"
+set xlabel "message size (bytes)"
+set ylabel "{ylabel}"
+set logscale xy
+set grid xtics ytics
+set key outside right top font ",9"
+{size_axis(sizes)}
+plot {", ".join(plots)}
+""", tmp)
+    return err or os.path.join(out_dir, name)
+
+
 def charts(records, out_dir, lat_size):
     tmp = tempfile.mkdtemp(prefix="ipcreport.")
     notes = []
@@ -437,19 +454,27 @@ def charts(records, out_dir, lat_size):
             if r["kind"] == "latency" and not r["error"] and r["impl"] not in [g[0] for g in groups]:
                 groups.append((r["impl"], one_mode(records, r["impl"])))
         with open(os.path.join(tmp, "lat.dat"), "w") as f:
-            f.write("label p50same p50cross p99cross\n")
+            # columns: label, p50 same core, p50 two cores, p99 two cores (no header line:
+            # in a histogram it would take the first slot)
             for impl, mode in groups:
                 vals, sizes = [], set()
                 for pin, key in (("same", "p50_ns"), ("cross", "p50_ns"), ("cross", "p99_ns")):
-                    r, used = nearest(records, lat_size, kind="latency", impl=impl, mode=mode, pin=pin,
+                    # a limit has one size of its own (the cache line's ping-pong carries 8 bytes)
+                    size = lat_size if not impl.startswith("limit:") else \
+                        next((x["size"] for x in records if x["impl"] == impl and x["kind"] == "latency"), lat_size)
+                    r, used = nearest(records, size, kind="latency", impl=impl, mode=mode, pin=pin,
                                       producers=1, consumers=1)
                     vals.append(f"{r[key] / 1e3:.4f}" if r and r.get(key) else "NaN")
                     if r:
                         sizes.add(used)
-                at = "".join(f", {x} B" for x in sizes if x != lat_size)
+                at = "".join(f", {x} B" for x in sizes if x != lat_size and not impl.startswith("limit:"))
                 f.write(f'"{impl} ({mode}{at})" ' + " ".join(vals) + "\n")
         if groups:
             width = max(1200, 60 * len(groups) + 200)
+            first_base = next((i for i, (impl, _) in enumerate(groups) if ":" in impl), None)
+            separator = (f'set arrow from {first_base - 0.5}, graph 0 to {first_base - 0.5}, graph 1 nohead dt 2 lc rgb "#555555"\n'
+                         f'set label "baselines" at {first_base - 0.4}, graph 0.97 left textcolor rgb "#555555"'
+                         if first_base else "")
             err = gnuplot(f"""
 set terminal pngcairo size {width},760 font "DejaVu Sans,11" noenhanced
 set output "{os.path.join(os.path.abspath(out_dir), 'latency.png')}"
@@ -463,9 +488,10 @@ set style fill solid 0.85 border -1
 set boxwidth 0.9
 set xtics rotate by 40 right scale 0 font ",10"
 set xrange [-0.6:{len(groups) - 0.4}]
-set key top left
+set key outside top center horizontal
 set bmargin 11
 set lmargin 10
+{separator}
 plot "lat.dat" using 2:xtic(1) title "p50, same core" lc rgb "#4e79a7", \\
      "" using 3 title "p50, two cores" lc rgb "#f28e2b", \\
      "" using 4 title "p99, two cores" lc rgb "#e15759"
@@ -490,22 +516,14 @@ plot "lat.dat" using 2:xtic(1) title "p50, same core" lc rgb "#4e79a7", \\
                         f.write(f"{size} {pts[size][1] / 1e6:.6f}\n")
                 lines.append((impl, mode, fname))
         if lines:
-            plots = [f'"{fname}" using 1:2 {style(i, impl)} title "{impl} ({mode})"'
+            # queue.Queue hands over a reference: its "bytes per second" copies nothing
+            plots = [f'"{fname}" using 1:2 {style(i, impl)} title "{impl} ({mode}'
+                     f'{", by reference" if impl == "python:queue.Queue" else ""})"'
                      for i, (impl, mode, fname) in enumerate(lines)]
             sizes = sorted({r["size"] for r in records if r["kind"] == "throughput" and not r["error"]})
-            err = gnuplot(f"""
-set terminal pngcairo size 1400,820 font "DejaVu Sans,11" noenhanced
-set output "{os.path.join(os.path.abspath(out_dir), 'throughput.png')}"
-set title "One-way throughput vs message size (two cores where measured; log-log)"
-set xlabel "message size (bytes)"
-set ylabel "throughput (MB/s, 10^6 bytes per second)"
-set logscale xy
-set grid xtics ytics
-set key outside right top font ",9"
-{size_axis(sizes)}
-plot {", ".join(plots)}
-""", tmp)
-            notes.append(err or f"{out_dir}/throughput.png")
+            notes.append(line_chart(out_dir, "throughput.png", tmp, plots, sizes,
+                                    "One-way throughput vs message size (two cores where measured; log-log)",
+                                    "throughput (MB/s, 10^6 bytes per second)"))
 
         # 3. latency vs message size, when several sizes were measured
         lat_lines = []
@@ -522,19 +540,9 @@ plot {", ".join(plots)}
             plots = [f'"{fn}" using 1:2 {style(i, impl)} title "{impl} ({mode})"'
                      for i, (impl, mode, fn) in enumerate(lat_lines)]
             sizes = sorted({r["size"] for r in records if r["kind"] == "latency" and not r["error"]})
-            err = gnuplot(f"""
-set terminal pngcairo size 1400,820 font "DejaVu Sans,11" noenhanced
-set output "{os.path.join(os.path.abspath(out_dir), 'latency_vs_size.png')}"
-set title "Round-trip latency p50 vs message size, two cores (log-log)"
-set xlabel "message size (bytes)"
-set ylabel "round trip p50 (µs)"
-set logscale xy
-set grid xtics ytics
-set key outside right top font ",9"
-{size_axis(sizes)}
-plot {", ".join(plots)}
-""", tmp)
-            notes.append(err or f"{out_dir}/latency_vs_size.png")
+            notes.append(line_chart(out_dir, "latency_vs_size.png", tmp, plots, sizes,
+                                    "Round-trip latency p50 vs message size, two cores (log-log)",
+                                    "round trip p50 (µs)"))
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return notes

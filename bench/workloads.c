@@ -195,26 +195,69 @@ static int bind_receiver(bench_chan *ch)
 
 /* ---- the peers' loops ---------------------------------------------------- */
 
-/* Latency: receive on A, send the same bytes back on B, until STOP. */
-static int echo_peer(void *arg)
+/* A peer's start: its buffer, the channel bound for receiving if it
+ * receives, and "ready".  NULL (after reporting 'E') if that failed. */
+static unsigned char *peer_begin(lane *l, bool receives, const char *what)
 {
-    lane *l = ((peer_arg *)arg)->l;
     unsigned char *buf = malloc(l->size);
-    if (!buf) return bench_fail_errno("malloc"), peer_failed(l, "echo");
-    if (bind_receiver(l->ch[0]) < 0) {
+    if (!buf) {
+        bench_fail_errno("malloc");
+        peer_failed(l, what);
+        return NULL;
+    }
+    fill_payload(buf, l->size, MSG_DATA);
+    if (receives && bind_receiver(l->ch[0]) < 0) {
         free(buf);
-        return peer_failed(l, "echo");
+        peer_failed(l, what);
+        return NULL;
     }
     tell(l, 'R');
+    return buf;
+}
+
+/* A receiving peer's loop: every message on A goes to each(), until STOP. */
+static int receive_until_stop(lane *l, unsigned char *buf, const char *what,
+                              int (*each)(lane *l, const unsigned char *msg, size_t len))
+{
     int rc = 0;
     for (;;) {
         size_t len = 0;
-        if (l->ch[0]->recv(l->ch[0], buf, l->size, &len) < 0) { rc = peer_failed(l, "echo recv"); break; }
+        if (l->ch[0]->recv(l->ch[0], buf, l->size, &len) < 0) { rc = peer_failed(l, what); break; }
         if (len >= 1 && buf[0] == MSG_STOP) break;
-        if (l->ch[1]->send(l->ch[1], buf, len) < 0) { rc = peer_failed(l, "echo send"); break; }
+        if (each(l, buf, len) < 0) { rc = peer_failed(l, what); break; }
     }
     free(buf);
     return rc;
+}
+
+/* Latency: send every message straight back on B, the full payload. */
+static int echo_back(lane *l, const unsigned char *msg, size_t len)
+{
+    return l->ch[1]->send(l->ch[1], msg, len);
+}
+
+/* Throughput: count; whoever counts the turn's last message says 'D'.
+ * total is stored before "go", so it is visible once a message of this
+ * turn has arrived (the channel orders the two). */
+static int count_one(lane *l, const unsigned char *msg, size_t len)
+{
+    (void)msg, (void)len;
+    if (atomic_fetch_add(&l->ctrl->received, 1) + 1 == atomic_load(&l->ctrl->total)) tell(l, 'D');
+    return 0;
+}
+
+static int echo_peer(void *arg)
+{
+    lane *l = ((peer_arg *)arg)->l;
+    unsigned char *buf = peer_begin(l, true, "echo");
+    return buf ? receive_until_stop(l, buf, "echo", echo_back) : 1;
+}
+
+static int consumer_peer(void *arg)
+{
+    lane *l = ((peer_arg *)arg)->l;
+    unsigned char *buf = peer_begin(l, true, "consumer");
+    return buf ? receive_until_stop(l, buf, "consumer", count_one) : 1;
 }
 
 /* Throughput: at each "go" byte, send this turn's quota of messages. */
@@ -222,10 +265,8 @@ static int producer_peer(void *arg)
 {
     peer_arg *a = arg;
     lane *l = a->l;
-    unsigned char *buf = malloc(l->size);
-    if (!buf) return bench_fail_errno("malloc"), peer_failed(l, "producer");
-    fill_payload(buf, l->size, MSG_DATA);
-    tell(l, 'R');
+    unsigned char *buf = peer_begin(l, false, "producer");
+    if (!buf) return 1;
     int rc = 0;
     for (;;) {
         char go;
@@ -238,30 +279,6 @@ static int producer_peer(void *arg)
             if (l->ch[0]->send(l->ch[0], buf, l->size) < 0) rc = peer_failed(l, "producer send");
         if (rc) break;
         tell(l, 'P'); /* sent: main may now write the next turn's quota */
-    }
-    free(buf);
-    return rc;
-}
-
-/* Throughput: count messages; whoever counts the turn's last one says 'D'. */
-static int consumer_peer(void *arg)
-{
-    lane *l = ((peer_arg *)arg)->l;
-    unsigned char *buf = malloc(l->size);
-    if (!buf) return bench_fail_errno("malloc"), peer_failed(l, "consumer");
-    if (bind_receiver(l->ch[0]) < 0) {
-        free(buf);
-        return peer_failed(l, "consumer");
-    }
-    tell(l, 'R');
-    int rc = 0;
-    for (;;) {
-        size_t len = 0;
-        if (l->ch[0]->recv(l->ch[0], buf, l->size, &len) < 0) { rc = peer_failed(l, "consumer recv"); break; }
-        if (len >= 1 && buf[0] == MSG_STOP) break;
-        /* total is stored before "go", so it is visible once a message of
-         * this turn has arrived (the channel orders the two). */
-        if (atomic_fetch_add(&l->ctrl->received, 1) + 1 == atomic_load(&l->ctrl->total)) tell(l, 'D');
     }
     free(buf);
     return rc;
@@ -597,6 +614,18 @@ static int run_cacheline(gb_state *st, session *s)
     return 0;
 }
 
+/* A throughput or pair turn of `ops` operations took ns: its time per
+ * operation goes into the lane's histogram (for the median), the rest into
+ * the run's totals. */
+static void account_turn(lane *l, int64_t ns, int64_t ops, double cpu0)
+{
+    bench_hist_add(&l->hist, (uint64_t)((ns + ops / 2) / ops));
+    l->time_s += (double)ns * 1e-9;
+    l->wall_s = l->time_s;
+    l->cpu_s += lane_cpu(l) - cpu0;
+    l->ops += ops;
+}
+
 /* One turn: `total` messages from "go" until the last is counted.  Main is
  * producer 0 and sends its share itself; the other producers say 'P' when
  * they have sent theirs, so that main never writes the next turn's quota
@@ -614,12 +643,7 @@ static int lane_turn(lane *l, int64_t total)
     for (long i = 0; i < l->ctrl->quota[0]; i++)
         if (l->ch[0]->send(l->ch[0], l->buf, l->size) < 0) return -1;
     if (wait_for(l, acks('D', l->nprod - 1, 'P'), (int)(run_budget_s * 1000)) < 0) return -1;
-    int64_t ns = ipc_now_ns() - t0;
-    bench_hist_add(&l->hist, (uint64_t)((ns + total / 2) / total));
-    l->time_s += (double)ns * 1e-9;
-    l->wall_s = l->time_s;
-    l->cpu_s += lane_cpu(l) - cpu0;
-    l->ops += total;
+    account_turn(l, ipc_now_ns() - t0, total, cpu0);
     return 0;
 }
 
@@ -669,12 +693,7 @@ static int lane_pairs(lane *l, int count)
         size_t len = 0;
         if (ch->send(ch, l->buf, l->size) < 0 || ch->recv(ch, l->echo, l->size, &len) < 0) return -1;
     }
-    int64_t ns = ipc_now_ns() - t0;
-    bench_hist_add(&l->hist, (uint64_t)((ns + count / 2) / count));
-    l->time_s += (double)ns * 1e-9;
-    l->wall_s = l->time_s;
-    l->cpu_s += lane_cpu(l) - cpu0;
-    l->ops += count;
+    account_turn(l, ipc_now_ns() - t0, count, cpu0);
     return 0;
 }
 
