@@ -12,11 +12,12 @@
  *   fan         N producers x M consumers, N,M in {1,2,4} (IPC_CAP_MPMC);
  *   pair        send+receive in one thread: the interface's CPU cost, with
  *               and without an observer attached;
- * in threads (IPC_CAP_THREADS) and in forked processes (IPC_CAP_FORK).
- * Then the same for its raw baseline (raw_table.c), the cache-line
- * ping-pong and memcpy limits, and bench/python_baseline.py.  A size above
- * a mechanism's limit is reported as "n/a: limit N bytes", never measured
- * as something else.
+ * in threads (IPC_CAP_THREADS) and in forked processes (IPC_CAP_FORK),
+ * each with its raw baseline (raw_table.c) measured interleaved in the same
+ * case (raw_* counters).  Then the cache-line ping-pong and memcpy limits,
+ * and bench/python_baseline.py, whose entries are spliced into the JSON.  A
+ * size above a mechanism's limit is reported as "n/a: limit N bytes", never
+ * measured as something else (the limit itself is measured instead).
  *
  * Names: KIND/IMPL/MODE/PLACEMENT/SIZE[/NxM], e.g. latency/pipe/procs/cross/100
  * (filter them with --benchmark_filter=REGEX).  The label beside each
@@ -333,7 +334,8 @@ static void list_mechanisms(void)
 {
     size_t n;
     const ipc_mechanism *const *all = ipc_mechanisms(&n);
-    printf("%-12s %-8s %-16s %-10s %-32s %s\n", "mechanism", "family", "runs in", "max msg", "wait strategy", "raw baseline");
+    printf("%-15s %-8s %-19s %-11s %-45s %s\n", "mechanism", "family", "runs in", "max msg", "wait strategy",
+           "raw baseline");
     for (size_t i = 0; i < n; i++) {
         const ipc_mechanism *m = all[i];
         const char *why;
@@ -341,7 +343,7 @@ static void list_mechanisms(void)
         char runs[40];
         snprintf(runs, sizeof runs, "%s%s%s", m->caps & IPC_CAP_THREADS ? "threads " : "",
                  m->caps & IPC_CAP_FORK ? "procs " : "", m->caps & IPC_CAP_MPMC ? "mpmc" : "");
-        printf("%-12s %-8s %-16s %-10zu %-32s %s%s%s\n", m->name, m->family, runs, m->max_msg_limit,
+        printf("%-15s %-8s %-19s %-11zu %-45s %s%s%s\n", m->name, m->family, runs, m->max_msg_limit,
                m->wait_strategy ? m->wait_strategy : "?", raw ? raw->name : "", raw ? " — " : "", why);
     }
 }
