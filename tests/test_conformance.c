@@ -363,13 +363,27 @@ static void test_fills_until_full(void **state)
     assert_ipc(ipc_send(ch, msg, len, 0, 150), IPC_EFULL);
     int64_t ms = tl_ms_since(t0);
     if (ms < 149 || ms > 3000) fail_msg("150 ms send timeout took %lld ms", (long long)ms);
-    /* everything that was accepted is still there */
+    /* A bigger message (past PIPE_BUF) into the full channel must not hang
+     * in the middle of itself: it goes in whole or answers IPC_EFULL. */
+    size_t big_len = min_sz(32 * 1024, ipc_max_msg(ch));
+    unsigned char *big = malloc(big_len);
+    assert_non_null(big);
+    tl_fill(big, big_len, 31337);
+    t0 = ipc_now_ns();
+    rc = ipc_send(ch, big, big_len, 0, 0);
+    ms = tl_ms_since(t0);
+    if (rc != IPC_OK && rc != IPC_EFULL) fail_msg("big nowait send: %s", ipc_strerror(rc));
+    if (ms > 2000) fail_msg("a nowait send of %zu bytes took %lld ms", big_len, (long long)ms);
+    /* everything that was accepted is still there, whole */
     unsigned char buf[1024];
     size_t got;
     for (long i = 0; i < sent; i++) {
         rc = ipc_recv(ch, buf, sizeof buf, &got, NULL, 2000);
         if (rc != IPC_OK || got != len) fail_msg("message %ld of %ld: %s", i, sent, ipc_strerror(rc));
     }
+    if (ms <= 2000 && ipc_recv(ch, big, big_len, &got, NULL, 0) == IPC_OK)
+        assert_true(got == big_len && tl_check(big, got, 31337));
+    free(big);
     assert_ipc(ipc_recv(ch, buf, sizeof buf, &got, NULL, 0), IPC_EEMPTY);
     ipc_free(ch);
 }

@@ -20,9 +20,16 @@
  * messages takes nothing with it, and any other process continues where it
  * stopped.
  *
- * Timeouts.  The deadline covers waiting for room (or data) before a frame
- * starts.  Once the first byte of a frame has left, the frame is finished
- * whatever the deadline says: a half-sent frame could never be parsed.
+ * Timeouts.  Once the first byte of a frame has left, the frame must be
+ * finished whatever the deadline says: a half-sent frame could never be
+ * parsed.  So a frame only starts when it can go out whole: one writev of
+ * <= PIPE_BUF bytes to a pipe is all-or-nothing; a larger one waits (under
+ * the deadline) until the pipe surely has room for all of it (pipe_room);
+ * one sendmsg on a Unix stream socket of up to about SO_SNDBUF/2 bytes is a
+ * single buffer, all-or-nothing too.  Only a frame larger than the kernel
+ * buffer itself (56 KiB for a default pipe; raise it with F_SETPIPE_SZ)
+ * starts as soon as some room appears, and then its deadline covers only
+ * that start.
  */
 #define _GNU_SOURCE
 #include "stream.h"
@@ -33,6 +40,7 @@
 #include <stdint.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/ioctl.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
@@ -119,6 +127,43 @@ static ssize_t write_frame_part(const ipc_stream *s, struct iovec *iov, int iovc
     return writev(s->wfd, iov, iovcnt);
 }
 
+/* Bytes a pipe surely accepts right now without blocking.  A pipe stores
+ * data in page-sized slots (F_GETPIPE_SZ / page of them); `used` bytes fill
+ * at most ceil(used/page) + 2 slots, because only the oldest slot can be
+ * partly read and only the newest partly written.  *most gets the room of an
+ * empty pipe.  0 when the pipe cannot tell (then the caller just writes). */
+static size_t pipe_room(const ipc_stream *s, size_t *most)
+{
+    size_t page = (size_t)sysconf(_SC_PAGESIZE);
+    int size = fcntl(s->wfd, F_GETPIPE_SZ), used = 0;
+    *most = 0;
+    if (size <= 0 || ioctl(s->wfd, FIONREAD, &used) < 0) return 0;
+    size_t slots = (size_t)size / page, busy = ((size_t)used + page - 1) / page + 2;
+    *most = slots > 2 ? (slots - 2) * page : 0;
+    return slots > busy ? (slots - busy) * page : 0;
+}
+
+/* A frame bigger than PIPE_BUF (write_lock held): wait, under the caller's
+ * deadline, until the pipe has room for all of it.  POLLOUT means "one slot
+ * is free", maybe less than we need; then nap 1 ms and look again. */
+static int wait_for_pipe_room(ipc_stream *s, size_t total, const ipc_deadline *d)
+{
+    size_t most;
+    for (;;) {
+        if (is_shut(s)) return ipc__fail(IPC_ECLOSED, "channel is shut down");
+        if (pipe_room(s, &most) >= total || total > most) return IPC_OK; /* fits, or never can */
+        if (ipc__deadline_passed(d)) return ipc__fail(IPC_EFULL, "no room for a %zu-byte frame", total);
+        ipc__blocked(&s->base, IPC_EV_SEND_BLOCKED);
+        int w = ipc__wait_fd(s->wfd, POLLOUT, s->shut_fd, d);
+        if (w < 0 && w != IPC_ECLOSED) return w;
+        if (w == 1 && pipe_room(s, &most) < total) {
+            ipc_deadline nap;
+            ipc__deadline_start(&nap, 1);
+            ipc__wait_fd(s->shut_fd, POLLIN, -1, &nap);
+        }
+    }
+}
+
 int ipc__stream_send(ipc_channel *ch, const void *msg, size_t len, int prio, const ipc_deadline *d)
 {
     (void)prio; /* a stream has one order: the order of the bytes */
@@ -144,6 +189,13 @@ int ipc__stream_send(ipc_channel *ch, const void *msg, size_t len, int prio, con
         if (atomic_load(&s->shared->broken)) {
             pthread_mutex_unlock(&s->shared->write_lock);
             return broken();
+        }
+        if (!s->is_socket) {
+            int r = wait_for_pipe_room(s, total, d);
+            if (r != IPC_OK) {
+                pthread_mutex_unlock(&s->shared->write_lock);
+                return r;
+            }
         }
     }
 
