@@ -28,8 +28,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define FRAME_S (1.0 / 30)
-
 static int setup(void **state)
 {
     (void)state;
@@ -54,6 +52,19 @@ static const char *pick(const char *family, unsigned caps)
     return NULL;
 }
 
+/* The default scenario, without bursts, on the first mechanism of `family`
+ * with `caps`; false when the registry has none (yet): the test skips. */
+static bool scenario_on(viz_scenario *sc, const char *family, unsigned caps, bool processes)
+{
+    const char *mech = pick(family, caps);
+    if (!mech) return false;
+    viz_scenario_default(sc);
+    snprintf(sc->mech, sizeof sc->mech, "%s", mech);
+    sc->processes = processes;
+    sc->burst = 0;
+    return true;
+}
+
 static viz_app *open_app(const viz_scenario *sc)
 {
     viz_app_opts o = { .sc = *sc, .headless = true, .fps = 30 };
@@ -65,7 +76,7 @@ static viz_app *open_app(const viz_scenario *sc)
 
 static void frame(viz_app *a)
 {
-    assert_int_equal(viz_app_frame(a, FRAME_S), 0);
+    assert_int_equal(viz_app_frame(a), 0);
     tl_sleep_ms(33); /* real time passes, as in the program */
 }
 
@@ -115,19 +126,14 @@ static bool finished(viz_app *a, void *arg)
  * the run's own exactly. */
 static void carry_and_count(const char *family, unsigned caps, bool processes)
 {
-    const char *mech = pick(family, caps);
-    if (!mech) {
+    viz_scenario sc;
+    if (!scenario_on(&sc, family, caps, processes)) {
         skip();
         return;
     }
-    viz_scenario sc;
-    viz_scenario_default(&sc);
-    snprintf(sc.mech, sizeof sc.mech, "%s", mech);
-    sc.processes = processes;
     sc.messages = 12;
     sc.send_delay_ms = 20;
     sc.recv_delay_ms = 40;
-    sc.burst = 0;
     viz_app *a = open_app(&sc);
 
     SDL_Rect stage = { 0, 80, VIZ_W, 360 };
@@ -178,20 +184,15 @@ static bool producer_blocked(viz_app *a, void *arg)
 
 static void blocked_on_full(bool processes)
 {
-    const char *mech = pick("queues", IPC_CAP_BOUNDED | (processes ? IPC_CAP_FORK : IPC_CAP_THREADS));
-    if (!mech) {
+    viz_scenario sc;
+    if (!scenario_on(&sc, "queues", IPC_CAP_BOUNDED | (processes ? IPC_CAP_FORK : IPC_CAP_THREADS), processes)) {
         skip();
         return;
     }
-    viz_scenario sc;
-    viz_scenario_default(&sc);
-    snprintf(sc.mech, sizeof sc.mech, "%s", mech);
-    sc.processes = processes;
     sc.producers = sc.consumers = 1;
     sc.capacity = 2;
     sc.send_delay_ms = 0;      /* a producer as fast as it can ...      */
     sc.recv_delay_ms = 60000;  /* ... and a consumer that takes one and sleeps */
-    sc.burst = 0;
     viz_app *a = open_app(&sc);
     frames_until(a, producer_blocked, NULL, 20, "producer blocked on a full queue");
 

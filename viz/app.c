@@ -35,6 +35,8 @@ struct viz_app {
     viz_player    player;
     viz_ui        ui;
     int64_t       status_until;        /* wall ns                          */
+    bool          live;                /* playback follows the wall clock  */
+    int64_t       last_frame;          /* wall clock of the previous frame */
     bool          want_shot;
     int           shots;
     int           frame_no;            /* frames drawn so far              */
@@ -76,6 +78,7 @@ static int start(viz_app *a, const viz_scenario *sc, char *err, size_t errlen)
     a->sc = *sc;
     a->ui.paused = false;
     a->ui.speed = 1;
+    a->live = true;
     return 0;
 }
 
@@ -168,6 +171,7 @@ static void ask(viz_app *a)
 {
     a->ui.predict = PREDICT_ASK;
     a->ui.paused = true;
+    a->live = false; /* the answer is watched from the moment of the question */
     snprintf(a->ui.predict_text, sizeof a->ui.predict_text,
              "Who blocks next?  p = a producer (full)   c = a consumer (empty)");
 }
@@ -277,6 +281,7 @@ static void add_remove(viz_app *a, enum viz_role role, bool add)
 
 static void seek_by(viz_app *a, int64_t dt)
 {
+    a->live = false;
     viz_player_seek(&a->player, a->player.t + dt);
 }
 
@@ -297,14 +302,22 @@ bool viz_app_key(viz_app *a, SDL_Keycode key, Uint16 mod)
         if (a->ui.help && key == SDLK_ESCAPE) { a->ui.help = false; break; }
         return true;
     case SDLK_h: case SDLK_F1: a->ui.help = !a->ui.help; break;
-    case SDLK_SPACE: a->ui.paused = !a->ui.paused; break;
-    case SDLK_PERIOD: a->ui.paused = true; viz_player_step(&a->player, +1); break;
-    case SDLK_COMMA: a->ui.paused = true; viz_player_step(&a->player, -1); break;
+    /* Pausing, stepping, rewinding and slowing leave LIVE: playback then
+     * resumes from where it is (REPLAY) until it catches up or End. */
+    case SDLK_SPACE: a->ui.paused = !a->ui.paused; a->live = false; break;
+    case SDLK_PERIOD: a->ui.paused = true; a->live = false; viz_player_step(&a->player, +1); break;
+    case SDLK_COMMA: a->ui.paused = true; a->live = false; viz_player_step(&a->player, -1); break;
     case SDLK_LEFT: seek_by(a, -REWIND_NS); break;
     case SDLK_RIGHT: seek_by(a, REWIND_NS); break;
-    case SDLK_HOME: viz_player_seek(&a->player, viz_player_first_t(&a->player)); break;
-    case SDLK_END: a->ui.paused = false; a->ui.speed = 1; viz_player_seek(&a->player, ipc_now_ns()); break;
+    case SDLK_HOME: seek_by(a, viz_player_first_t(&a->player) - a->player.t); break;
+    case SDLK_END:
+        a->ui.paused = false;
+        a->ui.speed = 1;
+        a->live = true;
+        viz_player_seek(&a->player, ipc_now_ns());
+        break;
     case SDLK_z:
+        a->live = false;
         a->ui.speed = a->ui.speed > 0.5 ? 0.25 : a->ui.speed > 0.1 ? 0.0625 : 1;
         status(a, "playback speed ×%g", a->ui.speed);
         break;
@@ -335,9 +348,10 @@ bool viz_app_key(viz_app *a, SDL_Keycode key, Uint16 mod)
     case SDLK_PLUS: case SDLK_EQUALS: case SDLK_KP_PLUS: change_capacity(a, true); break;
     case SDLK_g:
         if (a->ui.predict == PREDICT_OFF) ask(a);
-        else {
+        else { /* the game is over: back to live */
             a->ui.predict = PREDICT_OFF;
             a->ui.paused = false;
+            a->live = true;
         }
         break;
     case SDLK_s: screenshot(a); break;
@@ -397,18 +411,27 @@ static void advance(viz_app *a, double dt)
     viz_player *p = &a->player;
     int64_t now = ipc_now_ns();
     if (a->ui.paused) {
-        viz_player_seek(p, p->t);
+        viz_player_seek(p, p->t);           /* new events are recorded, not shown */
+    } else if (a->live) {
+        viz_player_seek(p, now);            /* however long the frame took */
     } else {
         int64_t t = p->t + (int64_t)(dt * a->ui.speed * 1e9);
-        /* live unless we were behind: then replay until we catch up */
-        bool live = a->ui.speed >= 1 && now - p->t < 250000000LL;
-        viz_player_seek(p, live || t > now ? now : t);
+        if (t >= now) {                     /* caught up with the run */
+            t = now;
+            a->live = a->ui.speed >= 1;
+        }
+        viz_player_seek(p, t);
     }
     a->ui.behind_ns = now - p->t > 0 ? now - p->t : 0;
 }
 
-int viz_app_frame(viz_app *a, double dt)
+int viz_app_frame(viz_app *a)
 {
+    /* Playback moves by the real time between frames: a slow frame (a busy
+     * machine, a sanitizer) shows the same moment a fast one would. */
+    int64_t now = ipc_now_ns();
+    double dt = a->last_frame ? (double)(now - a->last_frame) / 1e9 : 0;
+    a->last_frame = now;
     if (viz_player_ingest(&a->player, viz_run_trace(a->run)) < 0) return -1;
     viz_run_poll(a->run);
     viz_run_counts_of(a->run, &a->ui.counts);
@@ -564,7 +587,7 @@ static void sleep_until(int64_t t)
  * many frames (in a window as well, which is how the window is tested). */
 static int run(viz_app *a, const viz_app_opts *o)
 {
-    int64_t frame_ns = 1000000000LL / o->fps, start = ipc_now_ns(), last = start;
+    int64_t frame_ns = 1000000000LL / o->fps, start = ipc_now_ns();
     for (int i = 0; !o->frames || i < o->frames; i++) {
         SDL_Event ev;
         while (!o->headless && SDL_PollEvent(&ev)) {
@@ -572,12 +595,10 @@ static int run(viz_app *a, const viz_app_opts *o)
             if (ev.type == SDL_KEYDOWN && viz_app_key(a, ev.key.keysym.sym, ev.key.keysym.mod)) return 0;
         }
         sleep_until(start + i * frame_ns);
-        int64_t now = ipc_now_ns();
-        if (viz_app_frame(a, o->headless ? 1.0 / o->fps : (double)(now - last) / 1e9) != 0) {
+        if (viz_app_frame(a) != 0) {
             fprintf(stderr, "ipcviz: frame %d failed (out of memory, or see above)\n", i);
             return 1;
         }
-        last = now;
     }
     const viz_model *m = &viz_app_player(a)->cur;
     const viz_run_counts *c = &viz_app_ui(a)->counts;

@@ -30,9 +30,10 @@ typedef struct viz_app viz_app;
 int  viz_app_create(const viz_app_opts *o, viz_app **out, char *err, size_t errlen);
 void viz_app_destroy(viz_app *a);
 
-/* One frame: read the trace, advance playback by dt seconds (following
- * the live run unless paused/slowed/rewound), draw.  Returns 0 or -1. */
-int  viz_app_frame(viz_app *a, double dt);
+/* One frame: read the trace, advance playback by the real time since the
+ * last frame (following the live run unless paused, slowed or rewound),
+ * draw.  Returns 0 or -1. */
+int  viz_app_frame(viz_app *a);
 /* Act on a key as the window would; returns true when it asks to quit. */
 bool viz_app_key(viz_app *a, SDL_Keycode key, Uint16 mod);
 

@@ -31,7 +31,7 @@
 #define CHAN_X    296
 #define CHAN_W    688
 #define CX        640.0f          /* the channel's centre */
-#define CY        268.0f
+#define CY        262.0f
 #define TOKEN_R   14.0f
 #define RING_MAX  24              /* more slots than this are drawn as a line */
 #define LINE_SLOTS  17              /* messages drawn in a line                */
@@ -307,6 +307,8 @@ static void draw_held(ctx *c, int id)
 
 /* ---- the channel ------------------------------------------------------------ */
 
+static float ring_radius(const viz_model *m) { return m->info.capacity <= 8 ? 100.0f : 130.0f; }
+
 /* Screen point of a message at `pos` (see model.c position()). */
 static SDL_FPoint spot(const ctx *c, long pos)
 {
@@ -314,7 +316,7 @@ static SDL_FPoint spot(const ctx *c, long pos)
     switch (c->ring ? VIEW_RING : m->view) {
     case VIEW_RING: {
         float a = (-90.0f + 360.0f * (float)pos / (float)m->info.capacity) * (float)M_PI / 180.0f;
-        float R = m->info.capacity <= 8 ? 110.0f : 135.0f;
+        float R = ring_radius(m);
         return (SDL_FPoint){ CX + R * cosf(a), CY + R * sinf(a) };
     }
     case VIEW_STACK:
@@ -364,7 +366,7 @@ static void marker(ctx *c, long pos, float R, SDL_Color col, const char *label)
 {
     SDL_FPoint p = spot(c, pos);
     float ux = (p.x - CX) / R, uy = (p.y - CY) / R;
-    float tx = CX + ux * (R + 58), ty = CY + uy * (R + 58);
+    float tx = CX + ux * (R + 54), ty = CY + uy * (R + 54);
     gfx_arrow(c->g, tx, ty, CX + ux * (R + 28), CY + uy * (R + 28), 3, col);
     if (uy < -0.7f || uy > 0.7f)
         gfx_text(c->g, F_BOLD, col, (int)tx + 8, (int)ty, GFX_LEFT | GFX_MIDDLE, "%s", label);
@@ -378,7 +380,7 @@ static void view_ring(ctx *c)
     gfx *g = c->g;
     const viz_model *m = c->m;
     size_t cap = m->info.capacity;
-    float R = cap <= 8 ? 110.0f : 135.0f;
+    float R = ring_radius(m);
     gfx_ring(g, CX, CY, R + 26, 52, PANEL_HI);
     for (size_t s = 0; s < cap; s++) {
         SDL_FPoint p = spot(c, (long)s);
@@ -394,7 +396,7 @@ static void view_ring(ctx *c)
     count_label(c, CX, CY - 8);
     caption(c, m->info.toy ? "ring buffer WITHOUT a lock" : "ring buffer",
             m->info.toy ? "two senders can write one slot, two receivers can read one: watch"
-                        : "head: next to receive (green) · tail: next free slot (yellow)");
+                        : "head: next out (green) · tail: next free slot (yellow)");
 }
 
 static void view_line(ctx *c, const char *title, const char *what)
@@ -427,7 +429,7 @@ static void view_line(ctx *c, const char *title, const char *what)
         SDL_Rect bar = { tube.x, tube.y + tube.h + 44, tube.w, 14 };
         gfx_round_rect(g, bar, 7, SLOT);
         double f = (double)bytes / limit;
-        if (f > 0) gfx_round_rect(g, (SDL_Rect){ bar.x, bar.y, (int)(bar.w * (f > 1 ? 1 : f)) + 14, 14 }, 7,
+        if (f > 0) gfx_round_rect(g, (SDL_Rect){ bar.x, bar.y, 14 + (int)((bar.w - 14) * (f > 1 ? 1 : f)), 14 }, 7,
                                   (SDL_Color){ 79, 163, 255, 255 });
         gfx_text(g, F_SMALL, DIM, bar.x, bar.y + 20, 0, "%llu bytes in the kernel buffer (%s)",
                  (unsigned long long)bytes, pipe ? "a pipe holds 64 KiB by default" : "scale: 64 KiB");
@@ -470,7 +472,7 @@ static void view_stack(ctx *c)
     if (c->m->chan_n > 1)
         gfx_text(g, F_SMALL, DIM, (int)CX + 40, (int)bottom - 10, GFX_BOTTOM, "bottom: waits longest");
     count_label(c, CX - 190, CY);
-    caption(c, "stack (LIFO)", "the newest message leaves first; the oldest can wait forever");
+    caption(c, "stack (LIFO)", "newest out first: the oldest may wait forever");
 }
 
 static void view_priority(ctx *c)
