@@ -44,6 +44,12 @@ typedef struct placement {
     int         parent_cpu, child_cpu; /* -1: not pinned */
 } placement;
 
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
 static int cmp_i64(const void *a, const void *b)
 {
     int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
@@ -177,21 +183,34 @@ int main(int argc, char **argv)
 
     /* The lesson in numbers, from this run's medians.  Kernel-blocking
      * mechanisms and spinning ones are told apart: they behave oppositely. */
-    double place_max = 0, mech_max = 0;
-    for (int p = 0; p < 2 && ncpu == 2; p++) {
-        double lo = 0, hi = 0;
-        for (int m = 0; m < count; m++) {
-            if (spins(mechs[m])) continue;
-            if (lo == 0 || med[m][p] < lo) lo = med[m][p];
-            if (med[m][p] > hi) hi = med[m][p];
-            if (p == 0 && med[m][1] / med[m][0] > place_max) place_max = med[m][1] / med[m][0];
+    double lo[2] = { 0, 0 }, hi[2] = { 0, 0 }, moved[MAX_MECHS], picked[2 * MAX_MECHS];
+    int kernel = 0;
+    for (int m = 0; m < count && ncpu == 2; m++) {
+        if (spins(mechs[m])) continue;
+        for (int p = 0; p < 2; p++) {
+            if (lo[p] == 0 || med[m][p] < lo[p]) lo[p] = med[m][p];
+            if (med[m][p] > hi[p]) hi[p] = med[m][p];
         }
-        if (lo > 0 && hi / lo > mech_max) mech_max = hi / lo;
+        moved[kernel++] = med[m][1] / med[m][0];
     }
-    if (place_max > 0)
-        printf("\non this run, for the mechanisms that sleep in the kernel: moving the two processes\n"
-               "from one core to two multiplied the median round trip by up to %.1fx, while picking\n"
-               "another of them on the same placement changed it by at most %.1fx\n", place_max, mech_max);
+    if (kernel > 0) {
+        /* "picked": each mechanism against the fastest one at the same placement */
+        int k = 0;
+        for (int m = 0; m < count; m++)
+            if (!spins(mechs[m]))
+                for (int p = 0; p < 2; p++) picked[k++] = med[m][p] / lo[p];
+        qsort(moved, (size_t)kernel, sizeof moved[0], cmp_double);
+        qsort(picked, (size_t)k, sizeof picked[0], cmp_double);
+        double r_move = moved[kernel / 2], r_pick = picked[k / 2];
+        printf("\non this run, the %d mechanisms that sleep in the kernel took\n"
+               "  on one core:   %5.1f to %5.1f us per round trip\n"
+               "  on two cores:  %5.1f to %5.1f us per round trip\n"
+               "moving a pair from one core to two: x%.1f (median over the %d mechanisms)\n"
+               "picking another mechanism, same placement: x%.1f (median, against the fastest)\n",
+               kernel, lo[0], hi[0], lo[1], hi[1], r_move, kernel, r_pick);
+        if (r_move > r_pick)
+            printf("-> where the two processes run mattered more than which mechanism they used\n");
+    }
     for (int m = 0; m < count && ncpu == 2; m++)
         if (spins(mechs[m]))
             printf("%s spins before it sleeps: %.1f us on two cores, where the waiter is already\n"
