@@ -253,7 +253,7 @@ int ipc_open(const char *mechanism, const ipc_config *cfg, ipc_channel **out)
                          m->name, c.order);
     if ((c.flags & IPC_ATTACH) && !c.name && !c.endpoint)
         return ipc__fail(IPC_EINVAL, "%s: IPC_ATTACH needs a name or an endpoint", m->name);
-    if ((c.flags & IPC_ATTACH) && !(m->caps & IPC_CAP_UNRELATED))
+    if ((c.flags & (IPC_ATTACH | IPC_ATTACHABLE)) && !(m->caps & IPC_CAP_UNRELATED))
         return ipc__fail(IPC_ENOTSUP, "%s: cannot be attached by name", m->name);
     return m->ops->open(m, &c, out);
 }
@@ -336,5 +336,9 @@ int ipc_attach_config(const ipc_channel *ch, ipc_config *cfg)
     if (!(ch->mech->caps & IPC_CAP_UNRELATED) || !ch->mech->ops->attach_config)
         return ipc__fail(IPC_ENOTSUP, "%s: cannot be attached by another process", ch->mech->name);
     *cfg = (ipc_config){ .flags = IPC_ATTACH, .max_msg = ch->max_msg, .capacity = ch->capacity };
-    return ch->mech->ops->attach_config(ch, cfg);
+    int rc = ch->mech->ops->attach_config(ch, cfg);
+    if (rc == IPC_OK && !cfg->name && !cfg->endpoint)
+        rc = ipc__fail(IPC_EINVAL, "%s: a private channel has no name to attach by "
+                       "(open it with cfg->name or IPC_ATTACHABLE)", ch->mech->name);
+    return rc;
 }

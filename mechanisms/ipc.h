@@ -61,8 +61,11 @@ const char *ipc_last_error(void);
 enum ipc_order { IPC_FIFO = 0, IPC_LIFO = 1, IPC_PRIORITY = 2 };
 
 enum ipc_open_flags {
-    IPC_ATTACH = 1u << 0, /* attach to the existing named channel cfg->name
-                             instead of creating it; the attacher never unlinks */
+    IPC_ATTACH     = 1u << 0, /* attach to the existing named channel cfg->name
+                                 instead of creating it; the attacher never unlinks */
+    IPC_ATTACHABLE = 1u << 1, /* with cfg->name NULL: create under a generated name
+                                 that unrelated processes may attach to (see
+                                 ipc_attach_config), not as a private channel    */
 };
 
 typedef struct ipc_config {
@@ -70,10 +73,11 @@ typedef struct ipc_config {
     size_t      max_msg;   /* largest message in bytes; 0 = mechanism default      */
     int         order;     /* IPC_FIFO, IPC_LIFO or IPC_PRIORITY where supported   */
     const char *name;      /* named mechanisms: path, mq name, shm name, key;
-                              NULL = private (generated, reachable by inheritance)  */
+                              NULL = private (reachable by inheritance), or
+                              generated with IPC_ATTACHABLE                     */
     const char *endpoint;  /* brokers and sockets: "tcp://127.0.0.1:5555",
                               "redis://127.0.0.1:6379", "127.0.0.1:0" ...          */
-    unsigned    flags;     /* IPC_ATTACH ...                                        */
+    unsigned    flags;     /* IPC_ATTACH, IPC_ATTACHABLE                            */
 } ipc_config;
 
 /* ---- capability flags: what a mechanism can promise --------------------- */
@@ -98,9 +102,10 @@ typedef struct ipc_channel ipc_channel;
 
 /* Open a channel of the named mechanism.  cfg may be NULL (all defaults).
  * RETURNS 0 and *out, or IPC_ENOMECH, IPC_EINVAL (e.g. max_msg above the
- * mechanism's limit, a bad name), IPC_ENOTSUP (IPC_ATTACH on a mechanism
- * without IPC_CAP_UNRELATED), IPC_ECLOSED (IPC_ATTACH to a channel whose
- * owner has shut it down or gone), IPC_ESYS.  On failure *out is NULL. */
+ * mechanism's limit, a bad name), IPC_ENOTSUP (IPC_ATTACH or IPC_ATTACHABLE
+ * on a mechanism without IPC_CAP_UNRELATED), IPC_ECLOSED (IPC_ATTACH to a
+ * channel whose owner has shut it down or gone), IPC_ESYS.  On failure *out
+ * is NULL. */
 int  ipc_open(const char *mechanism, const ipc_config *cfg, ipc_channel **out);
 
 /* Send len bytes.  prio matters only with IPC_CAP_PRIORITY (higher first).
@@ -142,7 +147,9 @@ long ipc_depth(const ipc_channel *ch);
 /* Fill *cfg with what another process passes to ipc_open() to attach to
  * this channel: flags = IPC_ATTACH, name and/or endpoint (strings owned by
  * ch, valid until ipc_free), max_msg and capacity.  RETURNS 0, IPC_ENOTSUP
- * (the mechanism has no IPC_CAP_UNRELATED), IPC_EINVAL. */
+ * (the mechanism has no IPC_CAP_UNRELATED), IPC_EINVAL (cfg NULL, or a
+ * private channel: opened with neither a name nor IPC_ATTACHABLE on a
+ * mechanism whose private channels have no name). */
 int  ipc_attach_config(const ipc_channel *ch, ipc_config *cfg);
 
 /* The effective limits of this channel (after defaults were applied). */

@@ -63,7 +63,10 @@ struct ipc_ops {
     long (*depth)(const ipc_channel *ch);
     /* Mechanisms with IPC_CAP_UNRELATED: set cfg->name and/or cfg->endpoint
      * (pointing into ch) so that ipc_open(mech, cfg) with IPC_ATTACH in any
-     * process reaches this channel.  The dispatch layer fills the rest. */
+     * process reaches this channel.  The dispatch layer fills the rest.
+     * A private channel (opened with neither cfg->name nor IPC_ATTACHABLE,
+     * where that leaves it nameless) sets neither: the dispatch layer then
+     * answers IPC_EINVAL. */
     int  (*attach_config)(const ipc_channel *ch, ipc_config *cfg);
 };
 

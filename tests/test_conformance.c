@@ -9,10 +9,12 @@
  *
  *   build/tests/test_conformance            every mechanism
  *   build/tests/test_conformance pipe shm   only those
+ *   build/tests/test_conformance --attach-child ...   (what one case execs)
  */
 #define _GNU_SOURCE
 #include "testlib.h"
 
+#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -648,6 +650,113 @@ static void test_fork_child_to_parent(void **state)
     fork_transfer(false);
 }
 
+/* ---- an unrelated process ---------------------------------------------- */
+
+/* The attacher is this very binary, exec'd again: main() hands
+ *   --attach-child ROLE MECH NAME ENDPOINT MAX_MSG CAPACITY REPORT_FD
+ * to attach_child() before cmocka starts, so the child shares nothing with
+ * the owner but what ipc_attach_config() wrote down and the environment
+ * ($IPCPLAY_NAME_PREFIX).  NAME and ENDPOINT are "" when absent.
+ *   ROLE send: attach, send FORK_MSGS messages, free;
+ *   ROLE recv: attach, say on REPORT_FD whether this handle may receive
+ *              ('R'; 'S' for a send-only handle, e.g. a tcp attacher), then
+ *              receive FORK_MSGS messages, free.
+ * The exit code is the verdict (child_transfer's codes, 20 for attach). */
+static int attach_child(int argc, char **argv)
+{
+    if (argc != 9) return 99;
+    const char *role = argv[2], *mech = argv[3];
+    ipc_config cfg = {
+        .name = argv[4][0] ? argv[4] : NULL, .endpoint = argv[5][0] ? argv[5] : NULL,
+        .max_msg = strtoull(argv[6], NULL, 10), .capacity = strtoull(argv[7], NULL, 10),
+        .flags = IPC_ATTACH,
+    };
+    ipc_channel *ch = NULL;
+    if (ipc_open(mech, &cfg, &ch) != IPC_OK) {
+        fprintf(stderr, "attach child (%s %s): %s\n", role, mech, ipc_last_error());
+        return 20;
+    }
+    int rc = 0;
+    if (strcmp(role, "send") == 0) {
+        rc = child_transfer(ch, true);
+    } else {
+        char b[1], verdict;
+        size_t got;
+        int probe = ipc_recv(ch, b, sizeof b, &got, NULL, 0); /* nothing is sent before the verdict */
+        verdict = probe == IPC_EEMPTY ? 'R' : probe == IPC_ENOTSUP ? 'S' : '?';
+        if (write(atoi(argv[8]), &verdict, 1) != 1 || verdict == '?') rc = 21;
+        else if (verdict == 'R') rc = child_transfer(ch, false);
+    }
+    if (rc) fprintf(stderr, "attach child (%s %s): step %d: %s\n", role, mech, rc, ipc_last_error());
+    ipc_free(ch);
+    return rc;
+}
+
+/* fork + exec an attacher (argv is built first: after fork() in a process
+ * with threads only async-signal-safe calls are allowed). */
+static pid_t spawn_attacher(const char *role, const ipc_config *cfg, int report_fd)
+{
+    char max_msg[24], capacity[24], fd[16];
+    snprintf(max_msg, sizeof max_msg, "%zu", cfg->max_msg);
+    snprintf(capacity, sizeof capacity, "%zu", cfg->capacity);
+    snprintf(fd, sizeof fd, "%d", report_fd);
+    char *argv[] = { "test_conformance", "--attach-child", (char *)role, (char *)M->name,
+                     (char *)(cfg->name ? cfg->name : ""), (char *)(cfg->endpoint ? cfg->endpoint : ""),
+                     max_msg, capacity, fd, NULL };
+    pid_t pid = tl_fork(30);
+    if (pid == 0) {
+        if (report_fd >= 0) fcntl(report_fd, F_SETFD, 0); /* let it survive the exec */
+        execv("/proc/self/exe", argv);
+        _exit(98);
+    }
+    return pid;
+}
+
+/* A process that inherited nothing attaches with what ipc_attach_config
+ * says, and messages go both ways intact and in order.  Owner -> attacher
+ * first: while the owner has never received, the attacher is the only
+ * receiver (a broker deals each message to one of the receivers connected
+ * to it, and prefetches for them). */
+static void test_unrelated_process_attaches(void **state)
+{
+    (void)state;
+    REQUIRE(IPC_CAP_UNRELATED);
+    ipc_channel *ch = open_with(&(ipc_config){ .flags = IPC_ATTACHABLE });
+    ipc_config acfg;
+    int rc = ipc_attach_config(ch, &acfg);
+    if (rc != IPC_OK) {
+        ipc_free(ch);
+        fail_msg("ipc_attach_config = %s: %s", ipc_strerror(rc), ipc_last_error());
+    }
+    assert_int_equal(acfg.flags, IPC_ATTACH);
+    assert_true(acfg.name || acfg.endpoint);
+    assert_int_equal(acfg.max_msg, ipc_max_msg(ch));
+
+    int report[2];
+    assert_int_equal(pipe2(report, O_CLOEXEC), 0);
+    pid_t pid = spawn_attacher("recv", &acfg, report[1]);
+    close(report[1]);
+    struct pollfd p = { .fd = report[0], .events = POLLIN };
+    char verdict = 0; /* stays 0 if the child dies first (end of file) */
+    if (poll(&p, 1, 20000) != 1 || read(report[0], &verdict, 1) != 1) verdict = 0;
+    close(report[0]);
+    int to_attacher = verdict == 'R' ? child_transfer(ch, true) : 0;
+    int recv_status = tl_wait(pid, 25);
+
+    int from_attacher = -1, send_status = -1;
+    if (verdict && !to_attacher && !recv_status) {
+        pid = spawn_attacher("send", &acfg, -1);
+        from_attacher = child_transfer(ch, false);
+        send_status = tl_wait(pid, 25);
+    }
+    ipc_free(ch);
+    if (!verdict) fail_msg("the receiving attacher never said whether it may receive (status %d)", recv_status);
+    if (to_attacher) fail_msg("owner -> attacher: the owner's side failed with %d", to_attacher);
+    if (recv_status) fail_msg("owner -> attacher: the attacher exited with %d", recv_status);
+    if (from_attacher) fail_msg("attacher -> owner: the owner's side failed with %d", from_attacher);
+    if (send_status) fail_msg("attacher -> owner: the attacher exited with %d", send_status);
+}
+
 /* ---- many producers, many consumers ------------------------------------ */
 
 /* Each message: producer, sequence, a checksum of both and of the payload. */
@@ -894,8 +1003,10 @@ static void test_bad_arguments_answer_errors(void **state)
     assert_ipc(ipc_open(M->name, &(ipc_config){ .capacity = (size_t)-1 }, &ch), IPC_EINVAL);
     assert_ipc(ipc_open(M->name, &(ipc_config){ .order = 42 }, &ch), IPC_EINVAL);
     assert_ipc(ipc_open(M->name, NULL, NULL), IPC_EINVAL);
-    if (!has(IPC_CAP_UNRELATED))
+    if (!has(IPC_CAP_UNRELATED)) {
         assert_ipc(ipc_open(M->name, &(ipc_config){ .name = "x", .flags = IPC_ATTACH }, &ch), IPC_ENOTSUP);
+        assert_ipc(ipc_open(M->name, &(ipc_config){ .flags = IPC_ATTACHABLE }, &ch), IPC_ENOTSUP);
+    }
     assert_null(ch);
 
     ch = open_default();
@@ -904,6 +1015,9 @@ static void test_bad_arguments_answer_errors(void **state)
     assert_ipc(ipc_send(ch, NULL, 5, 0, 0), IPC_EINVAL);
     assert_ipc(ipc_recv(ch, buf, sizeof buf, NULL, NULL, 0), IPC_EINVAL);
     assert_ipc(ipc_recv(ch, NULL, 5, &got, NULL, 0), IPC_EINVAL);
+    ipc_config acfg;
+    assert_ipc(ipc_attach_config(ch, NULL), IPC_EINVAL);
+    if (!has(IPC_CAP_UNRELATED)) assert_ipc(ipc_attach_config(ch, &acfg), IPC_ENOTSUP);
     assert_ipc(ipc_close(ch), IPC_OK);
     assert_ipc(ipc_send(ch, "x", 1, 0, 0), IPC_ECLOSED);
     ipc_free(ch);
@@ -938,6 +1052,7 @@ static void test_dispatch_bad_input(void **state)
     assert_int_equal(ipc_max_msg(NULL), 0);
     assert_null(ipc_channel_mechanism(NULL));
     assert_ipc(ipc_observe(NULL, NULL, NULL), IPC_EINVAL);
+    assert_ipc(ipc_attach_config(NULL, &(ipc_config){ 0 }), IPC_EINVAL);
     ipc_free(NULL);
     static const int codes[] = { IPC_OK, IPC_EFULL, IPC_EEMPTY, IPC_ECLOSED, IPC_EMSGSIZE,
                                  IPC_EINVAL, IPC_ENOMECH, IPC_ESYS, IPC_ENOTSUP };
@@ -973,6 +1088,7 @@ static const struct CMUnitTest per_mechanism[] = {
     CASE(test_observer_sees_every_step),
     CASE(test_fork_parent_to_child),
     CASE(test_fork_child_to_parent),
+    CASE(test_unrelated_process_attaches),
     CASE(test_mpmc_threads),
     CASE(test_mpmc_processes),
     CASE(test_killed_receiver_leaves_channel_usable),
@@ -987,6 +1103,7 @@ static const struct CMUnitTest dispatch[] = {
 
 int main(int argc, char **argv)
 {
+    if (argc > 1 && strcmp(argv[1], "--attach-child") == 0) return attach_child(argc, argv);
     size_t count;
     const ipc_mechanism *const *all = ipc_mechanisms(&count);
     int failures = 0;

@@ -1185,10 +1185,20 @@ void ipc_redis_sub_free(ipc_redis_sub *s)
 
 /* ---- the mechanisms ---------------------------------------------------- */
 
+/* The key and the server: with the embedded server, its Unix socket, so an
+ * attacher joins this server instead of starting its own. */
+static int rd_attach_config(const ipc_channel *ch, ipc_config *cfg)
+{
+    const redis_channel *r = (const redis_channel *)ch;
+    cfg->name = r->key[K_QUEUE];
+    cfg->endpoint = r->endpoint;
+    return IPC_OK;
+}
+
 static const struct ipc_ops redis_ops = {
     .open = rd_open, .send = rd_send, .recv = rd_recv, .close = rd_close,
     .free = rd_free, .pollfd = NULL, /* waiting happens inside the server */
-    .depth = rd_depth,
+    .depth = rd_depth, .attach_config = rd_attach_config,
 };
 
 #define REDIS_CAPS (IPC_CAP_THREADS | IPC_CAP_FORK | IPC_CAP_UNRELATED | IPC_CAP_HOSTS | IPC_CAP_MPMC \

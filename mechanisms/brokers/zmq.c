@@ -699,10 +699,18 @@ void ipc_zmq_sub_free(ipc_zmq_sub *s)
 
 /* ---- the mechanism ----------------------------------------------------- */
 
+/* The senders' address (the receivers' one follows from it). */
+static int zq_attach_config(const ipc_channel *ch, ipc_config *cfg)
+{
+    cfg->endpoint = ((const zmq_channel *)ch)->in_ep;
+    return IPC_OK;
+}
+
 static const struct ipc_ops zmq_ops = {
     .open = zq_open, .send = zq_send, .recv = zq_recv, .close = zq_close,
     .free = zq_free, .pollfd = NULL, /* ZMQ_FD is edge-triggered: see the top */
     .depth = NULL,                   /* messages hide in pipes and kernel buffers */
+    .attach_config = zq_attach_config,
 };
 
 const ipc_mechanism ipc_mech_zmq = {

@@ -243,10 +243,18 @@ const char *ipc_fifo_path(const ipc_channel *ch)
     return ((const fifo_chan *)ch)->path;
 }
 
+/* Every fifo channel has a path (generated if cfg->name was NULL). */
+static int fifo_attach_config(const ipc_channel *ch, ipc_config *cfg)
+{
+    cfg->name = ((const fifo_chan *)ch)->path;
+    return IPC_OK;
+}
+
 static const struct ipc_ops fifo_ops = {
     .open = fifo_open, .send = ipc__stream_send, .recv = ipc__stream_recv,
     .close = ipc__stream_close, .free = fifo_free, .pollfd = ipc__stream_pollfd,
     .depth = NULL, /* like a pipe: bytes are known (FIONREAD), messages are not */
+    .attach_config = fifo_attach_config,
 };
 
 const ipc_mechanism ipc_mech_fifo = {

@@ -68,6 +68,7 @@ typedef struct tcp_chan {
     bool        attached;
     int         listen_fd; /* owner: -1 in an attacher                                     */
     int         port;
+    char        endpoint[INET6_ADDRSTRLEN + 16]; /* "host:port" an attacher connects to     */
     /* the relay (owner only) */
     ipc_helper  relay;
     ipc_stream *out;       /* the relay's send handle into s (shares s.shared, its write lock) */
@@ -118,6 +119,20 @@ static int port_of(const struct sockaddr_storage *ss)
 {
     return ntohs(ss->ss_family == AF_INET6 ? ((const struct sockaddr_in6 *)ss)->sin6_port
                                            : ((const struct sockaddr_in *)ss)->sin_port);
+}
+
+/* Remember the address attachers connect to, as resolve() reads it back:
+ * "127.0.0.1:40123", "[::1]:40123" (ipc_attach_config hands it out). */
+static int set_endpoint(tcp_chan *t, const struct sockaddr_storage *ss)
+{
+    bool v6 = ss->ss_family == AF_INET6;
+    char host[INET6_ADDRSTRLEN];
+    if (!inet_ntop(ss->ss_family, v6 ? (const void *)&((const struct sockaddr_in6 *)ss)->sin6_addr
+                                     : (const void *)&((const struct sockaddr_in *)ss)->sin_addr,
+                   host, sizeof host))
+        return ipc__fail(IPC_ESYS, "tcp: inet_ntop");
+    snprintf(t->endpoint, sizeof t->endpoint, v6 ? "[%s]:%d" : "%s:%d", host, port_of(ss));
+    return IPC_OK;
 }
 
 static int set_nodelay(int fd)
@@ -366,11 +381,13 @@ static int loopback(tcp_chan *t)
         ((struct sockaddr_in *)&a)->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     if (a.ss_family == AF_INET6 && IN6_IS_ADDR_UNSPECIFIED(&((struct sockaddr_in6 *)&a)->sin6_addr))
         ((struct sockaddr_in6 *)&a)->sin6_addr = in6addr_loopback;
+    int rc = set_endpoint(t, &a);
+    if (rc != IPC_OK) return rc;
     t->s.wfd = socket(a.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (t->s.wfd < 0) return ipc__fail(IPC_ESYS, "socket");
     ipc_deadline d;
     ipc__deadline_start(&d, IPC_ATTACH_TIMEOUT_MS);
-    int rc = ipc__named_connect(t->s.wfd, (struct sockaddr *)&a, alen, &d);
+    rc = ipc__named_connect(t->s.wfd, (struct sockaddr *)&a, alen, &d);
     if (rc != IPC_OK) return rc;
     struct sockaddr_storage mine, peer;
     socklen_t ml = sizeof mine;
@@ -423,6 +440,7 @@ static int attacher_open(tcp_chan *t, const ipc_config *cfg)
     struct sockaddr_storage a;
     socklen_t alen;
     int rc = resolve(cfg->endpoint, &a, &alen);
+    if (rc == IPC_OK) rc = set_endpoint(t, &a);
     if (rc != IPC_OK) return rc;
     t->port = port_of(&a);
     t->attached = true;
@@ -535,9 +553,16 @@ int ipc_tcp_port(const ipc_channel *ch)
     return ((const tcp_chan *)ch)->port;
 }
 
+/* Owner and attachers alike: the host:port that reaches the relay. */
+static int tcp_attach_config(const ipc_channel *ch, ipc_config *cfg)
+{
+    cfg->endpoint = ((const tcp_chan *)ch)->endpoint;
+    return IPC_OK;
+}
+
 static const struct ipc_ops tcp_ops = {
     .open = tcp_open, .send = tcp_send, .recv = tcp_recv, .close = tcp_close,
-    .free = tcp_free, .pollfd = tcp_pollfd, .depth = NULL,
+    .free = tcp_free, .pollfd = tcp_pollfd, .depth = NULL, .attach_config = tcp_attach_config,
 };
 
 const ipc_mechanism ipc_mech_tcp = {

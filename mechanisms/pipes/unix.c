@@ -13,14 +13,15 @@
  * receives come out of the other, and every holder holds both ends, so a
  * handle works alone, across threads and across fork() (like "socketpair").
  *
- * The name is only a door.  With cfg->name the owner also binds a listening
+ * The name is only a door.  With cfg->name (or IPC_ATTACHABLE: a generated
+ * path in a private temporary directory) the owner also binds a listening
  * stream socket at that path.  Unix sockets can carry open file descriptors
  * (SCM_RIGHTS), so a small thread in the owner accepts each caller at the
  * door and hands it the very kernel objects a fork() child would inherit:
  * both ends of the pair, the shut-down eventfd and the memfd that holds the
  * shared state (locks, stream buffer) — and hangs up.  From then on the
  * attacher is a full holder: it sends, receives, and ipc_close wakes it, and
- * nothing passes through the owner.  Without cfg->name the channel is
+ * nothing passes through the owner.  Without either the channel is
  * private: no door, no thread, reachable by inheritance only.  As with a
  * pipe whose holders all keep the write end, no end-of-file ever tells a
  * receiver that every sender is gone (it holds a send end itself): it waits
@@ -69,6 +70,7 @@ typedef struct unix_chan {
     pid_t      owner;      /* the creating process (0: attacher or private)      */
     bool       made_path;
     char       path[UNIX_PATH_MAX];
+    char       dir[UNIX_PATH_MAX]; /* owner, IPC_ATTACHABLE: the directory holding path */
 } unix_chan;
 
 extern const ipc_mechanism ipc_mech_unix, ipc_mech_unix_seqpacket, ipc_mech_unix_dgram;
@@ -260,9 +262,12 @@ static int owner_open(unix_chan *u, const ipc_config *cfg)
     if (ftruncate(u->state_fd, sizeof(ipc_stream_shared)) < 0) return ipc__fail(IPC_ESYS, "ftruncate(memfd)");
     if ((rc = map_state(u)) != IPC_OK || (rc = ipc__stream_shared_init(u->s.shared)) != IPC_OK) return rc;
     if ((rc = ipc__stream_init(&u->s, sv[1], sv[0], true, u->s.shared)) != IPC_OK) return rc;
-    if (!cfg->name) return IPC_OK; /* private */
-    snprintf(u->path, sizeof u->path, "%s", cfg->name);
+    if (!cfg->name && !(cfg->flags & IPC_ATTACHABLE)) return IPC_OK; /* private */
     u->owner = getpid();
+    if (cfg->name) snprintf(u->path, sizeof u->path, "%s", cfg->name);
+    else if ((rc = ipc__named_tempdir(u->dir, sizeof u->dir, u->s.base.mech->name)) != IPC_OK
+             || (rc = ipc__named_path(u->path, sizeof u->path, u->dir, "door", u->s.base.mech->name)) != IPC_OK)
+        return rc;
     return open_door(u);
 }
 
@@ -303,7 +308,10 @@ static void unix_release(unix_chan *u)
     int saved = errno;
     ipc__helper_stop(&u->door, 1000, NULL, NULL); /* before closing what it passes */
     if (u->door_fd >= 0) close(u->door_fd);
-    if (u->made_path && u->owner == getpid()) unlink(u->path); /* not a fork()ed copy */
+    if (u->owner == getpid()) { /* not a fork()ed copy */
+        if (u->made_path) unlink(u->path);
+        if (u->dir[0]) rmdir(u->dir);
+    }
     if (u->s.shared) munmap(u->s.shared, sizeof(ipc_stream_shared));
     u->s.shared = NULL;
     ipc__stream_destroy(&u->s);
@@ -342,6 +350,14 @@ const char *ipc_unix_path(const ipc_channel *ch)
     return u->path[0] ? u->path : NULL;
 }
 
+/* The door's path; NULL for a private channel (the dispatch layer answers
+ * IPC_EINVAL). */
+static int unix_attach_config(const ipc_channel *ch, ipc_config *cfg)
+{
+    cfg->name = ipc_unix_path(ch);
+    return IPC_OK;
+}
+
 /* ---- the three mechanisms ---------------------------------------------- */
 
 #define UNIX_CAPS (IPC_CAP_THREADS | IPC_CAP_FORK | IPC_CAP_UNRELATED | IPC_CAP_MPMC | IPC_CAP_FIFO \
@@ -350,11 +366,13 @@ const char *ipc_unix_path(const ipc_channel *ch)
 static const struct ipc_ops unix_stream_ops = {
     .open = unix_open, .send = ipc__stream_send, .recv = ipc__stream_recv,
     .close = ipc__stream_close, .free = unix_free, .pollfd = ipc__stream_pollfd, .depth = NULL,
+    .attach_config = unix_attach_config,
 };
 
 static const struct ipc_ops unix_msg_ops = {
     .open = unix_open, .send = msg_send, .recv = msg_recv,
     .close = ipc__stream_close, .free = unix_free, .pollfd = ipc__stream_pollfd, .depth = NULL,
+    .attach_config = unix_attach_config,
 };
 
 const ipc_mechanism ipc_mech_unix = {

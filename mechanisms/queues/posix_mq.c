@@ -12,8 +12,9 @@
  * leading '/' is added if missing).  Created 0600 with O_EXCL; an unrelated
  * process attaches with IPC_ATTACH and the same name.  Only the creating
  * process unlinks (a forked child holds a copy of the handle and must not),
- * at free; a private channel (no cfg->name) unlinks its names right after
- * creating them, since fork() shares it through the descriptors.
+ * at free; a private channel (no cfg->name, no IPC_ATTACHABLE) unlinks its
+ * names right after creating them, since fork() shares it through the
+ * descriptors.
  * Each channel is three kernel objects, all starting with the name:
  *   NAME        the queue itself;
  *   NAME.shut   the shutdown doorbell: a queue for one 1-byte message that
@@ -87,6 +88,7 @@ typedef struct posix_mq {
     size_t       msgsize;  /* mq_msgsize: mq_receive wants a buffer this big */
     pid_t        owner;    /* the creating process; 0 when attached */
     unsigned     made;     /* MADE_*: what this handle created (and unlinks) */
+    bool         named;    /* reachable by name: not a private channel       */
     ipc_holdback held;
     char         name[NAME_MAX + 1];
 } posix_mq;
@@ -247,7 +249,8 @@ static int pmq_open(const ipc_mechanism *m, const ipc_config *cfg, ipc_channel *
     /* A private channel is shared only through inherited descriptors: its
      * names can go at once, like a deleted temporary file, and then nothing
      * is left behind even if every holder is killed. */
-    if (!cfg->name) unlink_names(p);
+    p->named = cfg->name || (cfg->flags & IPC_ATTACHABLE);
+    if (!p->named) unlink_names(p);
     *out = &p->base;
     return IPC_OK;
 }
@@ -377,9 +380,16 @@ static long pmq_depth(const ipc_channel *ch)
     return attr.mq_curmsgs;
 }
 
+static int pmq_attach_config(const ipc_channel *ch, ipc_config *cfg)
+{
+    const posix_mq *p = (const posix_mq *)ch;
+    cfg->name = p->named ? p->name : NULL; /* a private channel's names are gone */
+    return IPC_OK;
+}
+
 static const struct ipc_ops posix_mq_ops = {
     .open = pmq_open, .send = pmq_send, .recv = pmq_recv, .close = pmq_close,
-    .free = pmq_free, .pollfd = pmq_pollfd, .depth = pmq_depth,
+    .free = pmq_free, .pollfd = pmq_pollfd, .depth = pmq_depth, .attach_config = pmq_attach_config,
 };
 
 const ipc_mechanism ipc_mech_posix_mq = {

@@ -13,9 +13,9 @@
  * exactly "drain, then IPC_ECLOSED".
  *
  * Keys.  With no name: IPC_PRIVATE, a fresh queue only fork() shares.  With a
- * name: the key is a hash of it (no ftok, which needs an existing file), so
- * an unrelated process attaches with the same name; a collision shows as
- * EEXIST at create.  The owner (the creating process, not a forked child
+ * name (or IPC_ATTACHABLE: a generated one): the key is a hash of it (no
+ * ftok, which needs an existing file), so an unrelated process attaches with
+ * the same name; a collision shows as EEXIST at create.  The owner (the creating process, not a forked child
  * holding a copy) removes the queue with IPC_RMID at free; a holder still
  * using it then gets IPC_ECLOSED.  SysV objects have no file names and the
  * kernel keeps a queue until someone removes it, so an owner killed before
@@ -82,6 +82,7 @@ typedef struct sysv_mq {
     sysv_ctl    *ctl;
     pid_t        owner;   /* the creating process; 0 when attached */
     ipc_holdback held;
+    char         name[256]; /* the key's name; "" for IPC_PRIVATE */
 } sysv_mq;
 
 static bool is_shut(const sysv_mq *s)
@@ -100,6 +101,18 @@ static key_t key_of(const char *name)
     for (const unsigned char *c = (const unsigned char *)name; *c; c++) h = (h ^ *c) * 16777619u;
     key_t k = (key_t)(h & 0x7fffffff);
     return k == IPC_PRIVATE ? 1 : k;
+}
+
+/* The key's name: cfg->name, a generated one (IPC_ATTACHABLE), or none. */
+static int set_name(sysv_mq *s, const ipc_config *cfg)
+{
+    if (!cfg->name)
+        return (cfg->flags & IPC_ATTACHABLE) ? ipc__unique_name(s->name, sizeof s->name, "", NULL) : IPC_OK;
+    size_t n = strlen(cfg->name);
+    if (n == 0 || n >= sizeof s->name)
+        return ipc__fail(IPC_EINVAL, "sysv_mq: name of %zu bytes (must be 1..%zu)", n, sizeof s->name - 1);
+    memcpy(s->name, cfg->name, n + 1);
+    return IPC_OK;
 }
 
 static int create_objects(sysv_mq *s, key_t key, const ipc_config *cfg)
@@ -166,8 +179,10 @@ static int sysv_open(const ipc_mechanism *m, const ipc_config *cfg, ipc_channel 
     if (!s) return IPC_ESYS;
     s->msqid = s->shmid = -1;
     s->base.capacity = 0; /* bounded in bytes, not messages */
-    key_t key = cfg->name ? key_of(cfg->name) : IPC_PRIVATE;
-    int rc = (cfg->flags & IPC_ATTACH) ? attach_objects(s, key, cfg->name) : create_objects(s, key, cfg);
+    int rc = set_name(s, cfg);
+    key_t key = s->name[0] ? key_of(s->name) : IPC_PRIVATE;
+    if (rc == IPC_OK)
+        rc = (cfg->flags & IPC_ATTACH) ? attach_objects(s, key, s->name) : create_objects(s, key, cfg);
     if (rc == IPC_OK) rc = ipc__holdback_init(&s->held);
     if (rc != IPC_OK) {
         release(s);
@@ -295,10 +310,17 @@ static long sysv_depth(const ipc_channel *ch)
     return (long)ds.msg_qnum;
 }
 
+static int sysv_attach_config(const ipc_channel *ch, ipc_config *cfg)
+{
+    const sysv_mq *s = (const sysv_mq *)ch;
+    cfg->name = s->name[0] ? s->name : NULL; /* IPC_PRIVATE: fork() only */
+    return IPC_OK;
+}
+
 static const struct ipc_ops sysv_mq_ops = {
     .open = sysv_open, .send = sysv_send, .recv = sysv_recv, .close = sysv_close,
     .free = sysv_free, .pollfd = NULL, /* SysV IPC objects are not files */
-    .depth = sysv_depth,
+    .depth = sysv_depth, .attach_config = sysv_attach_config,
 };
 
 const ipc_mechanism ipc_mech_sysv_mq = {

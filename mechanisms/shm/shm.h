@@ -12,8 +12,9 @@ extern "C" {
 #endif
 
 /* The shm_open name an unrelated process passes as cfg.name (with
- * IPC_ATTACH) to reach this channel, e.g. "/ipcplay.4711.0"; NULL for a
- * private channel (reachable by fork only) or a channel of another kind. */
+ * IPC_ATTACH) to reach this channel, e.g. "/ipcplay.4711.0" (generated with
+ * IPC_ATTACHABLE); NULL for a private channel (reachable by fork only) or a
+ * channel of another kind. */
 const char *ipc_shm_name(const ipc_channel *ch);
 
 /* Fault injection, for tests only.  fn runs inside ipc_send/ipc_recv on an

@@ -5,10 +5,10 @@
  * The memory.  shm_open(3) creates a named object in /dev/shm (a tmpfs
  * file), ftruncate(2) gives it its size and mmap(2) with MAP_SHARED maps the
  * same physical pages into every process that opens the name.  An unrelated
- * process attaches by name (cfg.name with IPC_ATTACH); a child made by
- * fork() inherits the mapping.  A private channel (no name) is an anonymous
- * MAP_SHARED mapping: fork is its only way in, and nothing can be left
- * behind in /dev/shm.  The creator unlinks the name in ipc_free; the pages
+ * process attaches by name (cfg.name with IPC_ATTACH; IPC_ATTACHABLE with no
+ * name makes the creator generate one); a child made by fork() inherits the
+ * mapping.  A private channel (no name) is an anonymous MAP_SHARED mapping:
+ * fork is its only way in, and nothing can be left behind in /dev/shm.  The creator unlinks the name in ipc_free; the pages
  * live on until the last process unmaps them.
  *
  * The ring is spsc.c's ring, placed in that memory: indices on separate
@@ -138,8 +138,8 @@ static int create(shm_chan *c, const ipc_config *cfg, bool mpmc)
     size_t size = offsetof(shm_segment, ring) + ring;
 
     shm_segment *seg;
-    if (cfg->name) {
-        int rc = set_name(c, cfg->name);
+    if (cfg->name || (cfg->flags & IPC_ATTACHABLE)) {
+        int rc = cfg->name ? set_name(c, cfg->name) : ipc__unique_name(c->name, sizeof c->name, "/", NULL);
         if (rc != IPC_OK) return rc;
         int fd = shm_open(c->name, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
         if (fd < 0) return ipc__fail(IPC_ESYS, "shm_open(%s)", c->name);
@@ -258,9 +258,16 @@ static int shm_open_op(const ipc_mechanism *m, const ipc_config *cfg, ipc_channe
     return IPC_OK;
 }
 
+static int shm_attach_config(const ipc_channel *ch, ipc_config *cfg)
+{
+    const shm_chan *c = (const shm_chan *)ch;
+    cfg->name = c->name[0] ? c->name : NULL; /* "": anonymous, fork() only */
+    return IPC_OK;
+}
+
 static const struct ipc_ops shm_ops = {
     .open = shm_open_op, .send = shm_send, .recv = shm_recv, .close = shm_close,
-    .free = shm_free, .pollfd = NULL, .depth = shm_depth,
+    .free = shm_free, .pollfd = NULL, .depth = shm_depth, .attach_config = shm_attach_config,
 };
 
 #define SHM_CAPS (IPC_CAP_THREADS | IPC_CAP_FORK | IPC_CAP_UNRELATED | IPC_CAP_BOUNDED \
