@@ -9,11 +9,10 @@
  * have a pollfd (IPC_CAP_POLL) and plain fds, then wait.
  *
  * Here the loop watches:
- *   - one channel per producer process, of different mechanisms (every
- *     registered mechanism of this list that has a pollfd and works across
- *     fork: pipe, socketpair, and fifo / unix / posix_mq / eventfd if they
- *     are built in); each producer sends five readings at its own pace and
- *     then "bye";
+ *   - one channel per producer process, each of a different mechanism:
+ *     pipe, socketpair, fifo, unix, posix_mq and tcp (those of the list that
+ *     are built in, have a pollfd and work across fork); each producer sends
+ *     five readings at its own pace and then "bye";
  *   - an event object's pollfd: a "report" button that another process
  *     presses (ipc_event_set) half-way; the loop prints a status line and
  *     clears it.
@@ -60,7 +59,7 @@ static void producer(source *s, int index)
  * polled across fork(); returns how many. */
 static int open_sources(source *src)
 {
-    static const char *const wanted[] = { "pipe", "socketpair", "fifo", "unix", "posix_mq", "eventfd" };
+    static const char *const wanted[] = { "pipe", "socketpair", "fifo", "unix", "posix_mq", "tcp" };
     int n = 0;
     for (size_t i = 0; i < sizeof wanted / sizeof wanted[0] && n < MAX_SOURCES; i++) {
         const ipc_mechanism *m = ipc_find(wanted[i]);
