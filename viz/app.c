@@ -24,6 +24,8 @@
 #define WATCH_MAX_NS 15000000000LL     /* predict: give up after 15 s      */
 #define VERDICT_S    3.0               /* predict: show the verdict so long */
 
+typedef struct rate_sample { int64_t t; uint64_t received; } rate_sample;
+
 struct viz_app {
     viz_app_opts  o;
     viz_scenario  sc;                  /* the scenario of the current run  */
@@ -37,6 +39,8 @@ struct viz_app {
     int64_t       status_until;        /* wall ns                          */
     bool          live;                /* playback follows the wall clock  */
     int64_t       last_frame;          /* wall clock of the previous frame */
+    rate_sample   rate[32];            /* the run's counter, frame by frame */
+    unsigned      rate_n;
     bool          want_shot;
     int           shots;
     int           frame_no;            /* frames drawn so far              */
@@ -79,6 +83,7 @@ static int start(viz_app *a, const viz_scenario *sc, char *err, size_t errlen)
     a->ui.paused = false;
     a->ui.speed = 1;
     a->live = true;
+    a->rate_n = 0; /* a new run counts from zero */
     return 0;
 }
 
@@ -425,6 +430,21 @@ static void advance(viz_app *a, double dt)
     a->ui.behind_ns = now - p->t > 0 ? now - p->t : 0;
 }
 
+/* The run's own messages/s over the last second or so of frames: what the
+ * counters show when the trace cannot keep up. */
+static void measure_rate(viz_app *a, int64_t now)
+{
+    unsigned n = a->rate_n < 32 ? a->rate_n : 32, k = 1;
+    while (k < n && now - a->rate[(a->rate_n - k) % 32].t < 1000000000LL) k++;
+    if (n) {
+        const rate_sample *old = &a->rate[(a->rate_n - k) % 32];
+        a->ui.run_rate = now > old->t ? (double)(a->ui.counts.received - old->received) * 1e9 / (double)(now - old->t) : 0;
+    }
+    a->rate[a->rate_n % 32].t = now;
+    a->rate[a->rate_n % 32].received = a->ui.counts.received;
+    a->rate_n++;
+}
+
 int viz_app_frame(viz_app *a)
 {
     /* Playback moves by the real time between frames: a slow frame (a busy
@@ -435,6 +455,7 @@ int viz_app_frame(viz_app *a)
     if (viz_player_ingest(&a->player, viz_run_trace(a->run)) < 0) return -1;
     viz_run_poll(a->run);
     viz_run_counts_of(a->run, &a->ui.counts);
+    measure_rate(a, now);
     if (a->ui.counts.error[0] && !a->ui.status[0]) status(a, "%s", a->ui.counts.error);
     advance(a, dt);
     judge(a, dt);

@@ -242,11 +242,13 @@ static void on_recv_done(viz_model *m, int id, const viz_rec *r)
     } else if (received_before(m, r->tok)) {
         f.dup = true;                     /* delivered twice */
         m->dups++;
-    } else if (m->early_n < VIZ_EARLY) {  /* its SEND_DONE is still on the way */
+    } else {                              /* its SEND_DONE is still on the way */
         f.pos = m->view == VIEW_STACK ? (long)m->chan_n  /* it left from where a send puts */
               : m->view == VIEW_RING && m->info.capacity ? (long)(m->removed % m->info.capacity) : 0;
         if (r->tok.producer < VIZ_MAX_PRODUCERS && m->actors[r->tok.producer].holding)
             f.msg.t_begin = m->actors[r->tok.producer].held.t_begin;
+        if (m->early_n == VIZ_EARLY) /* full of strays (after a gap): drop the oldest */
+            memmove(&m->early[0], &m->early[1], --m->early_n * sizeof m->early[0]);
         m->early[m->early_n++] = f.msg;
     }
     if (!f.dup) m->removed++; /* the mechanism's head moved on (early ones too) */
@@ -295,6 +297,17 @@ static void on_lost(viz_model *m, const viz_rec *r)
     m->lost++;
 }
 
+/* Events were lost: what the channel holds is no longer known.  Start
+ * over from what comes next; the mechanism's own depth stays right. */
+static void on_gap(viz_model *m, const viz_rec *r)
+{
+    m->chan_n = m->chan_head = 0;
+    m->early_n = m->recent_n = 0;
+    for (int id = 0; id < VIZ_MAX_ACTORS; id++) m->actors[id].holding = false;
+    m->gaps++;
+    m->gap_events += r->len;
+}
+
 /* ---- time -------------------------------------------------------------- */
 
 void viz_model_advance(viz_model *m, int64_t t)
@@ -319,7 +332,8 @@ void viz_model_apply(viz_model *m, const viz_rec *r)
     viz_actor *a = id >= 0 ? &m->actors[id] : NULL;
     bool channel_event = r->kind <= IPC_EV_CLOSE;
     if (channel_event && r->depth >= 0) m->depth = r->depth;
-    if (!a && r->kind != IPC_EV_CLOSE && r->kind != VIZ_EV_RUN && r->kind != VIZ_EV_LOST) return;
+    if (!a && r->kind != IPC_EV_CLOSE && r->kind != VIZ_EV_RUN && r->kind != VIZ_EV_LOST && r->kind != VIZ_EV_GAP)
+        return;
 
     switch (r->kind) {
     case VIZ_EV_RUN:
@@ -338,6 +352,9 @@ void viz_model_apply(viz_model *m, const viz_rec *r)
         break;
     case VIZ_EV_LOST:
         on_lost(m, r);
+        break;
+    case VIZ_EV_GAP:
+        on_gap(m, r);
         break;
     case IPC_EV_SEND_BEGIN:
         a->holding = true;
@@ -458,28 +475,42 @@ static int fold(viz_player *p)
     return viz_model_copy(&p->cur, &p->base);
 }
 
+/* Room for one more record: grow, or fold when at the limit. */
+static int reserve(viz_player *p)
+{
+    if (p->n == p->max && fold(p) != 0) return -1;
+    if (p->n < p->alloc) return 0;
+    size_t a = p->alloc ? p->alloc * 2 : 4096;
+    viz_rec *h = realloc(p->hist, (a > p->max ? p->max : a) * sizeof *h);
+    if (!h) return -1;
+    p->hist = h;
+    p->alloc = a > p->max ? p->max : a;
+    return 0;
+}
+
 long viz_player_ingest(viz_player *p, viz_trace *tr)
 {
     long total = 0;
     for (;;) {
-        if (p->n == p->max && fold(p) != 0) return -1;
-        if (p->n == p->alloc) {
-            size_t a = p->alloc ? p->alloc * 2 : 4096;
-            if (a > p->max) a = p->max;
-            viz_rec *h = realloc(p->hist, a * sizeof *h);
-            if (!h) return -1;
-            p->hist = h;
-            p->alloc = a;
+        uint64_t lost = viz_trace_skip_lost(tr);
+        if (reserve(p) != 0) return -1;
+        int64_t prev = p->n ? p->hist[p->n - 1].t_ns : p->base.now;
+        if (lost) { /* the run outpaced the reader: say so in the history */
+            p->hist[p->n++] = (viz_rec){ .t_ns = prev, .kind = VIZ_EV_GAP, .actor = VIZ_ACTOR_MAIN,
+                                         .depth = -1, .len = lost > UINT32_MAX ? UINT32_MAX : (uint32_t)lost };
+            p->trace_lost += lost;
+            if (reserve(p) != 0) return -1;
         }
-        size_t got = viz_trace_drain(tr, p->hist + p->n, p->alloc - p->n, &p->trace_lost);
+        size_t want = p->alloc - p->n;
+        if (want > VIZ_INGEST_MAX - (size_t)total) want = VIZ_INGEST_MAX - (size_t)total;
+        size_t got = viz_trace_drain(tr, p->hist + p->n, want);
         /* keep time monotonic: append order is the order of the record */
-        for (size_t i = 0; i < got; i++) {
-            int64_t prev = p->n + i ? p->hist[p->n + i - 1].t_ns : p->base.t0;
-            if (p->hist[p->n + i].t_ns < prev) p->hist[p->n + i].t_ns = prev;
+        for (size_t i = 0; i < got; i++, p->n++) {
+            if (p->hist[p->n].t_ns < prev) p->hist[p->n].t_ns = prev;
+            prev = p->hist[p->n].t_ns;
         }
-        p->n += got;
         total += (long)got;
-        if (p->n < p->alloc) return total;
+        if ((size_t)total >= VIZ_INGEST_MAX || (!lost && got < want)) return total;
     }
 }
 

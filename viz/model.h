@@ -54,6 +54,8 @@ enum viz_view {
 #define VIZ_LOSSES    16    /* toy queue: recently overwritten messages     */
 #define VIZ_EARLY     64
 #define VIZ_RECENT    1024  /* received ids remembered to spot duplicates   */
+#define VIZ_INGEST_MAX (1u << 17) /* records read per frame at most: a run
+                                     faster than that loses some (a gap)    */
 
 /* A message as the model knows it. */
 typedef struct viz_msg {
@@ -108,6 +110,7 @@ typedef struct viz_model {
 
     uint64_t      sent, received, dups, lost, garbage;
     uint64_t      blocks_full, blocks_empty;
+    uint64_t      gaps, gap_events;  /* the trace lost events: counts are partial */
     bool          closed;
     int64_t       t_closed;
     struct { int actor, kind; int64_t t; } last_block; /* actor -1: none yet */
@@ -166,11 +169,13 @@ typedef struct viz_player {
     int64_t   t;           /* playback time (CLOCK_MONOTONIC ns)         */
     uint64_t  trimmed;     /* events folded into base to bound memory    */
     uint64_t  trace_lost;  /* events the ring overwrote before we read   */
+                           /* (each gap is also a VIZ_EV_GAP record)     */
 } viz_player;
 
 int  viz_player_init(viz_player *p, const viz_run_info *info, size_t max_events);
 void viz_player_free(viz_player *p);
-/* Copy new events from the trace; returns how many, or -1 out of memory. */
+/* Copy new events from the trace (at most VIZ_INGEST_MAX); returns how
+ * many, or -1 out of memory. */
 long viz_player_ingest(viz_player *p, viz_trace *tr);
 /* Move playback to time t (forward: apply; backward: replay from base). */
 int  viz_player_seek(viz_player *p, int64_t t);

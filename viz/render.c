@@ -171,8 +171,10 @@ static void draw_token(ctx *c, float x, float y, float r, viz_token tok, float a
     if (alarm) gfx_ring(g, x, y, r + 5, 3, gfx_alpha(BAD, alpha));
     if (r >= 9) {
         if (garbage) gfx_text(g, F_TINY, gfx_alpha(TEXT, alpha), (int)x, (int)y, GFX_CENTER | GFX_MIDDLE, "?");
+        else if (tok.seq < 1000) gfx_text(g, F_TINY, gfx_alpha((SDL_Color){ 20, 20, 28, 255 }, alpha), (int)x, (int)y,
+                                          GFX_CENTER | GFX_MIDDLE, "%u", tok.seq);
         else gfx_text(g, F_TINY, gfx_alpha((SDL_Color){ 20, 20, 28, 255 }, alpha), (int)x, (int)y,
-                      GFX_CENTER | GFX_MIDDLE, "%u", tok.seq);
+                      GFX_CENTER | GFX_MIDDLE, "…%03u", tok.seq % 1000); /* the last digits fit */
     }
 }
 
@@ -313,7 +315,8 @@ static float ring_radius(const viz_model *m) { return m->info.capacity <= 8 ? 10
 static SDL_FPoint spot(const ctx *c, long pos)
 {
     const viz_model *m = c->m;
-    switch (c->ring ? VIEW_RING : m->view) {
+    /* a ring with too many slots to draw is drawn as a line */
+    switch (c->ring ? VIEW_RING : m->view == VIEW_RING ? VIEW_CONVEYOR : m->view) {
     case VIEW_RING: {
         float a = (-90.0f + 360.0f * (float)pos / (float)m->info.capacity) * (float)M_PI / 180.0f;
         float R = ring_radius(m);
@@ -783,7 +786,12 @@ static void draw_stats(ctx *c)
     const viz_model *m = c->m;
     SDL_Rect panel = { 852, 448, 404, 234 };
     gfx_round_rect(g, panel, 12, PANEL);
-    gfx_text(g, F_BOLD, TEXT, panel.x + 16, panel.y + 10, 0, "counters (from the trace)");
+    /* Faster than the trace can be read, events are lost (gaps): then sent
+     * and received come from the run's own counters, not from the picture. */
+    bool partial = m->gaps > 0;
+    const viz_run_counts *rc = &c->ui->counts;
+    gfx_text(g, F_BOLD, TEXT, panel.x + 16, panel.y + 10, 0, partial ? "counters (sent/received: the run's own)"
+                                                                      : "counters (from the trace)");
     int64_t p50 = viz_model_latency(m, 50), p99 = viz_model_latency(m, 99);
     char l50[32], l99[32];
     snprintf(l50, sizeof l50, p50 < 0 ? "–" : p50 < 1000000 ? "%.0f µs" : "%.1f ms",
@@ -792,9 +800,9 @@ static void draw_stats(ctx *c)
              p99 < 1000000 ? (double)p99 / 1e3 : (double)p99 / 1e6);
     static const char *label[6] = { "sent", "received", "msgs/s", "queued", "latency p50", "latency p99" };
     char v[6][32];
-    snprintf(v[0], 32, "%llu", (unsigned long long)m->sent);
-    snprintf(v[1], 32, "%llu", (unsigned long long)m->received);
-    snprintf(v[2], 32, "%.1f", viz_model_rate(m, c->t));
+    snprintf(v[0], 32, "%llu", (unsigned long long)(partial ? rc->sent : m->sent));
+    snprintf(v[1], 32, "%llu", (unsigned long long)(partial ? rc->received : m->received));
+    snprintf(v[2], 32, "%.1f", partial ? c->ui->run_rate : viz_model_rate(m, c->t));
     snprintf(v[3], 32, "%ld", viz_model_depth(m));
     snprintf(v[4], 32, "%s", l50);
     snprintf(v[5], 32, "%s", l99);
@@ -804,7 +812,10 @@ static void draw_stats(ctx *c)
         gfx_text(g, F_TINY, DIM, x, y + 21, 0, "%s", label[k]);
     }
     int y = panel.y + 124;
-    if (m->info.toy || m->lost || m->dups || m->garbage)
+    if (partial)
+        gfx_text(g, F_BOLD, ACCENT, panel.x + 16, y - 4, 0, "%llu events lost: too fast to draw each",
+                 (unsigned long long)m->gap_events);
+    else if (m->info.toy || m->lost || m->dups || m->garbage)
         gfx_text(g, F_BOLD, BAD, panel.x + 16, y - 4, 0, "lost %llu · duplicated %llu · garbage %llu",
                  (unsigned long long)m->lost, (unsigned long long)m->dups, (unsigned long long)m->garbage);
     else
@@ -812,8 +823,7 @@ static void draw_stats(ctx *c)
                  (unsigned long long)m->blocks_full, (unsigned long long)m->blocks_empty);
     double cap = m->info.capacity ? (double)m->info.capacity : 1;
     plot(c, (SDL_Rect){ panel.x + 16, y + 16, 180, 70 }, "depth", depth_at, cap, (SDL_Color){ 79, 163, 255, 255 });
-    plot(c, (SDL_Rect){ panel.x + 208, y + 16, 180, 70 }, "msgs/s", rate_at, 1, GOOD);
-    const viz_run_counts *rc = &c->ui->counts;
+    plot(c, (SDL_Rect){ panel.x + 208, y + 16, 180, 70 }, partial ? "msgs/s (in the trace)" : "msgs/s", rate_at, 1, GOOD);
     gfx_text(g, F_TINY, FAINT, panel.x + 16, panel.y + panel.h - 14, 0,
              "live run: sent %llu · received %llu%s%s", (unsigned long long)rc->sent,
              (unsigned long long)rc->received, rc->finished ? " · finished" : rc->closed ? " · closed" : "",

@@ -29,6 +29,7 @@ typedef struct viz_ui {
     char             status[200];     /* the last thing a key did            */
     int              send_delay_ms, recv_delay_ms;
     viz_run_counts   counts;          /* the run's own counters              */
+    double           run_rate;        /* ... and its messages/s, live         */
 } viz_ui;
 
 void viz_render(gfx *g, const viz_player *p, const viz_ui *ui);

@@ -80,37 +80,41 @@ static viz_rec unpack(const uint64_t w[4])
     };
 }
 
-size_t viz_trace_drain(viz_trace *tr, viz_rec *out, size_t max, uint64_t *lost)
+enum slot_state { READY, PENDING, LOST };
+
+/* Look at the slot at the read position; READY copies its words. */
+static enum slot_state peek(viz_trace *tr, uint64_t head, uint64_t w[4])
 {
-    uint64_t head = atomic_load_explicit(&tr->head, memory_order_acquire);
-    uint64_t cap = tr->mask + 1;
-    if (head - tr->read > cap) { /* writers lapped us: those records are gone */
-        *lost += head - cap - tr->read;
-        tr->read = head - cap;
+    slot *s = &tr->slots[tr->read & tr->mask];
+    uint64_t want = tr->read + 1;
+    uint64_t seq = atomic_load_explicit(&s->seq, memory_order_acquire);
+    if (seq != want)
+        /* Not written yet: wait for the next frame, unless the slot has been
+         * pending for half a lap (its writer died mid-record) or a later
+         * lap already reused it. */
+        return seq > want || head - tr->read > (tr->mask + 1) / 2 ? LOST : PENDING;
+    for (int k = 0; k < 4; k++) w[k] = atomic_load_explicit(&s->w[k], memory_order_relaxed);
+    atomic_thread_fence(memory_order_acquire); /* the words are read before the re-check */
+    return atomic_load_explicit(&s->seq, memory_order_relaxed) == want ? READY : LOST;
+}
+
+uint64_t viz_trace_skip_lost(viz_trace *tr)
+{
+    uint64_t head = atomic_load_explicit(&tr->head, memory_order_acquire), lost = 0, w[4];
+    if (head - tr->read > tr->mask + 1) { /* writers lapped us: those records are gone */
+        lost = head - (tr->mask + 1) - tr->read;
+        tr->read = head - (tr->mask + 1);
     }
+    for (; tr->read < head && peek(tr, head, w) == LOST; tr->read++) lost++;
+    return lost;
+}
+
+size_t viz_trace_drain(viz_trace *tr, viz_rec *out, size_t max)
+{
+    uint64_t head = atomic_load_explicit(&tr->head, memory_order_acquire), w[4];
     size_t n = 0;
-    while (tr->read < head && n < max) {
-        slot *s = &tr->slots[tr->read & tr->mask];
-        uint64_t want = tr->read + 1;
-        uint64_t seq = atomic_load_explicit(&s->seq, memory_order_acquire);
-        if (seq != want) {
-            /* Not written yet: wait for the next frame, unless the slot has
-             * been pending for half a lap (its writer died mid-record) or a
-             * later lap already reused it. */
-            if (seq > want || head - tr->read > cap / 2) {
-                (*lost)++;
-                tr->read++;
-                continue;
-            }
-            break;
-        }
-        uint64_t w[4];
-        for (int k = 0; k < 4; k++) w[k] = atomic_load_explicit(&s->w[k], memory_order_relaxed);
-        atomic_thread_fence(memory_order_acquire); /* the words are read before the re-check */
-        if (atomic_load_explicit(&s->seq, memory_order_relaxed) == want) out[n++] = unpack(w);
-        else (*lost)++;                            /* overwritten while we copied */
-        tr->read++;
-    }
+    if (head - tr->read > tr->mask + 1) return 0; /* a gap first: viz_trace_skip_lost */
+    for (; tr->read < head && n < max && peek(tr, head, w) == READY; tr->read++) out[n++] = unpack(w);
     return n;
 }
 

@@ -21,6 +21,7 @@ enum viz_kind {
     VIZ_EV_IDLE,             /* a producer rests between bursts            */
     VIZ_EV_LOST,             /* toy queue: a message was overwritten       */
     VIZ_EV_RUN,              /* the run started (t0)                       */
+    VIZ_EV_GAP,              /* the reader lost `len` records here         */
 };
 
 enum viz_role { VIZ_PRODUCER = 0, VIZ_CONSUMER = 1 };
@@ -62,8 +63,12 @@ void       viz_trace_destroy(viz_trace *tr);
  * that laps a slow reader overwrites; the reader counts what it lost. */
 void viz_trace_put(viz_trace *tr, const viz_rec *r);
 
-/* Copy up to max new records into out, oldest first; returns how many.
- * *lost grows by the records overwritten before they could be read. */
-size_t viz_trace_drain(viz_trace *tr, viz_rec *out, size_t max, uint64_t *lost);
+/* Reading: records come out oldest first in gap-free runs.  Call
+ * viz_trace_skip_lost() first: it steps over records overwritten before
+ * they could be read and says how many (0: no gap here); then
+ * viz_trace_drain() copies up to max records, stopping at the next gap or
+ * at a record still being written. */
+uint64_t viz_trace_skip_lost(viz_trace *tr);
+size_t   viz_trace_drain(viz_trace *tr, viz_rec *out, size_t max);
 
 #endif
