@@ -39,7 +39,9 @@
  * Redis hands the bell on to the next blocked client, so every sleeper wakes
  * (a thundering herd: the losers find nothing and sleep again).  The bell is
  * state, not an event, so a wake-up can never be lost between "found
- * nothing" and "sleep".  Redis's timeout is in seconds (a float since 6.0)
+ * nothing" and "sleep".  The retry is pipelined behind the BLMOVE, so Redis
+ * runs it the moment the bell rings: a woken receiver gets its message in
+ * the same round trip.  Redis's timeout is in seconds (a float since 6.0)
  * and is checked hz times a second: the embedded server runs with --hz 100
  * for 10 ms resolution; an external server's default hz 10 may be 100 ms
  * late.  BLMOVE needs Redis >= 6.2.
@@ -696,10 +698,25 @@ static int script_sha(redisContext *c, enum script_id id, const char **sha)
     return IPC_OK;
 }
 
+/* Before a script, optionally: sleep on a bell until it rings or the
+ * deadline (or cap_ms, if >= 0: when the next delayed message falls due). */
+typedef struct bell_wait {
+    int                 bell;   /* K_BELL or K_SPACE */
+    const ipc_deadline *d;
+    long long           cap_ms;
+} bell_wait;
+
 /* Run script id with this channel's keys, ARGV[1..2] = order, capacity, and
- * up to 3 more arguments.  *out is the reply (the caller frees it). */
+ * up to 3 more arguments; *out is the reply (the caller frees it).
+ *
+ * With w, BLMOVE on the bell goes out first and the script right behind it
+ * on the same connection: Redis runs the script the moment the bell rings
+ * (or the wait times out) and both replies come back together, so a woken
+ * caller pays no second round trip.  A caller whose deadline has just
+ * passed gets one last look (the script alone). */
 static int run_script(redis_channel *r, redisContext *c, enum script_id id, int nextra,
-                      const char *const *extra, const size_t *extra_len, redisReply **out)
+                      const char *const *extra, const size_t *extra_len, const bell_wait *w,
+                      redisReply **out)
 {
     const char *sha;
     int rc = script_sha(c, id, &sha);
@@ -715,37 +732,41 @@ static int run_script(redis_channel *r, redisContext *c, enum script_id id, int 
     argv[n] = r->capacity_arg, len[n++] = strlen(r->capacity_arg);
     for (int i = 0; i < nextra; i++) argv[n] = extra[i], len[n++] = extra_len[i];
 
-    redisReply *rep = redisCommandArgv(c, n, argv, len);
-    if (rep && rep->type == REDIS_REPLY_ERROR && strncmp(rep->str, "NOSCRIPT", 8) == 0) {
-        freeReplyObject(rep); /* a restarted server: send the text once more */
+    long long ms = w ? ipc__deadline_poll_ms(w->d) : 0; /* -1 forever */
+    if (w && w->cap_ms >= 0 && (ms < 0 || w->cap_ms < ms)) ms = w->cap_ms;
+    if (ms != 0) {
+        char secs[32]; /* Redis takes seconds; 0 means forever */
+        snprintf(secs, sizeof secs, "%.3f", ms < 0 ? 0.0 : (double)ms / 1000.0);
+        const char *bargv[] = { "BLMOVE", r->key[w->bell], r->key[w->bell], "RIGHT", "RIGHT", secs };
+        size_t blen[] = { 6, r->key_len[w->bell], r->key_len[w->bell], 5, 5, strlen(secs) };
+        if (redisAppendCommandArgv(c, 6, bargv, blen) != REDIS_OK) return conn_error(c, "BLMOVE");
+    }
+    if (redisAppendCommandArgv(c, n, argv, len) != REDIS_OK) return conn_error(c, "EVALSHA");
+    void *rep = NULL;
+    if (ms != 0) {
+        if (redisGetReply(c, &rep) != REDIS_OK) return conn_error(c, "BLMOVE");
+        rc = reply_check(c, rep, "BLMOVE");
+        freeReplyObject(rep);
+        rep = NULL;
+        if (rc != IPC_OK) { /* keep the connection in step: take the script's reply too */
+            if (redisGetReply(c, &rep) == REDIS_OK) freeReplyObject(rep);
+            return rc;
+        }
+    }
+    if (redisGetReply(c, &rep) != REDIS_OK) rep = NULL;
+    redisReply *reply = rep;
+    if (reply && reply->type == REDIS_REPLY_ERROR && strncmp(reply->str, "NOSCRIPT", 8) == 0) {
+        freeReplyObject(reply); /* a restarted server: send the text once more */
         argv[0] = "EVAL", len[0] = 4;
         argv[1] = scripts[id].lua, len[1] = strlen(scripts[id].lua);
-        rep = redisCommandArgv(c, n, argv, len);
+        reply = redisCommandArgv(c, n, argv, len);
     }
-    if ((rc = reply_check(c, rep, "EVALSHA")) != IPC_OK) {
-        if (rep) freeReplyObject(rep);
+    if ((rc = reply_check(c, reply, "EVALSHA")) != IPC_OK) {
+        if (reply) freeReplyObject(reply);
         return rc;
     }
-    *out = rep;
+    *out = reply;
     return IPC_OK;
-}
-
-/* Sleep on a bell until it rings or the deadline (or cap_ms, if >= 0, the
- * time the next delayed message falls due) passes.  RETURNS 1 (look again),
- * 0 (the deadline has passed), IPC_ESYS. */
-static int bell_wait(redis_channel *r, redisContext *c, int bell, const ipc_deadline *d, long long cap_ms)
-{
-    long long ms = ipc__deadline_poll_ms(d); /* -1 forever */
-    if (ms == 0) return 0;
-    if (cap_ms >= 0 && (ms < 0 || cap_ms < ms)) ms = cap_ms;
-    char secs[32]; /* Redis takes seconds; 0 means forever */
-    snprintf(secs, sizeof secs, "%.3f", ms < 0 ? 0.0 : (double)ms / 1000.0);
-    const char *argv[] = { "BLMOVE", r->key[bell], r->key[bell], "RIGHT", "RIGHT", secs };
-    size_t len[] = { 6, r->key_len[bell], r->key_len[bell], 5, 5, strlen(secs) };
-    redisReply *rep = redisCommandArgv(c, 6, argv, len);
-    int rc = reply_check(c, rep, "BLMOVE");
-    if (rep) freeReplyObject(rep);
-    return rc == IPC_OK ? 1 : rc;
 }
 
 static int closed_or_gone(long long code, const redis_channel *r)
@@ -766,9 +787,10 @@ static int push(redis_channel *r, const void *msg, size_t len, int prio, const c
     snprintf(prio_s, sizeof prio_s, "%d", prio);
     const char *extra[] = { prio_s, msg ? msg : "", due };
     size_t extra_len[] = { strlen(prio_s), len, due ? strlen(due) : 0 };
+    const bell_wait room = { .bell = K_SPACE, .d = d, .cap_ms = -1 }, *wait = NULL;
     for (;;) {
         redisReply *rep;
-        if ((rc = run_script(r, c, S_PUSH, due ? 3 : 2, extra, extra_len, &rep)) != IPC_OK) break;
+        if ((rc = run_script(r, c, S_PUSH, due ? 3 : 2, extra, extra_len, wait, &rep)) != IPC_OK) break;
         long long code = rep->type == REDIS_REPLY_INTEGER ? rep->integer : -9;
         freeReplyObject(rep);
         if (code == 0) break;
@@ -781,8 +803,7 @@ static int push(redis_channel *r, const void *msg, size_t len, int prio, const c
             break;
         }
         ipc__blocked(&r->base, IPC_EV_SEND_BLOCKED);
-        if ((rc = bell_wait(r, c, K_SPACE, d, -1)) < 0) break;
-        rc = IPC_OK;
+        wait = &room;
     }
     conn_put(r, c);
     return rc;
@@ -803,9 +824,11 @@ static int rd_recv(ipc_channel *ch, void *buf, size_t cap, size_t *len, int *pri
     snprintf(cap_s, sizeof cap_s, "%zu", cap);
     const char *extra[] = { cap_s };
     size_t extra_len[] = { strlen(cap_s) };
+    bell_wait ready = { .bell = K_BELL, .d = d };
+    const bell_wait *wait = NULL;
     for (;;) {
         redisReply *rep;
-        if ((rc = run_script(r, c, S_POP, 1, extra, extra_len, &rep)) != IPC_OK) break;
+        if ((rc = run_script(r, c, S_POP, 1, extra, extra_len, wait, &rep)) != IPC_OK) break;
         redisReply **e = rep->element;
         long long code = rep->type == REDIS_REPLY_ARRAY && rep->elements >= 1 ? e[0]->integer : -9;
         long long arg = rep->type == REDIS_REPLY_ARRAY && rep->elements >= 2 ? e[1]->integer : -1;
@@ -830,8 +853,8 @@ static int rd_recv(ipc_channel *ch, void *buf, size_t cap, size_t *len, int *pri
             break;
         }
         ipc__blocked(ch, IPC_EV_RECV_BLOCKED);
-        if ((rc = bell_wait(r, c, K_BELL, d, arg)) < 0) break;
-        rc = IPC_OK;
+        ready.cap_ms = arg; /* never sleep past the next delayed message */
+        wait = &ready;
     }
     conn_put(r, c);
     return rc;
@@ -844,7 +867,7 @@ static int rd_close(ipc_channel *ch)
     int rc = conn_get(r, &c);
     if (rc != IPC_OK) return rc;
     redisReply *rep;
-    if ((rc = run_script(r, c, S_CLOSE, 0, NULL, NULL, &rep)) == IPC_OK) freeReplyObject(rep);
+    if ((rc = run_script(r, c, S_CLOSE, 0, NULL, NULL, NULL, &rep)) == IPC_OK) freeReplyObject(rep);
     conn_put(r, c);
     return rc;
 }
@@ -976,7 +999,7 @@ static int create(redis_channel *r, redisContext *c)
     const char *extra[] = { max_s };
     size_t extra_len[] = { strlen(max_s) };
     redisReply *rep;
-    int rc = run_script(r, c, S_CREATE, 1, extra, extra_len, &rep);
+    int rc = run_script(r, c, S_CREATE, 1, extra, extra_len, NULL, &rep);
     if (rc != IPC_OK) return rc;
     if (rep->type == REDIS_REPLY_INTEGER && rep->integer != 0)
         rc = ipc__fail(IPC_EINVAL, "redis: a channel named '%s' already exists at %s (attach with IPC_ATTACH)",
