@@ -435,16 +435,27 @@ static void pass_endpoint(int fd, const ipc_channel *ch)
     close(fd);
 }
 
-/* In the child: read the endpoint and attach; NULL on failure. */
-static ipc_channel *attach_from_pipe(int fd)
+/* Fork the attaching child.  In the child (returns 0): *att is attached by
+ * the endpoint the parent will pass_endpoint() to *to_child (the child
+ * exits if it cannot attach).  In the parent: the child's pid. */
+static pid_t fork_attacher(int *to_child, ipc_channel **att)
 {
+    int fds[2];
+    assert_int_equal(pipe(fds), 0);
+    pid_t pid = tl_fork(20);
+    if (pid != 0) {
+        close(fds[0]);
+        *to_child = fds[1];
+        return pid;
+    }
+    close(fds[1]);
     char ep[512];
-    ssize_t n = read(fd, ep, sizeof ep - 1);
-    close(fd);
-    if (n <= 0) return NULL;
+    ssize_t n = read(fds[0], ep, sizeof ep - 1);
+    close(fds[0]);
+    if (n <= 0) _exit(1);
     ep[n] = '\0';
-    ipc_channel *c = NULL;
-    return ipc_open("zmq", &(ipc_config){ .endpoint = ep, .flags = IPC_ATTACH }, &c) == IPC_OK ? c : NULL;
+    if (ipc_open("zmq", &(ipc_config){ .endpoint = ep, .flags = IPC_ATTACH }, att) != IPC_OK) _exit(1);
+    return 0;
 }
 
 /* fork() copies only the calling thread: a lock another thread held at
@@ -506,13 +517,10 @@ static void test_zmq_child_reconnects_after_fork(void **state)
 static void test_zmq_attach_by_tcp_endpoint(void **state)
 {
     (void)state;
-    int fds[2];
-    assert_int_equal(pipe(fds), 0);
-    pid_t pid = tl_fork(20);
+    int to_child;
+    ipc_channel *c = NULL;
+    pid_t pid = fork_attacher(&to_child, &c);
     if (pid == 0) {
-        close(fds[1]);
-        ipc_channel *c = attach_from_pipe(fds[0]);
-        if (!c) _exit(1);
         unsigned char buf[64];
         for (uint32_t i = 0; i < ZN; i++) {
             tl_fill(buf, 40, 300 + i);
@@ -521,12 +529,11 @@ static void test_zmq_attach_by_tcp_endpoint(void **state)
         ipc_free(c);
         _exit(0);
     }
-    close(fds[0]);
     ipc_channel *owner = open_ok("zmq", &(ipc_config){ .endpoint = "tcp://127.0.0.1:*" });
     const char *ep = ipc_zmq_endpoint(owner);
     assert_non_null(ep);
     assert_true(strncmp(ep, "tcp://127.0.0.1:", 16) == 0 && strchr(ep, '*') == NULL);
-    pass_endpoint(fds[1], owner);
+    pass_endpoint(to_child, owner);
     for (uint32_t i = 0; i < ZN; i++) recv_id(owner, 300 + i, 40, 10000);
     assert_int_equal(tl_wait(pid, 20), 0);
     ipc_free(owner);
@@ -536,13 +543,10 @@ static void test_zmq_attach_by_tcp_endpoint(void **state)
 static void test_zmq_close_reaches_attached_receiver(void **state)
 {
     (void)state;
-    int fds[2];
-    assert_int_equal(pipe(fds), 0);
-    pid_t pid = tl_fork(20);
+    int to_child;
+    ipc_channel *c = NULL;
+    pid_t pid = fork_attacher(&to_child, &c);
     if (pid == 0) {
-        close(fds[1]);
-        ipc_channel *c = attach_from_pipe(fds[0]);
-        if (!c) _exit(1);
         char buf[16];
         size_t got;
         int rc = ipc_recv(c, buf, sizeof buf, &got, NULL, 10000); /* the one message */
@@ -553,10 +557,9 @@ static void test_zmq_close_reaches_attached_receiver(void **state)
         ipc_free(c);
         _exit(0);
     }
-    close(fds[0]);
     ipc_channel *owner = open_ok("zmq", NULL);
     assert_int_equal(strncmp(ipc_zmq_endpoint(owner), "ipc://", 6), 0);
-    pass_endpoint(fds[1], owner);
+    pass_endpoint(to_child, owner);
     assert_ipc(ipc_send(owner, "hello", 5, 0, 1000), IPC_OK);
     tl_sleep_ms(300);
     assert_ipc(ipc_close(owner), IPC_OK);
