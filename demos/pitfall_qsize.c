@@ -49,7 +49,10 @@ static atomic_bool producer_done;
 static void check_then_get(racer *r)
 {
     if (ipc_queue_empty(r->q)) return;
-    if (r->between) pthread_barrier_wait(r->between);
+    if (r->between) { /* wait until both have checked; one of them gets SERIAL_THREAD */
+        int err = pthread_barrier_wait(r->between);
+        if (err != PTHREAD_BARRIER_SERIAL_THREAD) demo_pthread(err, "pthread_barrier_wait");
+    }
     int32_t item;
     size_t len;
     int rc = ipc_recv(r->q, &item, sizeof item, &len, NULL, 0);

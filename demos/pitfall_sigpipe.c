@@ -39,7 +39,7 @@ static int write_to_broken_pipe(void (*disposition)(int))
     pid_t child = demo_fork();
     if (child == 0) {
         struct sigaction sa = { .sa_handler = disposition };
-        sigemptyset(&sa.sa_mask);
+        demo_sys(sigemptyset(&sa.sa_mask), "sigemptyset");
         demo_sys(sigaction(SIGPIPE, &sa, NULL), "sigaction(SIGPIPE)");
         if (write(fds[1], "hello", 5) == -1) {
             printf("   child: write() failed: %s (errno EPIPE); the child carries on and exits 0\n",

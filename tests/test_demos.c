@@ -95,9 +95,8 @@ static int run(const char *path, const char *arg, char **output)
     if (pipe(fds) < 0) fail_msg("pipe: %s", strerror(errno));
     pid_t pid = tl_fork(TIME_LIMIT_S);
     if (pid == 0) {
-        dup2(fds[1], STDOUT_FILENO);
-        dup2(fds[1], STDERR_FILENO);
-        close(fds[0]);
+        if (dup2(fds[1], STDOUT_FILENO) < 0 || dup2(fds[1], STDERR_FILENO) < 0) _exit(126);
+        close(fds[0]); /* cannot fail on an fd we own; the exec below is what matters */
         close(fds[1]);
         execl(path, path, arg, (char *)NULL);
         fprintf(stderr, "exec %s: %s\n", path, strerror(errno));
