@@ -77,7 +77,7 @@
 #define _GNU_SOURCE
 #include "ipc_redis.h"
 #include "../ipc_internal.h"
-#include "../pipes/named.h" /* ipc__named_tempdir */
+#include "../pipes/named.h" /* ipc__named_tempdir, ipc__helper_start */
 
 #include <hiredis.h>
 
@@ -438,18 +438,11 @@ int ipc_redis_server_start(const ipc_redis_server_opts *opts, ipc_redis_server *
         rc = ipc__fail(IPC_ESYS, "pthread_cond_init");
         goto fail_mutex;
     }
-    /* The sitter blocks every signal: a test's SIGALRM must reach the
-     * thread that armed it, not ours.  It inherits the mask we set here. */
-    sigset_t all, old;
-    sigfillset(&all);
-    pthread_sigmask(SIG_SETMASK, &all, &old);
-    err = pthread_create(&s->sitter, NULL, sitter_main, s);
-    pthread_sigmask(SIG_SETMASK, &old, NULL);
-    if (err) {
-        errno = err;
-        rc = ipc__fail(IPC_ESYS, "pthread_create (redis sitter)");
-        goto fail_cond;
-    }
+    /* The sitter blocks every signal (ipc__helper_start does that): a test's
+     * SIGALRM must reach the thread that armed it, not ours. */
+    ipc_helper sitter = { .stop_fd = -1 };
+    if ((rc = ipc__helper_start(&sitter, sitter_main, s)) != IPC_OK) goto fail_cond;
+    s->sitter = sitter.thread;
     pthread_mutex_lock(&s->lock);
     while (!s->forked) pthread_cond_wait(&s->changed, &s->lock);
     pthread_mutex_unlock(&s->lock);
