@@ -307,6 +307,14 @@ static viz_rec ev(int64_t ms, int kind, int actor, int result, int producer, uin
                       .tok = { .producer = (uint16_t)producer, .seq = seq } };
 }
 
+/* A successful send of message seq by actor, begun at `ms` and done 1 ms later. */
+static void record_send(viz_trace *tr, int actor, int64_t ms, uint32_t seq)
+{
+    viz_rec b = ev(ms, IPC_EV_SEND_BEGIN, actor, 0, 0, seq), d = ev(ms + 1, IPC_EV_SEND_DONE, actor, IPC_OK, 0, seq);
+    viz_trace_put(tr, &b);
+    viz_trace_put(tr, &d);
+}
+
 static void model_out_of_order(void **state)
 {
     (void)state;
@@ -376,11 +384,7 @@ static void player_rewind_is_replay(void **state)
     viz_player p;
     assert_int_equal(viz_player_init(&p, &info, 1024), 0);
     const int P = viz_actor_id(VIZ_PRODUCER, 0);
-    for (uint32_t i = 0; i < 20; i++) {
-        viz_rec b = ev(10 * i + 1, IPC_EV_SEND_BEGIN, P, 0, 0, i), d = ev(10 * i + 2, IPC_EV_SEND_DONE, P, IPC_OK, 0, i);
-        viz_trace_put(tr, &b);
-        viz_trace_put(tr, &d);
-    }
+    for (uint32_t i = 0; i < 20; i++) record_send(tr, P, 10 * i + 1, i);
     assert_int_equal(viz_player_ingest(&p, tr), 40);
     assert_int_equal(viz_player_seek(&p, 1000 * 1000000LL), 0);
     assert_int_equal(p.cur.sent, 20);
@@ -419,9 +423,7 @@ static void trace_ring_laps_and_folds(void **state)
     assert_int_equal(viz_player_init(&p, &info, 1024), 0);
     const int P = viz_actor_id(VIZ_PRODUCER, 0);
     for (uint32_t i = 0; i < 3000; i++) {
-        viz_rec b = ev(2 * i + 1, IPC_EV_SEND_BEGIN, P, 0, 0, i), d = ev(2 * i + 2, IPC_EV_SEND_DONE, P, IPC_OK, 0, i);
-        viz_trace_put(tr, &b);
-        viz_trace_put(tr, &d);
+        record_send(tr, P, 2 * i + 1, i);
         if (i % 4 == 3) assert_true(viz_player_ingest(&p, tr) >= 0); /* 8 at a time: no lap */
     }
     assert_int_equal(p.trace_lost, 0);
