@@ -113,6 +113,17 @@ static int open_target(viz_app *a, char *err, size_t errlen)
         snprintf(err, errlen, "SDL_Init: %s (no display? try --headless, or xvfb-run)", SDL_GetError());
         return -1;
     }
+    /* With no display SDL quietly falls back to an invisible driver: say so
+     * instead of running a window nobody can see (unless asked for). */
+    const char *driver = SDL_GetCurrentVideoDriver();
+    if (driver && (!strcmp(driver, "offscreen") || !strcmp(driver, "dummy"))) {
+        if (!getenv("SDL_VIDEODRIVER")) {
+            snprintf(err, errlen, "no display found (SDL fell back to its '%s' driver): "
+                     "run it on a desktop, under xvfb-run, or with --headless --out DIR", driver);
+            return -1;
+        }
+        fprintf(stderr, "ipcviz: SDL_VIDEODRIVER=%s: the window is invisible\n", driver);
+    }
     a->win = SDL_CreateWindow("ipcplay visualizer", SDL_WINDOWPOS_CENTERED, SDL_WINDOWPOS_CENTERED, VIZ_W, VIZ_H,
                               SDL_WINDOW_RESIZABLE | SDL_WINDOW_ALLOW_HIGHDPI);
     if (!a->win) {
