@@ -248,7 +248,44 @@ typedef struct zmq_channel {
     bool            has_held;
     atomic_bool     saw_close;      /* a close frame arrived here               */
     int             wake_fd;        /* eventfd: ipc_close wakes blocked senders */
+    struct zmq_channel *next_owned; /* g_owned (g_lock)                        */
 } zmq_channel;
+
+/* The channels whose device runs in this process: their socket files and
+ * temp dir are ours to remove, also when the program exits without
+ * ipc_free (a SIGKILL still leaves them behind). */
+static zmq_channel *g_owned;
+
+static void remove_files(const zmq_channel *z)
+{
+    remove_ipc_file(z->in_ep);
+    remove_ipc_file(z->out_ep);
+    if (z->dir[0]) rmdir(z->dir);
+}
+
+static void remove_owned_at_exit(void)
+{
+    pthread_mutex_lock(&g_lock);
+    for (zmq_channel *z = g_owned; z; z = z->next_owned)
+        if (z->owner == getpid()) remove_files(z);
+    pthread_mutex_unlock(&g_lock);
+}
+
+static void own(zmq_channel *z, bool mine)
+{
+    static bool at_exit_registered;
+    pthread_mutex_lock(&g_lock);
+    zmq_channel **p = &g_owned;
+    while (*p && *p != z) p = &(*p)->next_owned;
+    if (mine && !*p) {
+        z->next_owned = g_owned;
+        g_owned = z;
+        if (!at_exit_registered && atexit(remove_owned_at_exit) == 0) at_exit_registered = true;
+    } else if (!mine && *p) {
+        *p = z->next_owned;
+    }
+    pthread_mutex_unlock(&g_lock);
+}
 
 /* The two-part close frame. */
 static int send_close_frame(void *sock, int flags)
@@ -355,8 +392,6 @@ static void stop_device(zmq_channel *z)
     zmq_close(dv->back); /* linger 0: whatever is still queued dies with the channel */
     zmq_close(dv->front);
     dv->front = dv->back = NULL;
-    remove_ipc_file(z->in_ep);
-    remove_ipc_file(z->out_ep);
 }
 
 /* Bring a handle into this process's fork generation (see the top). */
@@ -504,7 +539,10 @@ static void zq_free(ipc_channel *ch)
     if (z->pull) zmq_close(z->pull);
     zmq_msg_close(&z->held);
     close(z->wake_fd);
-    if (owner && z->dir[0]) rmdir(z->dir);
+    if (owner) {
+        own(z, false);
+        remove_files(z);
+    }
     pthread_mutex_destroy(&z->send_lock);
     pthread_mutex_destroy(&z->recv_lock);
     if (z->ctx) ctx_release();
@@ -554,11 +592,15 @@ static int zq_open(const ipc_mechanism *m, const ipc_config *cfg, ipc_channel **
     } else if (rc == IPC_OK) {
         rc = ctx_acquire(&z->ctx);
         if (rc == IPC_OK) rc = start_device(z, want);
-        if (rc == IPC_OK) z->owner = getpid();
+        if (rc == IPC_OK) {
+            z->owner = getpid();
+            own(z, true);
+        }
     }
     if (rc != IPC_OK) {
         if (z->ctx) ctx_release();
-        if (z->dir[0]) rmdir(z->dir);
+        if (attach) z->in_ep[0] = z->out_ep[0] = '\0'; /* someone else's files */
+        remove_files(z); /* what we bound before failing, and our temp dir */
         if (z->wake_fd >= 0) close(z->wake_fd);
         pthread_mutex_destroy(&z->send_lock);
         pthread_mutex_destroy(&z->recv_lock);
