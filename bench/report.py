@@ -86,6 +86,15 @@ def load(path):
                 rec[k] = float(e[k])
         if rec["kind"] == "pair" and not rec["error"] and "ns_per_op" not in rec:
             rec["ns_per_op"] = rec["mean_ns"]
+        # The rate the tables and charts show: from the median time per message over
+        # the run's turns where the harness gives it (a stalled turn on a shared
+        # machine does not drag it down), else the run's mean.
+        if rec.get("msg_ns"):
+            rec["msgs_per_s"] = 1e9 / rec["msg_ns"]
+            rec["bytes_per_s"] = rec["msgs_per_s"] * rec["size"]
+        else:
+            rec["msgs_per_s"] = rec.get("items_per_second")
+            rec["bytes_per_s"] = rec.get("bytes_per_second")
         info = impls.get(rec["impl"], {})
         rec["family"] = info.get("family", rec["impl"].split(":")[0] if ":" in rec["impl"] else "")
         rec["wait"] = info.get("wait", rec["label"].split(";")[0])
@@ -129,7 +138,7 @@ def add_ratios(records):
                 if r["kind"] == "latency":
                     r["speedup_vs_python"] = ratio(py.get("p50_ns"), r.get("p50_ns"))
                 else:
-                    r["speedup_vs_python"] = ratio(r.get("items_per_second"), py.get("items_per_second"))
+                    r["speedup_vs_python"] = ratio(r.get("msgs_per_s"), py.get("msgs_per_s"))
 
 
 # ---- formatting -----------------------------------------------------------------------
@@ -268,8 +277,8 @@ def markdown(context, records, rows, lat_size, thr_sizes):
         out.append("| " + " | ".join([
             str(r["rank"]), r["mechanism"], r["mode"], r["wait"],
             us(r["p50_same"]), us(r["p99_same"]), us(r["p50_cross"]), us(r["p99_cross"]),
-            rate(thr1.get("items_per_second")) if thr1 else "–",
-            mb(thr2 and thr2.get("bytes_per_second")),
+            rate(thr1.get("msgs_per_s")) if thr1 else "–",
+            mb(thr2 and thr2.get("bytes_per_s")),
             times(r["lat_vs_raw"]), times(r["thr_vs_raw"]), times(r["lat_vs_py"]), times(r["thr_vs_py"]),
             "; ".join(r["notes"]),
         ]) + " |")
@@ -305,8 +314,8 @@ def markdown(context, records, rows, lat_size, thr_sizes):
             lc = find(records, kind="latency", impl=r["impl"], mode=r["mode"], pin="cross")
             a, b = (best_throughput(records, r["impl"], r["mode"], size) for size in (t1, t2))
             out.append(f"| {r['impl']} | {r['mode']} | {r['wait']} | {us(ls and ls.get('p50_ns'))} | "
-                       f"{us(lc and lc.get('p50_ns'))} | {rate(a and a.get('items_per_second'))} | "
-                       f"{mb(b and b.get('bytes_per_second'))} |")
+                       f"{us(lc and lc.get('p50_ns'))} | {rate(a and a.get('msgs_per_s'))} | "
+                       f"{mb(b and b.get('bytes_per_s'))} |")
         out.append("")
 
     out.append("## Headline ratios\n")
@@ -341,12 +350,12 @@ def headlines(records, rows, lat_size, thr_sizes):
             if r:
                 out.append(f"- {m} ({r['mode']}): p50 {us(r['p50_ns'])} µs = {times(ratio(r['p50_ns'], cache['p50_ns']))}")
     if memcpy and shm:
-        out.append(f"\nShared memory at {big} B against memcpy ({memcpy['bytes_per_second'] / 1e9:.1f} GB/s, one thread):")
+        out.append(f"\nShared memory at {big} B against memcpy ({memcpy['bytes_per_s'] / 1e9:.1f} GB/s, one thread):")
         for m in shm:
             r = pick(m, "throughput", big)
-            if r and r.get("bytes_per_second"):
-                out.append(f"- {m} ({r['mode']}): {r['bytes_per_second'] / 1e9:.2f} GB/s = "
-                           f"{ratio(r['bytes_per_second'], memcpy['bytes_per_second']):.0%} of memcpy")
+            if r and r.get("bytes_per_s"):
+                out.append(f"- {m} ({r['mode']}): {r['bytes_per_s'] / 1e9:.2f} GB/s = "
+                           f"{ratio(r['bytes_per_s'], memcpy['bytes_per_s']):.0%} of memcpy")
     streams = [(m, pick(m, "throughput", small)) for m in mechs if fam.get(m) == "pipes"]
     streams = [(m, r) for m, r in streams if r and r.get("msg_ns") and r.get("raw_msg_ns")]
     if streams:
@@ -363,14 +372,15 @@ def headlines(records, rows, lat_size, thr_sizes):
                    f"{times(costs[len(costs) // 2])} over {len(costs)} mechanisms; above the 10 % target: "
                    f"{', '.join(over) if over else 'none'}.")
     for mode, py in PY_FOR_MODE.items():
-        ranked = [row for row in rows if row["mode"] == mode and row["lat_vs_py"]]
-        if ranked:
-            best = ranked[0]
-            queues = [row for row in ranked if fam.get(row["mechanism"]) == "queues"]
-            out.append(f"\nAgainst {py} ({mode}, two cores, p50 round trip): fastest {best['mechanism']} "
-                       f"{times(best['lat_vs_py'])} faster"
-                       + "".join(f"; {row['mechanism']} {times(row['lat_vs_py'])}" for row in queues
-                                 if row is not best) + ".")
+        ranked = [row for row in rows if row["mode"] == mode and (row["lat_vs_py"] or row["thr_vs_py"])]
+        if not ranked:
+            continue
+        out.append(f"\nAgainst {py} ({mode}; × = times faster; p50 round trip on one core / two cores, "
+                   f"{small} B msgs/s on two cores):")
+        for row in [ranked[0]] + [r for r in ranked[1:] if fam.get(r["mechanism"]) == "queues"]:
+            same = row["lat_same"] and row["lat_same"].get("speedup_vs_python")
+            out.append(f"- {row['mechanism']}: latency {times(same)} / {times(row['lat_vs_py'])}, "
+                       f"throughput {times(row['thr_vs_py'])}")
     return out
 
 
@@ -378,7 +388,7 @@ def headlines(records, rows, lat_size, thr_sizes):
 
 CSV_FIELDS = ["name", "kind", "impl", "family", "mode", "pin", "size", "producers", "consumers", "wait",
               "p50_ns", "p99_ns", "p999_ns", "max_ns", "mean_ns", "items_per_second", "bytes_per_second",
-              "msg_ns", "ns_per_op", "cpu_util", "cpu_ns_per_op", "raw_impl", "raw_p50_ns",
+              "msgs_per_s", "bytes_per_s", "msg_ns", "ns_per_op", "cpu_util", "cpu_ns_per_op", "raw_impl", "raw_p50_ns",
               "raw_items_per_second", "raw_msg_ns", "raw_ns_per_op", "cost_vs_raw", "observed_ns_per_op", "observer_cost", "python_impl",
               "speedup_vs_python", "error"]
 
@@ -414,6 +424,7 @@ PALETTE = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e
 
 
 def style(i, impl):
+    """Line i's look: the same colour and point for an implementation in every chart."""
     dash = 2 if impl.startswith(("python:", "limit:")) else 1
     return f'with linespoints dt {dash} lw 2 pt {i % 13 + 1} ps 1.2 lc rgb "{PALETTE[i % len(PALETTE)]}"'
 
@@ -447,6 +458,7 @@ plot {", ".join(plots)}
 def charts(records, out_dir, lat_size):
     tmp = tempfile.mkdtemp(prefix="ipcreport.")
     notes = []
+    index = {impl: i for i, impl in enumerate(dict.fromkeys(r["impl"] for r in records))}
     try:
         # 1. latency per mechanism: p50 same core, p50 two cores, p99 two cores
         groups = []
@@ -505,10 +517,10 @@ plot "lat.dat" using 2:xtic(1) title "p50, same core" lc rgb "#4e79a7", \\
             pts = {}
             for r in records:
                 if (r["kind"] == "throughput" and r["impl"] == impl and r["mode"] == mode and not r["error"]
-                        and r["producers"] == 1 and r["consumers"] == 1 and r.get("bytes_per_second")):
+                        and r["producers"] == 1 and r["consumers"] == 1 and r.get("bytes_per_s")):
                     prio = {"cross": 0, "same": 1, "none": 2, }.get(r["pin"], 3)
                     if r["size"] not in pts or prio < pts[r["size"]][0]:
-                        pts[r["size"]] = (prio, r["bytes_per_second"])
+                        pts[r["size"]] = (prio, r["bytes_per_s"])
             if pts:
                 fname = f"thr{len(lines)}.dat"
                 with open(os.path.join(tmp, fname), "w") as f:
@@ -517,9 +529,9 @@ plot "lat.dat" using 2:xtic(1) title "p50, same core" lc rgb "#4e79a7", \\
                 lines.append((impl, mode, fname))
         if lines:
             # queue.Queue hands over a reference: its "bytes per second" copies nothing
-            plots = [f'"{fname}" using 1:2 {style(i, impl)} title "{impl} ({mode}'
+            plots = [f'"{fname}" using 1:2 {style(index[impl], impl)} title "{impl} ({mode}'
                      f'{", by reference" if impl == "python:queue.Queue" else ""})"'
-                     for i, (impl, mode, fname) in enumerate(lines)]
+                     for impl, mode, fname in lines]
             sizes = sorted({r["size"] for r in records if r["kind"] == "throughput" and not r["error"]})
             notes.append(line_chart(out_dir, "throughput.png", tmp, plots, sizes,
                                     "One-way throughput vs message size (two cores where measured; log-log)",
@@ -537,8 +549,8 @@ plot "lat.dat" using 2:xtic(1) title "p50, same core" lc rgb "#4e79a7", \\
                     f.writelines(f"{s} {v:.4f}\n" for s, v in pts)
                 lat_lines.append((impl, mode, fname))
         if lat_lines:
-            plots = [f'"{fn}" using 1:2 {style(i, impl)} title "{impl} ({mode})"'
-                     for i, (impl, mode, fn) in enumerate(lat_lines)]
+            plots = [f'"{fn}" using 1:2 {style(index[impl], impl)} title "{impl} ({mode})"'
+                     for impl, mode, fn in lat_lines]
             sizes = sorted({r["size"] for r in records if r["kind"] == "latency" and not r["error"]})
             notes.append(line_chart(out_dir, "latency_vs_size.png", tmp, plots, sizes,
                                     "Round-trip latency p50 vs message size, two cores (log-log)",
@@ -576,8 +588,8 @@ def main():
     write_csv(os.path.join(out_dir, "results.csv"), CSV_FIELDS, records)
     summary = [{**r, "p50_same_ns": r["p50_same"], "p99_same_ns": r["p99_same"], "p50_cross_ns": r["p50_cross"],
                 "p99_cross_ns": r["p99_cross"],
-                **{f"msgs_per_s_{s}": (r[f"thr_{s}"] or {}).get("items_per_second") for s in thr_sizes},
-                **{f"bytes_per_s_{s}": (r[f"thr_{s}"] or {}).get("bytes_per_second") for s in thr_sizes},
+                **{f"msgs_per_s_{s}": (r[f"thr_{s}"] or {}).get("msgs_per_s") for s in thr_sizes},
+                **{f"bytes_per_s_{s}": (r[f"thr_{s}"] or {}).get("bytes_per_s") for s in thr_sizes},
                 "notes": "; ".join(r["notes"])} for r in rows]
     write_csv(os.path.join(out_dir, "summary.csv"),
               ["rank", "mechanism", "mode", "wait", "p50_same_ns", "p99_same_ns", "p50_cross_ns", "p99_cross_ns"]
