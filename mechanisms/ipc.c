@@ -59,12 +59,10 @@ int64_t ipc_now_ns(void)
     return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
-void ipc__deadline_start(ipc_deadline *d, int timeout_ms)
+void ipc__deadline_arm(ipc_deadline *d, int timeout_ms)
 {
-    d->timeout_ms = timeout_ms < 0 ? -1 : timeout_ms;
-    d->when.tv_sec = 0;
-    d->when.tv_nsec = 0;
-    if (timeout_ms > 0) {
+    d->timeout_ms = timeout_ms;
+    {
         clock_gettime(CLOCK_MONOTONIC, &d->when);
         d->when.tv_sec += timeout_ms / 1000;
         d->when.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;

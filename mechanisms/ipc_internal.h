@@ -22,7 +22,18 @@ typedef struct ipc_deadline {
     struct timespec when;       /* valid when timeout_ms > 0            */
 } ipc_deadline;
 
-void ipc__deadline_start(ipc_deadline *d, int timeout_ms);
+void ipc__deadline_arm(ipc_deadline *d, int timeout_ms); /* the >0 case */
+/* Inline: on the blocking and nowait paths it is two stores, not a call. */
+static inline void ipc__deadline_start(ipc_deadline *d, int timeout_ms)
+{
+    if (timeout_ms > 0) {
+        ipc__deadline_arm(d, timeout_ms);
+    } else {
+        d->timeout_ms = timeout_ms < 0 ? -1 : 0;
+        d->when.tv_sec = 0;
+        d->when.tv_nsec = 0;
+    }
+}
 bool ipc__deadline_blocks_forever(const ipc_deadline *d);
 bool ipc__deadline_is_nowait(const ipc_deadline *d);
 bool ipc__deadline_passed(const ipc_deadline *d);

@@ -13,7 +13,11 @@
  *             the sequence number keeps equal priorities first-in first-out)
  *
  * Messages are copied in and out (a queue of bytes, not of pointers), so a
- * sender may reuse its buffer as soon as ipc_send returns.
+ * sender may reuse its buffer as soon as ipc_send returns.  Small messages
+ * (up to SMALL bytes) live in blocks the queue recycles: they are copied
+ * under the lock, like the slots of a fixed ring, and cost no malloc/free
+ * once the queue is warm.  A large message is allocated and copied outside
+ * the lock, so a 1 MiB memcpy never holds up the other threads.
  */
 #define _GNU_SOURCE
 #include "thread_queue.h"
@@ -23,11 +27,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+enum { SMALL = 256, SPARES_MAX = 64 };
+
 typedef struct message {
-    size_t   len;
-    int      prio;
-    uint64_t seq;      /* insertion order: the priority tie-break */
-    unsigned char data[];
+    size_t          len;
+    int             prio;
+    uint64_t        seq;   /* insertion order: the priority tie-break */
+    struct message *next;  /* in the spare list                       */
+    unsigned char   data[]; /* SMALL bytes for a small block, else len */
 } message;
 
 typedef struct thread_queue {
@@ -36,13 +43,41 @@ typedef struct thread_queue {
     pthread_cond_t  not_empty, not_full, all_done;
     int             order;
     message       **slots;     /* ring (FIFO), stack (LIFO) or heap (PRIORITY) */
-    size_t          allocated; /* length of slots[]                             */
+    size_t          allocated; /* length of slots[]: a power of two, so ring
+                                  indices wrap with a mask, not a division     */
     size_t          head;      /* FIFO only: index of the oldest message        */
     atomic_size_t   count;     /* written under lock; read lock-free by qsize() */
     uint64_t        next_seq;
     size_t          unfinished; /* sent but not yet task_done()                 */
     bool            shut;
+    message        *spares;     /* recycled small blocks (lock held)            */
+    size_t          spare_count;
 } thread_queue;
+
+/* A small block from the spare list, or a new one (lock held; a miss only
+ * happens until the queue is warm). */
+static inline message *small_block(thread_queue *q)
+{
+    message *m = q->spares;
+    if (m) {
+        q->spares = m->next;
+        q->spare_count--;
+        return m;
+    }
+    return malloc(sizeof *m + SMALL);
+}
+
+/* Give a small block back (lock held); past SPARES_MAX, really free it. */
+static inline void recycle(thread_queue *q, message *m)
+{
+    if (q->spare_count < SPARES_MAX) {
+        m->next = q->spares;
+        q->spares = m;
+        q->spare_count++;
+    } else {
+        free(m);
+    }
+}
 
 /* ---- storage: three orders ------------------------------------------- */
 
@@ -67,7 +102,7 @@ static int grow(thread_queue *q)
     message **s = malloc(n * sizeof *s);
     if (!s) return ipc__fail(IPC_ESYS, "thread queue: malloc");
     for (size_t i = 0; i < count; i++)
-        s[i] = q->slots[(q->order == IPC_FIFO ? q->head + i : i) % q->allocated];
+        s[i] = q->slots[(q->order == IPC_FIFO ? q->head + i : i) & (q->allocated - 1)];
     free(q->slots);
     q->slots = s;
     q->allocated = n;
@@ -75,11 +110,11 @@ static int grow(thread_queue *q)
     return IPC_OK;
 }
 
-static void store(thread_queue *q, message *m)
+static inline void store(thread_queue *q, message *m)
 {
     size_t count = atomic_load_explicit(&q->count, memory_order_relaxed);
     if (q->order == IPC_FIFO) {
-        q->slots[(q->head + count) % q->allocated] = m;
+        q->slots[(q->head + count) & (q->allocated - 1)] = m;
     } else if (q->order == IPC_LIFO) {
         q->slots[count] = m;
     } else { /* sift up */
@@ -94,7 +129,7 @@ static void store(thread_queue *q, message *m)
 }
 
 /* The message the next take() will return. */
-static message *peek(const thread_queue *q)
+static inline message *peek(const thread_queue *q)
 {
     size_t count = atomic_load_explicit(&q->count, memory_order_relaxed);
     if (q->order == IPC_FIFO) return q->slots[q->head];
@@ -102,12 +137,12 @@ static message *peek(const thread_queue *q)
     return q->slots[0];
 }
 
-static message *take(thread_queue *q)
+static inline message *take(thread_queue *q)
 {
     message *m = peek(q);
     size_t count = atomic_load_explicit(&q->count, memory_order_relaxed) - 1;
     if (q->order == IPC_FIFO) {
-        q->head = (q->head + 1) % q->allocated;
+        q->head = (q->head + 1) & (q->allocated - 1);
     } else if (q->order == IPC_PRIORITY) { /* move the last leaf to the root, sift down */
         q->slots[0] = q->slots[count];
         for (size_t i = 0;;) {
@@ -139,7 +174,7 @@ static int wait_on(thread_queue *q, pthread_cond_t *cv, const ipc_deadline *d)
     return rc == ETIMEDOUT ? 1 : 0;
 }
 
-static bool is_full(const thread_queue *q)
+static inline bool is_full(const thread_queue *q)
 {
     return q->base.capacity && atomic_load_explicit(&q->count, memory_order_relaxed) >= q->base.capacity;
 }
@@ -151,11 +186,12 @@ static thread_queue *as_queue(ipc_channel *ch) { return (thread_queue *)ch; }
 static int tq_send(ipc_channel *ch, const void *msg, size_t len, int prio, const ipc_deadline *d)
 {
     thread_queue *q = as_queue(ch);
-    message *m = malloc(sizeof *m + len); /* allocate outside the lock */
-    if (!m) return ipc__fail(IPC_ESYS, "thread queue: malloc(%zu)", len);
-    m->len = len;
-    m->prio = prio;
-    if (len) memcpy(m->data, msg, len);
+    message *m = NULL;
+    if (len > SMALL) { /* allocate and copy outside the lock */
+        m = malloc(sizeof *m + len);
+        if (!m) return ipc__fail(IPC_ESYS, "thread queue: malloc(%zu)", len);
+        memcpy(m->data, msg, len);
+    }
 
     int rc = IPC_OK;
     pthread_mutex_lock(&q->lock);
@@ -171,14 +207,21 @@ static int tq_send(ipc_channel *ch, const void *msg, size_t len, int prio, const
         }
     }
     if (rc == IPC_OK) rc = grow(q);
+    if (rc == IPC_OK && !m) {
+        m = small_block(q);
+        if (!m) rc = ipc__fail(IPC_ESYS, "thread queue: malloc");
+        else if (len) memcpy(m->data, msg, len);
+    }
     if (rc == IPC_OK) {
+        m->len = len;
+        m->prio = prio;
         m->seq = q->next_seq++;
         store(q, m);
         q->unfinished++;
         pthread_cond_signal(&q->not_empty);
     }
     pthread_mutex_unlock(&q->lock);
-    if (rc != IPC_OK) free(m);
+    if (rc != IPC_OK && len > SMALL) free(m);
     return rc;
 }
 
@@ -203,14 +246,19 @@ static int tq_recv(ipc_channel *ch, void *buf, size_t cap, size_t *len, int *pri
             rc = ipc__fail(IPC_EMSGSIZE, "message of %zu bytes does not fit a %zu-byte buffer", *len, cap);
         } else {
             m = take(q);
+            *len = m->len;
+            *prio = m->prio;
+            if (m->len <= SMALL) { /* copy out here, keep the block */
+                if (m->len) memcpy(buf, m->data, m->len);
+                recycle(q, m);
+                m = NULL;
+            }
             pthread_cond_signal(&q->not_full);
         }
     }
     pthread_mutex_unlock(&q->lock);
-    if (m) {
-        if (m->len) memcpy(buf, m->data, m->len);
-        *len = m->len;
-        *prio = m->prio;
+    if (m) { /* a large one: copy outside the lock */
+        memcpy(buf, m->data, m->len);
         free(m);
     }
     return rc;
@@ -222,7 +270,9 @@ static int tq_shutdown(thread_queue *q, bool immediate)
     q->shut = true;
     if (immediate) {
         while (atomic_load_explicit(&q->count, memory_order_relaxed) > 0) {
-            free(take(q));
+            message *m = take(q);
+            if (m->len <= SMALL) recycle(q, m);
+            else free(m);
             if (q->unfinished) q->unfinished--;
         }
         if (q->unfinished == 0) pthread_cond_broadcast(&q->all_done);
@@ -239,6 +289,11 @@ static void tq_free(ipc_channel *ch)
 {
     thread_queue *q = as_queue(ch);
     while (atomic_load_explicit(&q->count, memory_order_relaxed) > 0) free(take(q));
+    while (q->spares) {
+        message *m = q->spares;
+        q->spares = m->next;
+        free(m);
+    }
     free(q->slots);
     pthread_cond_destroy(&q->not_empty);
     pthread_cond_destroy(&q->not_full);
