@@ -182,10 +182,13 @@ void *ipc__channel_alloc(size_t size, const ipc_mechanism *m, const ipc_config *
 void ipc__observer_emit(ipc_channel *ch, enum ipc_event_kind kind, int result,
                         size_t len, int prio, const void *msg)
 {
+    /* Depth can cost a system call (posix_mq, sysv_mq): ask only where the
+     * call may have changed it, not at its beginning. */
+    bool begin = kind == IPC_EV_SEND_BEGIN || kind == IPC_EV_RECV_BEGIN;
     ipc_event ev = {
         .kind = kind, .t_ns = ipc_now_ns(), .result = result,
         .len = len, .prio = prio, .msg = msg,
-        .depth = ch->mech->ops->depth ? ch->mech->ops->depth(ch) : -1,
+        .depth = !begin && ch->mech->ops->depth ? ch->mech->ops->depth(ch) : -1,
     };
     ch->observer(ch->observer_arg, ch, &ev);
 }

@@ -172,7 +172,8 @@ typedef struct ipc_event {
     int      result;  /* *_DONE: the call's return value                      */
     size_t   len;     /* bytes sent or received (DONE), requested (BEGIN)    */
     int      prio;
-    long     depth;   /* ipc_depth() after the event, -1 when unknown         */
+    long     depth;   /* ipc_depth() after BLOCKED, DONE and CLOSE events;
+                         -1 on BEGIN events and when the mechanism cannot tell */
     const void *msg;  /* SEND_BEGIN: the message; RECV_DONE: the received one */
 } ipc_event;
 
