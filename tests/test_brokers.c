@@ -26,28 +26,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-static int setup(void **state)
-{
-    (void)state;
-    tl_watchdog(60);
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    (void)state;
-    tl_watchdog(0);
-    return 0;
-}
-
-static ipc_channel *open_ok(const char *mech, const ipc_config *cfg)
-{
-    ipc_channel *ch = NULL;
-    int rc = ipc_open(mech, cfg, &ch);
-    if (rc != IPC_OK) fail_msg("ipc_open(%s) = %s: %s", mech, ipc_strerror(rc), ipc_last_error());
-    return ch;
-}
-
 static void send_id(ipc_channel *ch, uint32_t id, size_t len)
 {
     unsigned char buf[256];
@@ -112,7 +90,7 @@ static int rm_entry(const char *path, const struct stat *st, int type, struct FT
 static void test_redis_embedded_server_is_shared_and_stopped(void **state)
 {
     (void)state;
-    ipc_channel *a = open_ok("redis", NULL), *b = open_ok("redis-prio", NULL);
+    ipc_channel *a = tl_open("redis", NULL), *b = tl_open("redis-prio", NULL);
     const char *prefix = getenv("IPCPLAY_NAME_PREFIX") ? getenv("IPCPLAY_NAME_PREFIX") : "ipcplay";
     char mine[64];
     snprintf(mine, sizeof mine, "%s.%ld.", prefix, (long)getpid());
@@ -149,11 +127,11 @@ static void test_redis_attach_by_name(void **state)
     (void)state;
     char name[64];
     snprintf(name, sizeof name, "attach-test-%ld", (long)getpid());
-    ipc_channel *owner = open_ok("redis", &(ipc_config){ .name = name, .capacity = 3, .max_msg = 100 });
+    ipc_channel *owner = tl_open("redis", &(ipc_config){ .name = name, .capacity = 3, .max_msg = 100 });
     ipc_channel *dup = NULL;
     assert_ipc(ipc_open("redis", &(ipc_config){ .name = name }, &dup), IPC_EINVAL); /* exists */
     assert_non_null(strstr(ipc_last_error(), "IPC_ATTACH"));
-    ipc_channel *att = open_ok("redis", &(ipc_config){ .name = name, .flags = IPC_ATTACH });
+    ipc_channel *att = tl_open("redis", &(ipc_config){ .name = name, .flags = IPC_ATTACH });
     assert_int_equal(ipc_capacity(att), 3); /* the creator's limits */
     assert_int_equal(ipc_max_msg(att), 100);
     send_id(att, 7, 50);
@@ -174,7 +152,7 @@ static void test_redis_attach_by_name(void **state)
     assert_int_equal(tl_wait(pid, 20), 0);
     recv_id(owner, 8, 60, 2000);
     ipc_free(att);
-    ipc_channel *other = open_ok("redis", NULL); /* keeps the embedded server up */
+    ipc_channel *other = tl_open("redis", NULL); /* keeps the embedded server up */
     ipc_free(owner); /* the owner deletes the keys: attaching fails now */
     ipc_channel *gone = NULL;
     assert_ipc(ipc_open("redis", &(ipc_config){ .name = name, .flags = IPC_ATTACH }, &gone), IPC_EINVAL);
@@ -185,13 +163,13 @@ static void test_redis_attach_by_name(void **state)
 static void test_redis_lifo_and_priority_ties(void **state)
 {
     (void)state;
-    ipc_channel *lifo = open_ok("redis", &(ipc_config){ .order = IPC_LIFO });
+    ipc_channel *lifo = tl_open("redis", &(ipc_config){ .order = IPC_LIFO });
     for (uint32_t i = 0; i < 4; i++) send_id(lifo, i, 8);
     for (uint32_t i = 4; i-- > 0;) recv_id(lifo, i, 8, 2000);
     ipc_free(lifo);
 
     /* equal priorities leave first-in first-out, negative ones last */
-    ipc_channel *p = open_ok("redis-prio", NULL);
+    ipc_channel *p = tl_open("redis-prio", NULL);
     static const int prio[] = { 2, -7, 2, 9, 2, -7 };
     static const uint32_t want[] = { 3, 0, 2, 4, 1, 5 };
     for (uint32_t i = 0; i < 6; i++) {
@@ -208,7 +186,7 @@ static void test_redis_lifo_and_priority_ties(void **state)
 static void test_redis_delay_queue(void **state)
 {
     (void)state;
-    ipc_channel *ch = open_ok("redis", &(ipc_config){ .capacity = 2 });
+    ipc_channel *ch = tl_open("redis", &(ipc_config){ .capacity = 2 });
     unsigned char buf[16];
     tl_fill(buf, 16, 40);
     int64_t t0 = ipc_now_ns();
@@ -235,7 +213,7 @@ static void test_redis_delay_queue(void **state)
 static void test_redis_publish_subscribe(void **state)
 {
     (void)state;
-    ipc_channel *ch = open_ok("redis", NULL);
+    ipc_channel *ch = tl_open("redis", NULL);
     ipc_redis_sub *s1 = NULL, *s2 = NULL, *other = NULL;
     assert_ipc(ipc_redis_subscribe(ch, "news", &s1), IPC_OK);
     assert_ipc(ipc_redis_subscribe(ch, "news", &s2), IPC_OK);
@@ -276,7 +254,7 @@ static void test_redis_persistence_across_restart(void **state)
     snprintf(endpoint, sizeof endpoint, "%s", ipc_redis_server_endpoint(srv));
     pid_t first = ipc_redis_server_pid(srv);
 
-    ipc_channel *ch = open_ok("redis", &(ipc_config){ .endpoint = endpoint, .name = "durable" });
+    ipc_channel *ch = tl_open("redis", &(ipc_config){ .endpoint = endpoint, .name = "durable" });
     for (uint32_t i = 0; i < 5; i++) send_id(ch, 100 + i, 30);
     assert_ipc(ipc_redis_server_stop(srv), IPC_OK); /* SIGTERM by pid: the AOF is written */
     assert_true(wait_gone(first, 1000));
@@ -286,7 +264,7 @@ static void test_redis_persistence_across_restart(void **state)
 
     assert_ipc(ipc_redis_server_start(&o, &srv), IPC_OK);
     assert_true(ipc_redis_server_pid(srv) != first);
-    ipc_channel *again = open_ok("redis", &(ipc_config){ .endpoint = endpoint, .name = "durable", .flags = IPC_ATTACH });
+    ipc_channel *again = tl_open("redis", &(ipc_config){ .endpoint = endpoint, .name = "durable", .flags = IPC_ATTACH });
     for (uint32_t i = 0; i < 5; i++) recv_id(again, 100 + i, 30, 2000);
     ipc_free(again);
     send_id(ch, 200, 30); /* the old handle reconnects by itself */
@@ -301,7 +279,7 @@ static void test_redis_persistence_across_restart(void **state)
 static void test_redis_child_never_stops_parents_server(void **state)
 {
     (void)state;
-    ipc_channel *ch = open_ok("redis", NULL);
+    ipc_channel *ch = tl_open("redis", NULL);
     pid_t pid = tl_fork(20);
     if (pid == 0) {
         ipc_channel *c = NULL;
@@ -362,32 +340,13 @@ static void test_redis_server_dies_with_its_owner(void **state)
     closedir(d);
 }
 
-/* ipc_close in one process wakes a receiver blocked forever in another. */
-static void test_redis_close_reaches_other_process(void **state)
-{
-    (void)state;
-    ipc_channel *ch = open_ok("redis", NULL);
-    pid_t pid = tl_fork(20);
-    if (pid == 0) {
-        char buf[8];
-        size_t got;
-        int64_t t0 = ipc_now_ns();
-        int rc = ipc_recv(ch, buf, sizeof buf, &got, NULL, -1);
-        _exit(rc == IPC_ECLOSED && tl_ms_since(t0) < 10000 ? 0 : 1);
-    }
-    tl_sleep_ms(200);
-    assert_ipc(ipc_close(ch), IPC_OK);
-    assert_int_equal(tl_wait(pid, 15), 0);
-    ipc_free(ch);
-}
-
 /* The server is killed under a blocked receiver: an error, not a hang. */
 static void test_redis_server_killed_under_receiver(void **state)
 {
     (void)state;
     ipc_redis_server *srv = NULL;
     assert_ipc(ipc_redis_server_start(NULL, &srv), IPC_OK);
-    ipc_channel *ch = open_ok("redis", &(ipc_config){ .endpoint = ipc_redis_server_endpoint(srv) });
+    ipc_channel *ch = tl_open("redis", &(ipc_config){ .endpoint = ipc_redis_server_endpoint(srv) });
     pid_t pid = tl_fork(20);
     if (pid == 0) {
         char buf[8];
@@ -477,7 +436,7 @@ static void test_zmq_child_reconnects_after_fork(void **state)
      * the plain and the AddressSanitizer builds. */
     skip();
 #endif
-    ipc_channel *ch = open_ok("zmq", NULL);
+    ipc_channel *ch = tl_open("zmq", NULL);
     let_zmq_threads_settle();
     pid_t pid = tl_fork(20);
     if (pid == 0) {
@@ -495,7 +454,7 @@ static void test_zmq_child_reconnects_after_fork(void **state)
 
     /* The other way, on a fresh channel: a handle that has received once
      * (the parent's, above) would take its round-robin share from now on. */
-    ch = open_ok("zmq", NULL);
+    ch = tl_open("zmq", NULL);
     let_zmq_threads_settle();
     pid = tl_fork(20);
     if (pid == 0) {
@@ -529,7 +488,7 @@ static void test_zmq_attach_by_tcp_endpoint(void **state)
         ipc_free(c);
         _exit(0);
     }
-    ipc_channel *owner = open_ok("zmq", &(ipc_config){ .endpoint = "tcp://127.0.0.1:*" });
+    ipc_channel *owner = tl_open("zmq", &(ipc_config){ .endpoint = "tcp://127.0.0.1:*" });
     const char *ep = ipc_zmq_endpoint(owner);
     assert_non_null(ep);
     assert_true(strncmp(ep, "tcp://127.0.0.1:", 16) == 0 && strchr(ep, '*') == NULL);
@@ -557,7 +516,7 @@ static void test_zmq_close_reaches_attached_receiver(void **state)
         ipc_free(c);
         _exit(0);
     }
-    ipc_channel *owner = open_ok("zmq", NULL);
+    ipc_channel *owner = tl_open("zmq", NULL);
     assert_int_equal(strncmp(ipc_zmq_endpoint(owner), "ipc://", 6), 0);
     pass_endpoint(to_child, owner);
     assert_ipc(ipc_send(owner, "hello", 5, 0, 1000), IPC_OK);
@@ -610,7 +569,7 @@ static void test_zmq_publish_subscribe(void **state)
 static void test_zmq_hwm_pushes_back(void **state)
 {
     (void)state;
-    ipc_channel *ch = open_ok("zmq", &(ipc_config){ .capacity = 4 });
+    ipc_channel *ch = tl_open("zmq", &(ipc_config){ .capacity = 4 });
     unsigned char buf[256];
     long sent = 0;
     int rc = IPC_OK;
@@ -634,7 +593,7 @@ static void test_zmq_bad_input(void **state)
     assert_ipc(ipc_open("zmq", &(ipc_config){ .name = "/tmp/x", .endpoint = "tcp://127.0.0.1:1" }, &ch), IPC_EINVAL);
     assert_null(ch);
     assert_null(ipc_zmq_endpoint(NULL));
-    ch = open_ok("zmq", NULL);
+    ch = tl_open("zmq", NULL);
     assert_int_equal(ipc_pollfd(ch), -1);
     assert_int_equal(ipc_depth(ch), -1);
     ipc_free(ch);
@@ -648,29 +607,27 @@ static void test_zmq_bad_input(void **state)
     ipc_zmq_sub_free(NULL);
 }
 
-#define CASE(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        CASE(test_redis_embedded_server_is_shared_and_stopped),
-        CASE(test_redis_missing_server_says_how_to_install),
-        CASE(test_redis_attach_by_name),
-        CASE(test_redis_lifo_and_priority_ties),
-        CASE(test_redis_delay_queue),
-        CASE(test_redis_publish_subscribe),
-        CASE(test_redis_persistence_across_restart),
-        CASE(test_redis_child_never_stops_parents_server),
-        CASE(test_redis_server_dies_with_its_owner),
-        CASE(test_redis_close_reaches_other_process),
-        CASE(test_redis_server_killed_under_receiver),
-        CASE(test_redis_bad_endpoints),
-        CASE(test_zmq_child_reconnects_after_fork),
-        CASE(test_zmq_attach_by_tcp_endpoint),
-        CASE(test_zmq_close_reaches_attached_receiver),
-        CASE(test_zmq_publish_subscribe),
-        CASE(test_zmq_hwm_pushes_back),
-        CASE(test_zmq_bad_input),
+        TL_CASE(test_redis_embedded_server_is_shared_and_stopped),
+        TL_CASE(test_redis_missing_server_says_how_to_install),
+        TL_CASE(test_redis_attach_by_name),
+        TL_CASE(test_redis_lifo_and_priority_ties),
+        TL_CASE(test_redis_delay_queue),
+        TL_CASE(test_redis_publish_subscribe),
+        TL_CASE(test_redis_persistence_across_restart),
+        TL_CASE(test_redis_child_never_stops_parents_server),
+        TL_CASE(test_redis_server_dies_with_its_owner),
+        TL_CASE(test_redis_server_killed_under_receiver),
+        TL_CASE(test_redis_bad_endpoints),
+        TL_CASE(test_zmq_child_reconnects_after_fork),
+        TL_CASE(test_zmq_attach_by_tcp_endpoint),
+        TL_CASE(test_zmq_close_reaches_attached_receiver),
+        TL_CASE(test_zmq_publish_subscribe),
+        TL_CASE(test_zmq_hwm_pushes_back),
+        TL_CASE(test_zmq_bad_input),
     };
     return cmocka_run_group_tests_name("brokers", tests, NULL, NULL);
 }

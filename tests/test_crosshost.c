@@ -116,20 +116,6 @@ static int group_teardown(void **state)
     return 0;
 }
 
-static int setup(void **state)
-{
-    (void)state;
-    tl_watchdog(90);
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    (void)state;
-    tl_watchdog(0);
-    return 0;
-}
-
 /* ---- the two sides ------------------------------------------------------ */
 
 typedef struct plan {
@@ -299,15 +285,14 @@ static void test_namespaces_are_isolated(void **state)
     assert_true(run("ip netns exec %s ping -c 1 -W 2 " ADDR_B, ns_a) || !run("command -v ping"));
 }
 
-#define CASE(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        CASE(test_namespaces_are_isolated),
-        CASE(test_tcp_between_namespaces),
-        CASE(test_zmq_between_namespaces),
-        CASE(test_redis_between_namespaces),
+        TL_CASE(test_namespaces_are_isolated),
+        TL_CASE(test_tcp_between_namespaces),
+        TL_CASE(test_zmq_between_namespaces),
+        TL_CASE(test_redis_between_namespaces),
     };
     return cmocka_run_group_tests_name("crosshost", tests, group_setup, group_teardown);
 }

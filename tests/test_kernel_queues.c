@@ -22,14 +22,6 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-static ipc_channel *open_ok(const char *mech, const ipc_config *cfg)
-{
-    ipc_channel *ch = NULL;
-    int rc = ipc_open(mech, cfg, &ch);
-    if (rc != IPC_OK) fail_msg("ipc_open(%s) = %s: %s", mech, ipc_strerror(rc), ipc_last_error());
-    return ch;
-}
-
 /* A name under the run's prefix, so a leak would be found by it. */
 static void test_name(char *buf, size_t size, const char *what)
 {
@@ -58,15 +50,13 @@ static void recv_ok(ipc_channel *ch, void *buf, size_t cap, size_t *len, int *pr
     assert_ipc(ipc_recv(ch, buf, cap, len, prio, 5000), IPC_OK);
 }
 
-static int setup(void **state) { (void)state; tl_watchdog(60); return 0; }
-static int teardown(void **state) { (void)state; tl_watchdog(0); return 0; }
 
 /* ---- priorities -------------------------------------------------------- */
 
 /* Highest first, FIFO among equals, and the prio comes back. */
 static void check_priorities(const char *mech, const int *prios, const int *order, size_t n)
 {
-    ipc_channel *ch = open_ok(mech, NULL);
+    ipc_channel *ch = tl_open(mech, NULL);
     for (size_t i = 0; i < n; i++) {
         unsigned char msg[4];
         tl_fill(msg, sizeof msg, (uint32_t)i);
@@ -90,7 +80,7 @@ static void test_posix_mq_priorities(void **state)
     static const int order[] = { 4, 1, 3, 9, 7, 0, 6, 8, 2, 5 };
     check_priorities("posix_mq", prios, order, 10);
     /* the kernel has 32768 levels; half of them carry put-back messages */
-    ipc_channel *ch = open_ok("posix_mq", NULL);
+    ipc_channel *ch = tl_open("posix_mq", NULL);
     assert_ipc(ipc_send(ch, "x", 1, 8192, 0), IPC_EINVAL);
     assert_ipc(ipc_send(ch, "x", 1, -8193, 0), IPC_EINVAL);
     assert_non_null(strstr(ipc_last_error(), "-8192..8191"));
@@ -120,7 +110,7 @@ static void test_posix_mq_capacity_above_msg_max(void **state)
     snprintf(want, sizeof want, "/proc/sys/fs/mqueue/msg_max %ld", msg_max);
     if (!strstr(ipc_last_error(), want)) fail_msg("error does not name the limit: %s", ipc_last_error());
     /* exactly msg_max is fine, and then bounded at it */
-    ch = open_ok("posix_mq", &(ipc_config){ .capacity = (size_t)msg_max, .max_msg = 16 });
+    ch = tl_open("posix_mq", &(ipc_config){ .capacity = (size_t)msg_max, .max_msg = 16 });
     for (long i = 0; i < msg_max; i++) assert_ipc(ipc_send(ch, "m", 1, 0, 0), IPC_OK);
     assert_ipc(ipc_send(ch, "m", 1, 0, 0), IPC_EFULL);
     assert_int_equal(ipc_depth(ch), msg_max);
@@ -131,7 +121,7 @@ static void test_posix_mq_capacity_above_msg_max(void **state)
 static void test_sysv_mq_byte_budget(void **state)
 {
     (void)state;
-    ipc_channel *ch = open_ok("sysv_mq", &(ipc_config){ .capacity = 2, .max_msg = 100 });
+    ipc_channel *ch = tl_open("sysv_mq", &(ipc_config){ .capacity = 2, .max_msg = 100 });
     assert_int_equal(ipc_capacity(ch), 0); /* not a message count */
     unsigned char big[100] = { 0 };
     assert_ipc(ipc_send(ch, big, 100, 0, 0), IPC_OK);
@@ -156,7 +146,7 @@ static void test_sysv_mq_byte_budget(void **state)
  * priority. */
 static void check_put_back(const char *mech)
 {
-    ipc_channel *ch = open_ok(mech, NULL);
+    ipc_channel *ch = tl_open(mech, NULL);
     unsigned char msg[100];
     tl_fill(msg, sizeof msg, 1);
     send_ok(ch, msg, sizeof msg, 3);
@@ -211,7 +201,7 @@ static void test_posix_mq_attach_close_unlink(void **state)
     test_name(name, sizeof name, "attach");
     snprintf(bell, sizeof bell, "%s.shut", name);
     snprintf(ctl, sizeof ctl, "%s.ctl", name);
-    ipc_channel *ch = open_ok("posix_mq", &(ipc_config){ .name = name, .capacity = 3, .max_msg = 64 });
+    ipc_channel *ch = tl_open("posix_mq", &(ipc_config){ .name = name, .capacity = 3, .max_msg = 64 });
     assert_true(mq_exists(name) && mq_exists(bell) && shm_exists(ctl));
     ipc_channel *dup = NULL;
     assert_ipc(ipc_open("posix_mq", &(ipc_config){ .name = name }, &dup), IPC_ESYS); /* O_EXCL */
@@ -299,7 +289,7 @@ static void test_posix_mq_name_without_slash(void **state)
     (void)state;
     char name[128];
     test_name(name, sizeof name, "noslash");
-    ipc_channel *ch = open_ok("posix_mq", &(ipc_config){ .name = name + 1 });
+    ipc_channel *ch = tl_open("posix_mq", &(ipc_config){ .name = name + 1 });
     assert_true(mq_exists(name));
     ipc_free(ch);
     assert_false(mq_exists(name));
@@ -310,7 +300,7 @@ static void test_sysv_mq_attach_by_name_and_removal(void **state)
     (void)state;
     char name[128];
     test_name(name, sizeof name, "sysv");
-    ipc_channel *ch = open_ok("sysv_mq", &(ipc_config){ .name = name, .max_msg = 300 });
+    ipc_channel *ch = tl_open("sysv_mq", &(ipc_config){ .name = name, .max_msg = 300 });
     pid_t pid = tl_fork(20);
     if (pid == 0) {
         ipc_channel *a = NULL;
@@ -338,7 +328,7 @@ static void test_sysv_mq_attach_by_name_and_removal(void **state)
  * free does, and a holder still using it then hears IPC_ECLOSED. */
 static void check_child_free_keeps_queue(const char *mech)
 {
-    ipc_channel *ch = open_ok(mech, NULL);
+    ipc_channel *ch = tl_open(mech, NULL);
     pid_t pid = tl_fork(20);
     if (pid == 0) {
         ipc_free(ch);
@@ -359,7 +349,7 @@ static void test_sysv_mq_child_free_keeps_queue(void **state) { (void)state; che
 static void test_sysv_mq_owner_free_removes(void **state)
 {
     (void)state;
-    ipc_channel *ch = open_ok("sysv_mq", NULL);
+    ipc_channel *ch = tl_open("sysv_mq", NULL);
     int *verdict = mmap(NULL, sizeof *verdict, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
     assert_true(verdict != MAP_FAILED);
     pid_t pid = tl_fork(20);
@@ -374,32 +364,6 @@ static void test_sysv_mq_owner_free_removes(void **state)
     assert_int_equal(tl_wait(pid, 10), 0);
     assert_int_equal(*verdict, IPC_ECLOSED);
     munmap(verdict, sizeof *verdict);
-}
-
-/* ---- close wakes a receiver blocked in ANOTHER process ------------------- */
-
-static void check_close_wakes_other_process(const char *mech)
-{
-    ipc_channel *ch = open_ok(mech, NULL);
-    pid_t pid = tl_fork(20);
-    if (pid == 0) {
-        char buf[8];
-        size_t got;
-        int64_t t0 = ipc_now_ns();
-        int rc = ipc_recv(ch, buf, sizeof buf, &got, NULL, -1);
-        _exit(rc == IPC_ECLOSED && tl_ms_since(t0) < 8000 ? 0 : 1);
-    }
-    tl_sleep_ms(200);
-    assert_ipc(ipc_close(ch), IPC_OK);
-    assert_int_equal(tl_wait(pid, 10), 0);
-    ipc_free(ch);
-}
-
-static void test_close_wakes_other_process(void **state)
-{
-    (void)state;
-    static const char *const mechs[] = { "posix_mq", "sysv_mq", "eventfd", "signal" };
-    for (size_t i = 0; i < sizeof mechs / sizeof mechs[0]; i++) check_close_wakes_other_process(mechs[i]);
 }
 
 /* ---- eventfd ------------------------------------------------------------- */
@@ -423,7 +387,7 @@ static void test_eventfd_counter_merges_writes(void **state)
 static void test_eventfd_semaphores_bound_and_signal(void **state)
 {
     (void)state;
-    ipc_channel *ch = open_ok("eventfd", &(ipc_config){ .capacity = 3 });
+    ipc_channel *ch = tl_open("eventfd", &(ipc_config){ .capacity = 3 });
     struct pollfd p = { .fd = ipc_pollfd(ch), .events = POLLIN };
     assert_int_equal(poll(&p, 1, 0), 0);
     uint64_t v;
@@ -459,7 +423,7 @@ static void test_pollfd_on_three_mechanisms(void **state)
     ipc_channel *ch[N];
     struct pollfd p[N];
     for (int i = 0; i < N; i++) {
-        ch[i] = open_ok(mechs[i], NULL);
+        ch[i] = tl_open(mechs[i], NULL);
         p[i] = (struct pollfd){ .fd = ipc_pollfd(ch[i]), .events = POLLIN };
         assert_true(p[i].fd >= 0);
     }
@@ -501,7 +465,7 @@ static void *send_later(void *arg)
 static void test_sysv_mq_timed_receive_reacts(void **state)
 {
     (void)state;
-    ipc_channel *ch = open_ok("sysv_mq", NULL);
+    ipc_channel *ch = tl_open("sysv_mq", NULL);
     struct late_send l = { ch, 300 };
     pthread_t t = tl_thread(send_later, &l);
     char buf[8];
@@ -514,30 +478,28 @@ static void test_sysv_mq_timed_receive_reacts(void **state)
     ipc_free(ch);
 }
 
-#define CASE(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        CASE(test_posix_mq_priorities),
-        CASE(test_sysv_mq_priorities),
-        CASE(test_posix_mq_capacity_above_msg_max),
-        CASE(test_sysv_mq_byte_budget),
-        CASE(test_posix_mq_put_back_is_in_the_kernel),
-        CASE(test_sysv_mq_put_back_is_in_the_kernel),
-        CASE(test_posix_mq_attach_close_unlink),
-        CASE(test_posix_mq_private_leaves_no_names_when_killed),
-        CASE(test_posix_mq_bad_names),
-        CASE(test_posix_mq_name_without_slash),
-        CASE(test_sysv_mq_attach_by_name_and_removal),
-        CASE(test_posix_mq_child_free_keeps_queue),
-        CASE(test_sysv_mq_child_free_keeps_queue),
-        CASE(test_sysv_mq_owner_free_removes),
-        CASE(test_close_wakes_other_process),
-        CASE(test_eventfd_counter_merges_writes),
-        CASE(test_eventfd_semaphores_bound_and_signal),
-        CASE(test_pollfd_on_three_mechanisms),
-        CASE(test_sysv_mq_timed_receive_reacts),
+        TL_CASE(test_posix_mq_priorities),
+        TL_CASE(test_sysv_mq_priorities),
+        TL_CASE(test_posix_mq_capacity_above_msg_max),
+        TL_CASE(test_sysv_mq_byte_budget),
+        TL_CASE(test_posix_mq_put_back_is_in_the_kernel),
+        TL_CASE(test_sysv_mq_put_back_is_in_the_kernel),
+        TL_CASE(test_posix_mq_attach_close_unlink),
+        TL_CASE(test_posix_mq_private_leaves_no_names_when_killed),
+        TL_CASE(test_posix_mq_bad_names),
+        TL_CASE(test_posix_mq_name_without_slash),
+        TL_CASE(test_sysv_mq_attach_by_name_and_removal),
+        TL_CASE(test_posix_mq_child_free_keeps_queue),
+        TL_CASE(test_sysv_mq_child_free_keeps_queue),
+        TL_CASE(test_sysv_mq_owner_free_removes),
+        TL_CASE(test_eventfd_counter_merges_writes),
+        TL_CASE(test_eventfd_semaphores_bound_and_signal),
+        TL_CASE(test_pollfd_on_three_mechanisms),
+        TL_CASE(test_sysv_mq_timed_receive_reacts),
     };
     return cmocka_run_group_tests_name("kernel_queues", tests, NULL, NULL);
 }

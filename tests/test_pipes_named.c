@@ -237,22 +237,7 @@ static void await_ready(int p[2])
 
 /* ---- cmocka plumbing ---------------------------------------------------- */
 
-static int setup(void **state)
-{
-    (void)state;
-    tl_watchdog(60);
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    (void)state;
-    tl_watchdog(0);
-    return 0;
-}
-
-#define CASE(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
-#define CASE_ON(f, mech) { #f "/" mech, f, setup, teardown, (void *)(mech) }
+#define CASE_ON(f, mech) { #f "/" mech, f, tl_setup, tl_teardown, (void *)(mech) }
 
 /* ---- attach by an unrelated process -------------------------------------- */
 
@@ -711,23 +696,23 @@ static const struct CMUnitTest tests[] = {
     CASE_ON(test_unrelated_process_echoes, "unix"),
     CASE_ON(test_unrelated_process_echoes, "unix_seqpacket"),
     CASE_ON(test_unrelated_process_echoes, "unix_dgram"),
-    CASE(test_fifo_generated_path_attach),
-    CASE(test_tcp_unrelated_sender),
+    TL_CASE(test_fifo_generated_path_attach),
+    TL_CASE(test_tcp_unrelated_sender),
     CASE_ON(test_close_wakes_unrelated_receiver, "fifo"),
     CASE_ON(test_close_wakes_unrelated_receiver, "unix"),
     CASE_ON(test_close_wakes_unrelated_receiver, "unix_dgram"),
-    CASE(test_tcp_owner_gone_no_sigpipe),
-    CASE(test_tcp_shutdown_reaches_attachers),
+    TL_CASE(test_tcp_owner_gone_no_sigpipe),
+    TL_CASE(test_tcp_shutdown_reaches_attachers),
     CASE_ON(test_unix_attacher_outlives_owner, "unix"),
     CASE_ON(test_unix_attacher_outlives_owner, "unix_seqpacket"),
-    CASE(test_tcp_free_with_busy_relay),
+    TL_CASE(test_tcp_free_with_busy_relay),
     CASE_ON(test_names_removed_after_free, "fifo"),
     CASE_ON(test_names_removed_after_free, "unix"),
-    CASE(test_unix_private_has_no_name),
-    CASE(test_tcp_port_zero),
-    CASE(test_bad_names_fifo),
-    CASE(test_bad_names_unix),
-    CASE(test_bad_names_tcp),
+    TL_CASE(test_unix_private_has_no_name),
+    TL_CASE(test_tcp_port_zero),
+    TL_CASE(test_bad_names_fifo),
+    TL_CASE(test_bad_names_unix),
+    TL_CASE(test_bad_names_tcp),
     CASE_ON(test_message_boundaries, "unix_seqpacket"),
     CASE_ON(test_message_boundaries, "unix_dgram"),
     CASE_ON(test_message_socket_large_max, "unix_seqpacket"),

@@ -292,28 +292,25 @@ static void test_procq_rejects_what_does_not_fit(void **state)
     assert_null(ch);
 }
 
-#define CASE(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
-static int setup(void **s) { (void)s; tl_watchdog(60); return 0; }
-static int teardown(void **s) { (void)s; tl_watchdog(0); return 0; }
 
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        CASE(test_lifo_returns_newest_first),
-        CASE(test_order_field_selects_lifo_on_queue),
-        CASE(test_priority_ties_keep_insertion_order),
-        CASE(test_join_waits_for_every_task_done),
-        CASE(test_join_times_out_with_unfinished_tasks),
-        CASE(test_task_done_more_than_put_is_an_error),
-        CASE(test_qsize_empty_full_hints),
-        CASE(test_extras_refuse_other_mechanisms),
-        CASE(test_shutdown_immediate_discards_and_releases_join),
-        CASE(test_shutdown_graceful_lets_receivers_drain),
-        CASE(test_duplex_pair_talks_both_ways_across_fork),
-        CASE(test_duplex_open_bad_input),
-        CASE(test_procq_shutdown_wakes_other_process),
-        CASE(test_child_exit_does_not_close_queue),
-        CASE(test_procq_rejects_what_does_not_fit),
+        TL_CASE(test_lifo_returns_newest_first),
+        TL_CASE(test_order_field_selects_lifo_on_queue),
+        TL_CASE(test_priority_ties_keep_insertion_order),
+        TL_CASE(test_join_waits_for_every_task_done),
+        TL_CASE(test_join_times_out_with_unfinished_tasks),
+        TL_CASE(test_task_done_more_than_put_is_an_error),
+        TL_CASE(test_qsize_empty_full_hints),
+        TL_CASE(test_extras_refuse_other_mechanisms),
+        TL_CASE(test_shutdown_immediate_discards_and_releases_join),
+        TL_CASE(test_shutdown_graceful_lets_receivers_drain),
+        TL_CASE(test_duplex_pair_talks_both_ways_across_fork),
+        TL_CASE(test_duplex_open_bad_input),
+        TL_CASE(test_procq_shutdown_wakes_other_process),
+        TL_CASE(test_child_exit_does_not_close_queue),
+        TL_CASE(test_procq_rejects_what_does_not_fit),
     };
     return cmocka_run_group_tests_name("queues", tests, NULL, NULL);
 }

@@ -19,28 +19,6 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-static int setup(void **state)
-{
-    (void)state;
-    tl_watchdog(240); /* generous: 2 shared cores, and sanitizers */
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    (void)state;
-    tl_watchdog(0);
-    return 0;
-}
-
-static ipc_channel *open_ok(const char *mech, const ipc_config *cfg)
-{
-    ipc_channel *ch = NULL;
-    int rc = ipc_open(mech, cfg, &ch);
-    if (rc != IPC_OK) fail_msg("ipc_open(%s): %s: %s", mech, ipc_strerror(rc), ipc_last_error());
-    return ch;
-}
-
 /* A named channel the way a user would name it, under the test run's prefix
  * so the run can prove it left nothing behind in /dev/shm. */
 static void test_name(char *buf, size_t size)
@@ -278,7 +256,7 @@ static void test_spsc_threads_million(void **state)
 {
     (void)state;
     /* a small ring, so both the full and the empty waits happen often */
-    ipc_channel *ch = open_ok("spsc", &(ipc_config){ .capacity = 16, .max_msg = 64 });
+    ipc_channel *ch = tl_open("spsc", &(ipc_config){ .capacity = 16, .max_msg = 64 });
     struct spsc_side s = { .ch = ch };
     pthread_t t = tl_thread(spsc_sender, &s);
     int rc = spsc_receive_all(ch);
@@ -292,7 +270,7 @@ static void test_spsc_threads_million(void **state)
 static void test_shm_spsc_processes_million(void **state)
 {
     (void)state;
-    ipc_channel *ch = open_ok("shm_spsc", &(ipc_config){ .capacity = 16, .max_msg = 64 });
+    ipc_channel *ch = tl_open("shm_spsc", &(ipc_config){ .capacity = 16, .max_msg = 64 });
     pid_t pid = tl_fork(120);
     if (pid == 0) _exit(spsc_send_all(ch));
     int rc = spsc_receive_all(ch);
@@ -370,7 +348,7 @@ static void test_shm_mpmc_processes_by_name(void **state)
     (void)state;
     char name[128];
     test_name(name, sizeof name);
-    ipc_channel *ch = open_ok("shm", &(ipc_config){ .name = name, .capacity = 32, .max_msg = 64 });
+    ipc_channel *ch = tl_open("shm", &(ipc_config){ .name = name, .capacity = 32, .max_msg = 64 });
     assert_string_equal(ipc_shm_name(ch), name);
     assert_true(dev_shm_has(name));
     struct tally *t = shared_map(sizeof *t);
@@ -401,7 +379,7 @@ static void test_attach_rules(void **state)
     (void)state;
     char name[128];
     test_name(name, sizeof name);
-    ipc_channel *ch = open_ok("shm_spsc", &(ipc_config){ .name = name + 1, .capacity = 5, .max_msg = 100 });
+    ipc_channel *ch = tl_open("shm_spsc", &(ipc_config){ .name = name + 1, .capacity = 5, .max_msg = 100 });
     assert_string_equal(ipc_shm_name(ch), name); /* "x" became "/x" */
 
     ipc_channel *other = attach("shm_spsc", name);
@@ -440,7 +418,7 @@ static void test_attach_rules(void **state)
     ipc_free(ch);
     assert_false(dev_shm_has(name));
 
-    ipc_channel *priv = open_ok("shm", NULL);
+    ipc_channel *priv = tl_open("shm", NULL);
     assert_null(ipc_shm_name(priv)); /* private: fork only, no name */
     ipc_free(priv);
 }
@@ -485,7 +463,7 @@ static pid_t child_stuck_in_lock(ipc_channel *ch, int is_recv)
 static void test_consumer_killed_holding_lock(void **state)
 {
     (void)state;
-    ipc_channel *ch = open_ok("shm", &(ipc_config){ .capacity = 8, .max_msg = 64 });
+    ipc_channel *ch = tl_open("shm", &(ipc_config){ .capacity = 8, .max_msg = 64 });
     for (uint32_t i = 0; i < 3; i++) assert_ipc(ipc_send(ch, &i, sizeof i, 0, 0), IPC_OK);
 
     pid_t doomed = child_stuck_in_lock(ch, 1);
@@ -522,7 +500,7 @@ static void test_consumer_killed_holding_lock(void **state)
 static void test_producer_killed_holding_lock(void **state)
 {
     (void)state;
-    ipc_channel *ch = open_ok("shm", &(ipc_config){ .capacity = 8, .max_msg = 64 });
+    ipc_channel *ch = tl_open("shm", &(ipc_config){ .capacity = 8, .max_msg = 64 });
     pid_t doomed = child_stuck_in_lock(ch, 0);
     assert_ipc(ipc_send(ch, "x", 1, 0, 100), IPC_EFULL); /* lock held past the deadline */
     kill(doomed, SIGKILL);
@@ -539,66 +517,13 @@ static void test_producer_killed_holding_lock(void **state)
 
 /* ---- timeouts ------------------------------------------------------------ */
 
-static void on_usr1(int sig) { (void)sig; }
-
-struct storm { pthread_t target; atomic_bool stop; };
-
-static void *signal_storm(void *arg)
-{
-    struct storm *s = arg;
-    while (!atomic_load(&s->stop)) {
-        pthread_kill(s->target, SIGUSR1);
-        tl_sleep_ms(10);
-    }
-    return NULL;
-}
-
-/* A timed wait interrupted every 10 ms still ends at its deadline: EINTR
- * does not restart the clock (and does not end the wait early). */
-static void timed_wait_under_signals(const char *mech)
-{
-    struct sigaction sa = { .sa_handler = on_usr1 }, old;
-    sigemptyset(&sa.sa_mask); /* no SA_RESTART: the futex sees EINTR */
-    sigaction(SIGUSR1, &sa, &old);
-    ipc_channel *ch = open_ok(mech, &(ipc_config){ .capacity = 1, .max_msg = 8 });
-    struct storm s = { .target = pthread_self() };
-    pthread_t t = tl_thread(signal_storm, &s);
-
-    char buf[8];
-    size_t got;
-    int64_t t0 = ipc_now_ns();
-    int rc = ipc_recv(ch, buf, sizeof buf, &got, NULL, 300);
-    int64_t recv_ms = tl_ms_since(t0);
-    assert_ipc(ipc_send(ch, "f", 1, 0, 0), IPC_OK);
-    t0 = ipc_now_ns();
-    int rc2 = ipc_send(ch, "f", 1, 0, 300);
-    int64_t send_ms = tl_ms_since(t0);
-
-    atomic_store(&s.stop, true);
-    pthread_join(t, NULL);
-    sigaction(SIGUSR1, &old, NULL);
-    ipc_free(ch);
-    assert_ipc(rc, IPC_EEMPTY);
-    assert_ipc(rc2, IPC_EFULL);
-    if (recv_ms < 299 || recv_ms > 3000) fail_msg("%s: 300 ms recv took %lld ms", mech, (long long)recv_ms);
-    if (send_ms < 299 || send_ms > 3000) fail_msg("%s: 300 ms send took %lld ms", mech, (long long)send_ms);
-}
-
-static void test_timeouts_survive_signals(void **state)
-{
-    (void)state;
-    timed_wait_under_signals("shm");
-    timed_wait_under_signals("shm_spsc");
-    timed_wait_under_signals("spsc");
-}
-
 /* ---- close wakes waiters in other processes ----------------------------- */
 
 static void test_close_wakes_other_processes(void **state)
 {
     (void)state;
-    ipc_channel *empty = open_ok("shm", &(ipc_config){ .capacity = 1, .max_msg = 8 });
-    ipc_channel *full = open_ok("shm", &(ipc_config){ .capacity = 1, .max_msg = 8 });
+    ipc_channel *empty = tl_open("shm", &(ipc_config){ .capacity = 1, .max_msg = 8 });
+    ipc_channel *full = tl_open("shm", &(ipc_config){ .capacity = 1, .max_msg = 8 });
     assert_ipc(ipc_send(full, "f", 1, 0, 0), IPC_OK);
     enum { BLOCKED = 4 };
     pid_t pid[BLOCKED];
@@ -624,24 +549,22 @@ static void test_close_wakes_other_processes(void **state)
     ipc_free(full);
 }
 
-#define CASE(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 
 int main(void)
 {
     static const struct CMUnitTest tests[] = {
-        CASE(test_value_lock_gives_exact_total),
-        CASE(test_value_racy_add_stays_in_bounds),
-        CASE(test_array_across_processes),
-        CASE(test_value_lock_and_bad_input),
-        CASE(test_value_lock_holder_killed),
-        CASE(test_spsc_threads_million),
-        CASE(test_shm_spsc_processes_million),
-        CASE(test_shm_mpmc_processes_by_name),
-        CASE(test_attach_rules),
-        CASE(test_consumer_killed_holding_lock),
-        CASE(test_producer_killed_holding_lock),
-        CASE(test_timeouts_survive_signals),
-        CASE(test_close_wakes_other_processes),
+        TL_CASE(test_value_lock_gives_exact_total),
+        TL_CASE(test_value_racy_add_stays_in_bounds),
+        TL_CASE(test_array_across_processes),
+        TL_CASE(test_value_lock_and_bad_input),
+        TL_CASE(test_value_lock_holder_killed),
+        TL_CASE(test_spsc_threads_million),
+        TL_CASE(test_shm_spsc_processes_million),
+        TL_CASE(test_shm_mpmc_processes_by_name),
+        TL_CASE(test_attach_rules),
+        TL_CASE(test_consumer_killed_holding_lock),
+        TL_CASE(test_producer_killed_holding_lock),
+        TL_CASE(test_close_wakes_other_processes),
     };
     return cmocka_run_group_tests_name("shm", tests, NULL, NULL);
 }

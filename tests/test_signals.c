@@ -28,8 +28,6 @@ static ipc_channel *open_signal(void)
     return ch;
 }
 
-static int setup(void **state) { (void)state; tl_watchdog(60); return 0; }
-static int teardown(void **state) { (void)state; tl_watchdog(0); return 0; }
 
 /* Every length 0..8 comes back with its bytes: the length rides in si_code,
  * the bytes in the sigval. */
@@ -361,22 +359,21 @@ static void test_block_in_an_older_thread(void **state)
     ipc_free(ch);
 }
 
-#define CASE(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        CASE(test_payload_lengths_round_trip),
-        CASE(test_fifo_across_lengths),
-        CASE(test_standard_signals_coalesce_rt_signals_queue),
-        CASE(test_usr1_handler_helper),
-        CASE(test_full_pending_queue_is_efull),
-        CASE(test_peer_rules_across_fork),
-        CASE(test_close_in_child_wakes_parent),
-        CASE(test_foreign_signal_is_ignored),
-        CASE(test_channels_are_separate),
-        CASE(test_threads_of_one_process),
-        CASE(test_block_in_an_older_thread),
+        TL_CASE(test_payload_lengths_round_trip),
+        TL_CASE(test_fifo_across_lengths),
+        TL_CASE(test_standard_signals_coalesce_rt_signals_queue),
+        TL_CASE(test_usr1_handler_helper),
+        TL_CASE(test_full_pending_queue_is_efull),
+        TL_CASE(test_peer_rules_across_fork),
+        TL_CASE(test_close_in_child_wakes_parent),
+        TL_CASE(test_foreign_signal_is_ignored),
+        TL_CASE(test_channels_are_separate),
+        TL_CASE(test_threads_of_one_process),
+        TL_CASE(test_block_in_an_older_thread),
     };
     return cmocka_run_group_tests_name("signals", tests, NULL, NULL);
 }

@@ -29,20 +29,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-static int setup(void **state)
-{
-    (void)state;
-    tl_watchdog(90);
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    (void)state;
-    tl_watchdog(0);
-    return 0;
-}
-
 /* The first registered mechanism of `family` that has every cap in `caps`. */
 static const char *pick(const char *family, unsigned caps)
 {
@@ -617,23 +603,23 @@ int main(int argc, char **argv)
     (void)argc;
     (void)argv;
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(model_out_of_order, setup, teardown),
-        cmocka_unit_test_setup_teardown(player_rewind_is_replay, setup, teardown),
-        cmocka_unit_test_setup_teardown(trace_ring_laps_and_folds, setup, teardown),
-        cmocka_unit_test_setup_teardown(scenario_file_and_flags, setup, teardown),
-        cmocka_unit_test_setup_teardown(missing_font_names_the_package, setup, teardown),
-        cmocka_unit_test_setup_teardown(shipped_scenarios_are_valid, setup, teardown),
-        cmocka_unit_test_setup_teardown(headless_writes_png, setup, teardown),
-        cmocka_unit_test_setup_teardown(queue_threads, setup, teardown),
-        cmocka_unit_test_setup_teardown(pipe_threads, setup, teardown),
-        cmocka_unit_test_setup_teardown(procq_processes, setup, teardown),
-        cmocka_unit_test_setup_teardown(shm_processes, setup, teardown),
-        cmocka_unit_test_setup_teardown(events_threads, setup, teardown),
-        cmocka_unit_test_setup_teardown(full_queue_threads, setup, teardown),
-        cmocka_unit_test_setup_teardown(full_queue_processes, setup, teardown),
-        cmocka_unit_test_setup_teardown(pause_and_rewind, setup, teardown),
-        cmocka_unit_test_setup_teardown(keys_and_prediction, setup, teardown),
-        cmocka_unit_test_setup_teardown(unlocked_toy_breaks, setup, teardown),
+        cmocka_unit_test_setup_teardown(model_out_of_order, tl_setup, tl_teardown),
+        cmocka_unit_test_setup_teardown(player_rewind_is_replay, tl_setup, tl_teardown),
+        cmocka_unit_test_setup_teardown(trace_ring_laps_and_folds, tl_setup, tl_teardown),
+        cmocka_unit_test_setup_teardown(scenario_file_and_flags, tl_setup, tl_teardown),
+        cmocka_unit_test_setup_teardown(missing_font_names_the_package, tl_setup, tl_teardown),
+        cmocka_unit_test_setup_teardown(shipped_scenarios_are_valid, tl_setup, tl_teardown),
+        cmocka_unit_test_setup_teardown(headless_writes_png, tl_setup, tl_teardown),
+        cmocka_unit_test_setup_teardown(queue_threads, tl_setup, tl_teardown),
+        cmocka_unit_test_setup_teardown(pipe_threads, tl_setup, tl_teardown),
+        cmocka_unit_test_setup_teardown(procq_processes, tl_setup, tl_teardown),
+        cmocka_unit_test_setup_teardown(shm_processes, tl_setup, tl_teardown),
+        cmocka_unit_test_setup_teardown(events_threads, tl_setup, tl_teardown),
+        cmocka_unit_test_setup_teardown(full_queue_threads, tl_setup, tl_teardown),
+        cmocka_unit_test_setup_teardown(full_queue_processes, tl_setup, tl_teardown),
+        cmocka_unit_test_setup_teardown(pause_and_rewind, tl_setup, tl_teardown),
+        cmocka_unit_test_setup_teardown(keys_and_prediction, tl_setup, tl_teardown),
+        cmocka_unit_test_setup_teardown(unlocked_toy_breaks, tl_setup, tl_teardown),
     };
     return cmocka_run_group_tests_name("viz", tests, NULL, NULL);
 }

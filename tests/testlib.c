@@ -27,6 +27,28 @@ void tl_watchdog(unsigned seconds)
     alarm(seconds);
 }
 
+int tl_setup(void **state)
+{
+    (void)state;
+    tl_watchdog(TL_WATCHDOG_S);
+    return 0;
+}
+
+int tl_teardown(void **state)
+{
+    (void)state;
+    tl_watchdog(0);
+    return 0;
+}
+
+ipc_channel *tl_open(const char *mech, const ipc_config *cfg)
+{
+    ipc_channel *ch = NULL;
+    int rc = ipc_open(mech, cfg, &ch);
+    if (rc != IPC_OK) fail_msg("ipc_open(\"%s\") = %s: %s", mech, ipc_strerror(rc), ipc_last_error());
+    return ch;
+}
+
 pid_t tl_fork(unsigned child_seconds)
 {
     fflush(NULL); /* or the child re-prints what stdio still buffers */

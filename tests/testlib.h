@@ -31,6 +31,16 @@ pid_t tl_fork(unsigned child_seconds);
  * 128+signal if it was killed by one (as the shell reports it). */
 int tl_wait(pid_t pid, unsigned seconds);
 
+/* cmocka fixtures: a watchdog (TL_WATCHDOG_S seconds) around every test.
+ * TL_CASE(f) is cmocka_unit_test_setup_teardown(f, tl_setup, tl_teardown). */
+#define TL_WATCHDOG_S 180
+int tl_setup(void **state);
+int tl_teardown(void **state);
+#define TL_CASE(f) cmocka_unit_test_setup_teardown(f, tl_setup, tl_teardown)
+
+/* ipc_open that fails the test (with ipc_last_error) instead of returning. */
+ipc_channel *tl_open(const char *mech, const ipc_config *cfg);
+
 /* Start a thread; fails the test if it cannot. */
 pthread_t tl_thread(void *(*fn)(void *), void *arg);
 
