@@ -316,8 +316,11 @@ static bool wait_exited(ipc_redis_server *s, int timeout_ms)
     ipc_deadline d;
     ipc__deadline_start(&d, timeout_ms);
     pthread_mutex_lock(&s->lock);
-    while (!s->exited)
-        if (ipc__cond_wait(&s->changed, &s->lock, &d, NULL) == 1) break;
+    while (!s->exited) {
+        int w = ipc__cond_wait(&s->changed, &s->lock, &d, NULL);
+        if (w < 0) return false; /* the lock went with the error */
+        if (w == 1) break;
+    }
     bool done = s->exited;
     pthread_mutex_unlock(&s->lock);
     return done;
