@@ -2,7 +2,7 @@
 # make-screenshots.sh — regenerate the visualizer pictures of TUTORIAL.md.
 # Each picture is the last of 75 frames (2.5 s at 30 fps) of a real run,
 # rendered off-screen by ipcviz --headless.  Run from the top of the tree
-# after `make viz` (or `make`); BUILD defaults to build.
+# after `make` (or `make BUILD=dir all`); BUILD defaults to build.
 set -eu
 BUILD=${BUILD:-build}
 OUT=$(dirname "$0")
@@ -19,8 +19,9 @@ shot() { # shot NAME ipcviz-args...
 
 shot queue    --mech queue
 shot pipe     --mech pipe --processes
+shot pipe_full --scenario viz/scenarios/pipe-full.scn
 shot signal   --mech signal --threads --producers 1 --consumers 1
-shot unlocked --mech unlocked
+shot unlocked --scenario viz/scenarios/unlocked-race.scn
 shot shm_spsc --mech shm_spsc --processes --producers 1 --consumers 1
 shot eventfd  --mech eventfd --processes
 shot redis    --mech redis
