@@ -24,8 +24,9 @@
  * send_lock, receivers take recv_lock, and the holder of each is the one
  * producer (consumer) the SPSC ring expects.  Senders never contend with
  * receivers, and no lock is held while waiting for room or data.  (So a
- * put_nowait, timeout 0, that finds another sender inside its memcpy
- * answers IPC_EFULL at once instead of waiting for the lock.)
+ * put_nowait, timeout 0, that finds another sender inside its memcpy waits
+ * for that short copy, like Python's put_nowait takes the queue's mutex:
+ * see ipc__lock_brief.  Only the wait for room is skipped.)
  *
  * A peer killed with a lock held.  Both locks are robust, process-shared
  * mutexes: the kernel marks a dead holder's mutex and the next locker gets
