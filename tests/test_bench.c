@@ -311,8 +311,8 @@ static void report_on_tiny_run(void **state)
 static int make_tmpdir(void **state)
 {
     (void)state;
-    snprintf(tmpdir, sizeof tmpdir, "%s/ipcbench-test.XXXXXX", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
-    return mkdtemp(tmpdir) ? 0 : -1;
+    tl_tempdir(tmpdir, sizeof tmpdir, "bench-test");
+    return 0;
 }
 
 static int remove_tmpdir(void **state)

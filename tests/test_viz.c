@@ -437,8 +437,8 @@ static bool has_producer_2(viz_app *a, void *arg)
 static void keys_and_prediction(void **state)
 {
     (void)state;
-    char dir[] = "/tmp/ipcviz-test-XXXXXX", file[300];
-    assert_non_null(mkdtemp(dir));
+    char dir[256], file[300];
+    tl_tempdir(dir, sizeof dir, "viz-test");
     viz_scenario sc;
     viz_scenario_default(&sc);
     viz_app_opts o = { .sc = sc, .headless = true, .fps = 30, .out_dir = dir };
@@ -512,8 +512,8 @@ static void missing_font_names_the_package(void **state)
 static void scenario_file_and_flags(void **state)
 {
     (void)state;
-    char dir[] = "/tmp/ipcviz-test-XXXXXX", path[256], err[400];
-    assert_non_null(mkdtemp(dir));
+    char dir[200], path[256], err[400];
+    tl_tempdir(dir, sizeof dir, "viz-test");
     snprintf(path, sizeof path, "%s/s.txt", dir);
     FILE *f = fopen(path, "w");
     assert_non_null(f);
@@ -581,8 +581,8 @@ static void shipped_scenarios_are_valid(void **state)
 static void headless_writes_png(void **state)
 {
     (void)state;
-    char dir[] = "/tmp/ipcviz-test-XXXXXX", file[300];
-    assert_non_null(mkdtemp(dir));
+    char dir[256], file[300];
+    tl_tempdir(dir, sizeof dir, "viz-test");
     char *argv[] = { "ipcviz", "--headless", "--frames", "3", "--out", dir, "--mech", "pipe", NULL };
     assert_int_equal(viz_main(8, argv), 0);
     for (int i = 0; i < 3; i++) {

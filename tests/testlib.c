@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -47,6 +48,15 @@ ipc_channel *tl_open(const char *mech, const ipc_config *cfg)
     int rc = ipc_open(mech, cfg, &ch);
     if (rc != IPC_OK) fail_msg("ipc_open(\"%s\") = %s: %s", mech, ipc_strerror(rc), ipc_last_error());
     return ch;
+}
+
+void tl_tempdir(char *buf, size_t size, const char *what)
+{
+    const char *tmp = getenv("TMPDIR"), *prefix = getenv("IPCPLAY_NAME_PREFIX");
+    int n = snprintf(buf, size, "%s/%s.%s.XXXXXX", tmp && *tmp ? tmp : "/tmp",
+                     prefix && *prefix ? prefix : "ipcplay", what);
+    if (n < 0 || (size_t)n >= size) fail_msg("tl_tempdir: %zu bytes are too few", size);
+    if (!mkdtemp(buf)) fail_msg("mkdtemp(%s): %s", buf, strerror(errno));
 }
 
 pid_t tl_fork(unsigned child_seconds)

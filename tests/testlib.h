@@ -41,6 +41,11 @@ int tl_teardown(void **state);
 /* ipc_open that fails the test (with ipc_last_error) instead of returning. */
 ipc_channel *tl_open(const char *mech, const ipc_config *cfg);
 
+/* mkdtemp of "$TMPDIR/<run prefix>.<what>.XXXXXX" into buf, so a directory a
+ * failed test leaves behind is found by test_zz_leftovers.  Fails the test
+ * if it cannot. */
+void tl_tempdir(char *buf, size_t size, const char *what);
+
 /* Start a thread; fails the test if it cannot. */
 pthread_t tl_thread(void *(*fn)(void *), void *arg);
 
