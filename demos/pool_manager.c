@@ -17,7 +17,8 @@
  *
  *   1. procq — the inheritance-only queue — refuses a name: our
  *      counterpart of the RuntimeError;
- *   2. the parent creates the named shm queue;
+ *   2. the parent creates the shm queue with IPC_ATTACHABLE (the library
+ *      picks a unique name) and asks ipc_attach_config() for it;
  *   3. "pool.apply(writer)": a writer program attaches and puts a..e;
  *   4. a pool of three reader programs attach and share the messages;
  *      the parent calls ipc_close() so they stop when it is drained;
@@ -109,7 +110,13 @@ int main(int argc, char **argv)
     printf("1. procq with a name: %s (%s)\n", ipc_strerror(rc), ipc_last_error());
     if (rc != IPC_EINVAL) return 1;
 
-    demo_ok(ipc_open("shm", &cfg, &q), "ipc_open(shm, named)");
+    /* Let the library pick a unique name (IPC_ATTACHABLE), then ask it what
+     * another process must pass to ipc_open() to reach the queue. */
+    demo_ok(ipc_open("shm", &(ipc_config){ .max_msg = MAXMSG, .flags = IPC_ATTACHABLE }, &q),
+            "ipc_open(shm, IPC_ATTACHABLE)");
+    ipc_config how;
+    demo_ok(ipc_attach_config(q, &how), "ipc_attach_config");
+    snprintf(name, sizeof name, "%s", how.name);
     printf("2. created the named queue %s (visible as /dev/shm%s: %s)\n", name, name,
            exists_in_dev_shm(name) ? "yes" : "no");
 
