@@ -72,6 +72,8 @@ static const demo_case demos[] = {
                          "ipc_depth() = -1", "nothing within 100 ms" } },
     { "pitfall_pipe_buf", { "PIPE_BUF on this system: 4096 bytes", "(= PIPE_BUF): 0 mixed",
                             "records of 262144 bytes:" } },
+    { "pitfall_poll_wakeups", { "1. blocking readv (no timeout)", "2. poll + readv (can time out)",
+                                "3. ipcplay pipe (timeouts, close)", "poll + readv costs" } },
     { "pitfall_sigpipe", { "killed by signal 13", "(errno EPIPE)", "ipc_send -> channel is closed" } },
     { "pitfall_coalesce", { "standard signals coalesce: 10 sent, 1 delivered",
                             "[value 8] [value 9]  -> 10", "queued: 10 sent, 10 delivered" } },
