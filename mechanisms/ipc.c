@@ -259,24 +259,56 @@ int ipc_open(const char *mechanism, const ipc_config *cfg, ipc_channel **out)
     return m->ops->open(m, &c, out);
 }
 
+/* The calls themselves; ipc_send/ipc_recv below add the argument checks and
+ * choose, with one branch, whether an observer must hear about it. */
+static inline int send_plain(ipc_channel *ch, const void *msg, size_t len, int prio, int timeout_ms)
+{
+    if (ch->closed) return ipc__fail(IPC_ECLOSED, "ipc_send: channel was closed");
+    if (len > ch->max_msg)
+        return ipc__fail(IPC_EMSGSIZE, "%s: message of %zu bytes exceeds max_msg %zu",
+                         ch->mech->name, len, ch->max_msg);
+    ipc_deadline d;
+    ipc__deadline_start(&d, timeout_ms);
+    return ch->mech->ops->send(ch, msg, len, prio, &d);
+}
+
+static inline int recv_plain(ipc_channel *ch, void *buf, size_t cap, size_t *len, int *prio, int timeout_ms)
+{
+    ipc_deadline d;
+    ipc__deadline_start(&d, timeout_ms);
+    *len = 0;
+    *prio = 0;
+    return ch->mech->ops->recv(ch, buf, cap, len, prio, &d);
+}
+
+#ifndef IPC_NO_OBSERVER
+__attribute__((cold, noinline))
+static int send_observed(ipc_channel *ch, const void *msg, size_t len, int prio, int timeout_ms)
+{
+    ipc__observer_emit(ch, IPC_EV_SEND_BEGIN, 0, len, prio, msg);
+    int rc = send_plain(ch, msg, len, prio, timeout_ms);
+    if (ch->observer) ipc__observer_emit(ch, IPC_EV_SEND_DONE, rc, len, prio, msg);
+    return rc;
+}
+
+__attribute__((cold, noinline))
+static int recv_observed(ipc_channel *ch, void *buf, size_t cap, size_t *len, int *prio, int timeout_ms)
+{
+    ipc__observer_emit(ch, IPC_EV_RECV_BEGIN, 0, cap, 0, NULL);
+    int rc = recv_plain(ch, buf, cap, len, prio, timeout_ms);
+    if (ch->observer) ipc__observer_emit(ch, IPC_EV_RECV_DONE, rc, *len, *prio, rc == IPC_OK ? buf : NULL);
+    return rc;
+}
+#endif
+
 int ipc_send(ipc_channel *ch, const void *msg, size_t len, int prio, int timeout_ms)
 {
     if (!valid(ch)) return ipc__fail(IPC_EINVAL, "ipc_send: not an open channel");
     if (!msg && len) return ipc__fail(IPC_EINVAL, "ipc_send: msg is NULL");
-    OBSERVE(ch, IPC_EV_SEND_BEGIN, 0, len, prio, msg);
-    int rc;
-    if (ch->closed)
-        rc = ipc__fail(IPC_ECLOSED, "ipc_send: channel was closed");
-    else if (len > ch->max_msg)
-        rc = ipc__fail(IPC_EMSGSIZE, "%s: message of %zu bytes exceeds max_msg %zu",
-                       ch->mech->name, len, ch->max_msg);
-    else {
-        ipc_deadline d;
-        ipc__deadline_start(&d, timeout_ms);
-        rc = ch->mech->ops->send(ch, msg, len, prio, &d);
-    }
-    OBSERVE(ch, IPC_EV_SEND_DONE, rc, len, prio, msg);
-    return rc;
+#ifndef IPC_NO_OBSERVER
+    if (__builtin_expect(ch->observer != NULL, 0)) return send_observed(ch, msg, len, prio, timeout_ms);
+#endif
+    return send_plain(ch, msg, len, prio, timeout_ms);
 }
 
 int ipc_recv(ipc_channel *ch, void *buf, size_t cap, size_t *len, int *prio, int timeout_ms)
@@ -284,14 +316,16 @@ int ipc_recv(ipc_channel *ch, void *buf, size_t cap, size_t *len, int *prio, int
     if (!valid(ch)) return ipc__fail(IPC_EINVAL, "ipc_recv: not an open channel");
     if (!len) return ipc__fail(IPC_EINVAL, "ipc_recv: len is NULL");
     if (!buf && cap) return ipc__fail(IPC_EINVAL, "ipc_recv: buf is NULL");
-    OBSERVE(ch, IPC_EV_RECV_BEGIN, 0, cap, 0, NULL);
-    ipc_deadline d;
-    ipc__deadline_start(&d, timeout_ms);
-    int p = 0;
-    *len = 0;
-    int rc = ch->mech->ops->recv(ch, buf, cap, len, &p, &d);
+    int p;
+#ifndef IPC_NO_OBSERVER
+    if (__builtin_expect(ch->observer != NULL, 0)) {
+        int rc = recv_observed(ch, buf, cap, len, &p, timeout_ms);
+        if (prio) *prio = p;
+        return rc;
+    }
+#endif
+    int rc = recv_plain(ch, buf, cap, len, &p, timeout_ms);
     if (prio) *prio = p;
-    OBSERVE(ch, IPC_EV_RECV_DONE, rc, *len, p, rc == IPC_OK ? buf : NULL);
     return rc;
 }
 

@@ -103,6 +103,9 @@ int ipc__fail(int err, const char *fmt, ...) __attribute__((format(printf, 2, 3)
  * predictable branch.  Building with -DIPC_NO_OBSERVER compiles every hook
  * out (ipc_observe then answers IPC_ENOTSUP), so the benchmark can measure
  * what the branch costs: `make EXTRA_CFLAGS=-DIPC_NO_OBSERVER BUILD=build/noobs`. */
+/* cold + noinline: the call sits behind the unlikely branch and must not
+ * drag its register pressure into the fast path of ipc_send/ipc_recv. */
+__attribute__((cold, noinline))
 void ipc__observer_emit(ipc_channel *ch, enum ipc_event_kind kind, int result,
                         size_t len, int prio, const void *msg);
 static inline void ipc__blocked(ipc_channel *ch, enum ipc_event_kind kind)
