@@ -59,17 +59,18 @@ int64_t ipc_now_ns(void)
     return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
+const ipc_deadline ipc__forever = { .timeout_ms = -1 };
+const ipc_deadline ipc__nowait = { .timeout_ms = 0 };
+
 void ipc__deadline_arm(ipc_deadline *d, int timeout_ms)
 {
     d->timeout_ms = timeout_ms;
-    {
-        clock_gettime(CLOCK_MONOTONIC, &d->when);
-        d->when.tv_sec += timeout_ms / 1000;
-        d->when.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
-        if (d->when.tv_nsec >= 1000000000L) {
-            d->when.tv_sec += 1;
-            d->when.tv_nsec -= 1000000000L;
-        }
+    clock_gettime(CLOCK_MONOTONIC, &d->when);
+    d->when.tv_sec += timeout_ms / 1000;
+    d->when.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
+    if (d->when.tv_nsec >= 1000000000L) {
+        d->when.tv_sec += 1;
+        d->when.tv_nsec -= 1000000000L;
     }
 }
 
@@ -177,6 +178,8 @@ void *ipc__channel_alloc(size_t size, const ipc_mechanism *m, const ipc_config *
     return ch;
 }
 
+static bool valid(const ipc_channel *ch) { return ch && ch->magic == IPC_CHANNEL_MAGIC; }
+
 /* ---- observer ---------------------------------------------------------- */
 
 void ipc__observer_emit(ipc_channel *ch, enum ipc_event_kind kind, int result,
@@ -202,8 +205,7 @@ void ipc__observer_emit(ipc_channel *ch, enum ipc_event_kind kind, int result,
 
 int ipc_observe(ipc_channel *ch, ipc_observer_fn fn, void *arg)
 {
-    if (!ch || ch->magic != IPC_CHANNEL_MAGIC)
-        return ipc__fail(IPC_EINVAL, "ipc_observe: not an open channel");
+    if (!valid(ch)) return ipc__fail(IPC_EINVAL, "ipc_observe: not an open channel");
 #ifdef IPC_NO_OBSERVER
     if (fn) return ipc__fail(IPC_ENOTSUP, "ipc_observe: built with -DIPC_NO_OBSERVER");
 #endif
@@ -214,9 +216,7 @@ int ipc_observe(ipc_channel *ch, ipc_observer_fn fn, void *arg)
 
 /* ---- dispatch ---------------------------------------------------------- */
 
-static bool valid(const ipc_channel *ch) { return ch && ch->magic == IPC_CHANNEL_MAGIC; }
-
-/* Enough room for every registered name, however many modules land. */
+/* The registered names, comma-separated; cut short if buf is too small. */
 static void list_known(char *buf, size_t size)
 {
     size_t count, used = 0;

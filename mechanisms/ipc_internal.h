@@ -22,6 +22,9 @@ typedef struct ipc_deadline {
     struct timespec when;       /* valid when timeout_ms > 0            */
 } ipc_deadline;
 
+/* The two deadlines that need no clock: block forever, and do not wait. */
+extern const ipc_deadline ipc__forever, ipc__nowait;
+
 void ipc__deadline_arm(ipc_deadline *d, int timeout_ms); /* the >0 case */
 /* Inline: on the blocking and nowait paths it is two stores, not a call. */
 static inline void ipc__deadline_start(ipc_deadline *d, int timeout_ms)

@@ -88,8 +88,7 @@ int ipc__lock(pthread_mutex_t *m, const ipc_deadline *d, bool *holder_died)
 
 int ipc__lock_brief(pthread_mutex_t *m, const ipc_deadline *d, bool *holder_died)
 {
-    static const ipc_deadline forever = { .timeout_ms = -1 };
-    return ipc__lock(m, ipc__deadline_is_nowait(d) ? &forever : d, holder_died);
+    return ipc__lock(m, ipc__deadline_is_nowait(d) ? &ipc__forever : d, holder_died);
 }
 
 int ipc__cond_wait(pthread_cond_t *c, pthread_mutex_t *m, const ipc_deadline *d, bool *holder_died)

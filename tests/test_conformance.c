@@ -31,15 +31,7 @@ static bool has(unsigned cap) { return (M->caps & cap) == cap; }
 
 #define REQUIRE(cap) do { if (!has(cap)) { skip(); return; } } while (0)
 
-static ipc_channel *open_with(const ipc_config *cfg)
-{
-    ipc_channel *ch = NULL;
-    int rc = ipc_open(M->name, cfg, &ch);
-    if (rc != IPC_OK)
-        fail_msg("ipc_open(\"%s\") = %s: %s", M->name, ipc_strerror(rc), ipc_last_error());
-    assert_non_null(ch);
-    return ch;
-}
+static ipc_channel *open_with(const ipc_config *cfg) { return tl_open(M->name, cfg); }
 
 static ipc_channel *open_default(void) { return open_with(NULL); }
 

@@ -503,8 +503,7 @@ static int zq_close(ipc_channel *ch)
     zmq_channel *z = adopt(ch);
     uint64_t one = 1;
     if (write(z->wake_fd, &one, sizeof one) < 0) return ipc__fail(IPC_ESYS, "write(eventfd)");
-    static const ipc_deadline forever = { .timeout_ms = -1 };
-    int rc = ipc__lock(&z->send_lock, &forever, NULL); /* a blocked sender has just been woken */
+    int rc = ipc__lock(&z->send_lock, &ipc__forever, NULL); /* a blocked sender has just been woken */
     if (rc < 0) return rc;
     if ((rc = ensure_socket(z, &z->push, ZMQ_PUSH)) == IPC_OK) {
         ipc_deadline d;

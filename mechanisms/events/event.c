@@ -229,9 +229,8 @@ static int wake_all(event_shared *sh)
  * missing: redo both from the word. */
 static int lock_state(ipc_event_obj *ev)
 {
-    static const ipc_deadline forever = { .timeout_ms = -1 };
     bool died = false;
-    int rc = ipc__lock(&ev->sh->lock, &forever, &died);
+    int rc = ipc__lock(&ev->sh->lock, &ipc__forever, &died);
     if (rc != IPC_OK || !died) return rc;
     bool up = atomic_load(&ev->sh->word) & FLAG;
     rc = mirror(ev, false);

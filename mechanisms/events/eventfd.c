@@ -103,9 +103,8 @@ static int sem_give(int fd)
 
 static int lock_ring(evq *q)
 {
-    static const ipc_deadline forever = { .timeout_ms = -1 };
     /* A holder that died left the ring consistent (see the top): go on. */
-    return ipc__lock(&q->sh->lock, &forever, NULL);
+    return ipc__lock(&q->sh->lock, &ipc__forever, NULL);
 }
 
 /* ---- send and receive -------------------------------------------------- */

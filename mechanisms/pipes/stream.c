@@ -199,7 +199,6 @@ int ipc__stream_send(ipc_channel *ch, const void *msg, size_t len, int prio, con
         }
     }
 
-    static const ipc_deadline forever = { .timeout_ms = -1 };
     int rc = IPC_OK;
     struct iovec *v = iov;
     int nv = 2;
@@ -217,7 +216,7 @@ int ipc__stream_send(ipc_channel *ch, const void *msg, size_t len, int prio, con
             ipc__blocked(ch, IPC_EV_SEND_BLOCKED);
             /* Before the first byte: the caller's deadline, and shutdown
              * stops us.  After it: finish the frame, whatever happens. */
-            int w = sent ? ipc__wait_fd(s->wfd, POLLOUT, -1, &forever)
+            int w = sent ? ipc__wait_fd(s->wfd, POLLOUT, -1, &ipc__forever)
                          : ipc__wait_fd(s->wfd, POLLOUT, s->shut_fd, d);
             if (w == 0) { rc = ipc__fail(IPC_EFULL, "channel is full"); break; }
             if (w == IPC_ECLOSED) { rc = ipc__fail(IPC_ECLOSED, "channel is shut down"); break; }
@@ -276,8 +275,7 @@ static int fill(ipc_stream *s, const ipc_deadline *d)
 static bool sender_vanished(ipc_stream *s)
 {
     bool died = false;
-    static const ipc_deadline nowait = { .timeout_ms = 0 };
-    if (ipc__lock(&s->shared->write_lock, &nowait, &died) != 0) return false; /* still writing */
+    if (ipc__lock(&s->shared->write_lock, &ipc__nowait, &died) != 0) return false; /* still writing */
     pthread_mutex_unlock(&s->shared->write_lock);
     if (died) return true;
     struct pollfd p = { .fd = s->rfd, .events = POLLIN };

@@ -78,7 +78,6 @@ typedef struct tcp_chan {
 
 extern const ipc_mechanism ipc_mech_tcp;
 
-static const ipc_deadline nowait = { .timeout_ms = 0 }, forever = { .timeout_ms = -1 };
 
 /* ---- addresses --------------------------------------------------------- */
 
@@ -256,7 +255,7 @@ static void admit(relay *r)
          * serves it.  stream.c judges a sender that stalls mid-frame by that
          * lock (free = the sender died); this sender lives in another
          * process, and its death shows as end-of-file instead. */
-        ipc__lock(&c->s.shared->write_lock, &forever, NULL);
+        ipc__lock(&c->s.shared->write_lock, &ipc__forever, NULL);
         r->conns[r->n++] = c;
     }
 }
@@ -272,7 +271,7 @@ static bool forward(relay *r, tcp_conn *c)
     for (;;) {
         size_t len;
         int prio;
-        int rc = ipc__stream_recv(&c->s.base, r->buf, t->s.base.max_msg, &len, &prio, &nowait);
+        int rc = ipc__stream_recv(&c->s.base, r->buf, t->s.base.max_msg, &len, &prio, &ipc__nowait);
         if (rc == IPC_EEMPTY) break;
         /* End-of-file, a broken frame, or one above max_msg (a peer that
          * ignored the hello): this attacher is done. */
@@ -280,7 +279,7 @@ static bool forward(relay *r, tcp_conn *c)
         /* Waits while the channel is full (backpressure); gives up on
          * shutdown or when the relay is told to stop. */
         charge(t->room, IPC_STREAM_HEADER + len); /* the local senders' budget is ours too */
-        if (ipc__stream_send(&t->out->base, r->buf, len, 0, &forever) != IPC_OK) { alive = false; break; }
+        if (ipc__stream_send(&t->out->base, r->buf, len, 0, &ipc__forever) != IPC_OK) { alive = false; break; }
     }
     set_busy(t, -1);
     return alive;

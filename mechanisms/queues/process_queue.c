@@ -132,8 +132,7 @@ static int pq_recv(ipc_channel *ch, void *buf, size_t cap, size_t *len, int *pri
 static int pq_close(ipc_channel *ch)
 {
     procq_shared *q = ((procq *)ch)->q;
-    static const ipc_deadline forever = { .timeout_ms = -1 };
-    int r = lock(q, &forever);
+    int r = lock(q, &ipc__forever);
     if (r < 0) return r;
     q->shut = true;
     pthread_cond_broadcast(&q->not_empty); /* wakes waiters in every process */

@@ -375,7 +375,8 @@ static int tq_open(const ipc_mechanism *m, const ipc_config *cfg, ipc_channel **
 
 static thread_queue *checked(const ipc_channel *ch)
 {
-    if (ch && ch->magic == IPC_CHANNEL_MAGIC && ch->mech->ops == &thread_queue_ops)
+    const ipc_mechanism *m = ipc_channel_mechanism(ch);
+    if (m && m->ops == &thread_queue_ops)
         return (thread_queue *)ch;
     ipc__fail(IPC_EINVAL, "not an open thread queue (queue, lifo or priority)");
     return NULL;

@@ -117,9 +117,8 @@ int ipc_value_lock(ipc_value *v)
 {
     if (!valid(v)) return ipc__fail(IPC_EINVAL, "value: not an open value");
     if (!v->has_lock) return ipc__fail(IPC_ENOTSUP, "value: opened with lock=false");
-    static const ipc_deadline forever = { .timeout_ms = -1 };
     bool died = false;
-    int rc = ipc__lock(&v->lock, &forever, &died);
+    int rc = ipc__lock(&v->lock, &ipc__forever, &died);
     if (rc < 0) return rc;
     return died ? 1 : IPC_OK;
 }

@@ -294,7 +294,8 @@ const ipc_mechanism ipc_mech_shm_spsc = {
 
 const char *ipc_shm_name(const ipc_channel *ch)
 {
-    if (!ch || ch->magic != IPC_CHANNEL_MAGIC || ch->mech->ops != &shm_ops) return NULL;
+    const ipc_mechanism *m = ipc_channel_mechanism(ch);
+    if (!m || m->ops != &shm_ops) return NULL;
     const shm_chan *c = (const shm_chan *)ch;
     return c->name[0] ? c->name : NULL;
 }

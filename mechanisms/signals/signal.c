@@ -506,7 +506,7 @@ const ipc_mechanism ipc_mech_signal = {
 
 static sig_channel *as_signal(const ipc_channel *ch)
 {
-    if (!ch || ch->magic != IPC_CHANNEL_MAGIC || ch->mech != &ipc_mech_signal) {
+    if (ipc_channel_mechanism(ch) != &ipc_mech_signal) {
         ipc__fail(IPC_EINVAL, "not an open \"signal\" channel");
         return NULL;
     }
