@@ -45,8 +45,11 @@ pkgcflags = $(shell $(PKG) --cflags $(1) 2>/dev/null)
 pkglibs   = $(shell $(PKG) --libs $(1) 2>/dev/null)
 
 WARN     := -Wall -Wextra -Werror
-CFLAGS   := -std=c11 $(OPT) $(WARN) -pthread -MMD -MP -Imechanisms $(SANFLAGS) $(call pkgcflags,$(PKGS_LIB)) $(EXTRA_CFLAGS)
-CXXFLAGS := -std=c++17 $(OPT) $(WARN) -pthread -MMD -MP -Imechanisms -Ibench -DNDEBUG $(SANFLAGS) $(call pkgcflags,$(PKGS_BENCH))
+# Public headers live as they are installed (mechanisms/include/ipcplay/...);
+# private ones (ipc_internal.h, engines, core) under mechanisms/.
+INCLUDES := -Imechanisms/include/ipcplay -Imechanisms
+CFLAGS   := -std=c11 $(OPT) $(WARN) -pthread -MMD -MP $(INCLUDES) $(SANFLAGS) $(call pkgcflags,$(PKGS_LIB)) $(EXTRA_CFLAGS)
+CXXFLAGS := -std=c++17 $(OPT) $(WARN) -pthread -MMD -MP $(INCLUDES) -Ibench -DNDEBUG $(SANFLAGS) $(call pkgcflags,$(PKGS_BENCH))
 LDFLAGS  := -pthread $(SANFLAGS)
 LIBS     := $(call pkglibs,$(PKGS_LIB)) -lrt -lm
 
@@ -159,7 +162,7 @@ PREFIX ?= /usr/local
 install: all
 	install -d $(PREFIX)/lib $(PREFIX)/include/ipcplay $(PREFIX)/bin
 	install -m 644 $(LIB) $(PREFIX)/lib/
-	install -m 644 mechanisms/ipc.h $(PREFIX)/include/ipcplay/
+	install -m 644 mechanisms/include/ipcplay/ipc.h $(PREFIX)/include/ipcplay/
 	$(if $(BENCH_BIN),install -m 755 $(BENCH_BIN) $(PREFIX)/bin/)
 	$(if $(VIZ_BIN),install -m 755 $(VIZ_BIN) $(PREFIX)/bin/)
 

@@ -7,7 +7,7 @@
  * ticks, cache invalidations, "configuration changed".  Redis does it with
  * PUBLISH and SUBSCRIBE: the server forwards a published message to every
  * connection subscribed to its topic at that moment, and stores nothing.
- * mechanisms/brokers/ipc_redis.h gives it as ipc_redis_publish and
+ * mechanisms/include/ipcplay/brokers/ipc_redis.h gives it as ipc_redis_publish and
  * ipc_redis_subscribe (each subscriber on its own connection).
  *
  * The channel opened without an endpoint runs on a private redis-server

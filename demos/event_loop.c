@@ -5,7 +5,7 @@
  * own receive, a single loop asks the kernel "which of these is ready?" and
  * serves only those.  That is select(2)/poll(2)/epoll(7) — and Python's
  * selectors module and the heart of asyncio.  ipcplay's ipc_poller
- * (mechanisms/events/poll.h) is such a loop over epoll: add channels that
+ * (mechanisms/include/ipcplay/events/poll.h) is such a loop over epoll: add channels that
  * have a pollfd (IPC_CAP_POLL) and plain fds, then wait.
  *
  * Here the loop watches:

@@ -6,7 +6,7 @@
  * it is down.  Nothing is consumed: ten waiters all see one set(), whereas
  * one message in a queue wakes exactly one receiver.
  *
- * The event object (mechanisms/events/event.h) is one 32-bit word in shared
+ * The event object (mechanisms/include/ipcplay/events/event.h) is one 32-bit word in shared
  * memory — the flag plus a generation count — and waiters sleep on it with
  * futex(2), so it works between threads and between fork()ed processes
  * alike, with no lock on the waiting side.

@@ -5,7 +5,7 @@
  * objects, each able to send and receive.  Underneath it is a pair of
  * connected Unix stream sockets: socketpair(AF_UNIX, SOCK_STREAM).  Bytes
  * written to one socket are read from the other, in both directions.
- * ipc_duplex_open() (mechanisms/pipes/socketpair.h) gives the two ends as
+ * ipc_duplex_open() (mechanisms/include/ipcplay/pipes/socketpair.h) gives the two ends as
  * two channels.
  *
  * The parent keeps end A, the child keeps end B, and each frees the end it

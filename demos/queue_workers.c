@@ -17,7 +17,7 @@
  *
  * The queue is the "queue" mechanism (mutex + two condition variables, as in
  * CPython's Lib/queue.py); task_done/join are its extras in
- * mechanisms/queues/thread_queue.h.
+ * mechanisms/include/ipcplay/queues/thread_queue.h.
  *
  * Mirrors: seed 002 §1.1 (threading + queue.Queue, task_done, join, None
  * sentinels) and seed 000 (queue.Queue: put, get, task_done).

@@ -5,7 +5,7 @@
  * and its children share: mmap(MAP_SHARED | MAP_ANONYMOUS) before fork(),
  * so both sides see the very same physical pages.  No message is sent at
  * all — a write by one process is simply there for the others to read.
- * mechanisms/shm/shared_value.h is the C counterpart.
+ * mechanisms/include/ipcplay/shm/shared_value.h is the C counterpart.
  *
  *   part 1  the seed: a child adds 1 to a Value and to every element of
  *           an Array; the parent prints 1 and [1, 2, ..., 10].

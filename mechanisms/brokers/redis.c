@@ -75,7 +75,7 @@
  * takes an idle connection (or opens one) and gives it back when done.
  */
 #define _GNU_SOURCE
-#include "ipc_redis.h"
+#include "brokers/ipc_redis.h"
 #include "../ipc_internal.h"
 #include "../pipes/named.h" /* ipc__named_tempdir, ipc__helper_start */
 

@@ -67,7 +67,7 @@
  * next to a readable message.  So this returns -1 (no IPC_CAP_POLL).
  */
 #define _GNU_SOURCE
-#include "ipc_zmq.h"
+#include "brokers/ipc_zmq.h"
 #include "../ipc_internal.h"
 #include "../pipes/named.h" /* ipc__named_tempdir, ipc_helper */
 

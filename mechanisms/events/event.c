@@ -39,7 +39,7 @@
  * the clock.
  */
 #define _GNU_SOURCE
-#include "event.h"
+#include "events/event.h"
 #include "../ipc_internal.h"
 
 #include <fcntl.h>

@@ -37,7 +37,7 @@
  * stays consistent: a slot is filled before `count` says so.
  */
 #define _GNU_SOURCE
-#include "eventfd.h"
+#include "events/eventfd.h"
 #include "../ipc_internal.h"
 
 #include <poll.h>

@@ -12,7 +12,7 @@
  * triggering forgives a caller who drains only part of the kernel's bytes.
  */
 #define _GNU_SOURCE
-#include "poll.h"
+#include "events/poll.h"
 #include "../ipc_internal.h"
 
 #include <stdint.h>

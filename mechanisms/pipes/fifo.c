@@ -38,7 +38,7 @@
  * every sender is gone — it waits for its deadline (or for close) instead.
  */
 #define _GNU_SOURCE
-#include "fifo.h"
+#include "pipes/fifo.h"
 #include "named.h"
 
 #include <fcntl.h>

@@ -13,7 +13,7 @@
  * in every process at once.
  */
 #define _GNU_SOURCE
-#include "socketpair.h"
+#include "pipes/socketpair.h"
 #include "stream.h"
 
 #include <stdlib.h>

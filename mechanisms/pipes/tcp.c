@@ -38,7 +38,7 @@
  * different endianness cannot share a channel.
  */
 #define _GNU_SOURCE
-#include "tcp.h"
+#include "pipes/tcp.h"
 #include "named.h"
 
 #include <arpa/inet.h>

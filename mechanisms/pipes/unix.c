@@ -45,7 +45,7 @@
  *     socket a 0 from recv would mean end-of-file).
  */
 #define _GNU_SOURCE
-#include "unix.h"
+#include "pipes/unix.h"
 #include "named.h"
 
 #include <fcntl.h>

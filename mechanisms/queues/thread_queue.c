@@ -20,7 +20,7 @@
  * the lock, so a 1 MiB memcpy never holds up the other threads.
  */
 #define _GNU_SOURCE
-#include "thread_queue.h"
+#include "queues/thread_queue.h"
 #include "../ipc_internal.h"
 
 #include <pthread.h>

@@ -16,7 +16,7 @@
  *                           section already holding get_lock().
  */
 #define _GNU_SOURCE
-#include "shared_value.h"
+#include "shm/shared_value.h"
 #include "../ipc_internal.h"
 
 #include <string.h>

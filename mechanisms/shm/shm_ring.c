@@ -45,7 +45,7 @@
  * receiver with no deadline then waits until someone sends or closes.
  */
 #define _GNU_SOURCE
-#include "shm.h"
+#include "shm/shm.h"
 #include "spsc.h"
 
 #include <fcntl.h>

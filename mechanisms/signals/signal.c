@@ -50,7 +50,7 @@
  * signals are at exit).
  */
 #define _GNU_SOURCE
-#include "signals.h"
+#include "signals/signals.h"
 #include "../kernel_util.h"
 
 #include <poll.h>
