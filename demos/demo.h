@@ -3,9 +3,17 @@
  * error_functions.c play in TLPI's examples), so that each demo file can be
  * read top to bottom as the lesson itself.
  *
- *   demo_start(argc, argv, usage)   --help / -h prints usage and exits 0;
+ *   demo_start(argc, argv, usage)   for a demo that takes no arguments:
+ *                                   --help / -h prints usage and exits 0,
+ *                                   anything else is an error (exit 2);
  *                                   stdout becomes line-buffered so lines
  *                                   are not printed twice after fork()
+ *   demo_start_opts(argc, argv, usage, flags)
+ *                                   the same, accepting the listed flags
+ *                                   (a NULL-terminated array; read them with
+ *                                   demo_flag)
+ *   demo_list(arg, out, max)        split a comma-separated list in place
+ *                                   ("pipe,shm" -> 2 items), as ipcbench does
  *   demo_ok(rc, "what")             an ipc_* result: on failure print
  *                                   ipc_strerror + ipc_last_error, exit 1
  *   demo_sys(ret, "what")           a system call returning -1 + errno
@@ -31,7 +39,11 @@
 #include <time.h>
 #include <unistd.h>
 
-static inline void demo_start(int argc, char **argv, const char *usage)
+/* Shared by demo_start and demo_start_opts: --help prints usage, and an
+ * argument not in `accepted` (NULL = none) is refused rather than ignored, so
+ * a typo such as --manaul never silently runs the default mode. */
+static inline void demo_start_opts(int argc, char **argv, const char *usage,
+                                   const char *const *accepted)
 {
     setvbuf(stdout, NULL, _IOLBF, 0);
     for (int i = 1; i < argc; i++) {
@@ -40,6 +52,34 @@ static inline void demo_start(int argc, char **argv, const char *usage)
             exit(0);
         }
     }
+    for (int i = 1; i < argc; i++) {
+        int known = 0;
+        for (const char *const *a = accepted; a && *a && !known; a++)
+            known = strcmp(argv[i], *a) == 0;
+        if (!known) {
+            fprintf(stderr, "%s: unknown argument '%s'\n%s", argv[0], argv[i], usage);
+            exit(2);
+        }
+    }
+}
+
+static inline void demo_start(int argc, char **argv, const char *usage)
+{
+    demo_start_opts(argc, argv, usage, NULL);
+}
+
+/* Split a comma-separated list in place into at most max items; returns how
+ * many.  Empty items ("pipe,,shm") are skipped. */
+static inline int demo_list(char *arg, const char **out, int max)
+{
+    int n = 0;
+    while (arg && n < max) {
+        char *comma = strchr(arg, ',');
+        if (comma) *comma = '\0';
+        if (*arg) out[n++] = arg;
+        arg = comma ? comma + 1 : NULL;
+    }
+    return n;
 }
 
 /* True if argv holds the option (demos take at most a flag or two). */

@@ -124,14 +124,16 @@ static void ping_pong(const char *mech, const placement *pl, const cpu_set_t *al
 
 int main(int argc, char **argv)
 {
-    demo_start(argc, argv,
-               "usage: placement [MECHANISM...]\n"
+    /* One optional argument: a comma-separated list, as ipcbench --mech takes. */
+    demo_start_opts(argc, argv,
+               "usage: placement [MECHANISM[,MECHANISM...]]\n"
                "Times a 64-byte ping-pong between two processes for each mechanism with both on\n"
                "one core, on two cores, and unpinned.  Default: every mechanism that works\n"
-               "across fork() (brokers aside).\n");
+               "across fork() (brokers aside).  Example: placement pipe,procq,shm\n",
+               (const char *const[]){ argc > 1 && argv[1][0] != '-' ? argv[1] : NULL, NULL });
     const char *mechs[MAX_MECHS];
     int n = 0;
-    for (int i = 1; i < argc && n < MAX_MECHS; i++) mechs[n++] = argv[i];
+    if (argc > 1) n = demo_list(argv[1], mechs, MAX_MECHS);
     if (n == 0) { /* every built-in mechanism that works across fork and carries 64 bytes */
         size_t all_count;
         const ipc_mechanism *const *all = ipc_mechanisms(&all_count);

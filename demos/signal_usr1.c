@@ -51,10 +51,11 @@ static void handle_usr1(int signum)
 
 int main(int argc, char **argv)
 {
-    demo_start(argc, argv,
+    static const char *const flags[] = { "--manual", NULL };
+    demo_start_opts(argc, argv,
                "usage: signal_usr1 [--manual]\n"
                "Installs a SIGUSR1 handler and waits.  A child sends three SIGUSR1 so the\n"
-               "demo ends by itself; with --manual, send them yourself with kill -USR1 <pid>.\n");
+               "demo ends by itself; with --manual, send them yourself with kill -USR1 <pid>.\n", flags);
     int manual = demo_flag(argc, argv, "--manual");
 
     struct sigaction sa = { .sa_handler = handle_usr1 };

@@ -182,6 +182,32 @@ static void test_help(void **state)
     tl_watchdog(0);
 }
 
+/* Every demo refuses an argument it does not know (exit 2, naming it)
+ * instead of running its default mode: `signal_usr1 --manaul` must not
+ * quietly run the automatic lesson. */
+static void test_unknown_argument(void **state)
+{
+    (void)state;
+    tl_watchdog(30);
+    int checked = 0;
+    for (size_t i = 0; i < sizeof demos / sizeof demos[0]; i++) {
+        char path[PATH_MAX];
+        path_of(demos[i].name, path, sizeof path);
+        if (access(path, X_OK) != 0) continue;
+        char *out;
+        int code = run(path, "--no-such-option", &out);
+        if (code != 2 || !strstr(out, "unknown argument '--no-such-option'")) {
+            print_error("%s --no-such-option: exit %d, output:\n%s\n", demos[i].name, code, out);
+            free(out);
+            fail_msg("%s accepted an unknown argument", demos[i].name);
+        }
+        free(out);
+        checked++;
+    }
+    assert_true(checked > 0);
+    tl_watchdog(0);
+}
+
 static void find_demo_dir(const char *argv0)
 {
     const char *env = getenv("IPCPLAY_DEMOS_DIR");
@@ -206,7 +232,7 @@ int main(int argc, char **argv)
 {
     find_demo_dir(argv[0]);
     enum { N = sizeof demos / sizeof demos[0] };
-    struct CMUnitTest tests[N + 1];
+    struct CMUnitTest tests[N + 2];
     size_t n = 0;
     for (size_t i = 0; i < N; i++) {
         if (!selected(argc, argv, demos[i].name)) continue;
@@ -215,5 +241,6 @@ int main(int argc, char **argv)
         n++;
     }
     if (argc < 2) tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_help);
+    if (argc < 2) tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_unknown_argument);
     return _cmocka_run_group_tests("demos", tests, n, NULL, NULL);
 }
