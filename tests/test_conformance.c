@@ -993,6 +993,101 @@ static void test_survivor_of_killed_peer_returns(void **state)
     ipc_free(ch);
 }
 
+/* Waiters killed in their sleep, then traffic with new waiters on both
+ * sides, several rounds.  A process-shared condvar keeps a dead waiter
+ * registered in its group; the group switch after it then waits for that
+ * waiter forever (issue 12, defect 2: the consumer hung in
+ * pthread_cond_broadcast holding the queue's mutex).  Every survivor runs in
+ * a child with a deadline: a hang is a failure, not a stuck run. */
+enum { KW_ROUNDS = 3 };
+
+static void kw_fill(ipc_channel *ch, size_t len, long *filled, uint32_t base)
+{
+    unsigned char msg[64];
+    int rc;
+    do {
+        tl_fill(msg, len, base + (uint32_t)*filled);
+        rc = ipc_send(ch, msg, len, 0, 0);
+    } while (rc == IPC_OK && ++*filled < 64);
+}
+
+static void test_killed_waiters_do_not_stall_survivors(void **state)
+{
+    (void)state;
+    REQUIRE(IPC_CAP_FORK | IPC_CAP_BOUNDED);
+    ipc_channel *ch = open_with(&(ipc_config){ .capacity = 2 });
+    size_t len = min_sz(16, ipc_max_msg(ch));
+    for (int round = 0; round < KW_ROUNDS; round++) {
+        /* 1. a receiver asleep on the empty channel, killed there */
+        pid_t dead = tl_fork(30);
+        if (dead == 0) {
+            char buf[64];
+            size_t got;
+            ipc_recv(ch, buf, sizeof buf, &got, NULL, -1);
+            _exit(1);
+        }
+        tl_sleep_ms(100);
+        kill(dead, SIGKILL);
+        assert_int_equal(tl_wait(dead, 10), 128 + SIGKILL);
+        /* 2. fill it; a sender asleep on the full channel, killed there */
+        long filled = 0;
+        kw_fill(ch, len, &filled, 1000u * (uint32_t)round);
+        dead = tl_fork(30);
+        if (dead == 0) {
+            unsigned char msg[64];
+            tl_fill(msg, len, 999999);
+            ipc_send(ch, msg, len, 0, -1);
+            _exit(1);
+        }
+        tl_sleep_ms(100);
+        kill(dead, SIGKILL);
+        assert_int_equal(tl_wait(dead, 10), 128 + SIGKILL);
+        /* 3. a live sender that must wait for room, and a consumer that makes
+         *    it: both children, both with deadlines. */
+        pid_t sender = tl_fork(30);
+        if (sender == 0) {
+            unsigned char msg[64];
+            for (uint32_t i = 0; i < 4; i++) {
+                tl_fill(msg, len, 5000 + i);
+                if (ipc_send(ch, msg, len, 0, 4000) != IPC_OK) _exit(2);
+            }
+            _exit(0);
+        }
+        tl_sleep_ms(100);
+        pid_t consumer = tl_fork(30);
+        if (consumer == 0) {
+            unsigned char buf[64];
+            size_t got;
+            long want = filled + 4, seen = 0;
+            while (seen < want) {
+                int rc = ipc_recv(ch, buf, sizeof buf, &got, NULL, 4000);
+                if (rc != IPC_OK) _exit(3);
+                seen++;
+            }
+            _exit(0);
+        }
+        int s = tl_wait(sender, 12), c = tl_wait(consumer, 12);
+        if (s != 0 || c != 0)
+            fail_msg("round %d: sender exited %d, consumer %d (137 = killed after hanging)", round, s, c);
+        /* 4. a live receiver waiting on the empty channel, woken by a send */
+        pid_t waiter = tl_fork(30);
+        if (waiter == 0) {
+            unsigned char buf[64];
+            size_t got;
+            _exit(ipc_recv(ch, buf, sizeof buf, &got, NULL, 4000) == IPC_OK && tl_check(buf, got, 7777) ? 0 : 4);
+        }
+        tl_sleep_ms(100);
+        unsigned char msg[64];
+        tl_fill(msg, len, 7777);
+        pid_t poster = tl_fork(30);
+        if (poster == 0) _exit(ipc_send(ch, msg, len, 0, 4000) == IPC_OK ? 0 : 5);
+        int w = tl_wait(waiter, 12), p = tl_wait(poster, 12);
+        if (w != 0 || p != 0)
+            fail_msg("round %d: waiting receiver exited %d, sender %d (137 = killed after hanging)", round, w, p);
+    }
+    ipc_free(ch);
+}
+
 /* ---- bad input --------------------------------------------------------- */
 
 static void test_bad_arguments_answer_errors(void **state)
@@ -1100,6 +1195,7 @@ static const struct CMUnitTest per_mechanism[] = {
     TL_CASE(test_killed_receiver_leaves_channel_usable),
     TL_CASE(test_killed_sender_leaves_channel_usable),
     TL_CASE(test_survivor_of_killed_peer_returns),
+    TL_CASE(test_killed_waiters_do_not_stall_survivors),
     TL_CASE(test_bad_arguments_answer_errors),
 };
 
