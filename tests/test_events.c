@@ -297,6 +297,52 @@ static void test_event_parent_waits_with_timeout(void **state)
     tl_watchdog(0);
 }
 
+/* Processes killed inside the event: waiters asleep in wait(), and setters
+ * killed at random points of set/clear (with the eventfd mirror on, so a
+ * death can land while holding the set/clear lock).  The survivors' waits
+ * and sets must still work, each within its deadline, in children so a
+ * hang is a failure (issue 12, defect 2: check every cross-process monitor). */
+static void test_event_survives_killed_waiters_and_setters(void **state)
+{
+    (void)state;
+    tl_watchdog(60);
+    ipc_event_obj *ev = open_event();
+    assert_true(ipc_event_pollfd(ev) >= 0); /* the mirror on: set/clear take the lock */
+    for (int round = 0; round < 20; round++) {
+        pid_t waiter = tl_fork(20);
+        if (waiter == 0) { ipc_event_wait(ev, -1); _exit(1); }
+        pid_t setter = tl_fork(20);
+        if (setter == 0) {
+            for (;;) {
+                ipc_event_set(ev);
+                ipc_event_clear(ev);
+            }
+        }
+        tl_sleep_ms(1 + (unsigned)(round % 7));
+        kill(waiter, SIGKILL);
+        kill(setter, SIGKILL);
+        tl_wait(waiter, 10);
+        assert_int_equal(tl_wait(setter, 10), 128 + SIGKILL);
+        pid_t survivor = tl_fork(20);
+        if (survivor == 0) {
+            if (ipc_event_clear(ev) != IPC_OK) _exit(2);
+            if (ipc_event_wait(ev, 100) != IPC_EEMPTY) _exit(3);
+            _exit(ipc_event_wait(ev, 5000) == IPC_OK ? 0 : 4);
+        }
+        tl_sleep_ms(150);
+        pid_t poster = tl_fork(20);
+        if (poster == 0) _exit(ipc_event_set(ev) == IPC_OK ? 0 : 5);
+        int p = tl_wait(poster, 10), s = tl_wait(survivor, 10);
+        if (p != 0 || s != 0) fail_msg("round %d: setter exited %d, waiter %d (137: hung, killed)", round, p, s);
+        assert_int_equal(ipc_event_is_set(ev), 1);
+        assert_true(fd_readable(ipc_event_pollfd(ev)));
+        assert_ipc(ipc_event_clear(ev), IPC_OK);
+        assert_false(fd_readable(ipc_event_pollfd(ev)));
+    }
+    ipc_event_free(ev);
+    tl_watchdog(0);
+}
+
 /* The exec'd half of the next test: a process that shares nothing with the
  * creator but the event's name. */
 static int event_child(const char *name)
@@ -700,6 +746,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_event_set_then_clear_still_wakes_waiter),
         cmocka_unit_test(test_event_child_waits_parent_sets),
         cmocka_unit_test(test_event_parent_waits_with_timeout),
+        cmocka_unit_test(test_event_survives_killed_waiters_and_setters),
         cmocka_unit_test(test_event_named_between_unrelated_processes),
         cmocka_unit_test(test_poll_channels_without_pollfd_are_refused),
         cmocka_unit_test(test_poll_bad_arguments),

@@ -34,6 +34,14 @@
  * a set+clear pair with nobody waiting costs 27-61 ns without the mirror
  * and 0.6-0.9 us with it (an eventfd write and read: two system calls).
  *
+ * What a dead process can and cannot break (SIGKILL anywhere; tested by
+ * test_events' killed waiters and setters): a waiter killed asleep leaves
+ * `waiters` one too high (later sets make a FUTEX_WAKE nobody needed); a
+ * setter killed holding the lock is repaired by the next set/clear (above);
+ * a setter killed between its store and its wake is repaired by the next
+ * set, and a waiter with a deadline returns at it.  It cannot corrupt the
+ * word (one store) and there is no condvar to leave a dead waiter in.
+ *
  * Timeouts: FUTEX_WAIT_BITSET takes an ABSOLUTE CLOCK_MONOTONIC time, so
  * the call's deadline is passed as is and a signal (EINTR) cannot restart
  * the clock.

@@ -14,6 +14,14 @@
  *                           everyone else (the next locker gets EOWNERDEAD);
  *   PTHREAD_MUTEX_RECURSIVE like Python's RLock, so "add" works inside a
  *                           section already holding get_lock().
+ *
+ * What a dead process can and cannot break: no condition variable and no
+ * waiter list live here, only the robust mutex and 64-bit cells.  A holder
+ * killed inside its section leaves every cell at its old or new value (one
+ * atomic store each); the next locker gets the lock back and is told
+ * (ipc_value_lock returns 1) that a multi-cell update may be half done —
+ * only the program knows its own invariant, so we keep the robust mutex and
+ * report the death instead of hiding it (test_shm kills a lock holder).
  */
 #define _GNU_SOURCE
 #include "shm/shared_value.h"
