@@ -8,7 +8,7 @@
 #ifndef IPCPLAY_NAMED_H
 #define IPCPLAY_NAMED_H
 
-#include "stream.h"
+#include "engines/stream.h"
 
 #include <pthread.h>
 #include <sys/socket.h>

@@ -6,7 +6,7 @@
  * default).  Framing, locking and the shared read buffer are in stream.c.
  */
 #define _GNU_SOURCE
-#include "stream.h"
+#include "engines/stream.h"
 
 #include <fcntl.h>
 #include <stdlib.h>

@@ -14,7 +14,7 @@
  */
 #define _GNU_SOURCE
 #include "pipes/socketpair.h"
-#include "stream.h"
+#include "engines/stream.h"
 
 #include <stdlib.h>
 #include <sys/socket.h>

@@ -56,7 +56,7 @@
  * user, hence the 1 KiB default message size.
  */
 #define _GNU_SOURCE
-#include "../kernel_util.h"
+#include "core/kernel_util.h"
 
 #include <fcntl.h>
 #include <limits.h>

@@ -50,7 +50,7 @@
  * each side, inherent to the API.
  */
 #define _GNU_SOURCE
-#include "../kernel_util.h"
+#include "core/kernel_util.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -51,7 +51,7 @@
  */
 #define _GNU_SOURCE
 #include "signals/signals.h"
-#include "../kernel_util.h"
+#include "core/kernel_util.h"
 
 #include <poll.h>
 #include <signal.h>

@@ -11,8 +11,8 @@
  * the real one only when the copy says "full" or "empty".  The fixed-size
  * slots (a length, a priority, up to max_msg bytes) follow the struct.
  */
-#ifndef IPCPLAY_SPSC_H
-#define IPCPLAY_SPSC_H
+#ifndef IPCPLAY_RING_H
+#define IPCPLAY_RING_H
 
 #include "../ipc_internal.h"
 
@@ -88,4 +88,4 @@ long ipc__ring_depth(const ipc_ring *r);
 #define IPC_RING_WAIT_STRATEGY \
     "adaptive spin (<=" IPC_RING_STR(IPC_RING_SPIN_MAX) " rounds), then futex"
 
-#endif /* IPCPLAY_SPSC_H */
+#endif /* IPCPLAY_RING_H */

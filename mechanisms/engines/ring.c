@@ -29,7 +29,7 @@
  * queued messages until the ring is drained, then IPC_ECLOSED.
  */
 #define _GNU_SOURCE
-#include "spsc.h"
+#include "ring.h"
 
 #include <limits.h>
 #include <linux/futex.h>

@@ -46,7 +46,7 @@
  */
 #define _GNU_SOURCE
 #include "shm/shm.h"
-#include "spsc.h"
+#include "engines/ring.h"
 
 #include <fcntl.h>
 #include <limits.h>
