@@ -68,6 +68,15 @@ TEST_BIN     := $(TEST_SRC:tests/%.c=$(OUT)/tests/%)
 DEMO_SRC := $(sort $(wildcard demos/*.c))
 DEMO_BIN := $(DEMO_SRC:demos/%.c=$(OUT)/demos/%)
 
+# ---- exercises: exercises/NN_name/{starter,solution}.c -> two programs each;
+# starter.c is generated from solution.c by scripts/make-starters (one source)
+EX_SRC := $(sort $(wildcard exercises/*/starter.c exercises/*/solution.c))
+EX_BIN := $(EX_SRC:exercises/%.c=$(OUT)/exercises/%)
+
+$(OUT)/exercises/%: exercises/%.c
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(LDFLAGS) $< -o $@
+
 # ---- benchmarks: bench/*.c + the C++ shim -> one program ------------------
 BENCH_C   := $(sort $(wildcard bench/*.c))
 BENCH_CC  := $(sort $(wildcard bench/*.cc))
@@ -79,10 +88,10 @@ VIZ_SRC := $(sort $(wildcard viz/*.c))
 VIZ_OBJ := $(VIZ_SRC:%.c=$(OUT)/obj/%.o)
 VIZ_BIN := $(if $(VIZ_SRC),$(OUT)/ipcviz)
 
-.PHONY: all run test bench demos viz deps install clean build-tests
+.PHONY: all run test bench demos viz deps install clean build-tests exercises
 .DEFAULT_GOAL := all
 
-all: $(LIB) $(TEST_BIN) $(DEMO_BIN) $(BENCH_BIN) $(VIZ_BIN)
+all: $(LIB) $(TEST_BIN) $(DEMO_BIN) $(BENCH_BIN) $(VIZ_BIN) $(EX_BIN)
 
 deps:
 	@scripts/install-deps
@@ -137,7 +146,7 @@ $(OUT)/tests/test_viz: $(OUT)/obj/tests/test_viz.o $(TEST_HELP_OBJ) $(VIZ_TEST_O
 
 # The user-facing targets install what is missing first, then build in a
 # second make so that pkg-config sees the freshly installed packages.
-build-tests: $(LIB) $(TEST_BIN) $(DEMO_BIN) $(BENCH_BIN) $(VIZ_BIN)
+build-tests: $(LIB) $(TEST_BIN) $(DEMO_BIN) $(BENCH_BIN) $(VIZ_BIN) $(EX_BIN)
 
 test: deps
 	@$(MAKE) --no-print-directory build-tests
@@ -153,6 +162,10 @@ bench: deps
 
 demos: deps
 	@$(MAKE) --no-print-directory $(DEMO_BIN)
+
+exercises: deps
+	@$(MAKE) --no-print-directory $(EX_BIN)
+	@echo "exercises built in $(OUT)/exercises/: run NN_name/starter, complete its TODOs until it prints PASS"
 
 viz: deps
 	@$(MAKE) --no-print-directory $(VIZ_BIN)

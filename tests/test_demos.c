@@ -26,7 +26,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-enum { TIME_LIMIT_S = 60, OUTPUT_MAX = 256 * 1024, MAX_EXPECT = 6 };
+enum { TIME_LIMIT_S = 60, MAX_EXPECT = 6 };
 
 typedef struct demo_case {
     const char *name;
@@ -109,45 +109,10 @@ static void path_of(const char *name, char *path, size_t size)
     if (n < 0 || (size_t)n >= size) fail_msg("demo path too long");
 }
 
-/* Run path with args, collect its output (stdout + stderr, NUL-terminated,
- * malloc'ed) and return its exit code as tl_wait reports it. */
+/* Run the demo with at most one argument; see tl_run. */
 static int run(const char *path, const char *arg, char **output)
 {
-    int fds[2];
-    if (pipe(fds) < 0) fail_msg("pipe: %s", strerror(errno));
-    pid_t pid = tl_fork(TIME_LIMIT_S);
-    if (pid == 0) {
-        if (dup2(fds[1], STDOUT_FILENO) < 0 || dup2(fds[1], STDERR_FILENO) < 0) _exit(126);
-        close(fds[0]); /* cannot fail on an fd we own; the exec below is what matters */
-        close(fds[1]);
-        execl(path, path, arg, (char *)NULL);
-        fprintf(stderr, "exec %s: %s\n", path, strerror(errno));
-        _exit(127);
-    }
-    close(fds[1]);
-    char *out = malloc(OUTPUT_MAX + 1);
-    assert_non_null(out);
-    size_t used = 0;
-    int64_t start = ipc_now_ns();
-    for (;;) {
-        int64_t left = (int64_t)TIME_LIMIT_S * 1000 - tl_ms_since(start);
-        struct pollfd p = { .fd = fds[0], .events = POLLIN };
-        int r = left > 0 ? poll(&p, 1, (int)left) : 0;
-        if (r < 0 && errno == EINTR) continue;
-        if (r <= 0) {
-            kill(pid, SIGKILL);
-            break;
-        }
-        ssize_t n = read(fds[0], out + used, OUTPUT_MAX - used);
-        if (n < 0 && errno == EINTR) continue;
-        if (n <= 0) break;
-        used += (size_t)n;
-        if (used == OUTPUT_MAX) break;
-    }
-    close(fds[0]);
-    out[used] = '\0';
-    *output = out;
-    return tl_wait(pid, 5);
+    return tl_run((char *const[]){ (char *)path, (char *)arg, NULL }, TIME_LIMIT_S, output);
 }
 
 static void test_demo(void **state)

@@ -3,6 +3,7 @@
 #include "testlib.h"
 
 #include <errno.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -124,4 +125,42 @@ void tl_sleep_ms(unsigned ms)
 {
     struct timespec ts = { .tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000L };
     while (nanosleep(&ts, &ts) < 0 && errno == EINTR) {}
+}
+
+int tl_run(char *const argv[], unsigned seconds, char **out)
+{
+    enum { OUTPUT_MAX = 256 * 1024 };
+    int fds[2];
+    if (pipe(fds) < 0) fail_msg("pipe: %s", strerror(errno));
+    pid_t pid = tl_fork(seconds);
+    if (pid == 0) {
+        if (dup2(fds[1], STDOUT_FILENO) < 0 || dup2(fds[1], STDERR_FILENO) < 0) _exit(126);
+        close(fds[0]); /* cannot fail on an fd we own; the exec below is what matters */
+        close(fds[1]);
+        execv(argv[0], argv);
+        fprintf(stderr, "exec %s: %s\n", argv[0], strerror(errno));
+        _exit(127);
+    }
+    close(fds[1]);
+    char *buf = malloc(OUTPUT_MAX + 1);
+    assert_non_null(buf);
+    size_t used = 0;
+    int64_t start = ipc_now_ns();
+    for (;;) {
+        int64_t left = (int64_t)seconds * 1000 - tl_ms_since(start);
+        struct pollfd p = { .fd = fds[0], .events = POLLIN };
+        int r = left > 0 ? poll(&p, 1, (int)left) : 0;
+        if (r < 0 && errno == EINTR) continue;
+        if (r <= 0) { /* out of time: the wait below reports it */
+            kill(pid, SIGKILL);
+            break;
+        }
+        ssize_t n = read(fds[0], buf + used, OUTPUT_MAX - used);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0 || (used += (size_t)n) == OUTPUT_MAX) break;
+    }
+    close(fds[0]);
+    buf[used] = '\0';
+    *out = buf;
+    return tl_wait(pid, 5);
 }

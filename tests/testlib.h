@@ -31,6 +31,12 @@ pid_t tl_fork(unsigned child_seconds);
  * 128+signal if it was killed by one (as the shell reports it). */
 int tl_wait(pid_t pid, unsigned seconds);
 
+/* Run argv (argv[0] a path) in a child with stdout and stderr on one pipe;
+ * collect at most 256 KiB of output into *out (malloc'ed, NUL-terminated),
+ * kill the child if it outlives `seconds`, and return its exit code as
+ * tl_wait does.  For tests that check what a program prints. */
+int tl_run(char *const argv[], unsigned seconds, char **out);
+
 /* cmocka fixtures: a watchdog (TL_WATCHDOG_S seconds) around every test.
  * TL_CASE(f) is cmocka_unit_test_setup_teardown(f, tl_setup, tl_teardown). */
 #define TL_WATCHDOG_S 180
