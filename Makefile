@@ -37,7 +37,7 @@ endif
 
 # Libraries come from Debian packages through pkg-config.  Before `make deps` has
 # run, pkg-config may not know them: ask quietly, the deps step fixes it.
-PKGS_LIB  := libzmq hiredis
+PKGS_LIB  := libzmq hiredis libwebsockets
 PKGS_TEST := cmocka
 PKGS_VIZ  := sdl2 SDL2_ttf SDL2_image
 PKGS_BENCH:= benchmark
@@ -111,6 +111,9 @@ $(OUT)/obj/tests/%.o: tests/%.c
 $(OUT)/obj/%.o: %.cc
 	@mkdir -p $(@D)
 	$(CXX) $(CXXFLAGS) -c $< -o $@
+
+# websocket.c builds its browser page in with .incbin (the assembler reads it).
+$(OUT)/obj/mechanisms/brokers/websocket.o: mechanisms/brokers/websocket_page.html
 
 $(LIB): $(LIB_OBJ)
 	@mkdir -p $(@D)

@@ -25,6 +25,7 @@ extern const ipc_mechanism ipc_mech_eventfd;
 /* brokers/ */
 extern const ipc_mechanism ipc_mech_zmq;
 extern const ipc_mechanism ipc_mech_redis, ipc_mech_redis_prio;
+extern const ipc_mechanism ipc_mech_websocket;
 
 static const ipc_mechanism *const registry[] = {
     &ipc_mech_queue,
@@ -48,6 +49,7 @@ static const ipc_mechanism *const registry[] = {
     &ipc_mech_zmq,
     &ipc_mech_redis,
     &ipc_mech_redis_prio,
+    &ipc_mech_websocket,
 };
 
 const ipc_mechanism *const *ipc_mechanisms(size_t *count)
