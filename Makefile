@@ -128,6 +128,9 @@ $(OUT)/demos/%: $(OUT)/obj/demos/%.o $(LIB)
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS) $< $(LIB) $(LIBS) -o $@
 
+# ipcbench records how it was built in every result file (bench/context.c).
+$(OUT)/obj/bench/context.o: CFLAGS += -DIPCBENCH_CFLAGS='"$(OPT) $(SANFLAGS) $(EXTRA_CFLAGS)"' \
+  -DIPCBENCH_BUILD='"$(if $(SANITIZE),sanitize=$(SANITIZE),release) ($(OPT))"'
 $(OUT)/ipcbench: $(BENCH_OBJ) $(LIB)
 	$(CXX) $(LDFLAGS) $(BENCH_OBJ) $(LIB) $(call pkglibs,$(PKGS_BENCH)) $(LIBS) -o $@
 
@@ -156,7 +159,10 @@ test: deps
 	@OUT=$(OUT) SANITIZE=$(SANITIZE) scripts/run-tests
 
 run: deps
-	@$(MAKE) --no-print-directory $(LIB) $(BENCH_BIN) $(DEMO_BIN)
+	@mkdir -p $(OUT)/results
+	@$(MAKE) --no-print-directory $(LIB) $(BENCH_BIN) $(DEMO_BIN) >$(OUT)/results/build.log 2>&1 \
+	  || { tail -n 40 $(OUT)/results/build.log; exit 1; }
+	@echo "build: ok (compiler output in $(OUT)/results/build.log)"
 	@OUT=$(OUT) scripts/run-main
 
 bench: deps

@@ -80,6 +80,9 @@ extern const bench_impl raw_eventfd, raw_signal;
 /* Physical limits (workloads.c): not channels, measured by their own loops. */
 extern const bench_impl limit_cacheline, limit_memcpy;
 
+/* context.c: the machine and the build, into the JSON's "context". */
+void bench_context_add(void);
+
 /* ---- placement, peers, CPU time (peers.c) ------------------------------ */
 
 enum bench_mode { MODE_SINGLE, MODE_THREADS, MODE_PROCS };
@@ -168,7 +171,12 @@ typedef struct bench_case {
     int               group;      /* index of its impl, for the progress line  */
     int               groups;     /* how many impls in all                     */
     char              na[96];     /* not applicable: skip with this message    */
-    char              name[160];
+    char              name[160];  /* KIND/IMPL/MODE/PLACEMENT/SIZE[/NxM]        */
+    /* The label of its figures: named fields "key=value;key=value", always
+     * workload, mechanism, mode, placement, cpus, size, shape, wait, raw (a
+     * new dimension is one more field here and in the name: main.c's
+     * describe_case; report.py keys every row by these fields). */
+    char              label[400];
 } bench_case;
 
 /* The longest one run of a case may take before the watchdog steps in. */

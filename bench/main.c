@@ -16,18 +16,30 @@
  * each with its raw baseline (raw_table.c) measured interleaved in the same
  * case (raw_* counters).  Then the cache-line ping-pong and memcpy limits,
  * and bench/python_baseline.py, whose entries are spliced into the JSON.  A
- * size above a mechanism's limit is reported as "n/a: limit N bytes", never
+ * size above a mechanism's limit is reported as "n/a (limit N B)", never
  * measured as something else (the limit itself is measured instead).
  *
  * Names: KIND/IMPL/MODE/PLACEMENT/SIZE[/NxM], e.g. latency/pipe/procs/cross/100
- * (filter them with --benchmark_filter=REGEX).  The label beside each
- * figure names the wait strategy and the CPUs used.
+ * (filter them with --benchmark_filter=REGEX: it selects the Python rows
+ * too, and a filter that matches none of them does not start Python).  The
+ * label of each figure is a list of named fields (workload=...;mechanism=...;
+ * mode=...;placement=...;size=...;shape=...;wait=...): see bench_case_label.
+ *
+ * Google Benchmark conventions: prose and progress go to stderr; stdout
+ * carries Google Benchmark's display (console by default) or, with
+ * --benchmark_format=json, exactly one JSON document: the merged results
+ * (C benchmarks, Python rows, the machine context of context.c).
+ * --benchmark_out=FILE writes the same document to FILE;
+ * --benchmark_repetitions=N (or --reps N) repeats every benchmark, the C and
+ * the Python ones, and adds Google Benchmark's mean/median/stddev/cv
+ * aggregates.  `ipcbench compare A.json B.json` runs bench/compare.py.
  */
 #define _GNU_SOURCE
 #include "bench.h"
 
 #include <errno.h>
 #include <limits.h>
+#include <regex.h>
 #include <signal.h>
 #include <spawn.h>
 #include <stdio.h>
@@ -50,6 +62,12 @@ typedef struct size_list {
 static struct {
     const char *mech;        /* comma list, NULL = all          */
     const char *json;        /* --json FILE                      */
+    const char *out;         /* --benchmark_out=FILE             */
+    const char *out_format;  /* --benchmark_out_format=FMT       */
+    const char *filter;      /* --benchmark_filter=REGEX         */
+    bool        stdout_json; /* --benchmark_format=json          */
+    bool        aggregates_only; /* --benchmark_report_aggregates_only=true */
+    bool        reps_given;  /* --benchmark_repetitions was passed */
     size_list   lat, thr;    /* message sizes                    */
     bool        sizes_given;
     bool        pin[3];      /* placements: same, cross, none    */
@@ -89,15 +107,20 @@ static void usage(FILE *f)
         "                  none (the scheduler decides); default same,cross\n"
         "  --only LIST     latency,throughput,fan,pair,raw,limits,python (default: all;\n"
         "                  --quick leaves out fan)\n"
-        "  --reps N        run every benchmark N times (mean/median/stddev are added)\n"
+        "  --reps N        run every benchmark N times (= --benchmark_repetitions=N):\n"
+        "                  the report then gives each figure's median and min-max over\n"
+        "                  the N repetitions, marks wide spreads, and shows ties\n"
         "  --min-time S    seconds per benchmark (default 0.2; --quick 0.04)\n"
         "  --quick         the short run behind `make run`\n"
         "  --json FILE     write all results (Google Benchmark JSON + the Python baseline)\n"
         "  --no-python     same as leaving python out of --only\n"
         "  --list          list the mechanisms, their wait strategies and raw baselines\n"
         "  --help          this text\n"
+        "  compare A.json B.json [options]   compare two result files (bench/compare.py)\n"
         "\n"
-        "Names are KIND/IMPL/MODE/PLACEMENT/SIZE[/NxM]; select with --benchmark_filter=REGEX.\n"
+        "Names are KIND/IMPL/MODE/PLACEMENT/SIZE[/NxM]; select with --benchmark_filter=REGEX\n"
+        "(Python rows too).  --benchmark_format=json prints one JSON document on stdout;\n"
+        "--benchmark_out=FILE writes it to FILE; prose and progress go to stderr.\n"
         "Latency is a round trip (ping-pong, full payload echoed) in manual time; throughput\n"
         "counts messages from \"go\" until the last one is received.  cpu_util is the CPU time\n"
         "of both sides over the wall time (2.0 = two cores busy).\n");
@@ -160,13 +183,34 @@ static int parse_options(int *argc, char **argv)
         const char *val = i + 1 < *argc ? argv[i + 1] : NULL;
         bool takes = true;
         if (strncmp(a, "--benchmark_", 12) == 0) {
-            if (strncmp(a, "--benchmark_min_time", 20) == 0) opt.min_time_given = true;
+            /* ours to handle: the merged JSON goes to stdout / the out file */
+            if (!strncmp(a, "--benchmark_format=", 19)) {
+                opt.stdout_json = !strcmp(a + 19, "json");
+                if (opt.stdout_json) continue;
+            } else if (!strncmp(a, "--benchmark_out=", 16)) {
+                opt.out = a + 16;
+                continue;
+            } else if (!strncmp(a, "--benchmark_out_format=", 23)) {
+                opt.out_format = a + 23;
+                continue;
+            } else if (!strncmp(a, "--benchmark_filter=", 19)) {
+                opt.filter = a + 19;
+            } else if (!strncmp(a, "--benchmark_repetitions=", 24)) {
+                opt.reps = atoi(a + 24);
+                opt.reps_given = true;
+                if (opt.reps < 1) opt.reps = 1;
+            } else if (!strncmp(a, "--benchmark_report_aggregates_only=", 35)) {
+                opt.aggregates_only = !strcmp(a + 35, "true") || !strcmp(a + 35, "1");
+            } else if (strncmp(a, "--benchmark_min_time", 20) == 0) {
+                opt.min_time_given = true;
+            }
             argv[kept++] = argv[i];
             continue;
         }
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) { usage(stdout); exit(0); }
         else if (!strcmp(a, "--quick")) { opt.quick = true; takes = false; }
         else if (!strcmp(a, "--list")) { opt.list = true; takes = false; }
+        else if (!strcmp(a, "--benchmark_list_tests")) { argv[kept++] = argv[i]; continue; }
         else if (!strcmp(a, "--no-python")) { opt.only &= ~(unsigned)ONLY_PYTHON; takes = false; }
         else if (!val) { fprintf(stderr, "ipcbench: unknown option or missing value: %s\n", a); return -1; }
         else if (!strcmp(a, "--mech")) opt.mech = val;
@@ -185,8 +229,9 @@ static int parse_options(int *argc, char **argv)
             opt.only = bits | (opt.only & ~(unsigned)ONLY_ALL);
             only_given = true;
         } else if (!strcmp(a, "--reps")) {
-            opt.reps = atoi(val);
-            if (opt.reps < 1) { fprintf(stderr, "ipcbench: --reps needs a number >= 1\n"); return -1; }
+            int n = atoi(val);
+            if (n < 1) { fprintf(stderr, "ipcbench: --reps needs a number >= 1\n"); return -1; }
+            if (!opt.reps_given) opt.reps = n; /* --benchmark_repetitions wins */
         } else if (!strcmp(a, "--min-time")) {
             opt.min_time = strtod(val, NULL);
             if (opt.min_time <= 0) { fprintf(stderr, "ipcbench: --min-time needs seconds > 0\n"); return -1; }
@@ -204,6 +249,11 @@ static int parse_options(int *argc, char **argv)
     }
     if (opt.quick && !only_given) opt.only &= ~(unsigned)ONLY_FAN;
     if (opt.min_time <= 0) opt.min_time = opt.quick ? 0.04 : 0.2;
+    if (opt.out_format && strcmp(opt.out_format, "json") != 0) {
+        fprintf(stderr, "ipcbench: --benchmark_out_format=%s: ipcbench writes its results as json only "
+                        "(report.py makes CSV from them)\n", opt.out_format);
+        return -1;
+    }
     return 0;
 }
 
@@ -225,6 +275,32 @@ static const bench_impl *raw_lane(const bench_impl *raw, enum bench_kind kind, e
     return kind == KIND_LATENCY || kind == KIND_THROUGHPUT || kind == KIND_PAIR ? raw : NULL;
 }
 
+/* A label value may not hold the field separator. */
+static void label_value(char *dst, size_t size, const char *v)
+{
+    snprintf(dst, size, "%s", v ? v : "none");
+    for (char *p = dst; *p; p++)
+        if (*p == ';') *p = ',';
+}
+
+/* The name and the label of a case, from its fields (bench.h).  Adding a
+ * dimension (say a wait strategy): one more name segment and one more
+ * label field here. */
+static void describe_case(bench_case *c)
+{
+    int n = snprintf(c->name, sizeof c->name, "%s/%s/%s/%s/%zu", bench_kind_name[c->kind], c->impl->name,
+                     bench_mode_name[c->mode], bench_pin_name[c->pin], c->size);
+    if (c->kind == KIND_THROUGHPUT && (c->producers > 1 || c->consumers > 1) && n > 0 && (size_t)n < sizeof c->name)
+        snprintf(c->name + n, sizeof c->name - (size_t)n, "/%dx%d", c->producers, c->consumers);
+    char wait[200];
+    label_value(wait, sizeof wait, c->impl->wait);
+    snprintf(c->label, sizeof c->label,
+             "workload=%s;mechanism=%s;mode=%s;placement=%s;cpus=%s;size=%zu;shape=%dx%d;wait=%s;raw=%s",
+             bench_kind_name[c->kind], c->impl->name, bench_mode_name[c->mode], bench_pin_name[c->pin],
+             bench_placement_text(c->pin), c->size, c->producers, c->consumers, wait,
+             c->raw ? c->raw->name : "none");
+}
+
 static bench_case *add_case(enum bench_kind kind, const bench_impl *impl, enum bench_mode mode,
                             enum bench_pin pin, size_t size, int producers, int consumers)
 {
@@ -240,21 +316,18 @@ static bench_case *add_case(enum bench_kind kind, const bench_impl *impl, enum b
                        .producers = producers, .consumers = consumers, .group = groups - 1,
                        .raw = raw_lane(current_raw, kind, mode, size, producers, consumers),
                        .observed = kind == KIND_PAIR ? current_observed : NULL };
-    int n = snprintf(c->name, sizeof c->name, "%s/%s/%s/%s/%zu", bench_kind_name[kind], impl->name,
-                     bench_mode_name[mode], bench_pin_name[pin], size);
-    if (kind == KIND_THROUGHPUT && (producers > 1 || consumers > 1) && n > 0 && (size_t)n < sizeof c->name)
-        snprintf(c->name + n, sizeof c->name - (size_t)n, "/%dx%d", producers, consumers);
+    describe_case(c);
     if (size > impl->max_msg)
-        snprintf(c->na, sizeof c->na, "n/a: limit %zu bytes", impl->max_msg);
+        snprintf(c->na, sizeof c->na, "n/a (limit %zu B)", impl->max_msg);
     else if (pin == PIN_CROSS && bench_cpu(1) < 0)
-        snprintf(c->na, sizeof c->na, "n/a: only one CPU to run on");
+        snprintf(c->na, sizeof c->na, "n/a (only one CPU to run on)");
     return c;
 }
 
 static void add_modes(enum bench_kind kind, const bench_impl *impl, const size_list *wanted,
                       const bool *pins, int producers, int consumers)
 {
-    /* A size above the limit is registered (it prints "n/a: limit N bytes")
+    /* A size above the limit is listed (as "n/a (limit N B)" in the context)
      * and the limit itself is measured in its place, so that an 8-byte
      * mechanism still gets a figure. */
     size_list sizes = *wanted;
@@ -375,7 +448,7 @@ static int register_all(void)
             raw_seen |= selected(all[k]->name) && bench_raw_for(all[k]->name, &note) == current_raw;
         if (current_raw && (opt.only & ONLY_RAW) && !raw_seen)
             add_context(current_raw->name, "raw", current_raw->wait, NULL);
-        if (!current_raw) printf("%s: %s\n", m->name, why);
+        if (!current_raw) fprintf(stderr, "%s: %s\n", m->name, why);
     }
     current_raw = current_observed = NULL;
     if (opt.only & ONLY_LIMITS) {
@@ -396,6 +469,14 @@ static int register_all(void)
     for (int i = 0; i < ncases; i++) {
         bench_case *c = cases[i];
         c->groups = groups;
+        /* Not applicable: not a benchmark (Google Benchmark would print it
+         * as an error), but a line of the context the report shows. */
+        if (c->na[0]) {
+            char k[200];
+            snprintf(k, sizeof k, "na.%s", c->name);
+            gb_add_context(k, c->na);
+            continue;
+        }
         gb_bench *b = gb_register(c->name, bench_case_run, c);
         if (!b) return -1;
         /* memcpy is one thread doing all the work: real time is right.
@@ -403,19 +484,18 @@ static int register_all(void)
         if (c->kind == KIND_MEMCPY) gb_bench_use_real_time(b);
         else gb_bench_use_manual_time(b);
         gb_bench_unit(b, c->kind == KIND_LATENCY || c->kind == KIND_CACHELINE ? GB_US : GB_NS);
-        if (opt.reps > 1) gb_bench_repetitions(b, opt.reps);
     }
     return 0;
 }
 
 /* ---- the Python baseline ----------------------------------------------- */
 
-/* bench/python_baseline.py next to the sources: $IPCBENCH_PYTHON_BASELINE,
- * or found by walking up from the executable (build/ipcbench,
- * build/<dir>/ipcbench ...), or from the current directory. */
-static int find_script(char *path, size_t size)
+/* bench/NAME next to the sources: $ENV (if set), or found by walking up from
+ * the executable (build/ipcbench, build/<dir>/ipcbench ...), or from the
+ * current directory. */
+static int find_script(const char *name, const char *env_name, char *path, size_t size)
 {
-    const char *env = getenv("IPCBENCH_PYTHON_BASELINE");
+    const char *env = env_name ? getenv(env_name) : NULL;
     if (env && *env) {
         snprintf(path, size, "%s", env);
         return access(path, R_OK) == 0 ? 0 : -1;
@@ -428,11 +508,11 @@ static int find_script(char *path, size_t size)
             char *slash = strrchr(dir, '/');
             if (!slash) break;
             *slash = '\0';
-            snprintf(path, size, "%s/bench/python_baseline.py", dir);
+            snprintf(path, size, "%s/bench/%s", dir, name);
             if (access(path, R_OK) == 0) return 0;
         }
     }
-    snprintf(path, size, "bench/python_baseline.py");
+    snprintf(path, size, "bench/%s", name);
     return access(path, R_OK) == 0 ? 0 : -1;
 }
 
@@ -444,42 +524,102 @@ static void join_sizes(const size_list *l, char *buf, size_t size)
         used += (size_t)snprintf(buf + used, size - used, "%s%zu", i ? "," : "", l->v[i]);
 }
 
-/* Run the Python baseline; its results (a JSON array) go to out_json. */
+/* The placements the Python baseline runs: those asked for that this
+ * machine has ("cross" needs a second CPU). */
+static void python_pins(char *buf, size_t size)
+{
+    buf[0] = '\0';
+    for (int p = 0; p < 3; p++)
+        if (opt.pin[p] && !(p == PIN_CROSS && bench_cpu(1) < 0))
+            snprintf(buf + strlen(buf), size - strlen(buf), "%s%s", buf[0] ? "," : "", bench_pin_name[p]);
+}
+
+/* The rows bench/python_baseline.py measures (its IMPLS list), named like
+ * ours: KIND/IMPL/MODE/PLACEMENT/SIZE.  Kept here so that a
+ * --benchmark_filter matching none of them does not start Python at all. */
+static const struct { const char *impl, *mode; } python_rows[] = {
+    { "python:queue.Queue", "threads" }, { "python:mp.Queue", "procs" }, { "python:mp.Pipe", "procs" },
+};
+
+/* How many Python rows --benchmark_filter selects (Google Benchmark's rule:
+ * a regular expression searched in the name; a leading '-' negates it;
+ * empty or "all" selects everything).  -1: the expression is not POSIX
+ * extended syntax; Python will apply it itself. */
+static int python_rows_selected(void)
+{
+    const char *f = opt.filter;
+    bool negate = f && f[0] == '-';
+    if (negate) f++;
+    bool all = !f || !*f || !strcmp(f, "all");
+    regex_t re;
+    if (!all && regcomp(&re, f, REG_EXTENDED | REG_NOSUB) != 0) return -1;
+    int count = 0;
+    char pins[32];
+    python_pins(pins, sizeof pins);
+    for (size_t r = 0; r < sizeof python_rows / sizeof python_rows[0]; r++)
+        for (int k = 0; k < 2; k++) {
+            if (!(opt.only & (k == 0 ? ONLY_LATENCY : ONLY_THROUGHPUT))) continue;
+            const size_list *sizes = k == 0 ? &opt.lat : &opt.thr;
+            for (int p = 0; p < 3; p++) {
+                if (!strstr(pins, bench_pin_name[p])) continue;
+                for (int i = 0; i < sizes->n; i++) {
+                    char name[160];
+                    snprintf(name, sizeof name, "%s/%s/%s/%s/%zu", k == 0 ? "latency" : "throughput",
+                             python_rows[r].impl, python_rows[r].mode, bench_pin_name[p], sizes->v[i]);
+                    bool match = all || regexec(&re, name, 0, NULL, 0) == 0;
+                    count += match != negate;
+                }
+            }
+        }
+    if (!all) regfree(&re);
+    return count;
+}
+
+/* Run the Python baseline; its results (a JSON array) go to out_json.
+ * Its stdout (one line per row) goes to our stderr: stdout is for results. */
 static int run_python(const char *out_json)
 {
-    char script[PATH_MAX + 32], lat[256], thr[256], pins[32] = "", min_time[32], reps[16], cpus[32];
-    if (find_script(script, sizeof script) < 0) {
-        printf("python baseline: bench/python_baseline.py not found (set IPCBENCH_PYTHON_BASELINE)\n");
+    char script[PATH_MAX + 32], lat[256], thr[256], pins[32], min_time[32], reps[16], cpus[32];
+    if (find_script("python_baseline.py", "IPCBENCH_PYTHON_BASELINE", script, sizeof script) < 0) {
+        fprintf(stderr, "python baseline: bench/python_baseline.py not found (set IPCBENCH_PYTHON_BASELINE)\n");
         return -1;
     }
     join_sizes(&opt.lat, lat, sizeof lat);
     join_sizes(&opt.thr, thr, sizeof thr);
-    for (int p = 0; p < 3; p++)
-        if (opt.pin[p] && !(p == PIN_CROSS && bench_cpu(1) < 0))
-            snprintf(pins + strlen(pins), sizeof pins - strlen(pins), "%s%s", pins[0] ? "," : "", bench_pin_name[p]);
+    python_pins(pins, sizeof pins);
     snprintf(min_time, sizeof min_time, "%g", opt.min_time < 0.1 ? 0.1 : opt.min_time);
     snprintf(reps, sizeof reps, "%d", opt.reps);
     snprintf(cpus, sizeof cpus, "%d,%d", bench_cpu(0), bench_cpu(1));
-    char *argv[24];
+    char *argv[32];
     int argc = 0;
     char *fixed[] = { "python3", script, "--json", (char *)out_json, "--lat-sizes", lat, "--thr-sizes", thr,
                       "--pin", pins[0] ? pins : "none", "--min-time", min_time, "--reps", reps, "--cpus", cpus };
     for (size_t i = 0; i < sizeof fixed / sizeof fixed[0]; i++) argv[argc++] = fixed[i];
     if (!(opt.only & ONLY_LATENCY)) argv[argc++] = "--no-latency";
     if (!(opt.only & ONLY_THROUGHPUT)) argv[argc++] = "--no-throughput";
+    if (opt.filter) {
+        argv[argc++] = "--filter";
+        argv[argc++] = (char *)opt.filter;
+    }
+    if (opt.aggregates_only) argv[argc++] = "--aggregates-only";
     argv[argc] = NULL;
     fflush(NULL);
+    posix_spawn_file_actions_t fa;
+    if (posix_spawn_file_actions_init(&fa) != 0) return -1;
+    posix_spawn_file_actions_adddup2(&fa, 2, 1);
     pid_t pid;
-    int err = posix_spawnp(&pid, "python3", NULL, NULL, argv, environ);
+    int err = posix_spawnp(&pid, "python3", &fa, NULL, argv, environ);
+    posix_spawn_file_actions_destroy(&fa);
     if (err) {
-        printf("python baseline: python3 not found (%s): no Python figures\n", strerror(err));
+        fprintf(stderr, "python baseline: python3 not found (%s): no Python figures\n", strerror(err));
         return -1;
     }
     int status;
     while (waitpid(pid, &status, 0) < 0)
         if (errno != EINTR) return -1;
     if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-        printf("python baseline: %s failed (status %d)\n", script, WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+        fprintf(stderr, "python baseline: %s failed (status %d)\n", script,
+                WIFEXITED(status) ? WEXITSTATUS(status) : -1);
         return -1;
     }
     return 0;
@@ -542,10 +682,43 @@ out:
     return rc;
 }
 
+/* Copy the file at path to fd (stdout) or to another path. */
+static int copy_out(const char *path, FILE *to, const char *to_path)
+{
+    size_t len;
+    char *text = slurp(path, &len);
+    if (!text) return bench_fail_errno("%s", path);
+    FILE *f = to ? to : fopen(to_path, "w");
+    int rc = f && fwrite(text, 1, len, f) == len ? 0 : -1;
+    if (f && !to && fclose(f) != 0) rc = -1;
+    if (f && to && fflush(f) != 0) rc = -1;
+    free(text);
+    return rc < 0 ? bench_fail_errno("writing %s", to_path ? to_path : "stdout") : 0;
+}
+
+/* `ipcbench compare ...`: bench/compare.py with the same arguments. */
+static int run_compare(int argc, char **argv)
+{
+    char script[PATH_MAX + 32];
+    if (find_script("compare.py", "IPCBENCH_COMPARE", script, sizeof script) < 0) {
+        fprintf(stderr, "ipcbench compare: bench/compare.py not found (set IPCBENCH_COMPARE)\n");
+        return 2;
+    }
+    char **args = calloc((size_t)argc + 2, sizeof *args);
+    if (!args) return 1;
+    args[0] = "python3";
+    args[1] = script;
+    for (int i = 2; i < argc; i++) args[i] = argv[i];
+    execvp("python3", args);
+    fprintf(stderr, "ipcbench compare: cannot run python3: %s\n", strerror(errno));
+    return 2;
+}
+
 /* ---- main ---------------------------------------------------------------- */
 
 int main(int argc, char **argv)
 {
+    if (argc > 1 && !strcmp(argv[1], "compare")) return run_compare(argc, argv);
     signal(SIGPIPE, SIG_IGN); /* a raw pipe whose reader is gone says EPIPE */
     bench_cpus_init();
     if (parse_options(&argc, argv) < 0 || check_mech_list() < 0) return 2;
@@ -554,26 +727,49 @@ int main(int argc, char **argv)
         return 0;
     }
 
-    /* Google Benchmark's flags, plus the JSON output we were asked for. */
+    /* Google Benchmark always writes its JSON to one file of ours (--json,
+     * else --benchmark_out, else a temporary one); the Python rows are
+     * merged into it, and it is then copied where it was asked for. */
+    char tmp_json[64] = "";
+    const char *json = opt.json ? opt.json : opt.out;
+    if (!json) {
+        snprintf(tmp_json, sizeof tmp_json, "/tmp/ipcbench.%ld.json", (long)getpid());
+        json = tmp_json;
+    }
     char out_flag[PATH_MAX + 32];
     static char **gargv; /* Google Benchmark keeps pointers into it until exit */
-    gargv = calloc((size_t)argc + 4, sizeof *gargv);
+    gargv = calloc((size_t)argc + 6, sizeof *gargv);
     if (!gargv) return 1;
     int gargc = 0;
     for (int i = 0; i < argc; i++) gargv[gargc++] = argv[i];
     /* (a per-benchmark MinTime would put "/min_time:0.050" in every name) */
-    char min_flag[64];
+    char min_flag[64], reps_flag[64];
     if (!opt.min_time_given) {
         snprintf(min_flag, sizeof min_flag, "--benchmark_min_time=%g", opt.min_time);
         gargv[gargc++] = min_flag;
     }
-    if (opt.json) {
-        snprintf(out_flag, sizeof out_flag, "--benchmark_out=%s", opt.json);
-        gargv[gargc++] = out_flag;
-        gargv[gargc++] = "--benchmark_out_format=json";
+    /* the flag, not Benchmark::Repetitions(): names stay free of "/repeats:N" */
+    if (!opt.reps_given && opt.reps > 1) {
+        snprintf(reps_flag, sizeof reps_flag, "--benchmark_repetitions=%d", opt.reps);
+        gargv[gargc++] = reps_flag;
     }
+    snprintf(out_flag, sizeof out_flag, "--benchmark_out=%s", json);
+    gargv[gargc++] = out_flag;
+    gargv[gargc++] = "--benchmark_out_format=json";
     gb_initialize(&gargc, gargv);
     if (gb_report_unrecognized(gargc, gargv)) return 2;
+
+    /* stdout carries results only: with --benchmark_format=json, the merged
+     * JSON at the end; Google Benchmark's console display goes to stderr. */
+    int saved_stdout = -1;
+    if (opt.stdout_json) {
+        fflush(stdout);
+        saved_stdout = dup(1);
+        if (saved_stdout < 0 || dup2(2, 1) < 0) {
+            perror("ipcbench: dup");
+            return 1;
+        }
+    }
 
     bench_watchdog_start();
     bench_set_run_budget(60 + 20 * opt.min_time);
@@ -581,36 +777,66 @@ int main(int argc, char **argv)
     snprintf(cpus, sizeof cpus, "%d,%d", bench_cpu(0), bench_cpu(1));
     gb_add_context("ipcbench.cpus", cpus);
     gb_add_context("ipcbench.quick", opt.quick ? "1" : "0");
+    char reps[16];
+    snprintf(reps, sizeof reps, "%d", opt.reps);
+    gb_add_context("ipcbench.repetitions", reps);
     for (int p = 0; p < 3; p++) {
         char k[64];
         snprintf(k, sizeof k, "ipcbench.placement.%s", bench_pin_name[p]);
         gb_add_context(k, bench_placement_text((enum bench_pin)p));
     }
-    printf("ipcbench: CPUs %d and %d; placements: same = %s, cross = %s, none = unpinned\n",
-           bench_cpu(0), bench_cpu(1), bench_placement_text(PIN_SAME), bench_placement_text(PIN_CROSS));
+    bench_context_add();
+    fprintf(stderr, "ipcbench: CPUs %d and %d; placements: same = %s, cross = %s, none = unpinned\n",
+            bench_cpu(0), bench_cpu(1), bench_placement_text(PIN_SAME), bench_placement_text(PIN_CROSS));
     if (register_all() < 0) {
         fprintf(stderr, "ipcbench: registering the benchmarks failed\n");
         return 1;
     }
-    fflush(stdout);
 
     size_t ran = gb_run(NULL);
     bench_session_end();
     gb_shutdown();
-    if (ran == 0) {
+    fflush(stdout);
+    int py_rows = (opt.only & ONLY_PYTHON) ? python_rows_selected() : 0;
+    if (ran == 0 && py_rows == 0) {
         fprintf(stderr, "ipcbench: no benchmark ran (does --benchmark_filter match any name?)\n");
+        if (tmp_json[0]) unlink(tmp_json);
         return 1;
     }
     fprintf(stderr, "[ipcbench] %zu benchmarks in %.0f s\n", ran, bench_elapsed());
+    if (ran == 0) {
+        /* only Python rows selected: Google Benchmark wrote nothing */
+        FILE *f = fopen(json, "w");
+        if (!f || fprintf(f, "{\n  \"context\": {\"ipcbench.note\": \"no C benchmark selected\"},\n"
+                             "  \"benchmarks\": [\n  ]\n}\n") < 0 || fclose(f) != 0) {
+            perror(json);
+            return 1;
+        }
+    }
 
-    if (opt.only & ONLY_PYTHON) {
-        /* Without --json the Python figures are only printed. */
+    int rc = 0;
+    if (py_rows == 0 && (opt.only & ONLY_PYTHON)) {
+        fprintf(stderr, "python baseline: --benchmark_filter matches no Python row: not run\n");
+    } else if (opt.only & ONLY_PYTHON) {
         char py_json[PATH_MAX];
-        if (opt.json) snprintf(py_json, sizeof py_json, "%s.python", opt.json);
-        else snprintf(py_json, sizeof py_json, "/tmp/ipcbench-python.%ld.json", (long)getpid());
-        if (run_python(py_json) == 0 && opt.json && merge_json(opt.json, py_json) < 0) return 1;
+        snprintf(py_json, sizeof py_json, "%s.python", json);
+        if (run_python(py_json) == 0 && merge_json(json, py_json) < 0) rc = 1;
         unlink(py_json);
     }
-    if (opt.json) printf("ipcbench: results in %s\n", opt.json);
-    return 0;
+    if (saved_stdout >= 0) {
+        fflush(stdout);
+        if (dup2(saved_stdout, 1) < 0) rc = 1;
+        close(saved_stdout);
+        if (copy_out(json, stdout, NULL) < 0) {
+            fprintf(stderr, "ipcbench: %s\n", bench_error());
+            rc = 1;
+        }
+    }
+    if (opt.json && opt.out && strcmp(opt.json, opt.out) != 0 && copy_out(opt.json, NULL, opt.out) < 0) {
+        fprintf(stderr, "ipcbench: %s\n", bench_error());
+        rc = 1;
+    }
+    if (tmp_json[0]) unlink(tmp_json);
+    else fprintf(stderr, "ipcbench: results in %s\n", json);
+    return rc;
 }

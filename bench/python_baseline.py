@@ -15,22 +15,34 @@ benchmarks, so the report can put "x times faster than Python" next to every mec
 
 Both queues are bounded to 1024 messages (put blocks when full), like the C channels.
 
-Workloads (as in bench/workloads.c):
+Workloads and statistics (the same as bench/workloads.c, so that a ratio compares like
+with like):
   latency     ping-pong over two channels, the full payload echoed, CLOCK_MONOTONIC
               (time.monotonic_ns) right before the send, warm-up discarded;
-              p50/p99/p99.9/max from the sorted samples
-  throughput  one producer (the main thread or process) sends for --min-time seconds,
-              one consumer counts; timed until the consumer has the last message
+              p50/p99/p99.9/max of the round trips of one repetition (p50_ns is the
+              figure the report uses, as for C)
+  throughput  one producer (the main thread or process) sends, one consumer counts, in
+              8 turns of equal size (sized so the turns fill --min-time): a turn is timed
+              from its first send until the consumer has acknowledged its last message;
+              msg_ns = the median over the 8 turns of the turn's time per message (the
+              figure the report uses, as for C); items_per_second is the whole run's mean
+
+Repetitions (--reps N): every repetition is one entry (run_type "iteration",
+repetition_index 0..N-1), followed by Google Benchmark's aggregates (mean, median, stddev,
+cv of every figure), unless --aggregates-only keeps the aggregates only.
+--filter REGEX runs only the rows whose name it matches (re.search; a leading '-' negates,
+as in --benchmark_filter).  Progress goes to stdout (ipcbench sends it to its stderr).
 
 Usage: python_baseline.py --json OUT [--lat-sizes 8,100] [--thr-sizes 100,65536]
        [--pin same,cross] [--min-time 0.2] [--reps 1] [--cpus 0,1]
-       [--no-latency] [--no-throughput]
+       [--no-latency] [--no-throughput] [--filter REGEX] [--aggregates-only]
 """
 import argparse
 import json
 import multiprocessing
 import os
 import queue
+import re
 import resource
 import statistics
 import sys
@@ -39,6 +51,8 @@ import time
 
 WARMUP = 50
 STOP = b"S"
+MARK = b"M"       # end of a throughput turn: the consumer acknowledges it
+TURNS = 8         # throughput turns per repetition, as THR_CHUNKS in workloads.c
 # Queues are bounded, as a producer that may run ahead without limit would
 # measure how fast memory fills (and then take seconds to drain).
 BOUND = 1024
@@ -135,13 +149,21 @@ def echo_peer(impl, rx, tx, cpu, report):
 
 
 def consumer_peer(impl, rx, cpu, report):
-    """Count messages until STOP; report (count, CPU seconds of this process)."""
+    """Count messages; at each MARK acknowledge the turn with the count so far; at
+    STOP report (count, CPU seconds of this process)."""
     pin(cpu)
     t0 = time.process_time() if impl.mode == "procs" else 0.0
+    ops = report_ops(impl)
     count = 0
-    while impl.recv(rx) != STOP:
+    while True:
+        msg = impl.recv(rx)
+        if msg == STOP:
+            break
+        if msg == MARK:
+            ops.send(report, ("turn", count))
+            continue
         count += 1
-    report_ops(impl).send(report, (count, time.process_time() - t0 if impl.mode == "procs" else 0.0))
+    ops.send(report, (count, time.process_time() - t0 if impl.mode == "procs" else 0.0))
 
 
 def report_ops(impl):
@@ -203,26 +225,76 @@ def throughput(impl, size, cpus, min_time):
     peer = impl.start(consumer_peer, (impl, rx, cpus[1], r_tx))
     msg = payload(size)
     sent = 0
-    cpu0, t0 = self_cpu(), time.monotonic_ns()
-    deadline = t0 + int(min_time * 1e9)
-    while time.monotonic_ns() < deadline:
-        for _ in range(100):
+
+    def turn(n):
+        """n messages, timed until the consumer has acknowledged the last one."""
+        nonlocal sent
+        t0 = time.monotonic_ns()
+        for _ in range(n):
             impl.send(tx, msg)
-        sent += 100
+        impl.send(tx, MARK)
+        what, count = ops.recv(r_rx)
+        t1 = time.monotonic_ns()
+        sent += n
+        if what != "turn" or count != sent:
+            raise RuntimeError(f"{impl.name}: consumer counted {count} of {sent}")
+        return t1 - t0
+
+    # warm-up turns, growing until one turn fills its share of min_time
+    per_turn = 100
+    while turn(per_turn) < min_time * 1e9 / TURNS and per_turn < 1 << 24:
+        per_turn *= 2
+    measured0 = sent
+    cpu0 = self_cpu()
+    turns = [turn(per_turn) for _ in range(TURNS)]
+    wall = sum(turns) * 1e-9
+    cpu = self_cpu() - cpu0
+    n = sent - measured0
     impl.send(tx, STOP)
-    count, peer_cpu = ops.recv(r_rx)  # arrives once the consumer has them all
-    wall = (time.monotonic_ns() - t0) * 1e-9
-    cpu = self_cpu() - cpu0 + peer_cpu
+    count, peer_cpu = ops.recv(r_rx)
+    cpu += peer_cpu  # (a process peer's CPU covers its warm-up turns too)
     peer.join()
     os.sched_setaffinity(0, old)
     if count != sent:
         raise RuntimeError(f"{impl.name}: sent {sent}, received {count}")
     return {
-        "iterations": sent, "real_time": wall * 1e9 / sent, "cpu_time": wall * 1e9 / sent,
-        "time_unit": "ns", "items_per_second": sent / wall, "bytes_per_second": sent * size / wall,
-        "cpu_util": cpu / wall, "cpu_ns_per_op": cpu * 1e9 / sent, "size": float(size),
+        "iterations": n, "real_time": wall * 1e9 / n, "cpu_time": wall * 1e9 / n,
+        "time_unit": "ns", "items_per_second": n / wall, "bytes_per_second": n * size / wall,
+        "msg_ns": statistics.median(t / per_turn for t in turns),
+        "cpu_util": cpu / wall, "cpu_ns_per_op": cpu * 1e9 / n, "size": float(size),
         "producers": 1.0, "consumers": 1.0,
     }
+
+
+NOT_AGGREGATED = {"iterations", "size", "producers", "consumers", "repetitions", "repetition_index", "threads"}
+
+
+def aggregates(runs, name, label):
+    """Google Benchmark's aggregates over the repetitions: mean, median, stddev, cv of
+    every figure (as its JSON reporter writes them)."""
+    out = []
+    keys = [k for k, v in runs[0].items() if isinstance(v, float) and k not in NOT_AGGREGATED]
+    for agg in ("mean", "median", "stddev", "cv"):
+        e = {"name": f"{name}_{agg}", "run_name": name, "run_type": "aggregate", "repetitions": len(runs),
+             "threads": 1, "aggregate_name": agg, "aggregate_unit": "percentage" if agg == "cv" else "time",
+             "iterations": len(runs), "time_unit": runs[0]["time_unit"], "size": runs[0]["size"], "label": label}
+        for k in keys:
+            vals = [r[k] for r in runs]
+            mean = statistics.fmean(vals)
+            sd = statistics.stdev(vals) if len(vals) > 1 else 0.0
+            e[k] = {"mean": mean, "median": statistics.median(vals), "stddev": sd,
+                    "cv": sd / mean if mean else 0.0}[agg]
+        out.append(e)
+    return out
+
+
+def selected(name, spec):
+    """--benchmark_filter's rule: re.search; a leading '-' negates; '' or 'all' = all."""
+    if not spec or spec == "all":
+        return True
+    if spec.startswith("-"):
+        return re.search(spec[1:], name) is None
+    return re.search(spec, name) is not None
 
 
 def main():
@@ -236,6 +308,8 @@ def main():
     ap.add_argument("--cpus", default="")
     ap.add_argument("--no-latency", action="store_true")
     ap.add_argument("--no-throughput", action="store_true")
+    ap.add_argument("--filter", default="", help="only rows whose name this regex matches")
+    ap.add_argument("--aggregates-only", action="store_true", help="write the aggregates only")
     args = ap.parse_args()
 
     allowed = sorted(os.sched_getaffinity(0))
@@ -254,20 +328,27 @@ def main():
                     cpus = placements[place]
                     if place == "cross" and cpus[1] < 0:
                         continue
-                    measure = latency if kind == "latency" else throughput
-                    runs = [measure(impl, size, cpus, args.min_time) for _ in range(args.reps)]
-                    # the median repetition, whole (its percentiles belong together)
-                    entry = sorted(runs, key=lambda e: e["real_time"])[len(runs) // 2]
                     name = f"{kind}/{impl.name}/{impl.mode}/{place}/{size}"
-                    label = f"{impl.wait}; " + ("unpinned" if cpus[0] < 0 else f"cpu {cpus[0]}/{cpus[1]}")
-                    entries.append({"name": name, "run_name": name, "run_type": "iteration",
-                                    "repetitions": args.reps, "repetition_index": 0, "threads": 1,
-                                    **entry, "label": label})
-                    e = entries[-1]
-                    figure = (f"p50 {e['p50_ns'] / 1e3:9.2f} us  p99 {e['p99_ns'] / 1e3:9.2f} us"
-                              if kind == "latency" else
-                              f"{e['items_per_second'] / 1e3:9.1f} k msgs/s {e['bytes_per_second'] / 1e6:9.1f} MB/s")
-                    print(f"{name:<52} {figure}  {label}", flush=True)
+                    if not selected(name, args.filter):
+                        continue
+                    measure = latency if kind == "latency" else throughput
+                    label = (f"workload={kind};mechanism={impl.name};mode={impl.mode};placement={place};"
+                             f"cpus={'unpinned' if cpus[0] < 0 else f'cpu {cpus[0]}/{cpus[1]}'};size={size};"
+                             f"shape=1x1;wait={impl.wait};raw=none")
+                    runs = []
+                    for rep in range(args.reps):
+                        e = measure(impl, size, cpus, args.min_time)
+                        runs.append(e)
+                        figure = (f"p50 {e['p50_ns'] / 1e3:9.2f} us  p99 {e['p99_ns'] / 1e3:9.2f} us"
+                                  if kind == "latency" else
+                                  f"{1e9 / e['msg_ns'] / 1e3:9.1f} k msgs/s (median of {TURNS} turns)")
+                        print(f"{name:<52} rep {rep + 1}/{args.reps} {figure}", flush=True)
+                    if not args.aggregates_only:
+                        entries.extend({"name": name, "run_name": name, "run_type": "iteration",
+                                        "repetitions": args.reps, "repetition_index": i, "threads": 1,
+                                        **e, "label": label} for i, e in enumerate(runs))
+                    if args.reps > 1:
+                        entries.extend(aggregates(runs, name, label))
     with open(args.json, "w") as f:
         json.dump(entries, f, indent=2)
     return 0

@@ -1,24 +1,39 @@
 #!/usr/bin/env python3
 """report.py -- turn ipcbench's JSON into a ranked table, CSV files and PNG charts.
 
-Usage: report.py RESULTS.json [--out DIR] [--lat-size 100] [--thr-sizes 100,65536] [--quiet]
+Usage: report.py RESULTS.json [--out DIR] [--lat-size 100] [--thr-sizes 100,65536]
+                 [--console] [--max-lines 57] [--quiet] [--no-charts]
 
 Writes to DIR (default: the JSON's directory):
-  report.md     the ranked table (also printed), the interface-cost table, the baselines,
-                and the headline ratios
-  results.csv   every measurement, one row each, with its ratio to the raw baseline and to
-                Python computed from the figures in the JSON
+  report.md     the machine, the statistic, the ranked table, the interface-cost table,
+                the baselines and the headline ratios (printed whole unless --console or
+                --quiet; --console prints a short 80-column version instead)
+  results.csv   every benchmark, one row each: its figure, the interval over the
+                repetitions, and its ratios to the raw baseline and to Python
   summary.csv   the ranked table as CSV
-  latency.png, throughput.png (and latency_vs_size.png when several sizes were measured),
-                drawn by gnuplot
+  latency.png, throughput.png (and latency_vs_size.png when several sizes were
+                measured), drawn by gnuplot
 
-Ratios, always computed from the data in the JSON (never copied from a counter):
-  cost_vs_raw        our time / the raw system calls' time, both measured interleaved in the
-                     same run: latency p50, median time per message over the turns of a
-                     throughput run, median ns per send+receive: 1.05 = 5 % slower
-  speedup_vs_python  Python's time / ours: 12 = twelve times faster than Python
-Python's counterpart: queue.Queue for threads, multiprocessing.Queue for processes.
-Standard library only; gnuplot is optional (no charts without it).
+THE STATISTIC.  Each repetition of a benchmark gives one figure, the same for the C
+benchmarks, their raw baselines and Python:
+  latency     the p50 (median) of that repetition's round trips
+  throughput  the median over the repetition's 8 turns of the time per message
+  pair        the median over the repetition's turns of the time per send+receive
+(memcpy, a single-threaded ceiling, has Google Benchmark's mean time per copy).  Over N
+repetitions a benchmark's figure is the MEDIAN of those N figures, its interval the
+MIN-MAX of them.  A rate (msgs/s, MB/s) is 1e9 / that time.  A figure is "noisy" (~)
+when (max - min) / median exceeds --noisy (0.25).  Every ratio divides the median of
+one side by the median of the other, both the same statistic; its interval is
+[min(a) / max(b), max(a) / min(b)].
+  cost_vs_raw        ours / the raw system calls' (measured interleaved in the same
+                     repetition): 1.05 = 5 % slower
+  speedup_vs_python  Python's / ours: 12 = twelve times faster than Python
+                     (queue.Queue for threads, multiprocessing.Queue for processes)
+The ranked table orders rows by their round trip on two cores; rows whose intervals
+overlap share a rank ("3=") instead of being ranked as if one were faster.
+
+Standard library only; gnuplot is optional (no charts without it).  compare.py imports
+load() from here.
 """
 import argparse
 import csv
@@ -27,30 +42,74 @@ import math
 import os
 import re
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
+import textwrap
 
 PY_FOR_MODE = {"threads": "python:queue.Queue", "procs": "python:mp.Queue"}
 UNIT_NS = {"ns": 1.0, "us": 1e3, "ms": 1e6, "s": 1e9}
+NOISY = 0.25
+
+# The per-repetition figure of each workload: (field, raw lane's field, words)
+STAT_FIELD = {"latency": ("p50_ns", "raw_p50_ns"), "throughput": ("msg_ns", "raw_msg_ns"),
+              "pair": ("ns_per_op", "raw_ns_per_op")}
+STAT_WORDS = {
+    "latency": "p50 of a repetition's round trips",
+    "throughput": "median over a repetition's 8 turns of the time per message",
+    "pair": "median over a repetition's turns of the time per send+receive",
+    "mean": "Google Benchmark's mean time per iteration",
+}
+# The fields that tell two benchmarks apart (the label's named fields).
+KEY_FIELDS = ("workload", "mechanism", "mode", "placement", "size", "shape", "wait")
 
 
 # ---- reading ------------------------------------------------------------------------
 
 
+def base_name(name):
+    """A benchmark's name without Google Benchmark's suffixes: the key across files."""
+    return re.sub(r"/(manual_time|real_time|process_time)$", "", name)
+
+
 def parse_name(name):
-    """KIND/IMPL/MODE/PLACEMENT/SIZE[/NxM][/manual_time...] -> dict, or None."""
-    parts = name.split("/")
+    """KIND/IMPL/MODE/PLACEMENT/SIZE[/NxM] -> fields, or None."""
+    parts = base_name(name).split("/")
     if len(parts) < 5 or not parts[4].isdigit():
         return None
-    rec = {"kind": parts[0], "impl": parts[1], "mode": parts[2], "pin": parts[3], "size": int(parts[4]),
-           "producers": 1, "consumers": 1}
+    rec = {"workload": parts[0], "mechanism": parts[1], "mode": parts[2], "placement": parts[3],
+           "size": parts[4], "shape": "1x1"}
     if len(parts) > 5 and re.fullmatch(r"\d+x\d+", parts[5]):
-        rec["producers"], rec["consumers"] = (int(x) for x in parts[5].split("x"))
+        rec["shape"] = parts[5]
     return rec
 
 
+def parse_label(label):
+    """'k=v;k=v' -> dict (a label of another form gives {})."""
+    out = {}
+    for part in label.split(";"):
+        if "=" in part:
+            k, v = part.split("=", 1)
+            out[k.strip()] = v.strip()
+    return out
+
+
+def median(xs):
+    return statistics.median(xs) if xs else None
+
+
+def ratio_iv(a, b):
+    """median(a) / median(b), with [min(a)/max(b), max(a)/min(b)]; (None,)*3 if not both."""
+    a = [x for x in a if x]
+    b = [x for x in b if x]
+    if not a or not b:
+        return None, None, None
+    return median(a) / median(b), min(a) / max(b), max(a) / min(b)
+
+
 def load(path):
+    """(context, records): one record per benchmark (repetitions gathered), in file order."""
     with open(path) as f:
         data = json.load(f)
     context = data.get("context", {})
@@ -58,87 +117,107 @@ def load(path):
     for key, value in context.items():
         if key.startswith("impl."):
             impls[key[5:]] = dict(kv.split("=", 1) for kv in value.split("|") if "=" in kv)
-    entries = data.get("benchmarks", [])
-    # With --reps, Google Benchmark adds aggregates: use the median, not every repetition.
-    medians = {e["run_name"] for e in entries
-               if e.get("run_type") == "aggregate" and e.get("aggregate_name") == "median"}
+    groups, medians = {}, {}
+    for e in data.get("benchmarks", []):
+        run = base_name(e.get("run_name", e["name"]))
+        if e.get("run_type") == "aggregate":
+            if e.get("aggregate_name") == "median":
+                medians[run] = e
+            continue
+        groups.setdefault(run, []).append(e)
+    # --benchmark_report_aggregates_only: the median aggregate stands for the runs
+    for run, e in medians.items():
+        if run not in groups:
+            groups[run] = [dict(e, aggregates_only=True)]
     records = []
-    for e in entries:
-        if e.get("run_type") == "aggregate" and e.get("aggregate_name") != "median":
+    for run, entries in groups.items():
+        fields = parse_name(run)
+        if fields is None:
             continue
-        if e.get("run_type") != "aggregate" and e.get("run_name", e["name"]) in medians:
-            continue
-        rec = parse_name(e.get("run_name", e["name"]))
-        if rec is None:
-            continue
-        unit = UNIT_NS.get(e.get("time_unit", "ns"), 1.0)
-        rec.update({
-            "name": e["name"],
-            "error": e.get("error_message", "") if e.get("error_occurred") else "",
-            "mean_ns": e.get("real_time", 0.0) * unit,
-            "label": e.get("label", ""),
-        })
-        for k in ("p50_ns", "p99_ns", "p999_ns", "max_ns", "items_per_second", "bytes_per_second",
-                  "cpu_util", "cpu_ns_per_op", "raw_p50_ns", "raw_p99_ns", "raw_items_per_second",
-                  "raw_bytes_per_second", "ns_per_op", "raw_ns_per_op", "observed_ns_per_op",
-                  "msg_ns", "raw_msg_ns"):
-            if k in e:
-                rec[k] = float(e[k])
-        if rec["kind"] == "pair" and not rec["error"] and "ns_per_op" not in rec:
-            rec["ns_per_op"] = rec["mean_ns"]
-        # The rate the tables and charts show: from the median time per message over
-        # the run's turns where the harness gives it (a stalled turn on a shared
-        # machine does not drag it down), else the run's mean.
-        if rec.get("msg_ns"):
-            rec["msgs_per_s"] = 1e9 / rec["msg_ns"]
-            rec["bytes_per_s"] = rec["msgs_per_s"] * rec["size"]
-        else:
-            rec["msgs_per_s"] = rec.get("items_per_second")
-            rec["bytes_per_s"] = rec.get("bytes_per_second")
+        first = entries[0]
+        label = parse_label(first.get("label", ""))
+        fields.update({k: label[k] for k in KEY_FIELDS if k in label})
+        rec = {"key": run, "name": run, **fields, "label": first.get("label", ""),
+               "reps": len(entries), "aggregates_only": bool(first.get("aggregates_only"))}
+        rec["kind"] = rec["workload"]
+        rec["impl"] = rec["mechanism"]
+        rec["pin"] = rec["placement"]
+        rec["size"] = int(rec["size"])
+        rec["producers"], rec["consumers"] = (int(x) for x in rec["shape"].split("x"))
         info = impls.get(rec["impl"], {})
         rec["family"] = info.get("family", rec["impl"].split(":")[0] if ":" in rec["impl"] else "")
-        rec["wait"] = info.get("wait", rec["label"].split(";")[0])
-        rec["raw_impl"] = info.get("raw", "none")
+        rec["strategy"] = info.get("wait", label.get("wait", ""))
+        rec["raw_impl"] = label.get("raw", info.get("raw", "none"))
+        errors = [e.get("error_message", "error") for e in entries if e.get("error_occurred")]
+        rec["error"] = errors[0] if errors else ""
+        ok = [e for e in entries if not e.get("error_occurred")]
+        field, raw_field = STAT_FIELD.get(rec["kind"], (None, None))
+        if ok and field and field in ok[0]:
+            rec["statistic"] = rec["kind"]
+            rec["vals"] = [float(e[field]) for e in ok]
+            rec["raw_vals"] = [float(e[raw_field]) for e in ok if raw_field in e]
+        elif ok:  # memcpy: Google Benchmark's mean
+            rec["statistic"] = "mean"
+            rec["vals"] = [float(e["real_time"]) * UNIT_NS.get(e.get("time_unit", "ns"), 1.0) for e in ok]
+            rec["raw_vals"] = []
+        else:
+            rec["statistic"], rec["vals"], rec["raw_vals"] = rec["kind"], [], []
+        rec["obs_vals"] = [float(e["observed_ns_per_op"]) for e in ok if "observed_ns_per_op" in e]
+        for k in ("p99_ns", "p999_ns", "max_ns", "cpu_util", "cpu_ns_per_op", "raw_p99_ns"):
+            xs = [float(e[k]) for e in ok if k in e]
+            if xs:
+                rec[k] = median(xs)
+        summarize(rec)
         records.append(rec)
-    return context, impls, records
+    na = {}
+    for key, value in context.items():
+        if key.startswith("na."):
+            f = parse_name(key[3:])
+            if f:
+                na[(f["workload"], f["mechanism"], f["mode"], f["placement"], int(f["size"]), f["shape"])] = value
+    return context, records, na
+
+
+def summarize(rec):
+    """The figure (median), its interval (min-max), noisy, rates, and the raw ratio."""
+    vals = rec["vals"]
+    rec["t_ns"] = median(vals)
+    rec["t_min_ns"] = min(vals) if vals else None
+    rec["t_max_ns"] = max(vals) if vals else None
+    rec["spread"] = (rec["t_max_ns"] - rec["t_min_ns"]) / rec["t_ns"] if vals and rec["t_ns"] else None
+    rec["noisy"] = bool(rec["spread"] is not None and len(vals) > 1 and rec["spread"] > NOISY)
+    t = rec["t_ns"]
+    rec["msgs_per_s"] = 1e9 / t if t and rec["kind"] == "throughput" else None
+    rec["bytes_per_s"] = rec["msgs_per_s"] * rec["size"] if rec["msgs_per_s"] else None
+    rec["raw_t_ns"] = median(rec["raw_vals"])
+    rec["cost_vs_raw"], rec["cost_vs_raw_lo"], rec["cost_vs_raw_hi"] = ratio_iv(vals, rec["raw_vals"])
+    rec["observed_t_ns"] = median(rec["obs_vals"])
+    rec["observer_cost"], rec["observer_cost_lo"], rec["observer_cost_hi"] = ratio_iv(rec["obs_vals"], vals)
 
 
 # ---- ratios ---------------------------------------------------------------------------
 
 
-def ratio(a, b):
-    return a / b if a and b else None
-
-
 def find(records, **want):
     for r in records:
-        if not r["error"] and all(r.get(k) == v for k, v in want.items()):
+        if not r["error"] and r["t_ns"] and all(r.get(k) == v for k, v in want.items()):
             return r
     return None
 
 
 def add_ratios(records):
-    """cost_vs_raw from the raw lane's figures, speedup_vs_python from the Python rows."""
+    """speedup_vs_python: the Python row of the same workload, placement and size."""
     for r in records:
-        if r["error"]:
-            continue
-        if r["kind"] == "latency":
-            r["cost_vs_raw"] = ratio(r.get("p50_ns"), r.get("raw_p50_ns"))
-        elif r["kind"] == "throughput":
-            r["cost_vs_raw"] = ratio(r.get("msg_ns"), r.get("raw_msg_ns"))
-        elif r["kind"] == "pair":
-            r["cost_vs_raw"] = ratio(r.get("ns_per_op"), r.get("raw_ns_per_op"))
-            r["observer_cost"] = ratio(r.get("observed_ns_per_op"), r.get("ns_per_op"))
         py_name = PY_FOR_MODE.get(r["mode"])
-        if r["kind"] in ("latency", "throughput") and py_name and not r["impl"].startswith("python:"):
-            py = find(records, kind=r["kind"], impl=py_name, mode=r["mode"], pin=r["pin"], size=r["size"],
-                      producers=1, consumers=1)
-            if py and r["producers"] == 1 and r["consumers"] == 1:
-                r["python_impl"] = py_name
-                if r["kind"] == "latency":
-                    r["speedup_vs_python"] = ratio(py.get("p50_ns"), r.get("p50_ns"))
-                else:
-                    r["speedup_vs_python"] = ratio(r.get("msgs_per_s"), py.get("msgs_per_s"))
+        if (r["error"] or not r["t_ns"] or r["kind"] not in ("latency", "throughput") or not py_name
+                or r["impl"].startswith("python:") or r["shape"] != "1x1"):
+            continue
+        py = find(records, kind=r["kind"], impl=py_name, mode=r["mode"], pin=r["pin"], size=r["size"], shape="1x1")
+        if py:
+            r["python_impl"] = py_name
+            r["python_t_ns"] = py["t_ns"]
+            r["speedup_vs_python"], r["speedup_vs_python_lo"], r["speedup_vs_python_hi"] = \
+                ratio_iv(py["vals"], r["vals"])
 
 
 # ---- formatting -----------------------------------------------------------------------
@@ -160,151 +239,212 @@ def rate(v):
     return f"{v:.0f}"
 
 
-def num(v):
+def ns0(v):
     return "–" if v is None else f"{v:.0f}"
-
-
-def mb(bytes_per_second):
-    return "–" if not bytes_per_second else f"{bytes_per_second / 1e6:.0f}"
-
-
-def best_throughput(records, impl, mode, size):
-    """The 1x1 throughput record of impl at size: two cores if measured, else one, else unpinned."""
-    for pin in ("cross", "same", "none"):
-        r = find(records, kind="throughput", impl=impl, mode=mode, pin=pin, size=size, producers=1, consumers=1)
-        if r:
-            return r
-    return None
 
 
 def times(v):
     return "–" if v is None else f"{v:.2f}×" if v < 10 else f"{v:.0f}×"
 
 
-def nearest(records, size, **want):
-    """The record at `size`; if that size was n/a ("n/a: limit N bytes"), the
-    record at N, which the harness measures in its place.  (record, size used)
-    or (None, None)."""
-    exact = [r for r in records if r["size"] == size and all(r.get(k) == v for k, v in want.items())]
-    for r in exact:
-        if not r["error"]:
-            return r, size
-    for r in exact:
-        m = re.match(r"n/a: limit (\d+) bytes", r["error"])
-        if m:
-            limit = int(m.group(1))
-            sub = find(records, size=limit, **want)
-            return (sub, limit) if sub else (None, None)
-    return None, None
+def with_iv(rec, fmt=us):
+    """'12.5 [11.0–14.1]~' for a record's time: median [min–max], ~ if noisy."""
+    if not rec or rec.get("t_ns") is None:
+        return "–"
+    if rec["reps"] < 2:
+        return fmt(rec["t_ns"])
+    return f"{fmt(rec['t_ns'])} [{fmt(rec['t_min_ns'])}–{fmt(rec['t_max_ns'])}]{'~' if rec['noisy'] else ''}"
 
 
-def mechanism_rows(records, lat_size, thr_sizes):
-    """One row per (mechanism, mode) measured, with the figures of the table."""
+def ratio_text(v, lo, hi, reps):
+    if v is None:
+        return "–"
+    return times(v) if reps < 2 else f"{times(v)} [{lo:.2f}–{hi:.2f}]"
+
+
+def size_tag(n):
+    return f"{n >> 20} MiB" if n >= 1 << 20 and n % (1 << 20) == 0 else \
+        f"{n >> 10} KiB" if n >= 1024 and n % 1024 == 0 else f"{n} B"
+
+
+def nearest(records, na, size, **want):
+    """The record at `size`; if that size is n/a for the mechanism ("n/a (limit N B)"),
+    the record at N, which the harness measures in its place.  (record, size, note)."""
+    r = find(records, size=size, **want)
+    if r:
+        return r, size, ""
+    key = (want.get("kind"), want.get("impl"), want.get("mode"), want.get("pin"), size, want.get("shape", "1x1"))
+    note = na.get(key, "")
+    m = re.match(r"n/a \(limit (\d+) B\)", note)
+    if m:
+        limit = int(m.group(1))
+        sub = find(records, size=limit, **want)
+        return sub, limit, note
+    return None, None, note
+
+
+def row_key(r):
+    return (r["impl"], r["mode"], r["wait"])
+
+
+def mechanism_rows(records, na, lat_size, thr_sizes):
+    """One row per (mechanism, mode, wait) measured, with the figures of the table."""
     keys = []
     for r in records:
         if r["family"] in ("raw", "limit", "python") or ":" in r["impl"] or r["mode"] not in ("threads", "procs"):
             continue
-        if (r["impl"], r["mode"]) not in keys:
-            keys.append((r["impl"], r["mode"]))
+        if row_key(r) not in keys:
+            keys.append(row_key(r))
     rows = []
-    for impl, mode in keys:
-        row = {"mechanism": impl, "mode": mode, "notes": [], "limit_sizes": set()}
-        first = next(r for r in records if r["impl"] == impl)
-        row["wait"] = first["wait"]
+    for impl, mode, wait in keys:
+        row = {"mechanism": impl, "mode": mode, "wait": wait, "notes": [], "limit_sizes": set()}
+        row["strategy"] = next(r["strategy"] for r in records if row_key(r) == (impl, mode, wait))
+        want = dict(impl=impl, mode=mode, wait=wait, shape="1x1")
         for pin in ("same", "cross"):
-            lat, used = nearest(records, lat_size, kind="latency", impl=impl, mode=mode, pin=pin,
-                                producers=1, consumers=1)
-            row[f"p50_{pin}"] = lat.get("p50_ns") if lat else None
-            row[f"p99_{pin}"] = lat.get("p99_ns") if lat else None
+            lat, used, note = nearest(records, na, lat_size, kind="latency", pin=pin, **want)
             row[f"lat_{pin}"] = lat
             if lat and used != lat_size:
-                row["limit_sizes"].add(used)
+                row["limit_sizes"].add((used, note))
         for size in thr_sizes:
             thr = None
             for pin in ("cross", "same", "none"):
-                thr, used = nearest(records, size, kind="throughput", impl=impl, mode=mode, pin=pin,
-                                    producers=1, consumers=1)
+                thr, used, note = nearest(records, na, size, kind="throughput", pin=pin, **want)
                 if thr:
                     break
             row[f"thr_{size}"] = thr
             if thr and used != size:
-                row["limit_sizes"].add(used)
+                row["limit_sizes"].add((used, note))
             if not thr:
-                err = find_error(records, impl=impl, mode=mode, size=size, kind="throughput")
-                if err:
-                    row["notes"].append(f"{size} B: {err}")
-        if row["limit_sizes"]:
-            row["notes"].insert(0, "larger sizes n/a: measured at its limit, "
-                                + ", ".join(f"{n} B" for n in sorted(row["limit_sizes"])))
+                err = next((r["error"] for r in records if r["error"] and r["kind"] == "throughput"
+                            and r["size"] == size and row_key(r) == (impl, mode, wait)), "")
+                row["notes"].append(f"{size_tag(size)}: {err or note or 'not measured'}")
+        for used, note in sorted(row["limit_sizes"]):
+            row["notes"].insert(0, f"{note}: measured at {size_tag(used)}")
         lat = row["lat_cross"] or row["lat_same"]
+        row["lat"] = lat
         thr = row.get(f"thr_{thr_sizes[0]}")
-        row["lat_vs_raw"] = lat.get("cost_vs_raw") if lat else None
-        row["thr_vs_raw"] = thr.get("cost_vs_raw") if thr else None
-        row["lat_vs_py"] = lat.get("speedup_vs_python") if lat else None
-        row["thr_vs_py"] = thr.get("speedup_vs_python") if thr else None
-        row["rank_key"] = row["p50_cross"] or row["p50_same"] or math.inf
+        row["lat_vs_raw"] = lat and lat.get("cost_vs_raw")
+        row["thr_vs_raw"] = thr and thr.get("cost_vs_raw")
+        row["lat_vs_py"] = lat and lat.get("speedup_vs_python")
+        row["thr_vs_py"] = thr and thr.get("speedup_vs_python")
         rows.append(row)
-    rows.sort(key=lambda r: r["rank_key"])
-    for i, row in enumerate(rows, 1):
-        row["rank"] = i
+    rank_rows(rows)
     return rows
 
 
-def find_error(records, **want):
-    for r in records:
-        if r["error"] and all(r.get(k) == v for k, v in want.items()):
-            return r["error"]
-    return ""
+def rank_rows(rows):
+    """Sort by the round trip's median (two cores, else one).  A row's rank is a range:
+    from 1 + the rows certainly faster (their whole min-max interval below its own) to
+    the number of rows not certainly slower.  Two rows whose intervals overlap get
+    overlapping ranges ("2-4": a tie), never ranks that say one is faster."""
+    def iv(row):
+        lat = row["lat"]
+        return (lat["t_min_ns"], lat["t_max_ns"]) if lat else None
+    rows.sort(key=lambda r: r["lat"]["t_ns"] if r["lat"] else math.inf)
+    measured = [r for r in rows if r["lat"]]
+    for row in rows:
+        me = iv(row)
+        if me is None:
+            row.update(rank=None, rank_hi=None, tied=False, rank_text="–")
+            continue
+        others = [iv(o) for o in measured if o is not row]
+        faster = sum(1 for lo, hi in others if hi < me[0])
+        slower = sum(1 for lo, hi in others if lo > me[1])
+        row["rank"], row["rank_hi"] = 1 + faster, len(measured) - slower
+        row["tied"] = row["rank_hi"] > row["rank"]
+        row["rank_text"] = f"{row['rank']}–{row['rank_hi']}" if row["tied"] else str(row["rank"])
 
 
-def markdown(context, records, rows, lat_size, thr_sizes):
-    out = []
-    cpus = context.get("ipcbench.cpus", "?")
-    out.append(f"# ipcbench results\n")
-    out.append(f"Host {context.get('host_name', '?')}, {context.get('num_cpus', '?')} CPUs, run "
-               f"{context.get('date', '?')}; placements: same = {context.get('ipcbench.placement.same', '?')}, "
-               f"cross = {context.get('ipcbench.placement.cross', '?')} (CPUs {cpus}).  "
-               f"Latency = round trip of a {lat_size}-byte message (µs); throughput one way, "
-               f"two cores where measured.\n")
+def statistic_text(context, records):
+    reps = max((r["reps"] for r in records), default=1)
+    agg = any(r["aggregates_only"] for r in records)
+    if agg:
+        return "median over the repetitions (aggregates only: no interval)"
+    if reps < 2:
+        return "one repetition (no interval: use --reps 3 or more)"
+    return f"median of {reps} repetitions [min–max]"
+
+
+def machine_lines(context):
+    c = context.get
+    return [
+        f"Host {c('host_name', '?')}: {c('ipcbench.cpu_model', '?')}, {c('ipcbench.cores', c('num_cpus', '?'))}; "
+        f"{c('ipcbench.kernel', '?')}; virtualization: {c('ipcbench.virtualization', '?')}; "
+        f"cpuidle: {c('ipcbench.cpuidle', '?')}; governor: {c('ipcbench.governor', '?')}; "
+        f"load before the run: {c('ipcbench.load_before', '?')}.",
+        f"Run {c('date', '?')}; ipcplay {c('ipcbench.commit', '?')}, built {c('ipcbench.build_type', '?')} "
+        f"with {c('ipcbench.compiler', '?')}; placements: same = {c('ipcbench.placement.same', '?')}, "
+        f"cross = {c('ipcbench.placement.cross', '?')}.",
+        gbench_line(context),
+    ]
+
+
+def gbench_line(context):
+    kind = context.get("library_build_type", "?")
+    if kind == "debug":
+        return ("Google Benchmark library: a debug build (Debian's package). That is the library's own "
+                "bookkeeping between timed sections only; every figure here is timed by ipcbench's own "
+                "clock (manual time), in code built as stated above.")
+    return f"Google Benchmark library: a {kind} build."
+
+
+def markdown(context, records, na, rows, lat_size, thr_sizes):
+    out = ["# ipcbench results\n"]
+    out.extend(line + "\n" for line in machine_lines(context))
+    stat = statistic_text(context, records)
     t1, t2 = thr_sizes[0], thr_sizes[-1]
-    head = ["#", "mechanism", "mode", "wait strategy", "p50 same", "p99 same", "p50 cross", "p99 cross",
-            f"msgs/s @{t1}B", f"MB/s @{t2 // 1024}KiB" if t2 >= 1024 else f"MB/s @{t2}B",
-            "lat ÷ raw", "thr cost ÷ raw", "× Python (lat)", "× Python (thr)", "notes"]
+    out.append(f"**Statistic: {stat}** of each repetition's figure — latency: {STAT_WORDS['latency']} "
+               f"(round trip of a {lat_size}-byte message, µs); throughput: {STAT_WORDS['throughput']} "
+               f"(one way, two cores where measured; msgs/s and MB/s = 1e9 / that time). Ratios divide the "
+               f"medians of both sides, the same statistic; ~ = spread (max − min) / median above "
+               f"{NOISY:.0%}.\n")
+    head = ["#", "mechanism", "mode", "wait", "p50 RT same core µs", "p50 RT two cores µs",
+            f"msgs/s @{size_tag(t1)}", f"MB/s @{size_tag(t2)}",
+            "lat ÷ raw", "thr ÷ raw", "× Python (lat)", "× Python (thr)", "notes"]
     out.append("| " + " | ".join(head) + " |")
     out.append("|" + "---|" * len(head))
     for r in rows:
         thr1, thr2 = r.get(f"thr_{t1}"), r.get(f"thr_{t2}")
+        lat = r["lat"] or {}
+        thr1 = thr1 or {}
         out.append("| " + " | ".join([
-            str(r["rank"]), r["mechanism"], r["mode"], r["wait"],
-            us(r["p50_same"]), us(r["p99_same"]), us(r["p50_cross"]), us(r["p99_cross"]),
-            rate(thr1.get("msgs_per_s")) if thr1 else "–",
-            mb(thr2 and thr2.get("bytes_per_s")),
-            times(r["lat_vs_raw"]), times(r["thr_vs_raw"]), times(r["lat_vs_py"]), times(r["thr_vs_py"]),
+            r["rank_text"], r["mechanism"], r["mode"], r["wait"],
+            with_iv(r["lat_same"]), with_iv(r["lat_cross"]),
+            rate(thr1.get("msgs_per_s")), mbs(thr2),
+            ratio_text(lat.get("cost_vs_raw"), lat.get("cost_vs_raw_lo"), lat.get("cost_vs_raw_hi"), lat.get("reps", 1)),
+            ratio_text(thr1.get("cost_vs_raw"), thr1.get("cost_vs_raw_lo"), thr1.get("cost_vs_raw_hi"), thr1.get("reps", 1)),
+            ratio_text(lat.get("speedup_vs_python"), lat.get("speedup_vs_python_lo"), lat.get("speedup_vs_python_hi"),
+                       lat.get("reps", 1)),
+            ratio_text(thr1.get("speedup_vs_python"), thr1.get("speedup_vs_python_lo"),
+                       thr1.get("speedup_vs_python_hi"), thr1.get("reps", 1)),
             "; ".join(r["notes"]),
         ]) + " |")
     out.append("")
-    out.append("Ranked by p50 latency on two cores.  *lat ÷ raw*: p50 over the raw system calls' p50, "
-               "measured interleaved (1.10 = 10 % slower); *thr cost ÷ raw*: time per message over raw's "
-               f"at {t1} B; *× Python*: times faster than queue.Queue (threads) or multiprocessing.Queue "
-               "(procs) in the same placement.  – = not measured (no raw baseline, no Python counterpart, "
-               "or the size is above the mechanism's limit).\n")
+    out.append("Ranked by the round trip on two cores (one core where that is all there is). A rank like 2–4 is "
+               "a tie: the row's interval overlaps others', so this run cannot say which of them is faster; it "
+               "could be 2nd to 4th. *÷ raw*: ours over the raw system calls' (measured interleaved; "
+               "1.10 = 10 % slower); *× Python*: times faster than queue.Queue (threads) or multiprocessing.Queue "
+               "(procs) in the same placement. – = not measured (no raw baseline, no Python counterpart).\n")
 
-    pairs = [r for r in records if r["kind"] == "pair" and not r["error"]]
+    pairs = [r for r in records if r["kind"] == "pair" and not r["error"] and r["t_ns"]]
     if pairs:
-        out.append("## Interface cost: send + receive in one thread (no wakeups)\n")
+        out.append(f"## Interface cost: send + receive in one thread (no wakeups)\n")
+        out.append(f"ns per send+receive: {stat} of the {STAT_WORDS['pair']}.\n")
         out.append("| mechanism | size | ns per send+recv | raw ns | ÷ raw | with observer ns | ÷ without |")
         out.append("|---|---|---|---|---|---|---|")
-        for r in sorted(pairs, key=lambda r: r["ns_per_op"]):
-            out.append(f"| {r['impl']} | {r['size']} | {r['ns_per_op']:.0f} | {num(r.get('raw_ns_per_op'))} | "
-                       f"{times(r.get('cost_vs_raw'))} | {num(r.get('observed_ns_per_op'))} | "
-                       f"{times(r.get('observer_cost'))} |")
+        for r in sorted(pairs, key=lambda r: r["t_ns"]):
+            out.append(f"| {r['impl']} | {r['size']} | {with_iv(r, ns0)} | {ns0(r['raw_t_ns'])} | "
+                       f"{ratio_text(r['cost_vs_raw'], r['cost_vs_raw_lo'], r['cost_vs_raw_hi'], r['reps'])} | "
+                       f"{ns0(r['observed_t_ns'])} | "
+                       f"{ratio_text(r['observer_cost'], r['observer_cost_lo'], r['observer_cost_hi'], r['reps'])} |")
         out.append("")
 
-    base = [r for r in records if r["family"] in ("limit", "python") or r["impl"].split(":")[0] in ("limit", "python")]
+    base = [r for r in records if r["impl"].split(":")[0] in ("limit", "python")]
     if base:
         out.append("## Baselines: the machine's limits and Python\n")
-        out.append(f"| baseline | mode | wait | p50 same µs | p50 cross µs | msgs/s @{t1}B | MB/s @{t2}B |")
-        out.append("|---|---|---|---|---|---|---|")
+        out.append(f"| baseline | mode | p50 RT same core µs | p50 RT two cores µs | msgs/s @{size_tag(t1)} | "
+                   f"MB/s @{size_tag(t2)} |")
+        out.append("|---|---|---|---|---|---|")
         seen = []
         for r in base:
             if (r["impl"], r["mode"]) in seen:
@@ -313,84 +453,151 @@ def markdown(context, records, rows, lat_size, thr_sizes):
             ls = find(records, kind="latency", impl=r["impl"], mode=r["mode"], pin="same")
             lc = find(records, kind="latency", impl=r["impl"], mode=r["mode"], pin="cross")
             a, b = (best_throughput(records, r["impl"], r["mode"], size) for size in (t1, t2))
-            out.append(f"| {r['impl']} | {r['mode']} | {r['wait']} | {us(ls and ls.get('p50_ns'))} | "
-                       f"{us(lc and lc.get('p50_ns'))} | {rate(a and a.get('msgs_per_s'))} | "
-                       f"{mb(b and b.get('bytes_per_s'))} |")
+            if r["impl"] == "limit:memcpy":
+                out.append(f"| {r['impl']} | {r['mode']} | – | – | – | {mbs(b)} (mean per copy) |")
+                continue
+            out.append(f"| {r['impl']} | {r['mode']} | {with_iv(ls)} | {with_iv(lc)} | "
+                       f"{rate(a and a.get('msgs_per_s'))} | {mbs(b)} |")
         out.append("")
 
     out.append("## Headline ratios\n")
-    out.extend(headlines(records, rows, lat_size, thr_sizes) or ["(not enough data for the headline ratios)"])
-    errors = [r for r in records if r["error"] and not r["error"].startswith("n/a")]
+    out.extend(headlines(records, na, rows, lat_size, thr_sizes) or ["(not enough data for the headline ratios)"])
+    if na:
+        out.append("\n## Not applicable\n")
+        out.append("Sizes a mechanism cannot carry (not measured; its limit is measured instead): " + "; ".join(
+            sorted({f"{k[1]} {k[0]} {size_tag(k[4])}: {v}" for k, v in na.items()})) + ".")
+    errors = [r for r in records if r["error"]]
     if errors:
         out.append("\n## Failed benchmarks\n")
         out.extend(f"- `{r['name']}`: {r['error']}" for r in errors)
     return "\n".join(out) + "\n"
 
 
-def headlines(records, rows, lat_size, thr_sizes):
-    """The comparisons the project asks for, from the data: by family, each
-    mechanism in the mode the charts use (processes where it can), two cores."""
+def mbs(rec):
+    if not rec or not rec.get("t_ns"):
+        return "–"
+    return f"{rec['size'] * 1e9 / rec['t_ns'] / 1e6:.0f}"
+
+
+def best_throughput(records, impl, mode, size):
+    """The 1x1 throughput record of impl at size: two cores if measured, else one, else unpinned."""
+    for pin in ("cross", "same", "none", None):
+        want = dict(kind="throughput", impl=impl, mode=mode, size=size, shape="1x1")
+        if pin:
+            want["pin"] = pin
+        r = find(records, **want)
+        if r:
+            return r
+    return None
+
+
+def one_mode(records, impl):
+    """The mode to chart for a mechanism: processes where it runs there, else threads."""
+    modes = {r["mode"] for r in records if r["impl"] == impl and not r["error"]}
+    return "procs" if "procs" in modes else "threads" if "threads" in modes else "single" if modes else None
+
+
+def headlines(records, na, rows, lat_size, thr_sizes):
+    """The comparisons the project asks for, from the data (medians over the repetitions)."""
     out = []
     small, big = thr_sizes[0], thr_sizes[-1]
     fam = {r["impl"]: r["family"] for r in records}
     mechs = list(dict.fromkeys(row["mechanism"] for row in rows))
 
     def pick(impl, kind, size, pin="cross"):
-        r, _ = nearest(records, size, kind=kind, impl=impl, mode=one_mode(records, impl), pin=pin,
-                       producers=1, consumers=1)
+        r, _, _ = nearest(records, na, size, kind=kind, impl=impl, mode=one_mode(records, impl), pin=pin,
+                          shape="1x1")
         return r
 
     cache = find(records, kind="latency", impl="limit:cacheline", pin="cross")
     memcpy = find(records, kind="throughput", impl="limit:memcpy", size=big)
     shm = [m for m in mechs if fam.get(m) == "shm"]
     if cache and shm:
-        out.append(f"Shared memory against the cache-line ping-pong ({us(cache['p50_ns'])} µs round trip, two cores):")
+        parts = []
         for m in shm:
             r = pick(m, "latency", lat_size)
             if r:
-                out.append(f"- {m} ({r['mode']}): p50 {us(r['p50_ns'])} µs = {times(ratio(r['p50_ns'], cache['p50_ns']))}")
+                parts.append(f"{m} {us(r['t_ns'])} µs = {times(r['t_ns'] / cache['t_ns'])}")
+        out.append(f"- Shared memory vs the cache-line ping-pong ({us(cache['t_ns'])} µs, two cores): "
+                   + ", ".join(parts) + ".")
     if memcpy and shm:
-        out.append(f"\nShared memory at {big} B against memcpy ({memcpy['bytes_per_s'] / 1e9:.1f} GB/s, one thread):")
+        parts = []
         for m in shm:
             r = pick(m, "throughput", big)
-            if r and r.get("bytes_per_s"):
-                out.append(f"- {m} ({r['mode']}): {r['bytes_per_s'] / 1e9:.2f} GB/s = "
-                           f"{ratio(r['bytes_per_s'], memcpy['bytes_per_s']):.0%} of memcpy")
-    streams = [(m, pick(m, "throughput", small)) for m in mechs if fam.get(m) == "pipes"]
-    streams = [(m, r) for m, r in streams if r and r.get("msg_ns") and r.get("raw_msg_ns")]
-    if streams:
-        out.append(f"\nPipes and sockets, {small} B messages, against the raw one-read(2)-per-message reader "
-                   "(median time per message, interleaved; > 1 = ipcplay faster):")
-        for m, r in streams:
-            out.append(f"- {m} ({r['mode']}): {r['msg_ns']:.0f} ns vs {r['raw_msg_ns']:.0f} ns for "
-                       f"{r['raw_impl']}: {ratio(r['raw_msg_ns'], r['msg_ns']):.2f}×")
+            if r and r.get("t_ns"):
+                parts.append(f"{m} {r['bytes_per_s'] / 1e9:.2f} GB/s ({memcpy['t_ns'] / r['t_ns']:.0%})")
+        if parts:
+            out.append(f"- At {size_tag(big)}, shared memory vs memcpy ({big * 1e9 / memcpy['t_ns'] / 1e9:.1f} GB/s, "
+                       f"one thread): " + ", ".join(parts) + ".")
     pairs = [r for r in records if r["kind"] == "pair" and not r["error"] and r.get("cost_vs_raw")]
     if pairs:
         costs = sorted(r["cost_vs_raw"] for r in pairs)
-        over = [f"{r['impl']} {times(r['cost_vs_raw'])}" for r in pairs if r["cost_vs_raw"] > 1.10]
-        out.append(f"\nInterface overhead, one thread (send+receive, no wakeups), against the raw calls: median "
-                   f"{times(costs[len(costs) // 2])} over {len(costs)} mechanisms; above the 10 % target: "
-                   f"{', '.join(over) if over else 'none'}.")
+        over = [f"{r['impl']} {times(r['cost_vs_raw'])}" for r in pairs if r["cost_vs_raw_lo"] > 1.10]
+        out.append(f"- Interface cost (send+receive, one thread) over the raw calls: median {times(median(costs))} "
+                   f"over {len(costs)} mechanisms; above +10 % in every repetition: {', '.join(over) or 'none'}.")
     for mode, py in PY_FOR_MODE.items():
-        ranked = [row for row in rows if row["mode"] == mode and (row["lat_vs_py"] or row["thr_vs_py"])]
-        if not ranked:
-            continue
-        out.append(f"\nAgainst {py} ({mode}; × = times faster; p50 round trip on one core / two cores, "
-                   f"{small} B msgs/s on two cores):")
-        for row in [ranked[0]] + [r for r in ranked[1:] if fam.get(r["mechanism"]) == "queues"]:
-            same = row["lat_same"] and row["lat_same"].get("speedup_vs_python")
-            out.append(f"- {row['mechanism']}: latency {times(same)} / {times(row['lat_vs_py'])}, "
-                       f"throughput {times(row['thr_vs_py'])}")
+        ranked = [row for row in rows if row["mode"] == mode and row["lat_vs_py"]]
+        if ranked:
+            best = ranked[0]
+            out.append(f"- {mode.capitalize()}: the lowest median round trip, {best['mechanism']} "
+                       f"({us(best['lat']['t_ns'])} µs), against {py} in the same placement: Python takes "
+                       f"{times(best['lat_vs_py'])} as long.")
     return out
+
+
+# ---- the short console version ----------------------------------------------------------
+
+
+def console(context, records, na, rows, lat_size, thr_sizes, max_lines, paths):
+    """At most max_lines lines of at most 80 columns: the ranked table and a few headlines."""
+    t1 = thr_sizes[0]
+    stat = statistic_text(context, records)
+    head = [f"ipcbench on {context.get('host_name', '?')} ({context.get('ipcbench.cpu_model', '?')[:30]}, "
+            f"{context.get('num_cpus', '?')} CPUs), {context.get('date', '?')[:16]}",
+            f"Figure: {stat}; RT = p50 round trip of {lat_size} B,",
+            f"two cores ({context.get('ipcbench.placement.cross', '?')}); msgs/s one way at {size_tag(t1)}.",
+            f"{'#':<6}{'mechanism':<15}{'mode':<8}{'RT µs [min–max]':<22}{'msgs/s':>8}{'÷raw':>7}{'×Py':>7}"]
+    tail = ["#: 2–4 = a tie (intervals overlap: could be 2nd to 4th). ~ = noisy, spread",
+            f"(max-min)/median > {NOISY:.0%}. ÷raw: RT over the raw calls' (interleaved);",
+            "×Py: times faster than Python's queue, same placement."]
+    if any(r["limit_sizes"] for r in rows):
+        tail[-1] += " * = n/a at this size:"
+        tail.append("  measured at the mechanism's limit (report.md says which).")
+    hl = headlines(records, na, rows, lat_size, thr_sizes)
+    hl = [line for h in hl for line in textwrap.wrap(h, 80, subsequent_indent="  ")][:8]
+    gb = "Google Benchmark lib: " + ("debug build (Debian); outside the timed code"
+                                     if context.get("library_build_type") == "debug"
+                                     else f"{context.get('library_build_type', '?')} build")
+    files = [f"Full table: {paths['md']}; CSV, JSON, PNG and run.log beside it."]
+    failed = [r for r in records if r["error"]]
+    if failed:
+        files.insert(0, f"{len(failed)} benchmarks failed: listed at the end of report.md.")
+    room = max_lines - len(head) - len(tail) - len(hl) - 1 - len(files)
+    lines = list(head)
+    shown = rows if len(rows) <= room else rows[:room - 1]
+    for r in shown:
+        lat = r["lat"] or {}
+        thr = r.get(f"thr_{t1}") or {}
+        rt = with_iv(r["lat"]) if r["lat"] else "–"
+        if r["lat"] and r["lat"] is r["lat_same"]:
+            rt += " 1 core"
+        mark = "*" if r["limit_sizes"] else ""
+        lines.append(f"{r['rank_text']:<6}{(r['mechanism'] + mark)[:14]:<15}{r['mode']:<8}{rt[:22]:<22}"
+                     f"{rate(thr.get('msgs_per_s')):>8}{times(lat.get('cost_vs_raw')):>7}"
+                     f"{times(lat.get('speedup_vs_python')):>7}")
+    if len(shown) < len(rows):
+        lines.append(f"… {len(rows) - len(shown)} more rows in report.md")
+    lines += tail + hl + [gb] + files
+    return "\n".join(line[:80] for line in lines)
 
 
 # ---- CSV ------------------------------------------------------------------------------
 
-CSV_FIELDS = ["name", "kind", "impl", "family", "mode", "pin", "size", "producers", "consumers", "wait",
-              "p50_ns", "p99_ns", "p999_ns", "max_ns", "mean_ns", "items_per_second", "bytes_per_second",
-              "msgs_per_s", "bytes_per_s", "msg_ns", "ns_per_op", "cpu_util", "cpu_ns_per_op", "raw_impl", "raw_p50_ns",
-              "raw_items_per_second", "raw_msg_ns", "raw_ns_per_op", "cost_vs_raw", "observed_ns_per_op", "observer_cost", "python_impl",
-              "speedup_vs_python", "error"]
+CSV_FIELDS = ["name", "workload", "mechanism", "family", "mode", "placement", "size", "shape", "wait", "strategy",
+              "statistic", "reps", "t_ns", "t_min_ns", "t_max_ns", "spread", "noisy", "msgs_per_s", "bytes_per_s",
+              "p99_ns", "cpu_util", "cpu_ns_per_op", "raw_impl", "raw_t_ns", "cost_vs_raw", "cost_vs_raw_lo",
+              "cost_vs_raw_hi", "observed_t_ns", "observer_cost", "python_impl", "python_t_ns",
+              "speedup_vs_python", "speedup_vs_python_lo", "speedup_vs_python_hi", "error"]
 
 
 def write_csv(path, fields, rows):
@@ -399,6 +606,31 @@ def write_csv(path, fields, rows):
         w.writeheader()
         for r in rows:
             w.writerow({k: ("" if r.get(k) is None else r.get(k)) for k in fields})
+
+
+def write_summary(path, rows, thr_sizes):
+    out = []
+    for r in rows:
+        lat = r["lat"] or {}
+        d = {"rank": r["rank"], "tied": r["tied"], "mechanism": r["mechanism"], "mode": r["mode"], "wait": r["wait"],
+             "statistic": "median over repetitions [min-max]", "notes": "; ".join(r["notes"])}
+        for pin in ("same", "cross"):
+            rec = r[f"lat_{pin}"] or {}
+            d[f"rt_{pin}_ns"], d[f"rt_{pin}_min_ns"], d[f"rt_{pin}_max_ns"] = \
+                rec.get("t_ns"), rec.get("t_min_ns"), rec.get("t_max_ns")
+        for s in thr_sizes:
+            rec = r[f"thr_{s}"] or {}
+            d[f"msg_ns_{s}"] = rec.get("t_ns")
+            d[f"msgs_per_s_{s}"] = rec.get("msgs_per_s")
+        thr = r[f"thr_{thr_sizes[0]}"] or {}
+        d.update(lat_vs_raw=lat.get("cost_vs_raw"), thr_vs_raw=thr.get("cost_vs_raw"),
+                 lat_vs_py=lat.get("speedup_vs_python"), thr_vs_py=thr.get("speedup_vs_python"))
+        out.append(d)
+    fields = (["rank", "tied", "mechanism", "mode", "wait", "statistic"]
+              + [f"rt_{p}_{x}" for p in ("same", "cross") for x in ("ns", "min_ns", "max_ns")]
+              + [f"{k}_{s}" for s in thr_sizes for k in ("msg_ns", "msgs_per_s")]
+              + ["lat_vs_raw", "thr_vs_raw", "lat_vs_py", "thr_vs_py", "notes"])
+    write_csv(path, fields, out)
 
 
 # ---- charts ---------------------------------------------------------------------------
@@ -411,195 +643,224 @@ def gnuplot(script, workdir):
     return p.stderr.strip() if p.returncode else ""
 
 
-def one_mode(records, impl):
-    """The mode to chart for a mechanism: processes where it runs there, else threads."""
-    modes = {r["mode"] for r in records if r["impl"] == impl and not r["error"]}
-    return "procs" if "procs" in modes else "threads" if "threads" in modes else None
+# Colour + marker pairs: within one panel no two series share either.
+COLOURS = ["#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#17becf",
+           "#7f7f7f", "#bcbd22"]
+MARKERS = [7, 5, 9, 11, 13, 15, 1, 2, 3, 6]  # filled circle, square, triangles, diamond, pentagon, +, x, *, open circle
 
 
-# 20 colours that stay apart (Tableau 20); baselines are dashed.
-PALETTE = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f",
-           "#bcbd22", "#17becf", "#aec7e8", "#ffbb78", "#98df8a", "#ff9896", "#c5b0d5", "#c49c94",
-           "#f7b6d2", "#c7c7c7", "#dbdb8d", "#9edae5"]
+def chart_title(context, what, stat):
+    return (f"{what}\\n{context.get('host_name', '?')} ({context.get('ipcbench.cpu_model', '?')}), "
+            f"{context.get('date', '?')[:16].replace('T', ' ')}; {stat}")
 
 
-def style(i, impl):
-    """Line i's look: the same colour and point for an implementation in every chart."""
-    dash = 2 if impl.startswith(("python:", "limit:")) else 1
-    return f'with linespoints dt {dash} lw 2 pt {i % 13 + 1} ps 1.2 lc rgb "{PALETTE[i % len(PALETTE)]}"'
+FAMILY_ORDER = ["queues", "pipes", "shm", "events", "signals", "brokers"]
 
 
-def size_axis(sizes):
-    """x tics at the measured sizes, written 8, 100, 1K, 64K, 1M."""
-    def tag(n):
-        return f"{n >> 20}M" if n >= 1 << 20 and n % (1 << 20) == 0 else \
-            f"{n >> 10}K" if n >= 1024 and n % 1024 == 0 else str(n)
-    tics = ", ".join(f'"{tag(n)}" {n}' for n in sizes)
-    return f"set xtics ({tics})\nset xrange [{sizes[0] / 1.6}:{sizes[-1] * 1.6}]" if sizes else ""
+def chart_families(records, kind):
+    """{family: [impl, ...]} for the mechanisms measured in `kind`, in course order."""
+    fams = {}
+    for r in records:
+        if r["kind"] == kind and r["t_ns"] and not r["impl"].startswith(("raw:", "limit:", "python:")):
+            fams.setdefault(r["family"] or "other", [])
+            if r["impl"] not in fams[r["family"] or "other"]:
+                fams[r["family"] or "other"].append(r["impl"])
+    return sorted(fams.items(), key=lambda kv: FAMILY_ORDER.index(kv[0]) if kv[0] in FAMILY_ORDER else 99)
 
 
-def line_chart(out_dir, name, tmp, plots, sizes, title, ylabel):
-    """A log-log chart of one line per implementation against message size."""
-    err = gnuplot(f"""
-set terminal pngcairo size 1400,820 font "DejaVu Sans,11" noenhanced
-set output "{os.path.join(os.path.abspath(out_dir), name)}"
-set title "{title}"
-set xlabel "message size (bytes)"
-set ylabel "{ylabel}"
-set logscale xy
-set grid xtics ytics
-set key outside right top font ",9"
-{size_axis(sizes)}
-plot {", ".join(plots)}
-""", tmp)
+def size_series(records, impl, mode, kind, pin_order, value):
+    """[(size, median, min, max)] of impl at every measured size (1x1)."""
+    pts = {}
+    for r in records:
+        if (r["kind"] == kind and r["impl"] == impl and r["mode"] == mode and r["shape"] == "1x1"
+                and r["t_ns"] and r["pin"] in pin_order):
+            prio = pin_order.index(r["pin"])
+            if r["size"] not in pts or prio < pts[r["size"]][0]:
+                pts[r["size"]] = (prio, value(r, r["t_ns"]), value(r, r["t_min_ns"]), value(r, r["t_max_ns"]))
+    return [(s,) + tuple(sorted(v[1:])[i] for i in (1, 0, 2)) for s, v in sorted(pts.items())]
+
+
+def size_chart(records, context, out_dir, tmp, name, kind, pin_order, value, ylabel, what):
+    """Small multiples, one panel per family: each mechanism (processes where it runs
+    there) with its raw baseline and its Python counterpart; markers at the measured
+    sizes with min-max error bars, no lines between sizes."""
+    fams = chart_families(records, kind)
+    sizes = sorted({r["size"] for r in records if r["kind"] == kind and r["t_ns"] and r["shape"] == "1x1"})
+    if not fams or len(sizes) < 2:
+        return None
+    ncols = 2 if len(fams) > 1 else 1
+    nrows = (len(fams) + ncols - 1) // ncols
+    tics = ", ".join(f'"{size_tag(n).replace(" ", "")}" {n}' for n in sizes)
+    stat = statistic_text(context, records)
+    script = [f'set terminal pngcairo size {900 * ncols},{520 * nrows + 90} font "DejaVu Sans,10" noenhanced',
+              f'set output "{os.path.join(os.path.abspath(out_dir), name)}"',
+              f'set multiplot layout {nrows},{ncols} title "{chart_title(context, what, stat)}" font ",12"',
+              "set logscale xy", "set grid xtics ytics", f"set xtics ({tics})",
+              f"set xrange [{sizes[0] / 1.5}:{sizes[-1] * 1.5}]", 'set xlabel "message size"',
+              f'set ylabel "{ylabel}"', "set key outside right top font \",9\"", "set bars 2"]
+    n = 0
+    for fam, impls in fams:
+        series = []
+        for impl in impls:
+            mode = one_mode(records, impl)
+            series.append((f"{impl} ({mode})", impl, mode))
+            raw = next((r["raw_impl"] for r in records if r["impl"] == impl and r["raw_impl"] not in ("", "none")), None)
+            if raw and (raw + " (raw)", raw, mode) not in series:
+                series.append((f"{raw} ({mode}, interleaved)", "RAW:" + impl, mode))
+        py = {PY_FOR_MODE.get(m) for _, _, m in series} - {None}
+        series += [(f"{p}", p, "threads" if "queue.Queue" in p else "procs") for p in sorted(py)]
+        plots = []
+        for i, (title, impl, mode) in enumerate(series):
+            if impl.startswith("RAW:"):
+                pts = raw_series(records, impl[4:], mode, kind, pin_order, value)
+            else:
+                pts = size_series(records, impl, mode, kind, pin_order, value)
+            if not pts:
+                continue
+            n += 1
+            fn = f"s{n}.dat"
+            with open(os.path.join(tmp, fn), "w") as f:
+                f.writelines(f"{s} {v} {lo} {hi}\n" for s, v, lo, hi in pts)
+            plots.append(f'"{fn}" using 1:2:3:4 with yerrorbars pt {MARKERS[i % len(MARKERS)]} ps 1.3 lw 1.5 '
+                         f'lc rgb "{COLOURS[i % len(COLOURS)]}" title "{title}"')
+        script.append(f'set title "{fam}"')
+        script.append("plot " + ", ".join(plots) if plots else "plot NaN notitle")
+    script.append("unset multiplot")
+    err = gnuplot("\n".join(script) + "\n", tmp)
     return err or os.path.join(out_dir, name)
 
 
-def charts(records, out_dir, lat_size):
-    tmp = tempfile.mkdtemp(prefix="ipcreport.")
-    notes = []
-    index = {impl: i for i, impl in enumerate(dict.fromkeys(r["impl"] for r in records))}
-    try:
-        # 1. latency per mechanism: p50 same core, p50 two cores, p99 two cores
-        groups = []
-        for r in records:
-            if r["kind"] == "latency" and not r["error"] and r["impl"] not in [g[0] for g in groups]:
-                groups.append((r["impl"], one_mode(records, r["impl"])))
-        with open(os.path.join(tmp, "lat.dat"), "w") as f:
-            # columns: label, p50 same core, p50 two cores, p99 two cores (no header line:
-            # in a histogram it would take the first slot)
-            for impl, mode in groups:
-                vals, sizes = [], set()
-                for pin, key in (("same", "p50_ns"), ("cross", "p50_ns"), ("cross", "p99_ns")):
-                    # a limit has one size of its own (the cache line's ping-pong carries 8 bytes)
-                    size = lat_size if not impl.startswith("limit:") else \
-                        next((x["size"] for x in records if x["impl"] == impl and x["kind"] == "latency"), lat_size)
-                    r, used = nearest(records, size, kind="latency", impl=impl, mode=mode, pin=pin,
-                                      producers=1, consumers=1)
-                    vals.append(f"{r[key] / 1e3:.4f}" if r and r.get(key) else "NaN")
-                    if r:
-                        sizes.add(used)
-                at = "".join(f", {x} B" for x in sizes if x != lat_size and not impl.startswith("limit:"))
-                f.write(f'"{impl} ({mode}{at})" ' + " ".join(vals) + "\n")
-        if groups:
-            width = max(1200, 60 * len(groups) + 200)
-            first_base = next((i for i, (impl, _) in enumerate(groups) if ":" in impl), None)
-            separator = (f'set arrow from {first_base - 0.5}, graph 0 to {first_base - 0.5}, graph 1 nohead dt 2 lc rgb "#555555"\n'
-                         f'set label "baselines" at {first_base - 0.4}, graph 0.97 left textcolor rgb "#555555"'
-                         if first_base else "")
-            err = gnuplot(f"""
-set terminal pngcairo size {width},760 font "DejaVu Sans,11" noenhanced
+def raw_series(records, impl, mode, kind, pin_order, value):
+    """The raw baseline measured interleaved with impl: its median and min-max per size."""
+    pts = {}
+    for r in records:
+        if (r["kind"] == kind and r["impl"] == impl and r["mode"] == mode and r["shape"] == "1x1"
+                and r["raw_t_ns"] and r["pin"] in pin_order):
+            prio = pin_order.index(r["pin"])
+            if r["size"] not in pts or prio < pts[r["size"]][0]:
+                vs = [value(r, x) for x in (r["raw_t_ns"], min(r["raw_vals"]), max(r["raw_vals"]))]
+                pts[r["size"]] = (prio, vs[0], min(vs[1:]), max(vs[1:]))
+    return [(s, v[1], v[2], v[3]) for s, v in sorted(pts.items())]
+
+
+def latency_chart(records, context, rows, out_dir, tmp, lat_size):
+    """Round trip per mechanism at one size: p50 on one core and on two, medians with
+    min-max error bars, one cluster per mechanism (the mode of its row)."""
+    items = []
+    for row in rows:
+        if row["lat_same"] or row["lat_cross"]:
+            items.append((f"{row['mechanism']} ({row['mode']})", row["lat_same"], row["lat_cross"]))
+    for impl in ("limit:cacheline", "python:queue.Queue", "python:mp.Queue", "python:mp.Pipe"):
+        mode = one_mode(records, impl)
+        s = next((r for r in records if r["impl"] == impl and r["kind"] == "latency" and r["pin"] == "same"
+                  and r["t_ns"]), None)
+        c = next((r for r in records if r["impl"] == impl and r["kind"] == "latency" and r["pin"] == "cross"
+                  and r["t_ns"]), None)
+        if s or c:
+            items.append((f"{impl} ({mode})", s, c))
+    if not items:
+        return None
+
+    def cols(r):
+        return (f"{r['t_ns'] / 1e3:.4f} {r['t_min_ns'] / 1e3:.4f} {r['t_max_ns'] / 1e3:.4f}" if r
+                else "NaN NaN NaN")
+    with open(os.path.join(tmp, "lat.dat"), "w") as f:
+        for label, s, c in items:
+            f.write(f'"{label}" {cols(s)} {cols(c)}\n')
+    stat = statistic_text(context, records)
+    width = max(1200, 42 * len(items) + 200)
+    placement = (f"same core = {context.get('ipcbench.placement.same', '?')}, "
+                 f"two cores = {context.get('ipcbench.placement.cross', '?')}")
+    err = gnuplot(f"""
+set terminal pngcairo size {width},780 font "DejaVu Sans,10" noenhanced
 set output "{os.path.join(os.path.abspath(out_dir), 'latency.png')}"
-set title "Round-trip latency, {lat_size}-byte messages (log scale; processes where the mechanism allows, else threads)"
-set ylabel "round trip (µs)"
+set title "{chart_title(context, f'Round trip of a {lat_size}-byte message, p50 per repetition ({placement}); ranked by two cores', stat)}"
+set ylabel "round trip (µs, log scale)"
 set logscale y
 set grid ytics
 set style data histograms
-set style histogram clustered gap 1
+set style histogram errorbars gap 1 lw 1.2
 set style fill solid 0.85 border -1
 set boxwidth 0.9
-set xtics rotate by 40 right scale 0 font ",10"
-set xrange [-0.6:{len(groups) - 0.4}]
+set bars 0.6
+set xtics rotate by 40 right scale 0 font ",9"
+set xrange [-0.6:{len(items) - 0.4}]
 set key outside top center horizontal
-set bmargin 11
+set bmargin 12
 set lmargin 10
-{separator}
-plot "lat.dat" using 2:xtic(1) title "p50, same core" lc rgb "#4e79a7", \\
-     "" using 3 title "p50, two cores" lc rgb "#f28e2b", \\
-     "" using 4 title "p99, two cores" lc rgb "#e15759"
+plot "lat.dat" using 2:3:4:xtic(1) title "same core" lc rgb "#4e79a7", \\
+     "" using 5:6:7 title "two cores" lc rgb "#f28e2b"
 """, tmp)
-            notes.append(err or f"{out_dir}/latency.png")
+    return err or os.path.join(out_dir, "latency.png")
 
-        # 2. throughput vs message size, log-log, one line per implementation
-        lines = []
-        for impl in dict.fromkeys(r["impl"] for r in records if r["kind"] == "throughput" and not r["error"]):
-            mode = one_mode(records, impl) if not impl.startswith("limit:") else "single"
-            pts = {}
-            for r in records:
-                if (r["kind"] == "throughput" and r["impl"] == impl and r["mode"] == mode and not r["error"]
-                        and r["producers"] == 1 and r["consumers"] == 1 and r.get("bytes_per_s")):
-                    prio = {"cross": 0, "same": 1, "none": 2, }.get(r["pin"], 3)
-                    if r["size"] not in pts or prio < pts[r["size"]][0]:
-                        pts[r["size"]] = (prio, r["bytes_per_s"])
-            if pts:
-                fname = f"thr{len(lines)}.dat"
-                with open(os.path.join(tmp, fname), "w") as f:
-                    for size in sorted(pts):
-                        f.write(f"{size} {pts[size][1] / 1e6:.6f}\n")
-                lines.append((impl, mode, fname))
-        if lines:
-            # queue.Queue hands over a reference: its "bytes per second" copies nothing
-            plots = [f'"{fname}" using 1:2 {style(index[impl], impl)} title "{impl} ({mode}'
-                     f'{", by reference" if impl == "python:queue.Queue" else ""})"'
-                     for impl, mode, fname in lines]
-            sizes = sorted({r["size"] for r in records if r["kind"] == "throughput" and not r["error"]})
-            notes.append(line_chart(out_dir, "throughput.png", tmp, plots, sizes,
-                                    "One-way throughput vs message size (two cores where measured; log-log)",
-                                    "throughput (MB/s, 10^6 bytes per second)"))
 
-        # 3. latency vs message size, when several sizes were measured
-        lat_lines = []
-        for impl, mode in groups:
-            pts = sorted((r["size"], r["p50_ns"] / 1e3) for r in records
-                         if r["kind"] == "latency" and r["impl"] == impl and r["mode"] == mode
-                         and r["pin"] == "cross" and not r["error"] and r.get("p50_ns"))
-            if len(pts) > 1:
-                fname = f"latsz{len(lat_lines)}.dat"
-                with open(os.path.join(tmp, fname), "w") as f:
-                    f.writelines(f"{s} {v:.4f}\n" for s, v in pts)
-                lat_lines.append((impl, mode, fname))
-        if lat_lines:
-            plots = [f'"{fn}" using 1:2 {style(index[impl], impl)} title "{impl} ({mode})"'
-                     for impl, mode, fn in lat_lines]
-            sizes = sorted({r["size"] for r in records if r["kind"] == "latency" and not r["error"]})
-            notes.append(line_chart(out_dir, "latency_vs_size.png", tmp, plots, sizes,
-                                    "Round-trip latency p50 vs message size, two cores (log-log)",
-                                    "round trip p50 (µs)"))
+def charts(records, context, rows, out_dir, lat_size):
+    tmp = tempfile.mkdtemp(prefix="ipcreport.")
+    notes = []
+    try:
+        notes.append(latency_chart(records, context, rows, out_dir, tmp, lat_size))
+        notes.append(size_chart(records, context, out_dir, tmp, "throughput.png", "throughput",
+                                ["cross", "same", "none"], lambda r, t: r["size"] * 1e9 / t / 1e6,
+                                "throughput (MB/s = 1e6 bytes/s)",
+                                "One-way throughput by message size, per family (two cores where measured)"))
+        notes.append(size_chart(records, context, out_dir, tmp, "latency_vs_size.png", "latency", ["cross"],
+                                lambda r, t: t / 1e3, "round trip p50 (µs)",
+                                "Round trip by message size, two cores, per family"))
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    return notes
+    return [n for n in notes if n]
 
 
 # ---- main -----------------------------------------------------------------------------
 
 
+def build(path, lat_size, thr_sizes):
+    """Everything the outputs are made of, from one result file."""
+    context, records, na = load(path)
+    add_ratios(records)
+    rows = mechanism_rows(records, na, lat_size, thr_sizes)
+    return context, records, na, rows
+
+
 def main():
+    global NOISY
     ap = argparse.ArgumentParser(description="ipcbench JSON -> markdown table, CSV, PNG charts")
     ap.add_argument("json")
     ap.add_argument("--out", default=None, help="output directory (default: the JSON's directory)")
     ap.add_argument("--lat-size", type=int, default=100)
     ap.add_argument("--thr-sizes", default="100,65536")
+    ap.add_argument("--noisy", type=float, default=NOISY, help="spread (max-min)/median above which a figure is noisy")
+    ap.add_argument("--console", action="store_true", help="print the short table (<= --max-lines, 80 columns)")
+    ap.add_argument("--max-lines", type=int, default=57)
     ap.add_argument("--quiet", action="store_true", help="do not print the table")
     ap.add_argument("--no-charts", action="store_true")
     args = ap.parse_args()
+    NOISY = args.noisy
     out_dir = args.out or os.path.dirname(os.path.abspath(args.json))
     os.makedirs(out_dir, exist_ok=True)
     thr_sizes = [int(s) for s in args.thr_sizes.split(",") if s]
 
-    context, impls, records = load(args.json)
+    context, records, na, rows = build(args.json, args.lat_size, thr_sizes)
     if not records:
         print(f"report: no benchmark entries in {args.json}", file=sys.stderr)
         return 1
-    add_ratios(records)
-    rows = mechanism_rows(records, args.lat_size, thr_sizes)
-    text = markdown(context, records, rows, args.lat_size, thr_sizes)
-    with open(os.path.join(out_dir, "report.md"), "w") as f:
+    text = markdown(context, records, na, rows, args.lat_size, thr_sizes)
+    paths = {"md": os.path.join(out_dir, "report.md"), "csv": os.path.join(out_dir, "results.csv"),
+             "summary": os.path.join(out_dir, "summary.csv")}
+    with open(paths["md"], "w") as f:
         f.write(text)
-    write_csv(os.path.join(out_dir, "results.csv"), CSV_FIELDS, records)
-    summary = [{**r, "p50_same_ns": r["p50_same"], "p99_same_ns": r["p99_same"], "p50_cross_ns": r["p50_cross"],
-                "p99_cross_ns": r["p99_cross"],
-                **{f"msgs_per_s_{s}": (r[f"thr_{s}"] or {}).get("msgs_per_s") for s in thr_sizes},
-                **{f"bytes_per_s_{s}": (r[f"thr_{s}"] or {}).get("bytes_per_s") for s in thr_sizes},
-                "notes": "; ".join(r["notes"])} for r in rows]
-    write_csv(os.path.join(out_dir, "summary.csv"),
-              ["rank", "mechanism", "mode", "wait", "p50_same_ns", "p99_same_ns", "p50_cross_ns", "p99_cross_ns"]
-              + [f"msgs_per_s_{s}" for s in thr_sizes] + [f"bytes_per_s_{s}" for s in thr_sizes]
-              + ["lat_vs_raw", "thr_vs_raw", "lat_vs_py", "thr_vs_py", "notes"], summary)
-    notes = [] if args.no_charts else charts(records, out_dir, args.lat_size)
+    write_csv(paths["csv"], CSV_FIELDS, records)
+    write_summary(paths["summary"], rows, thr_sizes)
+    notes = [] if args.no_charts else charts(records, context, rows, out_dir, args.lat_size)
+    problems = [n for n in notes if not n.endswith(".png")]
+    if args.console:
+        print(console(context, records, na, rows, args.lat_size, thr_sizes, args.max_lines - len(problems), paths))
+        for n in problems:
+            print(f"report: charts: {n.splitlines()[0][:66]}")
+        return 0
     if not args.quiet:
         print(text)
-    print(f"report: {os.path.join(out_dir, 'report.md')}, {os.path.join(out_dir, 'results.csv')}, "
-          f"{os.path.join(out_dir, 'summary.csv')}")
+    print(f"report: {paths['md']}, {paths['csv']}, {paths['summary']}")
     for n in notes:
         print(f"report: {n}")
     return 0

@@ -769,10 +769,7 @@ static void report(gb_state *st, const session *s)
         gb_counter(st, "cpu_ns_per_op", mech->cpu_s * 1e9 / (double)mech->ops, GB_COUNTER_PLAIN);
     }
     gb_counter(st, "size", (double)c->size, GB_COUNTER_PLAIN);
-    char label[240];
-    snprintf(label, sizeof label, "%s; %s%s%s", c->impl->wait, bench_placement_text(c->pin),
-             c->raw ? "; raw: " : "", c->raw ? c->raw->name : "");
-    gb_set_label(st, label);
+    gb_set_label(st, c->label);
 }
 
 void bench_case_run(gb_state *st, void *user)
@@ -785,6 +782,7 @@ void bench_case_run(gb_state *st, void *user)
                 c->impl->name, bench_elapsed());
     }
     if (c->na[0]) {
+        gb_set_label(st, c->label);
         gb_skip_with_error(st, c->na);
         return;
     }

@@ -6,12 +6,22 @@
  *            label land in Google Benchmark's JSON; a filter matching
  *            nothing answers 0; a callback that returns without looping is
  *            reported as an error instead of aborting the program.
- *   report   ipcbench on a tiny run (two mechanisms, one size, one
- *            placement, with raw and Python baselines), then bench/report.py
- *            on its JSON: the table, the CSV files and (with gnuplot) the
- *            charts exist, and every ratio in results.csv is the one computed
- *            from the figures next to it — cost_vs_raw from the raw lane,
- *            speedup_vs_python from the Python row of the same placement.
+ *   report   ipcbench on a tiny run (three mechanisms, one size, one
+ *            placement, two repetitions, raw and Python baselines), then
+ *            bench/report.py --console on its JSON: the short table fits 80
+ *            columns and its line budget, names its statistic, shows a size
+ *            eventfd cannot carry as "n/a (limit 8 B)" and no error; the
+ *            result file carries the machine context; and every ratio in
+ *            results.csv and summary.csv is the one tests/bench_check.py
+ *            recomputes from the JSON's repetitions with the same statistic
+ *            on both sides (cost_vs_raw from the raw lane, speedup_vs_python
+ *            from the Python row of the same placement).
+ *   json     --benchmark_format=json: stdout parses as one JSON document,
+ *            --benchmark_out gets the same, --benchmark_filter selected a
+ *            Python row; prose went to stderr.
+ *   filter   a --benchmark_filter matching no Python row never starts the
+ *            Python baseline (a stand-in script that leaves a mark proves
+ *            it), and one matching a Python row does.
  */
 #define _GNU_SOURCE
 #include "testlib.h"
@@ -172,50 +182,25 @@ static int run(char *const argv[], const char *log, unsigned seconds)
     return status;
 }
 
-/* A tiny CSV reader: the header's names, then rows of fields (csv module
- * quoting: "..." with "" inside). */
-#define MAX_COLS 64
-typedef struct csv_row {
-    int  n;
-    char f[MAX_COLS][256];
-} csv_row;
-
-static const char *csv_next(const char *p, csv_row *row)
+/* tests/bench_check.py (the JSON/CSV checks), found like bench/report.py. */
+static void find_check(char *buf, size_t size)
 {
-    row->n = 0;
-    if (!p || !*p) return NULL;
-    for (;;) {
-        char *out = row->f[row->n];
-        size_t k = 0;
-        if (*p == '"') {
-            for (p++; *p && !(*p == '"' && p[1] != '"'); p++) {
-                if (*p == '"') p++;
-                if (k < 255) out[k++] = *p;
-            }
-            if (*p == '"') p++;
-        } else {
-            for (; *p && *p != ',' && *p != '\n' && *p != '\r'; p++)
-                if (k < 255) out[k++] = *p;
-        }
-        out[k] = '\0';
-        if (row->n < MAX_COLS - 1) row->n++;
-        if (*p == ',') { p++; continue; }
-        while (*p == '\r' || *p == '\n') p++;
-        return p;
-    }
+    find_report(buf, size);
+    char *bench = strstr(buf, "bench/report.py");
+    assert_non_null(bench);
+    snprintf(bench, size - (size_t)(bench - buf), "tests/bench_check.py");
+    assert_int_equal(access(buf, R_OK), 0);
 }
 
-static int col(const csv_row *head, const char *name)
+/* python3 tests/bench_check.py CMD A [B]: 0 if the check holds. */
+static int check(const char *cmd, const char *a, const char *b)
 {
-    for (int i = 0; i < head->n; i++)
-        if (strcmp(head->f[i], name) == 0) return i;
-    fail_msg("results.csv has no column '%s'", name);
-    return -1;
+    char script[PATH_MAX + 64], log[PATH_MAX + 16];
+    find_check(script, sizeof script);
+    snprintf(log, sizeof log, "%s/check-%s.log", tmpdir, cmd);
+    char *argv[] = { "python3", script, (char *)cmd, (char *)a, (char *)b, NULL };
+    return run(argv, log, 60);
 }
-
-static double num(const csv_row *r, int i) { return r->f[i][0] ? strtod(r->f[i], NULL) : NAN; }
-
-static bool close_to(double a, double b) { return fabs(a - b) <= 1e-6 * fabs(b); }
 
 static void report_on_tiny_run(void **state)
 {
@@ -229,17 +214,36 @@ static void report_on_tiny_run(void **state)
     snprintf(json, sizeof json, "%s/tiny.json", tmpdir);
     snprintf(log, sizeof log, "%s/ipcbench.log", tmpdir);
 
-    char *bench_argv[] = { ipcbench, "--mech", "queue,pipe", "--sizes", "64", "--pin", "same",
+    /* two repetitions: every figure is a median with an interval */
+    char *bench_argv[] = { ipcbench, "--mech", "queue,pipe,eventfd", "--sizes", "64", "--pin", "same",
                            "--only", "latency,throughput,pair,raw,python", "--min-time", "0.01",
-                           "--json", json, NULL };
+                           "--reps", "2", "--json", json, NULL };
     assert_int_equal(run(bench_argv, log, 200), 0);
+    assert_int_equal(check("context", json, NULL), 0);
 
     snprintf(log, sizeof log, "%s/report.log", tmpdir);
     char *report_argv[] = { "python3", report, json, "--out", tmpdir, "--lat-size", "64",
-                            "--thr-sizes", "64", "--quiet", NULL };
+                            "--thr-sizes", "64", "--console", "--max-lines", "40", NULL };
     assert_int_equal(run(report_argv, log, 60), 0);
 
-    /* the table: both mechanisms ranked, in both modes where they run */
+    /* the short table: at most 40 lines of 80 columns, the statistic named,
+     * the sizes eventfd cannot carry marked n/a, never an error */
+    char *console = slurp(log);
+    assert_non_null(console);
+    int lines = 0;
+    for (char *p = console, *nl; *p; p = nl + 1, lines++) {
+        nl = strchr(p, '\n');
+        if (!nl) nl = p + strlen(p) - 1;
+        /* columns, not bytes: µ, – and × are two bytes each in UTF-8 */
+        int cols = 0;
+        for (char *c = p; c <= nl && *c != '\n'; c++) cols += ((unsigned char)*c & 0xC0) != 0x80;
+        if (cols > 80) fail_msg("console line %d has %d columns: %.*s", lines + 1, cols, (int)(nl - p), p);
+    }
+    assert_true(lines <= 40);
+    assert_non_null(strstr(console, "median of 2 repetitions [min–max]"));
+    assert_null(strstr(console, "ERROR"));
+    free(console);
+
     char path[PATH_MAX + 32];
     snprintf(path, sizeof path, "%s/report.md", tmpdir);
     char *md = slurp(path);
@@ -247,58 +251,17 @@ static void report_on_tiny_run(void **state)
     assert_non_null(strstr(md, "| queue | threads |"));
     assert_non_null(strstr(md, "| pipe | procs |"));
     assert_non_null(strstr(md, "## Interface cost"));
+    assert_non_null(strstr(md, "**Statistic: median of 2 repetitions [min–max]**"));
+    assert_non_null(strstr(md, "n/a (limit 8 B)"));
+    assert_null(strstr(md, "## Failed benchmarks"));
     free(md);
-    snprintf(path, sizeof path, "%s/summary.csv", tmpdir);
-    char *summary = slurp(path);
-    assert_non_null(summary);
-    assert_non_null(strstr(summary, ",queue,threads,"));
-    free(summary);
 
-    /* every ratio in results.csv is the one its own figures give */
-    snprintf(path, sizeof path, "%s/results.csv", tmpdir);
-    char *csv = slurp(path);
-    assert_non_null(csv);
-    csv_row head, r;
-    const char *p = csv_next(csv, &head);
-    int kind = col(&head, "kind"), impl = col(&head, "impl"), mode = col(&head, "mode"), pin = col(&head, "pin");
-    int p50 = col(&head, "p50_ns"), raw_p50 = col(&head, "raw_p50_ns"), cost = col(&head, "cost_vs_raw");
-    int msg = col(&head, "msg_ns"), raw_msg = col(&head, "raw_msg_ns");
-    int speed = col(&head, "speedup_vs_python"), err = col(&head, "error");
-    int raw_checked = 0, py_checked = 0, rows = 0;
-    while ((p = csv_next(p, &r)) != NULL) {
-        rows++;
-        if (r.f[err][0]) continue;
-        bool lat = strcmp(r.f[kind], "latency") == 0, thr = strcmp(r.f[kind], "throughput") == 0;
-        if ((lat || thr) && !isnan(num(&r, cost))) {
-            double want = lat ? num(&r, p50) / num(&r, raw_p50) : num(&r, msg) / num(&r, raw_msg);
-            if (!close_to(num(&r, cost), want))
-                fail_msg("%s %s: cost_vs_raw %s, figures give %g", r.f[kind], r.f[impl], r.f[cost], want);
-            raw_checked++;
-        }
-        if (lat && !isnan(num(&r, speed))) {
-            /* find the Python row of the same placement and mode */
-            const char *py = strcmp(r.f[mode], "threads") == 0 ? "python:queue.Queue" : "python:mp.Queue";
-            csv_row q;
-            const char *s = csv_next(csv, &q);
-            double py_p50 = NAN;
-            while ((s = csv_next(s, &q)) != NULL)
-                if (!strcmp(q.f[impl], py) && !strcmp(q.f[kind], "latency") && !strcmp(q.f[pin], r.f[pin]))
-                    py_p50 = num(&q, p50);
-            assert_false(isnan(py_p50));
-            if (!close_to(num(&r, speed), py_p50 / num(&r, p50)))
-                fail_msg("%s %s: speedup_vs_python %s, figures give %g", r.f[impl], r.f[mode], r.f[speed],
-                         py_p50 / num(&r, p50));
-            py_checked++;
-        }
-    }
-    free(csv);
-    assert_true(rows >= 8);
-    assert_true(raw_checked >= 4);  /* queue and pipe, latency and throughput */
-    assert_true(py_checked >= 2);   /* queue (threads) and pipe (procs)       */
+    /* every ratio is the one the JSON gives, the same statistic on both sides */
+    assert_int_equal(check("ratios", json, tmpdir), 0);
 
     /* the charts, if gnuplot is there to draw them */
     if (system("command -v gnuplot >/dev/null 2>&1") == 0) {
-        for (const char *const *png = (const char *const[]){ "latency.png", "throughput.png", NULL }; *png; png++) {
+        for (const char *const *png = (const char *const[]){ "latency.png", NULL }; *png; png++) {
             snprintf(path, sizeof path, "%s/%s", tmpdir, *png);
             char *img = slurp(path);
             assert_non_null(img);
@@ -306,6 +269,92 @@ static void report_on_tiny_run(void **state)
             free(img);
         }
     }
+}
+
+/* Like run(), but stdout and stderr into separate files. */
+static int run_split(char *const argv[], const char *out, const char *err, unsigned seconds)
+{
+    fflush(NULL);
+    pid_t pid = tl_fork(seconds);
+    if (pid == 0) {
+        int o = open(out, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+        int e = open(err, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+        if (o < 0 || e < 0 || dup2(o, 1) < 0 || dup2(e, 2) < 0) _exit(126);
+        execvp(argv[0], argv);
+        _exit(127);
+    }
+    int status = tl_wait(pid, seconds + 10);
+    if (status != 0) {
+        char *text = slurp(err);
+        print_message("%s exited with %d; its stderr:\n%s\n", argv[0], status, text ? text : "(none)");
+        free(text);
+    }
+    return status;
+}
+
+/* --benchmark_format=json: stdout is exactly one JSON document (C rows,
+ * Python rows, context), everything else on stderr; --benchmark_out gets
+ * the same document. */
+static void json_on_stdout(void **state)
+{
+    (void)state;
+    tl_watchdog(120);
+    char out[PATH_MAX], ipcbench[PATH_MAX + 16], std_out[PATH_MAX + 16], std_err[PATH_MAX + 16];
+    char out_flag[PATH_MAX + 64], out_file[PATH_MAX + 16];
+    out_dir(out, sizeof out);
+    snprintf(ipcbench, sizeof ipcbench, "%s/ipcbench", out);
+    snprintf(std_out, sizeof std_out, "%s/stdout.json", tmpdir);
+    snprintf(std_err, sizeof std_err, "%s/stderr.txt", tmpdir);
+    snprintf(out_file, sizeof out_file, "%s/out.json", tmpdir);
+    snprintf(out_flag, sizeof out_flag, "--benchmark_out=%s", out_file);
+    char *argv[] = { ipcbench, "--mech", "pipe", "--sizes", "64", "--pin", "same", "--min-time", "0.01",
+                     "--benchmark_format=json", "--benchmark_filter=^pair/pipe|latency/python:mp.Pipe",
+                     out_flag, NULL };
+    assert_int_equal(run_split(argv, std_out, std_err, 100), 0);
+    assert_int_equal(check("json-doc", std_out, NULL), 0);
+    assert_int_equal(check("python-rows", std_out, "1"), 0); /* the filter reached Python */
+    assert_int_equal(check("json-doc", out_file, NULL), 0);
+    assert_int_equal(check("python-rows", out_file, "1"), 0);
+    char *err = slurp(std_err);
+    assert_non_null(err);
+    assert_non_null(strstr(err, "[ipcbench]"));  /* progress went to stderr */
+    free(err);
+}
+
+/* A --benchmark_filter that matches no Python row does not start Python:
+ * the baseline is replaced by a script that leaves a mark when run. */
+static void filter_without_python_rows_runs_no_python(void **state)
+{
+    (void)state;
+    tl_watchdog(120);
+    char out[PATH_MAX], ipcbench[PATH_MAX + 16], fake[PATH_MAX + 16], mark[PATH_MAX + 16];
+    char json[PATH_MAX + 16], log[PATH_MAX + 16];
+    out_dir(out, sizeof out);
+    snprintf(ipcbench, sizeof ipcbench, "%s/ipcbench", out);
+    snprintf(fake, sizeof fake, "%s/fake_baseline.py", tmpdir);
+    snprintf(mark, sizeof mark, "%s/python-ran", tmpdir);
+    snprintf(json, sizeof json, "%s/filtered.json", tmpdir);
+    snprintf(log, sizeof log, "%s/filtered.log", tmpdir);
+    FILE *f = fopen(fake, "w");
+    assert_non_null(f);
+    fprintf(f, "import sys\nopen(%s%s%s, 'w').close()\n"
+               "out = sys.argv[sys.argv.index('--json') + 1]\nopen(out, 'w').write('[]')\n",
+            "'", mark, "'");
+    assert_int_equal(fclose(f), 0);
+    assert_int_equal(setenv("IPCBENCH_PYTHON_BASELINE", fake, 1), 0);
+
+    char *argv[] = { ipcbench, "--mech", "pipe", "--sizes", "64", "--pin", "same", "--min-time", "0.01",
+                     "--benchmark_filter=^pair/pipe", "--json", json, NULL };
+    assert_int_equal(run(argv, log, 100), 0);
+    assert_int_equal(access(mark, F_OK), -1);             /* no Python */
+    assert_int_equal(check("python-rows", json, "0"), 0);
+
+    /* the control: a filter that matches a Python row does run it */
+    char *argv2[] = { ipcbench, "--mech", "pipe", "--sizes", "64", "--pin", "same", "--min-time", "0.01",
+                      "--benchmark_filter=^pair/pipe|python:mp.Pipe", "--json", json, NULL };
+    assert_int_equal(run(argv2, log, 100), 0);
+    assert_int_equal(access(mark, F_OK), 0);
+    unsetenv("IPCBENCH_PYTHON_BASELINE");
 }
 
 static int make_tmpdir(void **state)
@@ -328,6 +377,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(shim_runs_c_benchmarks),
         cmocka_unit_test(report_on_tiny_run),
+        cmocka_unit_test(json_on_stdout),
+        cmocka_unit_test(filter_without_python_rows_runs_no_python),
     };
     return cmocka_run_group_tests(tests, make_tmpdir, remove_tmpdir);
 }
