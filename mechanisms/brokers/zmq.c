@@ -9,46 +9,63 @@
  * not "out" when send returns.  ipc_free() lingers up to 2 s to flush what is
  * still queued; a process that ends with _exit() or a crash loses it.
  *
- * Topology.  PUSH sockets deal messages round-robin to the PULL sockets
- * connected to them, and PULL sockets fair-queue from their PUSH peers, so
- * "any holder sends, any holder receives" needs a meeting point: the
- * streamer device.  The creator of a channel runs a small thread with two
- * bound sockets,
+ * Topology.  Senders' PUSH sockets deal messages to a meeting point, the
+ * device, a small thread in the channel's creator with two bound sockets:
  *
- *     every handle's PUSH --> [PULL  device  PUSH] --> every handle's PULL
- *                     "<ep>"  (frontend)  (backend)  "<ep>.out" or port+1
+ *     every handle's PUSH ---> [PULL   device   ROUTER] <--> every handle's DEALER
+ *                     "<ep>"  (frontend)      (backend)  "<ep>.out" or port+1
  *
  * so a channel has one address for senders and one for receivers: a private
- * ipc:// path by default, or tcp://host:port (and port+1) to cross machines.
- * Another process attaches with IPC_ATTACH and the endpoint (see
- * ipc_zmq_endpoint).  The device takes one message at a time from the
- * frontend and hands it to the backend when a receiver has room.
+ * ipc:// path by default (in a 0700 temp dir), or tcp://host:port (and
+ * port+1) to cross machines.  Another process attaches with IPC_ATTACH and
+ * the endpoint (see ipc_zmq_endpoint); attach first checks that somebody
+ * serves it (a connect) and, for ipc://, that the socket is the caller's
+ * own uid's — ZeroMQ's own connect succeeds with nobody at the other end,
+ * and sends would then be accepted and dropped at free.
+ *
+ * No prefetch: receivers ask.  A PULL socket would prefetch its round-robin
+ * share of every message, lost with a receiver that is killed (or that just
+ * stops receiving).  So a receive sends the device a request (one byte on
+ * its DEALER) and the device answers with ONE message, to the oldest
+ * request; a message is read from the frontend only when a request waits
+ * (so the frontend's HWM pushes back on senders).  A receive whose deadline
+ * passes cancels its request; the device acknowledges, and a message that
+ * crossed the cancel is returned (it is already here).  What a dying
+ * receiver can take with it is therefore only the one message it asked
+ * for: the one in flight to a receiver blocked in recv when it was killed,
+ * or the one it kept after IPC_EMSGSIZE (kept for this handle's next
+ * receive; ipc_free hands it back to the channel, at its tail).
+ * ZMQ_ROUTER_MANDATORY makes an answer to a receiver that has gone fail
+ * instead of vanishing: the device keeps the message for the next request.
+ * The price is one round trip through the device per message received (a
+ * few times the prefetching PULL's cost; see the tutorial's table).
  *
  * Capacity.  cfg->capacity becomes the high-water mark (HWM) of the
  * sender's pipe and of the device's frontend; 0 means no limit (ZeroMQ's
  * HWM 0).  The HWM is per pipe, and kernel socket buffers lie between the
  * pipes, so the number of messages in flight is only roughly the capacity:
- * IPC_CAP_BOUNDED is not claimed.  A PULL socket prefetches: the device
- * pushes up to PREFETCH messages (plus what the kernel buffers hold) to a
- * connected receiver before it asks.  So a handle connects its PULL only on
- * its first receive — and from then on it gets its round-robin share of
- * every message, whether it asks again or not.  A receiver that stops
- * receiving strands what it prefetched (lost when that handle is freed).
- *
- * The EMSGSIZE rule.  A PULL socket cannot put a message back.  A message
- * too large for the caller's buffer stays in this handle's holdback and is
- * the next message this handle returns — queued for this handle only.
+ * IPC_CAP_BOUNDED is not claimed.
  *
  * Closing.  ipc_close() sends a two-part "close frame" (data messages are
- * always one part, so none can be mistaken for it).  ZeroMQ orders messages
- * per connection only, so a close from one process is not ordered after
- * another process's sends: the device waits CLOSE_GRACE_MS after the close
- * frame, forwarding what still arrives, then keeps every receiver's pipe
- * topped up with close frames.  A receiver drains what came before them and
- * then answers IPC_ECLOSED, and a receiver blocked anywhere wakes.  Senders
- * of the closing handle (and of its fork()ed copies, which share its
+ * always one part, so none can be mistaken for it) through the closing
+ * handle's PUSH, under the send lock: every send of that handle that
+ * returned IPC_OK is ahead of it in the same pipe, and every later one is
+ * refused.  ZeroMQ orders messages per connection only, so a close from one
+ * process is not ordered after another process's sends: the device waits
+ * CLOSE_GRACE_MS after the close frame, still delivering what arrives, and
+ * answers "closed" only when the frontend is empty after that.  A receiver
+ * then answers IPC_ECLOSED, and one blocked in recv(-1) wakes.  A
+ * get_nowait drain (timeout 0) on the handle that closed waits (up to
+ * DRAIN_MS) for that answer, so it returns everything sent before the close.
+ * Senders of the closing handle (and of its fork()ed copies, which share its
  * eventfd) are woken and refused; senders in other processes learn of the
- * close only if they also receive — a PUSH socket hears nothing back.
+ * close only if they also receive — a PUSH socket hears nothing back — and
+ * what they send after it is not delivered (not promised: see ipc_zmq.h).
+ *
+ * Descriptors.  A handle's sockets are made at open, and open refuses
+ * (IPC_ESYS, EMFILE) when the process's descriptors would run short once
+ * the connections ZeroMQ opens later, in its I/O thread, exist (see
+ * check_fd_room): running out later would fail sends and receives instead.
  *
  * fork().  A ZeroMQ context (its I/O threads, its sockets) must not be used
  * after fork(): the threads did not come along.  A pthread_atfork handler
@@ -73,11 +90,18 @@
 
 #include <zmq.h>
 
+#include <dirent.h>
 #include <limits.h>
+#include <netdb.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #define EP_MAX          (PATH_MAX + 32)
@@ -229,8 +253,36 @@ static int receivers_endpoint(const char *in, char *out, size_t size)
 
 /* ---- the channel ------------------------------------------------------- */
 
+/* What a receiver and the device say to each other: the first frame is one
+ * byte.  The device sends a message to a receiver only in answer to a
+ * request, so no receiver ever holds more than the one message it asked for
+ * (no prefetch: see the top). */
+enum {
+    REQ_WAIT   = 'R', /* receiver: the next message, whenever there is one     */
+    REQ_NOWAIT = 'N', /* receiver: the next message if there is one right now  */
+    REQ_CANCEL = 'C', /* receiver: forget my request (always answered by ACK)  */
+    REP_DATA   = 'D', /* device: the message follows as the second frame       */
+    REP_EMPTY  = 'E', /* device: nothing now (the answer to REQ_NOWAIT)        */
+    REP_CLOSED = 'X', /* device: closed and drained                            */
+    REP_ACK    = 'K', /* device: your request is gone                          */
+};
+
+/* A receiver's request, as the handle sees it. */
+enum { RQ_NONE, RQ_WAITING, RQ_NOWAIT, RQ_CANCELLING };
+
+#define REPLY_MS   2000 /* how long a receiver waits for the device's answer to N or C */
+#define DRAIN_MS   5000 /* a nowait receive on a handle that closed: waits this long for the close */
+#define FD_LAZY_OWNER  4 /* descriptors a handle's connections take after open (see zq_open) */
+#define FD_LAZY_ATTACH 2
+#define FD_RESERVE     8 /* kept free for the context's own threads and the caller */
+
+typedef struct waiter {
+    unsigned char id[256]; /* the ROUTER's identity frame of the receiver */
+    size_t        len;
+} waiter;
+
 typedef struct device {
-    void      *front, *back; /* PULL bound at in_ep, PUSH bound at out_ep    */
+    void      *front, *back; /* PULL bound at in_ep, ROUTER bound at out_ep  */
     ipc_helper thread;       /* its stop_fd ends the loop                    */
 } device;
 
@@ -241,13 +293,16 @@ typedef struct zmq_channel {
     pid_t           owner;          /* the process running the device, or 0    */
     device          dev;
     atomic_uint     gen;            /* fork generation of ctx/push/pull below  */
-    void           *ctx;            /* NULL until this process needs a socket  */
-    void           *push, *pull;    /* made on first send / first receive      */
+    void           *ctx;            /* NULL in a forked child until first use  */
+    void           *push, *pull;    /* PUSH to in_ep, DEALER to out_ep         */
     pthread_mutex_t send_lock, recv_lock; /* a ZeroMQ socket is single-threaded */
+    bool            shut;           /* ipc_close on this handle (send_lock)    */
     zmq_msg_t       held;           /* the holdback (recv_lock)                */
     bool            has_held;
-    atomic_bool     saw_close;      /* a close frame arrived here               */
+    int             rq;             /* RQ_*: our request to the device (recv_lock) */
+    atomic_bool     saw_close;      /* the device said closed and drained      */
     int             wake_fd;        /* eventfd: ipc_close wakes blocked senders */
+    int             fd_lazy;        /* FD_LAZY_* counted in g_fd_lazy (g_lock)  */
     struct zmq_channel *next_owned; /* g_owned (g_lock)                        */
 } zmq_channel;
 
@@ -255,6 +310,8 @@ typedef struct zmq_channel {
  * temp dir are ours to remove, also when the program exits without
  * ipc_free (a SIGKILL still leaves them behind). */
 static zmq_channel *g_owned;
+/* Descriptors the open handles of this process will still take (g_lock). */
+static int g_fd_lazy;
 
 static void remove_files(const zmq_channel *z)
 {
@@ -300,54 +357,150 @@ static void skip_parts(void *sock, zmq_msg_t *m)
     while (zmq_msg_more(m) && zmq_msg_recv(m, sock, ZMQ_DONTWAIT) >= 0) {}
 }
 
-/* The device: frontend -> one message in hand -> backend.  Not reading the
- * frontend while a message waits for a receiver is what makes the frontend's
- * HWM push back on senders. */
+/* ---- the device -----------------------------------------------------------
+ * Requests from the backend queue up in `w`; a message is read from the
+ * frontend only when a request waits for it (so the frontend's HWM pushes
+ * back on senders) and goes to the oldest request.  ZMQ_ROUTER_MANDATORY
+ * makes a send to a receiver that has gone fail instead of dropping the
+ * message: it stays in hand for the next request. */
+typedef struct dev_state {
+    device   *dv;
+    zmq_msg_t m;          /* a data message read from the frontend        */
+    bool      holding;    /* m holds one                                  */
+    bool      closed;     /* a close frame came through                   */
+    int64_t   grace_end;  /* until then, late messages are still awaited  */
+    waiter   *w;          /* pending REQ_WAIT requests, oldest first      */
+    size_t    nw, capw;
+} dev_state;
+
+/* Take one data message from the frontend if there is one (close frames are
+ * consumed on the way).  true: s->m holds one. */
+static bool dev_pull(dev_state *s)
+{
+    while (!s->holding) {
+        if (zmq_msg_recv(&s->m, s->dv->front, ZMQ_DONTWAIT) < 0) return false;
+        if (!zmq_msg_more(&s->m)) {
+            s->holding = true;
+        } else {
+            skip_parts(s->dv->front, &s->m);
+            if (!s->closed) {
+                s->closed = true;
+                s->grace_end = ipc_now_ns() + CLOSE_GRACE_MS * 1000000LL;
+            }
+        }
+    }
+    return true;
+}
+
+static bool dev_drained(const dev_state *s)
+{
+    return s->closed && !s->holding && ipc_now_ns() >= s->grace_end;
+}
+
+/* [identity][type] or [identity][D][message].  0 sent; -1 not (the
+ * receiver is gone, or its pipe is full): the message stays in s->m. */
+static int dev_reply(dev_state *s, const waiter *to, char type)
+{
+    void *b = s->dv->back;
+    if (zmq_send(b, to->id, to->len, ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0) return -1;
+    if (type != REP_DATA) return zmq_send(b, &type, 1, ZMQ_DONTWAIT) < 0 ? -1 : 0;
+    if (zmq_send(b, &type, 1, ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0) return -1;
+    if (zmq_msg_send(&s->m, b, ZMQ_DONTWAIT) < 0) return -1;
+    s->holding = false;
+    return 0;
+}
+
+static void dev_pop(dev_state *s)
+{
+    memmove(s->w, s->w + 1, (s->nw - 1) * sizeof *s->w);
+    s->nw--;
+}
+
+/* Answer the waiting requests with what there is. */
+static void dev_serve(dev_state *s)
+{
+    while (s->nw > 0) {
+        if (dev_pull(s)) {
+            (void)dev_reply(s, &s->w[0], REP_DATA); /* a gone receiver: next one */
+            dev_pop(s);
+        } else if (dev_drained(s)) {
+            (void)dev_reply(s, &s->w[0], REP_CLOSED);
+            dev_pop(s);
+        } else {
+            break;
+        }
+    }
+}
+
+/* One request from the backend. */
+static void dev_request(dev_state *s)
+{
+    waiter from;
+    int n = zmq_recv(s->dv->back, from.id, sizeof from.id, ZMQ_DONTWAIT);
+    if (n < 0) return;
+    from.len = (size_t)n > sizeof from.id ? sizeof from.id : (size_t)n;
+    char type = 0;
+    zmq_msg_t t;
+    zmq_msg_init(&t);
+    if (zmq_msg_recv(&t, s->dv->back, ZMQ_DONTWAIT) >= 0 && zmq_msg_size(&t) == 1)
+        type = *(const char *)zmq_msg_data(&t);
+    skip_parts(s->dv->back, &t);
+    zmq_msg_close(&t);
+    if (type == REQ_WAIT) {
+        if (s->nw == s->capw) {
+            size_t cap = s->capw ? s->capw * 2 : 16;
+            waiter *w = realloc(s->w, cap * sizeof *w);
+            if (!w) return; /* the receiver's deadline (or its next request) covers it */
+            s->w = w;
+            s->capw = cap;
+        }
+        s->w[s->nw++] = from;
+    } else if (type == REQ_NOWAIT) {
+        if (s->nw == 0 && dev_pull(s)) (void)dev_reply(s, &from, REP_DATA);
+        else (void)dev_reply(s, &from, dev_drained(s) ? REP_CLOSED : REP_EMPTY);
+    } else if (type == REQ_CANCEL) {
+        for (size_t i = 0; i < s->nw; i++)
+            if (s->w[i].len == from.len && memcmp(s->w[i].id, from.id, from.len) == 0) {
+                memmove(s->w + i, s->w + i + 1, (s->nw - i - 1) * sizeof *s->w);
+                s->nw--;
+                break;
+            }
+        (void)dev_reply(s, &from, REP_ACK);
+    }
+}
+
 static void *device_main(void *arg)
 {
     zmq_channel *z = arg;
-    device *dv = &z->dev;
-    zmq_msg_t m;
-    zmq_msg_init(&m);
-    bool holding = false, closed = false, flooding = false;
-    int64_t flood_at = 0;
+    dev_state s = { .dv = &z->dev };
+    zmq_msg_init(&s.m);
     for (;;) {
+        dev_serve(&s);
         zmq_pollitem_t it[3] = {
-            { .fd = dv->thread.stop_fd, .events = ZMQ_POLLIN },
-            { .socket = dv->front, .events = holding ? 0 : ZMQ_POLLIN },
-            { .socket = dv->back, .events = holding || flooding ? ZMQ_POLLOUT : 0 },
+            { .fd = s.dv->thread.stop_fd, .events = ZMQ_POLLIN },
+            { .socket = s.dv->back, .events = ZMQ_POLLIN },
+            { .socket = s.dv->front, .events = s.nw > 0 && !s.holding ? ZMQ_POLLIN : 0 },
         };
         long timeout = -1;
-        if (closed && !flooding) {
-            int64_t left = (flood_at - ipc_now_ns()) / 1000000;
-            timeout = left > 0 ? (long)left : 0;
+        if (s.closed && s.nw > 0) { /* wake at the end of the grace period */
+            int64_t left = (s.grace_end - ipc_now_ns()) / 1000000;
+            timeout = left > 0 ? (long)left + 1 : 0;
         }
         if (zmq_poll(it, 3, timeout) < 0) {
             if (errno == EINTR) continue;
             break; /* ETERM: the context is going away */
         }
         if (it[0].revents) break;
-        if (closed && !flooding && ipc_now_ns() >= flood_at) flooding = true;
-        if ((it[1].revents & ZMQ_POLLIN) && zmq_msg_recv(&m, dv->front, ZMQ_DONTWAIT) >= 0) {
-            if (!zmq_msg_more(&m)) {
-                holding = true;
-            } else {
-                skip_parts(dv->front, &m);
-                if (!closed) {
-                    closed = true;
-                    flood_at = ipc_now_ns() + CLOSE_GRACE_MS * 1000000LL;
-                }
+        if (it[1].revents & ZMQ_POLLIN)
+            for (int i = 0; i < 64; i++) {
+                int ev = 0;
+                size_t sz = sizeof ev;
+                if (zmq_getsockopt(s.dv->back, ZMQ_EVENTS, &ev, &sz) < 0 || !(ev & ZMQ_POLLIN)) break;
+                dev_request(&s);
             }
-        }
-        if (it[2].revents & ZMQ_POLLOUT) {
-            if (holding) {
-                if (zmq_msg_send(&m, dv->back, ZMQ_DONTWAIT) >= 0) holding = false;
-            } else if (flooding) {
-                send_close_frame(dv->back, ZMQ_DONTWAIT); /* until every pipe is full */
-            }
-        }
     }
-    zmq_msg_close(&m);
+    zmq_msg_close(&s.m);
+    free(s.w);
     return NULL;
 }
 
@@ -363,9 +516,20 @@ static int start_device(zmq_channel *z, const char *want)
         if (!dv->front) return IPC_ESYS;
         int rc = receivers_endpoint(z->in_ep, z->out_ep, sizeof z->out_ep);
         if (rc == IPC_OK) {
-            dv->back = open_socket(z->ctx, ZMQ_PUSH, PREFETCH, 0, z->out_ep, true, NULL, 0);
-            if (dv->back) break;
-            rc = IPC_ESYS;
+            dv->back = zmq_socket(z->ctx, ZMQ_ROUTER);
+            if (!dv->back) {
+                rc = ipc__fail(IPC_ESYS, "zmq_socket(ROUTER)");
+            } else {
+                rc = set_int(dv->back, ZMQ_ROUTER_MANDATORY, 1, "ZMQ_ROUTER_MANDATORY");
+                if (rc == IPC_OK) rc = set_int(dv->back, ZMQ_LINGER, 0, "ZMQ_LINGER");
+                if (rc == IPC_OK && zmq_bind(dv->back, z->out_ep) < 0)
+                    rc = ipc__fail(IPC_ESYS, "zmq_bind(%s)", z->out_ep);
+                if (rc == IPC_OK) break;
+                int saved = errno;
+                zmq_close(dv->back);
+                dv->back = NULL;
+                errno = saved;
+            }
         }
         int saved = errno;
         zmq_close(dv->front);
@@ -405,6 +569,8 @@ static zmq_channel *adopt(ipc_channel *ch)
         z->ctx = z->push = z->pull = NULL; /* the parent's: forget, never close */
         zmq_msg_init(&z->held);            /* a copy of the parent's holdback: not ours */
         z->has_held = false;
+        z->rq = RQ_NONE;                   /* the parent's request, answered to it */
+        z->fd_lazy = 0;
         pthread_mutex_init(&z->send_lock, NULL); /* maybe held by a parent thread */
         pthread_mutex_init(&z->recv_lock, NULL);
         atomic_store(&z->gen, gen);
@@ -413,7 +579,8 @@ static zmq_channel *adopt(ipc_channel *ch)
     return z;
 }
 
-/* Create this handle's PUSH or PULL on first use. */
+/* Create this handle's PUSH or DEALER (at open; in a forked child on first
+ * use). */
 static int ensure_socket(zmq_channel *z, void **sock, int type)
 {
     if (*sock) return IPC_OK;
@@ -421,7 +588,7 @@ static int ensure_socket(zmq_channel *z, void **sock, int type)
         int rc = ctx_acquire(&z->ctx);
         if (rc != IPC_OK) return rc;
     }
-    int hwm = type == ZMQ_PULL ? PREFETCH : (int)(z->base.capacity > INT_MAX ? INT_MAX : z->base.capacity);
+    int hwm = type == ZMQ_DEALER ? 4 : (int)(z->base.capacity > INT_MAX ? INT_MAX : z->base.capacity);
     *sock = open_socket(z->ctx, type, hwm, type == ZMQ_PUSH ? LINGER_MS : 0,
                         type == ZMQ_PUSH ? z->in_ep : z->out_ep, false, NULL, 0);
     return *sock ? IPC_OK : IPC_ESYS;
@@ -434,8 +601,10 @@ static int zq_send(ipc_channel *ch, const void *msg, size_t len, int prio, const
     int r = ipc__lock(&z->send_lock, d, NULL);
     if (r == 1) return ipc__fail(IPC_EFULL, "zmq: another thread was sending until the deadline");
     if (r < 0) return r;
-    int rc = atomic_load(&z->saw_close) ? ipc__fail(IPC_ECLOSED, "zmq: channel closed")
-                                        : ensure_socket(z, &z->push, ZMQ_PUSH);
+    /* Checked under send_lock, which zq_close holds while it queues the
+     * close frame: a send is either ahead of it in the pipe or refused. */
+    int rc = z->shut || atomic_load(&z->saw_close) ? ipc__fail(IPC_ECLOSED, "zmq: channel closed")
+                                                   : ensure_socket(z, &z->push, ZMQ_PUSH);
     while (rc == IPC_OK) {
         if (zmq_send(z->push, len ? msg : "", len, ZMQ_DONTWAIT) >= 0) break;
         if (errno == EINTR) continue;
@@ -454,6 +623,88 @@ static int zq_send(ipc_channel *ch, const void *msg, size_t len, int prio, const
     return rc;
 }
 
+/* Send a one-byte request to the device. */
+static int request(zmq_channel *z, char type)
+{
+    while (zmq_send(z->pull, &type, 1, 0) < 0)
+        if (errno != EINTR) return ipc__fail(IPC_ESYS, "zmq_send(request %c)", type);
+    return IPC_OK;
+}
+
+/* Read one answer if one is there: 1 (type in *type; a message lands in the
+ * holdback), 0 none yet, or IPC_ESYS. */
+static int read_answer(zmq_channel *z, char *type)
+{
+    zmq_msg_t t;
+    zmq_msg_init(&t);
+    if (zmq_msg_recv(&t, z->pull, ZMQ_DONTWAIT) < 0) {
+        zmq_msg_close(&t);
+        return errno == EAGAIN || errno == EINTR ? 0 : ipc__fail(IPC_ESYS, "zmq_msg_recv");
+    }
+    *type = zmq_msg_size(&t) == 1 ? *(const char *)zmq_msg_data(&t) : '?';
+    bool more = zmq_msg_more(&t);
+    zmq_msg_close(&t);
+    if (*type == REP_DATA && more) {
+        /* the parts of one message arrive together: this cannot wait */
+        if (zmq_msg_recv(&z->held, z->pull, ZMQ_DONTWAIT) < 0) return ipc__fail(IPC_ESYS, "zmq_msg_recv(data)");
+        z->has_held = true;
+        if (zmq_msg_more(&z->held)) skip_parts(z->pull, &z->held);
+    } else if (more) {
+        zmq_msg_t rest;
+        zmq_msg_init(&rest);
+        while (zmq_msg_recv(&rest, z->pull, ZMQ_DONTWAIT) >= 0 && zmq_msg_more(&rest)) {}
+        zmq_msg_close(&rest);
+    }
+    return 1;
+}
+
+/* Get the next message into the holdback: ask the device, wait for its
+ * answer until the deadline, cancel the request if it passes. */
+static int fetch(ipc_channel *ch, zmq_channel *z, const ipc_deadline *d)
+{
+    ipc_deadline reply; /* for the device's answer to N and C */
+    ipc__deadline_start(&reply, REPLY_MS);
+    bool giving_up = false;
+    for (;;) {
+        if (z->has_held) return IPC_OK;
+        if (atomic_load(&z->saw_close)) return ipc__fail(IPC_ECLOSED, "zmq: channel closed and drained");
+        if (z->rq == RQ_NONE) {
+            if (giving_up) return ipc__fail(IPC_EEMPTY, "zmq: nothing received");
+            bool nowait = ipc__deadline_is_nowait(d);
+            int rc = request(z, nowait ? REQ_NOWAIT : REQ_WAIT);
+            if (rc != IPC_OK) return rc;
+            z->rq = nowait ? RQ_NOWAIT : RQ_WAITING;
+            ipc__deadline_start(&reply, REPLY_MS);
+        }
+        char type;
+        int got = read_answer(z, &type);
+        if (got < 0) return got;
+        if (got == 1) {
+            if (type == REP_ACK) z->rq = RQ_NONE;
+            else if (z->rq != RQ_CANCELLING) z->rq = RQ_NONE; /* a C still owes its ACK */
+            if (type == REP_CLOSED) atomic_store(&z->saw_close, true);
+            if (type == REP_EMPTY) giving_up = true;
+            continue;
+        }
+        if (z->rq == RQ_WAITING && ipc__deadline_passed(d)) {
+            int rc = request(z, REQ_CANCEL);
+            if (rc != IPC_OK) return rc;
+            z->rq = RQ_CANCELLING;
+            giving_up = true;
+            ipc__deadline_start(&reply, REPLY_MS);
+            continue;
+        }
+        const ipc_deadline *until = z->rq == RQ_WAITING ? d : &reply;
+        if (z->rq != RQ_WAITING && ipc__deadline_passed(&reply))
+            /* the device has not answered: ask again next time (a late
+             * answer is read then) */
+            return ipc__fail(IPC_EEMPTY, "zmq: the channel's device did not answer within %d ms", REPLY_MS);
+        if (z->rq == RQ_WAITING) ipc__blocked(ch, IPC_EV_RECV_BLOCKED);
+        int rc = wait_socket(z->pull, ZMQ_POLLIN, -1, until);
+        if (rc != IPC_OK) return rc;
+    }
+}
+
 static int zq_recv(ipc_channel *ch, void *buf, size_t cap, size_t *len, int *prio, const ipc_deadline *d)
 {
     zmq_channel *z = adopt(ch);
@@ -461,27 +712,16 @@ static int zq_recv(ipc_channel *ch, void *buf, size_t cap, size_t *len, int *pri
     int r = ipc__lock(&z->recv_lock, d, NULL);
     if (r == 1) return ipc__fail(IPC_EEMPTY, "zmq: another thread was receiving until the deadline");
     if (r < 0) return r;
-    int rc = ensure_socket(z, &z->pull, ZMQ_PULL), skipped = 0;
-    while (rc == IPC_OK && !z->has_held) {
-        if (zmq_msg_recv(&z->held, z->pull, ZMQ_DONTWAIT) >= 0) {
-            if (!zmq_msg_more(&z->held)) {
-                z->has_held = true;
-                break;
-            }
-            skip_parts(z->pull, &z->held); /* a close frame */
-            atomic_store(&z->saw_close, true);
-            if (++skipped >= CLOSE_SKIP) rc = ipc__fail(IPC_ECLOSED, "zmq: channel closed and drained");
-            continue;
-        }
-        if (errno == EINTR) continue;
-        if (errno != EAGAIN) rc = ipc__fail(IPC_ESYS, "zmq_msg_recv");
-        else if (atomic_load(&z->saw_close)) rc = ipc__fail(IPC_ECLOSED, "zmq: channel closed and drained");
-        else if (ipc__deadline_passed(d)) rc = ipc__fail(IPC_EEMPTY, "zmq: nothing received");
-        else {
-            ipc__blocked(ch, IPC_EV_RECV_BLOCKED);
-            rc = wait_socket(z->pull, ZMQ_POLLIN, -1, d);
-        }
+    /* A get_nowait drain after this handle's own close: wait (bounded) for
+     * the close to come back through the device, so that what was sent
+     * before it is returned first. */
+    ipc_deadline drain;
+    if (ipc__deadline_is_nowait(d) && atomic_load(&z->base.closed)) {
+        ipc__deadline_start(&drain, DRAIN_MS);
+        d = &drain;
     }
+    int rc = ensure_socket(z, &z->pull, ZMQ_DEALER);
+    if (rc == IPC_OK) rc = fetch(ch, z, d);
     if (rc == IPC_OK) {
         *len = zmq_msg_size(&z->held);
         if (*len > cap) {
@@ -505,6 +745,7 @@ static int zq_close(ipc_channel *ch)
     if (write(z->wake_fd, &one, sizeof one) < 0) return ipc__fail(IPC_ESYS, "write(eventfd)");
     int rc = ipc__lock(&z->send_lock, &ipc__forever, NULL); /* a blocked sender has just been woken */
     if (rc < 0) return rc;
+    z->shut = true;
     if ((rc = ensure_socket(z, &z->push, ZMQ_PUSH)) == IPC_OK) {
         ipc_deadline d;
         ipc__deadline_start(&d, LINGER_MS);
@@ -525,10 +766,46 @@ static int zq_close(ipc_channel *ch)
     return rc;
 }
 
+/* A handle going away with a request out or a message in its holdback
+ * (IPC_EMSGSIZE): take the answer, and hand a message back to the channel
+ * (at its tail) instead of dropping it.  Not for the owner: its device, and
+ * the channel, end with it. */
+static void give_back(zmq_channel *z)
+{
+    if (z->rq == RQ_WAITING || z->rq == RQ_NOWAIT) {
+        if (request(z, REQ_CANCEL) != IPC_OK) return;
+        z->rq = RQ_CANCELLING;
+    }
+    ipc_deadline d;
+    ipc__deadline_start(&d, REPLY_MS);
+    while (z->rq != RQ_NONE && !ipc__deadline_passed(&d)) {
+        char type;
+        int got = read_answer(z, &type);
+        if (got < 0) break;
+        if (got == 1 && type == REP_ACK) z->rq = RQ_NONE;
+        if (got == 0 && wait_socket(z->pull, ZMQ_POLLIN, -1, &d) != IPC_OK) break;
+    }
+    if (z->has_held && ensure_socket(z, &z->push, ZMQ_PUSH) == IPC_OK) {
+        zmq_msg_t copy;
+        zmq_msg_init(&copy);
+        zmq_msg_copy(&copy, &z->held);
+        if (zmq_msg_send(&copy, z->push, 0) < 0) zmq_msg_close(&copy);
+    }
+}
+
+static void fd_account(zmq_channel *z, int lazy)
+{
+    pthread_mutex_lock(&g_lock);
+    g_fd_lazy += lazy - z->fd_lazy;
+    z->fd_lazy = lazy;
+    pthread_mutex_unlock(&g_lock);
+}
+
 static void zq_free(ipc_channel *ch)
 {
     zmq_channel *z = adopt(ch);
     bool owner = z->owner == getpid();
+    if (!owner && z->pull) give_back(z);
     if (owner) stop_device(z);
     else ipc__helper_stop(&z->dev.thread, 0, NULL, NULL); /* a child: only its copy of stop_fd */
     if (z->push) {
@@ -542,10 +819,102 @@ static void zq_free(ipc_channel *ch)
         own(z, false);
         remove_files(z);
     }
+    fd_account(z, 0);
     pthread_mutex_destroy(&z->send_lock);
     pthread_mutex_destroy(&z->recv_lock);
     if (z->ctx) ctx_release();
     free(z);
+}
+
+/* IPC_ATTACH: is anyone serving ep?  A channel whose owner is gone answers
+ * IPC_ECLOSED here, at open, instead of accepting sends nobody will ever
+ * receive (ZeroMQ's connect succeeds with nobody at the other end). */
+static int probe_endpoint(const char *ep)
+{
+    if (strncmp(ep, "ipc://", 6) == 0) {
+        const char *path = ep + 6;
+        struct stat st;
+        if (stat(path, &st) < 0) {
+            if (errno == ENOENT) return ipc__fail(IPC_ECLOSED, "zmq: nobody serves %s (no such socket)", ep);
+            return ipc__fail(IPC_ESYS, "zmq: stat(%s)", path);
+        }
+        if (!S_ISSOCK(st.st_mode)) return ipc__fail(IPC_EINVAL, "zmq: %s is not a socket", path);
+        if (st.st_uid != geteuid())
+            return ipc__fail(IPC_EINVAL, "zmq: %s belongs to uid %u, not to this user (uid %u)", path,
+                             (unsigned)st.st_uid, (unsigned)geteuid());
+        struct sockaddr_un sa = { .sun_family = AF_UNIX };
+        if (strlen(path) >= sizeof sa.sun_path) return ipc__fail(IPC_EINVAL, "zmq: path %s too long", path);
+        strcpy(sa.sun_path, path);
+        int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        if (fd < 0) return ipc__fail(IPC_ESYS, "socket(AF_UNIX)");
+        int r = connect(fd, (struct sockaddr *)&sa, sizeof sa);
+        int err = errno;
+        close(fd);
+        if (r < 0 && (err == ECONNREFUSED || err == ENOENT))
+            return errno = err, ipc__fail(IPC_ECLOSED, "zmq: nobody serves %s", ep);
+        if (r < 0) return errno = err, ipc__fail(IPC_ESYS, "zmq: connect(%s)", path);
+        return IPC_OK;
+    }
+    /* tcp://host:port */
+    const char *hp = ep + 6, *colon = strrchr(hp, ':');
+    char host[256];
+    if (!colon || (size_t)(colon - hp) >= sizeof host) return ipc__fail(IPC_EINVAL, "zmq: bad endpoint '%s'", ep);
+    snprintf(host, sizeof host, "%.*s", (int)(colon - hp), hp);
+    if (host[0] == '[') { /* [::1] */
+        memmove(host, host + 1, strlen(host));
+        char *end = strchr(host, ']');
+        if (end) *end = '\0';
+    }
+    struct addrinfo hints = { .ai_socktype = SOCK_STREAM, .ai_flags = AI_NUMERICSERV }, *ai = NULL;
+    int g = getaddrinfo(host, colon + 1, &hints, &ai);
+    if (g != 0) return ipc__fail(IPC_EINVAL, "zmq: %s: %s", ep, gai_strerror(g));
+    int rc = IPC_ECLOSED;
+    for (struct addrinfo *a = ai; a && rc != IPC_OK; a = a->ai_next) {
+        int fd = socket(a->ai_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+        if (fd < 0) continue;
+        if (connect(fd, a->ai_addr, a->ai_addrlen) == 0) {
+            rc = IPC_OK;
+        } else if (errno == EINPROGRESS) {
+            struct pollfd p = { .fd = fd, .events = POLLOUT };
+            int err = 0;
+            socklen_t el = sizeof err;
+            if (poll(&p, 1, REPLY_MS) == 1 && getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &el) == 0 && err == 0)
+                rc = IPC_OK;
+        }
+        close(fd);
+    }
+    freeaddrinfo(ai);
+    if (rc != IPC_OK) return ipc__fail(IPC_ECLOSED, "zmq: nobody serves %s", ep);
+    return IPC_OK;
+}
+
+/* Descriptors: ZeroMQ opens a connection's socket later, in its I/O thread,
+ * and a failure there (EMFILE) is retried silently while sends pile up.  So
+ * open counts what this process has open now, plus what its open handles
+ * will still open (their connections), and refuses (IPC_ESYS, EMFILE) when
+ * that would leave fewer than FD_RESERVE descriptors under RLIMIT_NOFILE.
+ * Conservative: a connection already made is counted twice. */
+static int check_fd_room(zmq_channel *z, int lazy)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) < 0) return ipc__fail(IPC_ESYS, "getrlimit(RLIMIT_NOFILE)");
+    DIR *dir = opendir("/proc/self/fd");
+    if (!dir) return ipc__fail(IPC_ESYS, "opendir(/proc/self/fd)");
+    long open_now = -1; /* the directory's own descriptor */
+    for (struct dirent *e; (e = readdir(dir));)
+        if (e->d_name[0] != '.') open_now++;
+    closedir(dir);
+    pthread_mutex_lock(&g_lock);
+    long need = open_now + g_fd_lazy + lazy + FD_RESERVE;
+    pthread_mutex_unlock(&g_lock);
+    if (rl.rlim_cur != RLIM_INFINITY && need > (long)rl.rlim_cur) {
+        errno = EMFILE;
+        return ipc__fail(IPC_ESYS, "zmq: %ld descriptors open or promised to open channels, %d more for this one"
+                                   " and %d spare exceed RLIMIT_NOFILE %ld", open_now + g_fd_lazy, lazy,
+                                   FD_RESERVE, (long)rl.rlim_cur);
+    }
+    fd_account(z, lazy);
+    return IPC_OK;
 }
 
 static int zq_open(const ipc_mechanism *m, const ipc_config *cfg, ipc_channel **out)
@@ -582,12 +951,12 @@ static int zq_open(const ipc_mechanism *m, const ipc_config *cfg, ipc_channel **
     }
 
     if (rc == IPC_OK && attach) {
-        /* Connecting is asynchronous: attaching succeeds even before (or
-         * without) a device at the other end; messages wait meanwhile. */
         if (snprintf(z->in_ep, sizeof z->in_ep, "%s", want) >= (int)sizeof z->in_ep)
             rc = ipc__fail(IPC_EINVAL, "zmq: endpoint too long");
         else
             rc = receivers_endpoint(z->in_ep, z->out_ep, sizeof z->out_ep);
+        if (rc == IPC_OK) rc = probe_endpoint(z->in_ep);
+        if (rc == IPC_OK) rc = ctx_acquire(&z->ctx);
     } else if (rc == IPC_OK) {
         rc = ctx_acquire(&z->ctx);
         if (rc == IPC_OK) rc = start_device(z, want);
@@ -596,7 +965,18 @@ static int zq_open(const ipc_mechanism *m, const ipc_config *cfg, ipc_channel **
             own(z, true);
         }
     }
+    /* Both sockets now, so that running out of descriptors shows here. */
+    if (rc == IPC_OK) rc = ensure_socket(z, &z->push, ZMQ_PUSH);
+    if (rc == IPC_OK) rc = ensure_socket(z, &z->pull, ZMQ_DEALER);
+    if (rc == IPC_OK) rc = check_fd_room(z, attach ? FD_LAZY_ATTACH : FD_LAZY_OWNER);
     if (rc != IPC_OK) {
+        int saved = errno;
+        if (z->push) zmq_close(z->push);
+        if (z->pull) zmq_close(z->pull);
+        if (z->owner) {
+            stop_device(z);
+            own(z, false);
+        }
         if (z->ctx) ctx_release();
         if (attach) z->in_ep[0] = z->out_ep[0] = '\0'; /* someone else's files */
         remove_files(z); /* what we bound before failing, and our temp dir */
@@ -604,6 +984,7 @@ static int zq_open(const ipc_mechanism *m, const ipc_config *cfg, ipc_channel **
         pthread_mutex_destroy(&z->send_lock);
         pthread_mutex_destroy(&z->recv_lock);
         free(z);
+        errno = saved;
         return rc;
     }
     *out = &z->base;

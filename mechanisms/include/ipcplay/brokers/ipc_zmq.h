@@ -5,6 +5,34 @@
  *
  * (Named ipc_zmq.h so that it can never be mistaken for libzmq's <zmq.h>.)
  */
+/*
+ * What "zmq" promises, and what it does not (ipc.h's contract, item by item):
+ *   - A send that returned IPC_OK is in this process's ZeroMQ pipe, not yet
+ *     in the channel: ipc_free lingers up to 2 s to flush it, but a process
+ *     killed (or ending with _exit without ipc_free) loses what it had not
+ *     flushed.  (This is why IPC_CAP_FORK is not claimed.)
+ *   - Receivers do not prefetch: a receiver killed between receives takes
+ *     nothing with it; one killed inside a blocking receive can take the one
+ *     message on its way to it; one killed after IPC_EMSGSIZE takes that
+ *     message (ipc_free hands it back to the channel, at its tail).
+ *   - ipc_close (IPC_CAP_CLOSE_WAKES): every send of the closing handle that
+ *     returned IPC_OK is received before any receiver gets IPC_ECLOSED, and
+ *     receivers blocked anywhere wake.  Senders in OTHER processes are not
+ *     told (a PUSH socket hears nothing back) unless they also receive: a
+ *     message they send after the close is accepted and never delivered, and
+ *     one blocked at the high-water mark stays blocked until its deadline.
+ *   - IPC_ATTACH fails at open (IPC_ECLOSED) when nobody serves the endpoint,
+ *     and (IPC_EINVAL) when an ipc:// path is not a socket or belongs to
+ *     another uid.  A channel whose creator dies or frees it ends: attached
+ *     receivers then wait until their deadline (recv(-1) forever).
+ *   - Capacity is a high-water mark per pipe, not an exact bound
+ *     (IPC_CAP_BOUNDED is not claimed); order is per sending handle.
+ *   - Descriptors: open fails (IPC_ESYS, errno EMFILE) rather than a later
+ *     send or receive; it keeps room for the connections ZeroMQ opens after
+ *     open and counts connections already made twice, so it refuses early
+ *     rather than late.  Attachers' connections also cost the creator one
+ *     descriptor each, which its own opens cannot foresee.
+ */
 #ifndef IPCPLAY_IPC_ZMQ_H
 #define IPCPLAY_IPC_ZMQ_H
 
