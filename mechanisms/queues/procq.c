@@ -1,5 +1,5 @@
 /*
- * process_queue.c — "procq", the counterpart of multiprocessing.Queue.
+ * procq.c — "procq", the counterpart of multiprocessing.Queue.
  *
  * multiprocessing.Queue is a pipe plus a lock, a semaphore and a hidden
  * feeder thread that pickles and writes in the background.  That design has
