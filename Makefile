@@ -37,7 +37,7 @@ endif
 
 # Libraries come from Debian packages through pkg-config.  Before `make deps` has
 # run, pkg-config may not know them: ask quietly, the deps step fixes it.
-PKGS_LIB  := libzmq hiredis libwebsockets
+PKGS_LIB  := libzmq hiredis libwebsockets librabbitmq
 PKGS_TEST := cmocka
 PKGS_VIZ  := sdl2 SDL2_ttf SDL2_image
 PKGS_BENCH:= benchmark

@@ -26,6 +26,7 @@ extern const ipc_mechanism ipc_mech_eventfd;
 extern const ipc_mechanism ipc_mech_zmq;
 extern const ipc_mechanism ipc_mech_redis, ipc_mech_redis_prio;
 extern const ipc_mechanism ipc_mech_websocket;
+extern const ipc_mechanism ipc_mech_amqp, ipc_mech_amqp_prio;
 
 static const ipc_mechanism *const registry[] = {
     &ipc_mech_queue,
@@ -50,6 +51,8 @@ static const ipc_mechanism *const registry[] = {
     &ipc_mech_redis,
     &ipc_mech_redis_prio,
     &ipc_mech_websocket,
+    &ipc_mech_amqp,
+    &ipc_mech_amqp_prio,
 };
 
 const ipc_mechanism *const *ipc_mechanisms(size_t *count)
