@@ -162,7 +162,24 @@ struct ipc_amqp_server {
     char            envbuf[24][PATH_MAX + 64];
     char           *beam_argv[2], *epmd_argv[8];
     char            epmd_port_arg[16];
+    char            epmd_exe[PATH_MAX];
 };
+
+/* $PATH lookup before fork(), like execvp, so that "not installed" is a
+ * clear message and the child calls only async-signal-safe functions. */
+static bool find_in_path(const char *prog, char *out, size_t size)
+{
+    const char *path = getenv("PATH");
+    if (!path || !*path) path = "/usr/local/bin:/usr/bin:/bin";
+    for (const char *p = path; *p;) {
+        size_t n = strcspn(p, ":");
+        int len = snprintf(out, size, "%.*s/%s", (int)n, p, prog);
+        if (len > 0 && (size_t)len < size && access(out, X_OK) == 0) return true;
+        p += n;
+        if (*p == ':') p++;
+    }
+    return false;
+}
 
 static int rm_entry(const char *path, const struct stat *st, int type, struct FTW *ftw)
 {
@@ -418,7 +435,7 @@ static int prepare(ipc_amqp_server *s)
         return ipc__fail(IPC_ESYS, "amqp: chown the config files to rabbitmq");
 
     snprintf(s->epmd_port_arg, sizeof s->epmd_port_arg, "%d", s->epmd_port);
-    s->epmd_argv[0] = "/usr/bin/epmd";
+    s->epmd_argv[0] = s->epmd_exe;
     s->epmd_argv[1] = "-port";
     s->epmd_argv[2] = s->epmd_port_arg;
     s->epmd_argv[3] = "-address";
@@ -439,12 +456,15 @@ int ipc_amqp_server_start(const ipc_amqp_server_opts *opts, ipc_amqp_server **ou
     *out = NULL;
     const ipc_amqp_server_opts *o = opts ? opts : &defaults;
     if (o->port < 0 || o->port > 65535) return ipc__fail(IPC_EINVAL, "amqp: port %d out of range", o->port);
-    if (access(RABBITMQ_SERVER, X_OK) < 0 || access("/usr/bin/epmd", X_OK) < 0) {
-        errno = ENOENT;
-        return ipc__fail(IPC_ESYS, "rabbitmq-server not found (%s): apt-get install rabbitmq-server", RABBITMQ_SERVER);
-    }
     ipc_amqp_server *s = calloc(1, sizeof *s);
     if (!s) return ipc__fail(IPC_ESYS, "calloc");
+    /* The script runs erl from $PATH, and epmd sits beside it. */
+    if (access(RABBITMQ_SERVER, X_OK) < 0 || !find_in_path("epmd", s->epmd_exe, sizeof s->epmd_exe)) {
+        free(s);
+        errno = ENOENT;
+        return ipc__fail(IPC_ESYS, "rabbitmq-server not found (%s, epmd in $PATH): apt-get install rabbitmq-server",
+                         RABBITMQ_SERVER);
+    }
     int rc = IPC_OK;
     snprintf(s->bind, sizeof s->bind, "%s", o->bind ? o->bind : "127.0.0.1");
     if (o->user) snprintf(s->user, sizeof s->user, "%s", o->user);

@@ -1,0 +1,557 @@
+/*
+ * test_amqp.c — the delivery guarantees of the "amqp" mechanism and the life
+ * cycle of its embedded RabbitMQ broker: what the conformance suite cannot
+ * ask of every mechanism.
+ *
+ *   - confirmed messages on a durable queue survive a broker killed with
+ *     SIGKILL and restarted on the same data dir (persistence + publisher
+ *     confirms: ipc_send returned, so the broker had it on disk);
+ *   - a consumer SIGKILLed before acknowledging (ipc_amqp_recv_unacked,
+ *     prefetch 1) has its message delivered to another consumer;
+ *   - capacity: reject-publish refuses the newest (IPC_EFULL), never drops
+ *     the oldest; priority above the maximum counts as the maximum;
+ *   - broadcast through fanout exchanges; delayed delivery through TTL +
+ *     dead-lettering, drained at close; confirm batches; an oversize message
+ *     that arrived while blocked stays queued;
+ *   - the embedded broker: its epmd and distribution port listen on
+ *     127.0.0.1 only, the credentials are generated, it dies with its owner
+ *     (SIGKILL), a clear message when rabbitmq-server is missing, bad
+ *     endpoints and wrong passwords answer errors.
+ *
+ * The embedded broker starts once for the whole program (~6-12 s) and is
+ * shared by the cases; two cases start brokers of their own.
+ */
+#define _GNU_SOURCE
+#include "testlib.h"
+
+#include "brokers/ipc_amqp.h"
+
+#include <dirent.h>
+#include <ftw.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static void send_id(ipc_channel *ch, uint32_t id, size_t len, int prio)
+{
+    unsigned char buf[256];
+    tl_fill(buf, len, id);
+    assert_ipc(ipc_send(ch, buf, len, prio, 5000), IPC_OK);
+}
+
+/* Receive and check message `id`; returns its prio. */
+static int recv_id(ipc_channel *ch, uint32_t id, size_t len, int timeout_ms)
+{
+    unsigned char buf[256];
+    size_t got = 0;
+    int prio = -1;
+    int rc = ipc_recv(ch, buf, sizeof buf, &got, &prio, timeout_ms);
+    if (rc != IPC_OK) fail_msg("recv of message %u: %s (%s)", id, ipc_strerror(rc), ipc_last_error());
+    if (got != len || !tl_check(buf, got, id)) fail_msg("message %u: %zu bytes or wrong content", id, got);
+    return prio;
+}
+
+static bool alive(pid_t pid)
+{
+    char path[64], buf[512];
+    snprintf(path, sizeof path, "/proc/%ld/stat", (long)pid);
+    FILE *f = fopen(path, "r");
+    if (!f) return false;
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    char *rp = strrchr(buf, ')');
+    return rp && rp[1] == ' ' && rp[2] != 'Z' && rp[2] != 'X';
+}
+
+static bool wait_gone(pid_t pid, int ms)
+{
+    for (int i = 0; i < ms / 10; i++) {
+        if (!alive(pid)) return true;
+        tl_sleep_ms(10);
+    }
+    return !alive(pid);
+}
+
+static int rm_entry(const char *path, const struct stat *st, int type, struct FTW *ftw)
+{
+    (void)st, (void)type, (void)ftw;
+    remove(path);
+    return 0;
+}
+
+/* ---- delivery guarantees ------------------------------------------------ */
+
+/* Publisher confirms + durable queue + persistent messages: once ipc_send
+ * has returned, even a SIGKILLed broker (no clean shutdown) has it. */
+static void test_confirmed_messages_survive_broker_kill_and_restart(void **state)
+{
+    (void)state;
+    char dir[256];
+    tl_tempdir(dir, sizeof dir, "amqp-durable");
+    ipc_amqp_server *srv = NULL;
+    assert_ipc(ipc_amqp_server_start(&(ipc_amqp_server_opts){ .dir = dir }, &srv), IPC_OK);
+    char endpoint[256], user[64], password[64];
+    snprintf(endpoint, sizeof endpoint, "%s", ipc_amqp_server_endpoint(srv));
+    snprintf(user, sizeof user, "%s", ipc_amqp_server_user(srv));
+    snprintf(password, sizeof password, "%s", ipc_amqp_server_password(srv));
+    assert_string_not_equal(user, "guest");
+    int port = ipc_amqp_server_port(srv);
+    pid_t first = ipc_amqp_server_pid(srv);
+
+    ipc_channel *ch = tl_open("amqp", &(ipc_config){ .endpoint = endpoint, .name = "durable" });
+    for (uint32_t i = 0; i < 5; i++) send_id(ch, 100 + i, 30, 0);
+    assert_int_equal(kill(first, SIGKILL), 0); /* no chance to flush anything */
+    assert_true(wait_gone(first, 5000));
+    ipc_amqp_server_stop(srv); /* reaps it, stops its epmd, keeps our dir */
+    char buf[64];
+    size_t got;
+    assert_ipc(ipc_recv(ch, buf, sizeof buf, &got, NULL, 500), IPC_ESYS); /* no broker: an error, not a hang */
+
+    ipc_amqp_server_opts again_o = { .dir = dir, .port = port, .user = user, .password = password };
+    assert_ipc(ipc_amqp_server_start(&again_o, &srv), IPC_OK);
+    assert_true(ipc_amqp_server_pid(srv) != first);
+    ipc_channel *again = tl_open("amqp", &(ipc_config){ .endpoint = endpoint, .name = "durable", .flags = IPC_ATTACH });
+    for (uint32_t i = 0; i < 5; i++) recv_id(again, 100 + i, 30, 5000);
+    assert_ipc(ipc_recv(again, buf, sizeof buf, &got, NULL, 0), IPC_EEMPTY);
+    ipc_free(again);
+    send_id(ch, 200, 30, 0); /* the old handle reconnects by itself */
+    recv_id(ch, 200, 30, 5000);
+    ipc_free(ch);
+    assert_ipc(ipc_amqp_server_stop(srv), IPC_OK);
+    nftw(dir, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
+}
+
+/* Manual acks: a consumer holding a message unacknowledged keeps it from
+ * the others; SIGKILL it and the broker hands the message to another. */
+static void test_unacked_message_of_killed_consumer_is_redelivered(void **state)
+{
+    (void)state;
+    ipc_channel *ch = tl_open("amqp", NULL);
+    int ready[2];
+    assert_int_equal(pipe(ready), 0);
+    pid_t pid = tl_fork(60);
+    if (pid == 0) {
+        close(ready[0]);
+        unsigned char buf[64];
+        size_t got;
+        ipc_amqp_delivery *d = NULL;
+        /* blocks in basic.consume (prefetch 1) until the parent sends */
+        if (ipc_amqp_recv_unacked(ch, buf, sizeof buf, &got, NULL, 20000, &d) != IPC_OK) _exit(1);
+        if (!tl_check(buf, got, 1)) _exit(2);
+        if (write(ready[1], "x", 1) != 1) _exit(3);
+        pause(); /* ...and never acknowledges */
+        _exit(0);
+    }
+    close(ready[1]);
+    tl_sleep_ms(300); /* let it block first */
+    send_id(ch, 1, 20, 0);
+    send_id(ch, 2, 20, 0);
+    char x;
+    assert_int_equal(read(ready[0], &x, 1), 1);
+    close(ready[0]);
+    /* prefetch 1: message 2 was not pushed to the blocked child as well */
+    recv_id(ch, 2, 20, 5000);
+    char buf[64];
+    size_t got;
+    assert_ipc(ipc_recv(ch, buf, sizeof buf, &got, NULL, 200), IPC_EEMPTY); /* 1 is the child's */
+    kill(pid, SIGKILL);
+    assert_int_equal(tl_wait(pid, 10), 128 + SIGKILL);
+    recv_id(ch, 1, 20, 5000); /* the dead consumer's message comes back */
+    /* and an unacked delivery that is requeued comes back too */
+    send_id(ch, 3, 20, 0);
+    ipc_amqp_delivery *d = NULL;
+    assert_ipc(ipc_amqp_recv_unacked(ch, buf, sizeof buf, &got, NULL, 5000, &d), IPC_OK);
+    assert_true(tl_check(buf, got, 3));
+    assert_ipc(ipc_amqp_requeue(d), IPC_OK);
+    assert_ipc(ipc_amqp_recv_unacked(ch, buf, sizeof buf, &got, NULL, 5000, &d), IPC_OK);
+    assert_true(tl_check(buf, got, 3));
+    assert_ipc(ipc_amqp_ack(d), IPC_OK);
+    assert_ipc(ipc_recv(ch, buf, sizeof buf, &got, NULL, 0), IPC_EEMPTY);
+    ipc_free(ch);
+}
+
+/* x-overflow reject-publish: a full queue refuses the newest message
+ * (IPC_EFULL); RabbitMQ's default (drop-head) would silently drop the
+ * oldest and accept it. */
+static void test_full_queue_refuses_newest_keeps_oldest(void **state)
+{
+    (void)state;
+    ipc_channel *ch = tl_open("amqp", &(ipc_config){ .capacity = 3 });
+    for (uint32_t i = 0; i < 3; i++) send_id(ch, i, 10, 0);
+    unsigned char buf[16];
+    tl_fill(buf, 10, 99);
+    assert_ipc(ipc_send(ch, buf, 10, 0, 0), IPC_EFULL);
+    assert_int_equal(ipc_depth(ch), 3);
+    for (uint32_t i = 0; i < 3; i++) recv_id(ch, i, 10, 2000); /* 0 is still first */
+    ipc_free(ch);
+}
+
+/* x-max-priority 9: a larger prio counts as 9, a negative one as 0. */
+static void test_priority_clamped_to_broker_levels(void **state)
+{
+    (void)state;
+    ipc_channel *ch = tl_open("amqp-prio", NULL);
+    send_id(ch, 1, 8, -5);
+    send_id(ch, 2, 8, 9);
+    send_id(ch, 3, 8, 200);
+    send_id(ch, 4, 8, 4);
+    assert_int_equal(recv_id(ch, 2, 8, 2000), 9);
+    assert_int_equal(recv_id(ch, 3, 8, 2000), 9); /* a tie with 2: FIFO */
+    assert_int_equal(recv_id(ch, 4, 8, 2000), 4);
+    assert_int_equal(recv_id(ch, 1, 8, 2000), 0);
+    ipc_free(ch);
+}
+
+struct blocked_recv { ipc_channel *ch; size_t cap; int rc; size_t got; };
+
+static void *blocked_recv(void *arg)
+{
+    struct blocked_recv *b = arg;
+    unsigned char buf[256];
+    b->rc = ipc_recv(b->ch, buf, b->cap, &b->got, NULL, 10000);
+    return NULL;
+}
+
+/* A message pushed to a blocked receiver whose buffer is too small is
+ * rejected back into the queue (IPC_EMSGSIZE, *len = its size), first in line. */
+static void test_oversize_delivery_while_blocked_stays_queued(void **state)
+{
+    (void)state;
+    ipc_channel *ch = tl_open("amqp", NULL);
+    struct blocked_recv b = { .ch = ch, .cap = 10 };
+    pthread_t t = tl_thread(blocked_recv, &b);
+    tl_sleep_ms(300);
+    send_id(ch, 7, 100, 0);
+    send_id(ch, 8, 5, 0);
+    pthread_join(t, NULL);
+    assert_ipc(b.rc, IPC_EMSGSIZE);
+    assert_int_equal(b.got, 100);
+    recv_id(ch, 7, 100, 2000);
+    recv_id(ch, 8, 5, 2000);
+    ipc_free(ch);
+}
+
+/* Delayed delivery: per-message TTL, then dead-lettered into the channel. */
+static void test_delayed_delivery(void **state)
+{
+    (void)state;
+    ipc_channel *ch = tl_open("amqp", NULL);
+    unsigned char late[16];
+    tl_fill(late, 16, 42);
+    int64_t t0 = ipc_now_ns();
+    assert_ipc(ipc_amqp_send_after(ch, late, 16, 0, 400), IPC_OK);
+    send_id(ch, 1, 8, 0);
+    recv_id(ch, 1, 8, 2000); /* the undelayed one first */
+    char buf[32];
+    size_t got;
+    assert_ipc(ipc_recv(ch, buf, sizeof buf, &got, NULL, 0), IPC_EEMPTY);
+    recv_id(ch, 42, 16, 5000);
+    int64_t ms = tl_ms_since(t0);
+    if (ms < 390) fail_msg("a 400 ms delay delivered after %lld ms", (long long)ms);
+
+    /* close: pending delayed messages are drained, then IPC_ECLOSED */
+    assert_ipc(ipc_amqp_send_after(ch, late, 16, 0, 60000), IPC_OK);
+    assert_ipc(ipc_close(ch), IPC_OK);
+    recv_id(ch, 42, 16, 2000);
+    assert_ipc(ipc_recv(ch, buf, sizeof buf, &got, NULL, 2000), IPC_ECLOSED);
+    assert_ipc(ipc_amqp_send_after(ch, late, 16, 0, 10), IPC_ECLOSED);
+    ipc_free(ch);
+
+    ipc_channel *bounded = tl_open("amqp", &(ipc_config){ .capacity = 2 });
+    assert_ipc(ipc_amqp_send_after(bounded, late, 16, 0, 10), IPC_ENOTSUP);
+    assert_ipc(ipc_amqp_send_after(bounded, late, 16, 0, -1), IPC_EINVAL);
+    ipc_free(bounded);
+}
+
+/* Broadcast: a fanout exchange per topic; every subscriber gets a copy. */
+static void test_publish_subscribe(void **state)
+{
+    (void)state;
+    ipc_channel *ch = tl_open("amqp", NULL);
+    ipc_amqp_sub *a = NULL, *b = NULL, *other = NULL;
+    assert_ipc(ipc_amqp_subscribe(ch, "news", &a), IPC_OK);
+    assert_ipc(ipc_amqp_subscribe(ch, "news", &b), IPC_OK);
+    assert_ipc(ipc_amqp_subscribe(ch, "weather", &other), IPC_OK);
+    assert_int_equal(ipc_amqp_publish(ch, "news", "hello all", 9), 1);
+    assert_int_equal(ipc_amqp_publish(ch, "nobody-listens", "x", 1), 0);
+    char buf[32];
+    size_t got;
+    assert_ipc(ipc_amqp_sub_recv(a, buf, sizeof buf, &got, 2000), IPC_OK);
+    assert_true(got == 9 && memcmp(buf, "hello all", 9) == 0);
+    assert_ipc(ipc_amqp_sub_recv(b, buf, 4, &got, 2000), IPC_EMSGSIZE); /* kept for the next call */
+    assert_int_equal(got, 9);
+    assert_ipc(ipc_amqp_sub_recv(b, buf, sizeof buf, &got, 2000), IPC_OK);
+    assert_true(got == 9 && memcmp(buf, "hello all", 9) == 0);
+    assert_ipc(ipc_amqp_sub_recv(other, buf, sizeof buf, &got, 200), IPC_EEMPTY);
+    assert_ipc(ipc_recv(ch, buf, sizeof buf, &got, NULL, 0), IPC_EEMPTY); /* not in the queue */
+    ipc_amqp_sub_free(a);
+    ipc_amqp_sub_free(b);
+    ipc_amqp_sub_free(other);
+    ipc_free(ch);
+}
+
+/* Confirm batches: n publishes, one wait; every message arrives in order. */
+static void test_confirm_batch(void **state)
+{
+    (void)state;
+    ipc_channel *ch = tl_open("amqp", NULL);
+    enum { N = 50 };
+    unsigned char bodies[N][32];
+    const void *msgs[N];
+    size_t lens[N];
+    for (int i = 0; i < N; i++) {
+        lens[i] = 1 + (size_t)i % 32;
+        tl_fill(bodies[i], lens[i], (uint32_t)i);
+        msgs[i] = bodies[i];
+    }
+    assert_int_equal(ipc_amqp_send_batch(ch, msgs, lens, N), N);
+    assert_int_equal(ipc_depth(ch), N);
+    for (int i = 0; i < N; i++) recv_id(ch, (uint32_t)i, lens[i], 2000);
+    ipc_free(ch);
+    ipc_channel *bounded = tl_open("amqp", &(ipc_config){ .capacity = 4 });
+    assert_ipc(ipc_amqp_send_batch(bounded, msgs, lens, N), IPC_ENOTSUP);
+    ipc_free(bounded);
+}
+
+/* ---- the embedded broker ------------------------------------------------- */
+
+/* Socket inodes of a process's open fds. */
+static size_t socket_inodes(pid_t pid, unsigned long *out, size_t max)
+{
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%ld/fd", (long)pid);
+    DIR *d = opendir(path);
+    if (!d) return 0;
+    size_t n = 0;
+    struct dirent *e;
+    while ((e = readdir(d)) && n < max) {
+        char link[400], target[128];
+        snprintf(link, sizeof link, "%s/%s", path, e->d_name);
+        ssize_t len = readlink(link, target, sizeof target - 1);
+        if (len <= 0) continue;
+        target[len] = '\0';
+        if (sscanf(target, "socket:[%lu]", &out[n]) == 1) n++;
+    }
+    closedir(d);
+    return n;
+}
+
+/* Count the listening TCP sockets among `inodes`, and those not on loopback. */
+static void listeners(const unsigned long *inodes, size_t n, int *total, int *exposed)
+{
+    static const char *const tables[] = { "/proc/net/tcp", "/proc/net/tcp6" };
+    for (int t = 0; t < 2; t++) {
+        FILE *f = fopen(tables[t], "r");
+        if (!f) continue;
+        char line[512];
+        if (!fgets(line, sizeof line, f)) { fclose(f); continue; }
+        while (fgets(line, sizeof line, f)) {
+            char local[64];
+            unsigned st;
+            unsigned long ino;
+            /* sl local rem st tx:rx tr:when retrnsmt uid timeout inode */
+            if (sscanf(line, " %*s %63s %*s %x %*s %*s %*s %*s %*s %lu", local, &st, &ino) != 3 || st != 0x0A) continue;
+            for (size_t i = 0; i < n; i++)
+                if (inodes[i] == ino) {
+                    (*total)++;
+                    bool loop = t == 0 ? strncmp(local, "0100007F:", 9) == 0
+                                       : strncmp(local, "00000000000000000000000001000000:", 33) == 0;
+                    if (!loop) (*exposed)++;
+                }
+        }
+        fclose(f);
+    }
+}
+
+/* epmd, the distribution port and the AMQP port all listen on loopback
+ * only, and the broker's credentials are not guest/guest. */
+static void test_embedded_broker_listens_on_loopback_only(void **state)
+{
+    (void)state;
+    ipc_channel *ch = tl_open("amqp", NULL);
+    pid_t beam = ipc_amqp_embedded_pid();
+    assert_true(beam > 0);
+    ipc_config cfg;
+    assert_ipc(ipc_attach_config(ch, &cfg), IPC_OK);
+    assert_non_null(strstr(cfg.endpoint, "@127.0.0.1:"));
+    assert_null(strstr(cfg.endpoint, "guest"));
+    unsigned long inodes[512];
+    size_t n = socket_inodes(beam, inodes, 512);
+    /* epmd: the only epmd whose working directory is the broker's dir */
+    char cwd_beam[512] = "", path[300];
+    snprintf(path, sizeof path, "/proc/%ld/cwd", (long)beam);
+    ssize_t len = readlink(path, cwd_beam, sizeof cwd_beam - 1);
+    assert_true(len > 0);
+    cwd_beam[len] = '\0';
+    DIR *d = opendir("/proc");
+    assert_non_null(d);
+    struct dirent *e;
+    int epmds = 0;
+    while ((e = readdir(d))) {
+        if (e->d_name[0] < '0' || e->d_name[0] > '9') continue;
+        char comm[32] = "", cwd[512] = "";
+        snprintf(path, sizeof path, "/proc/%s/comm", e->d_name);
+        FILE *f = fopen(path, "r");
+        if (!f) continue;
+        bool ok = fgets(comm, sizeof comm, f) != NULL;
+        fclose(f);
+        if (!ok || strncmp(comm, "epmd", 4) != 0) continue;
+        snprintf(path, sizeof path, "/proc/%s/cwd", e->d_name);
+        len = readlink(path, cwd, sizeof cwd - 1);
+        if (len <= 0) continue;
+        cwd[len] = '\0';
+        if (strcmp(cwd, cwd_beam) != 0) continue;
+        epmds++;
+        n += socket_inodes(atoi(e->d_name), inodes + n, 512 - n);
+    }
+    closedir(d);
+    assert_int_equal(epmds, 1);
+    int total = 0, exposed = 0;
+    listeners(inodes, n, &total, &exposed);
+    printf("    broker %ld + its epmd: %d listening sockets, %d not on loopback\n", (long)beam, total, exposed);
+    assert_true(total >= 3); /* AMQP, distribution, epmd */
+    assert_int_equal(exposed, 0);
+    ipc_free(ch);
+}
+
+/* The pid of a process named `comm` whose command line or working
+ * directory mentions `needle`, or 0. */
+static pid_t find_process(const char *comm, const char *needle)
+{
+    DIR *d = opendir("/proc");
+    if (!d) return 0;
+    pid_t found = 0;
+    struct dirent *e;
+    while (!found && (e = readdir(d))) {
+        if (e->d_name[0] < '0' || e->d_name[0] > '9') continue;
+        char path[300], name[64] = "", cmd[8192] = "", cwd[512] = "";
+        snprintf(path, sizeof path, "/proc/%s/comm", e->d_name);
+        FILE *f = fopen(path, "r");
+        if (!f) continue;
+        bool ok = fgets(name, sizeof name, f) != NULL;
+        fclose(f);
+        if (!ok || strncmp(name, comm, strlen(comm)) != 0) continue;
+        snprintf(path, sizeof path, "/proc/%s/cmdline", e->d_name);
+        if ((f = fopen(path, "r"))) {
+            size_t n = fread(cmd, 1, sizeof cmd - 1, f);
+            fclose(f);
+            for (size_t i = 0; i < n; i++) if (!cmd[i]) cmd[i] = ' ';
+            cmd[n] = '\0';
+        }
+        snprintf(path, sizeof path, "/proc/%s/cwd", e->d_name);
+        ssize_t len = readlink(path, cwd, sizeof cwd - 1);
+        cwd[len > 0 ? len : 0] = '\0';
+        if ((strstr(cmd, needle) || strstr(cwd, needle)) && alive(atoi(e->d_name))) found = atoi(e->d_name);
+    }
+    closedir(d);
+    return found;
+}
+
+/* A process that dies by SIGKILL takes its broker and epmd with it — even
+ * while the broker is still starting (so this case does not wait for it). */
+static void test_broker_dies_with_its_owner(void **state)
+{
+    (void)state;
+    char prefix[64];
+    snprintf(prefix, sizeof prefix, "%s-orphan%ld",
+             getenv("IPCPLAY_NAME_PREFIX") ? getenv("IPCPLAY_NAME_PREFIX") : "ipcplay", (long)getpid());
+    pid_t pid = tl_fork(90);
+    if (pid == 0) {
+        setenv("IPCPLAY_NAME_PREFIX", prefix, 1);
+        ipc_amqp_server *s = NULL;
+        if (ipc_amqp_server_start(NULL, &s) != IPC_OK) _exit(1);
+        pause();
+        _exit(0);
+    }
+    pid_t beam = 0, epmd = 0;
+    for (int i = 0; i < 3000 && !(beam && epmd); i++) {
+        if (!beam) beam = find_process("beam.smp", prefix);
+        if (!epmd) epmd = find_process("epmd", prefix);
+        tl_sleep_ms(10);
+    }
+    if (!beam || !epmd) {
+        kill(pid, SIGKILL);
+        fail_msg("the child's broker (%ld) or epmd (%ld) never appeared (status %d)", (long)beam, (long)epmd, tl_wait(pid, 10));
+    }
+    kill(pid, SIGKILL);
+    assert_int_equal(tl_wait(pid, 10), 128 + SIGKILL);
+    assert_true(wait_gone(beam, 20000)); /* PR_SET_PDEATHSIG sent it SIGTERM */
+    assert_true(wait_gone(epmd, 5000));
+    /* the owner could not remove its temp dir: do it for it */
+    const char *tmp = getenv("TMPDIR") && *getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
+    DIR *d = opendir(tmp);
+    assert_non_null(d);
+    struct dirent *e;
+    while ((e = readdir(d)))
+        if (strncmp(e->d_name, prefix, strlen(prefix)) == 0) {
+            char path[1024];
+            snprintf(path, sizeof path, "%s/%s", tmp, e->d_name);
+            nftw(path, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
+        }
+    closedir(d);
+}
+
+static void test_missing_broker_says_how_to_install(void **state)
+{
+    (void)state;
+    char *old = strdup(getenv("PATH") ? getenv("PATH") : "");
+    assert_non_null(old);
+    setenv("PATH", "/nonexistent", 1);
+    ipc_amqp_server *s = NULL;
+    int rc = ipc_amqp_server_start(NULL, &s);
+    setenv("PATH", old, 1);
+    free(old);
+    assert_ipc(rc, IPC_ESYS);
+    assert_null(s);
+    assert_non_null(strstr(ipc_last_error(), "apt-get install rabbitmq-server"));
+}
+
+static void test_bad_endpoints_and_credentials(void **state)
+{
+    (void)state;
+    ipc_channel *ch = NULL;
+    assert_ipc(ipc_open("amqp", &(ipc_config){ .endpoint = "redis://127.0.0.1:1" }, &ch), IPC_EINVAL);
+    assert_ipc(ipc_open("amqp", &(ipc_config){ .endpoint = "amqp://u:p@127.0.0.1:1", .flags = IPC_ATTACH }, &ch), IPC_EINVAL);
+    assert_ipc(ipc_open("amqp", &(ipc_config){ .order = IPC_LIFO }, &ch), IPC_EINVAL);
+    assert_ipc(ipc_open("amqp", &(ipc_config){ .endpoint = "amqp://u:p@127.0.0.1:1" }, &ch), IPC_ESYS); /* refused */
+    ipc_channel *good = tl_open("amqp", NULL);
+    ipc_config cfg;
+    assert_ipc(ipc_attach_config(good, &cfg), IPC_OK);
+    char wrong[256];
+    const char *at = strchr(cfg.endpoint, '@');
+    assert_non_null(at);
+    snprintf(wrong, sizeof wrong, "amqp://guest:guest%s", at);
+    assert_ipc(ipc_open("amqp", &(ipc_config){ .endpoint = wrong, .name = cfg.name, .flags = IPC_ATTACH }, &ch), IPC_ESYS);
+    assert_non_null(strstr(ipc_last_error(), "refused"));
+    assert_ipc(ipc_open("amqp", &(ipc_config){ .endpoint = cfg.endpoint, .name = "no-such-queue", .flags = IPC_ATTACH }, &ch), IPC_EINVAL);
+    /* a second owner for the same name is refused */
+    assert_ipc(ipc_open("amqp", &(ipc_config){ .endpoint = cfg.endpoint, .name = cfg.name }, &ch), IPC_EINVAL);
+    /* attaching to a closed channel */
+    assert_ipc(ipc_close(good), IPC_OK);
+    assert_ipc(ipc_open("amqp", &(ipc_config){ .endpoint = cfg.endpoint, .name = cfg.name, .flags = IPC_ATTACH }, &ch), IPC_ECLOSED);
+    assert_null(ch);
+    ipc_free(good);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        TL_CASE(test_embedded_broker_listens_on_loopback_only),
+        TL_CASE(test_unacked_message_of_killed_consumer_is_redelivered),
+        TL_CASE(test_full_queue_refuses_newest_keeps_oldest),
+        TL_CASE(test_priority_clamped_to_broker_levels),
+        TL_CASE(test_oversize_delivery_while_blocked_stays_queued),
+        TL_CASE(test_delayed_delivery),
+        TL_CASE(test_publish_subscribe),
+        TL_CASE(test_confirm_batch),
+        TL_CASE(test_bad_endpoints_and_credentials),
+        TL_CASE(test_missing_broker_says_how_to_install),
+        TL_CASE(test_confirmed_messages_survive_broker_kill_and_restart),
+        TL_CASE(test_broker_dies_with_its_owner),
+    };
+    return cmocka_run_group_tests_name("amqp", tests, NULL, NULL);
+}
