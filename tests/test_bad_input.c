@@ -8,6 +8,7 @@
 #define _GNU_SOURCE
 #include "testlib.h"
 
+#include "brokers/ipc_amqp.h"
 #include "brokers/ipc_redis.h"
 #include "brokers/ipc_zmq.h"
 #include "events/event.h"
@@ -197,6 +198,36 @@ static void test_broker_extras(void **state)
     assert_null(sub);
     assert_error(ipc_zmq_sub_recv(NULL, buf, sizeof buf, &len, 0));
     ipc_zmq_sub_free(NULL);
+
+    assert_error(ipc_amqp_send_after(NULL, "x", 1, 0, 0));
+    assert_error(ipc_amqp_send_after(ch, "x", 1, 0, 0));
+    const void *msgs[1] = { "x" };
+    size_t lens[1] = { 1 };
+    assert_error(ipc_amqp_send_batch(NULL, msgs, lens, 1));
+    assert_error(ipc_amqp_send_batch(ch, msgs, lens, 1));
+    ipc_amqp_delivery *dl = (ipc_amqp_delivery *)0x1;
+    assert_error(ipc_amqp_recv_unacked(ch, buf, sizeof buf, &len, NULL, 0, &dl));
+    assert_null(dl);
+    assert_error(ipc_amqp_recv_unacked(NULL, buf, sizeof buf, &len, NULL, 0, NULL));
+    assert_error(ipc_amqp_ack(NULL));
+    assert_error(ipc_amqp_requeue(NULL));
+    assert_error(ipc_amqp_publish(NULL, "t", "x", 1));
+    assert_error(ipc_amqp_publish(ch, "t", "x", 1));
+    ipc_amqp_sub *as = (ipc_amqp_sub *)0x1;
+    assert_error(ipc_amqp_subscribe(ch, "t", &as));
+    assert_null(as);
+    assert_error(ipc_amqp_subscribe(NULL, "t", NULL));
+    assert_error(ipc_amqp_sub_recv(NULL, buf, sizeof buf, &len, 0));
+    ipc_amqp_sub_free(NULL);
+    assert_error(ipc_amqp_server_start(NULL, NULL));
+    assert_null(ipc_amqp_server_endpoint(NULL));
+    assert_null(ipc_amqp_server_dir(NULL));
+    assert_null(ipc_amqp_server_user(NULL));
+    assert_null(ipc_amqp_server_password(NULL));
+    assert_true(ipc_amqp_server_port(NULL) < 0);
+    assert_true(ipc_amqp_server_pid(NULL) <= 0);
+    assert_true(ipc_amqp_server_epmd_pid(NULL) <= 0);
+    assert_int_equal(ipc_amqp_server_stop(NULL), IPC_OK); /* documented: NULL is a no-op, like free */
     ipc_free(ch);
 }
 
