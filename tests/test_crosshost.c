@@ -6,9 +6,10 @@
  *
  * Each has its own interfaces, addresses, routes and loopback, so the only
  * way from A to B is the veth cable, over real TCP.  For each of "tcp" (if
- * the registry has it), "zmq" and "redis", the consumer in B creates the
- * channel bound to 10.77.0.2 (for redis it first starts a redis-server
- * bound there, inside B), the producer in A attaches by endpoint and sends
+ * the registry has it), "zmq", "redis" and "amqp", the consumer in B creates
+ * the channel bound to 10.77.0.2 (for redis and amqp it first starts a
+ * broker bound there, inside B — RabbitMQ's epmd and distribution port stay
+ * on B's loopback), the producer in A attaches by endpoint and sends
  * messages, and the consumer checks that every one arrived, intact and in
  * order.  Children enter a namespace with setns(2) on /run/netns/<name>.
  *
@@ -20,6 +21,7 @@
 #define _GNU_SOURCE
 #include "testlib.h"
 
+#include "brokers/ipc_amqp.h"
 #include "brokers/ipc_redis.h"
 #include "brokers/ipc_zmq.h"
 
@@ -120,8 +122,10 @@ static int group_teardown(void **state)
 
 typedef struct plan {
     const char *mech;
-    /* consumer: create the channel in B; write the endpoint producers use */
-    int (*create)(ipc_channel **ch, char *endpoint, size_t size, ipc_redis_server **srv);
+    /* consumer: create the channel in B (starting its broker, if it has
+     * one, into *srv); write the endpoint producers use */
+    int (*create)(ipc_channel **ch, char *endpoint, size_t size, void **srv);
+    int (*stop)(void *srv); /* the broker's stop call, or NULL */
     /* producer: the ipc_config that attaches to endpoint */
     ipc_config (*attach)(const char *endpoint);
 } plan;
@@ -133,11 +137,11 @@ static int consumer(const plan *p, int endpoint_fd)
 {
     if (!enter(ns_b)) return 20;
     ipc_channel *ch = NULL;
-    ipc_redis_server *srv = NULL;
+    void *srv = NULL;
     char endpoint[256];
     if (p->create(&ch, endpoint, sizeof endpoint, &srv) != IPC_OK) {
         fprintf(stderr, "consumer: %s\n", ipc_last_error());
-        ipc_redis_server_stop(srv);
+        if (p->stop) p->stop(srv);
         return 21;
     }
     size_t n = strlen(endpoint) + 1;
@@ -155,7 +159,7 @@ static int consumer(const plan *p, int endpoint_fd)
         }
     }
     ipc_free(ch);
-    if (ipc_redis_server_stop(srv) != IPC_OK) rc = rc ? rc : 25;
+    if (p->stop && p->stop(srv) != IPC_OK) rc = rc ? rc : 25;
     return rc;
 }
 
@@ -201,25 +205,25 @@ static void cross(const plan *p)
     assert_int_equal(pipe(fds), 0);
     /* Each side closes the end it does not use, so the producer sees EOF
      * if the consumer dies before it could publish its endpoint. */
-    pid_t cons = tl_fork(60);
+    pid_t cons = tl_fork(120);
     if (cons == 0) {
         close(fds[0]);
         _exit(consumer(p, fds[1]));
     }
-    pid_t prod = tl_fork(60);
+    pid_t prod = tl_fork(120);
     if (prod == 0) {
         close(fds[1]);
         _exit(producer(p, fds[0]));
     }
     close(fds[0]);
     close(fds[1]);
-    int pst = tl_wait(prod, 60), cst = tl_wait(cons, 60);
+    int pst = tl_wait(prod, 120), cst = tl_wait(cons, 120);
     if (pst || cst) fail_msg("%s across hosts: producer exited %d, consumer %d", p->mech, pst, cst);
 }
 
 /* ---- per mechanism ------------------------------------------------------ */
 
-static int tcp_create(ipc_channel **ch, char *endpoint, size_t size, ipc_redis_server **srv)
+static int tcp_create(ipc_channel **ch, char *endpoint, size_t size, void **srv)
 {
     (void)srv;
     snprintf(endpoint, size, ADDR_B ":%d", TCP_PORT);
@@ -231,7 +235,7 @@ static ipc_config tcp_attach(const char *endpoint)
     return (ipc_config){ .endpoint = endpoint, .flags = IPC_ATTACH };
 }
 
-static int zmq_create(ipc_channel **ch, char *endpoint, size_t size, ipc_redis_server **srv)
+static int zmq_create(ipc_channel **ch, char *endpoint, size_t size, void **srv)
 {
     (void)srv;
     int rc = ipc_open("zmq", &(ipc_config){ .endpoint = "tcp://" ADDR_B ":*" }, ch);
@@ -239,16 +243,34 @@ static int zmq_create(ipc_channel **ch, char *endpoint, size_t size, ipc_redis_s
     return rc;
 }
 
-static int redis_create(ipc_channel **ch, char *endpoint, size_t size, ipc_redis_server **srv)
+static int redis_create(ipc_channel **ch, char *endpoint, size_t size, void **srv)
 {
     /* The server starts inside B (it inherits our namespace), on B's address. */
-    int rc = ipc_redis_server_start(&(ipc_redis_server_opts){ .bind = ADDR_B, .port = REDIS_PORT }, srv);
+    ipc_redis_server *s = NULL;
+    int rc = ipc_redis_server_start(&(ipc_redis_server_opts){ .bind = ADDR_B, .port = REDIS_PORT }, &s);
+    *srv = s;
     if (rc != IPC_OK) return rc;
-    snprintf(endpoint, size, "%s", ipc_redis_server_endpoint(*srv));
+    snprintf(endpoint, size, "%s", ipc_redis_server_endpoint(s));
     return ipc_open("redis", &(ipc_config){ .endpoint = endpoint, .name = "crosshost" }, ch);
 }
 
-static ipc_config redis_attach(const char *endpoint)
+static int redis_stop(void *srv) { return ipc_redis_server_stop(srv); }
+
+static int amqp_create(ipc_channel **ch, char *endpoint, size_t size, void **srv)
+{
+    /* The broker starts inside B, its AMQP listener on B's address, with
+     * generated credentials: the endpoint carries them to A. */
+    ipc_amqp_server *s = NULL;
+    int rc = ipc_amqp_server_start(&(ipc_amqp_server_opts){ .bind = ADDR_B }, &s);
+    *srv = s;
+    if (rc != IPC_OK) return rc;
+    snprintf(endpoint, size, "%s", ipc_amqp_server_endpoint(s));
+    return ipc_open("amqp", &(ipc_config){ .endpoint = endpoint, .name = "crosshost" }, ch);
+}
+
+static int amqp_stop(void *srv) { return ipc_amqp_server_stop(srv); }
+
+static ipc_config named_attach(const char *endpoint)
 {
     return (ipc_config){ .endpoint = endpoint, .name = "crosshost", .flags = IPC_ATTACH };
 }
@@ -256,19 +278,25 @@ static ipc_config redis_attach(const char *endpoint)
 static void test_tcp_between_namespaces(void **state)
 {
     (void)state;
-    cross(&(plan){ "tcp", tcp_create, tcp_attach });
+    cross(&(plan){ "tcp", tcp_create, NULL, tcp_attach });
 }
 
 static void test_zmq_between_namespaces(void **state)
 {
     (void)state;
-    cross(&(plan){ "zmq", zmq_create, tcp_attach });
+    cross(&(plan){ "zmq", zmq_create, NULL, tcp_attach });
 }
 
 static void test_redis_between_namespaces(void **state)
 {
     (void)state;
-    cross(&(plan){ "redis", redis_create, redis_attach });
+    cross(&(plan){ "redis", redis_create, redis_stop, named_attach });
+}
+
+static void test_amqp_between_namespaces(void **state)
+{
+    (void)state;
+    cross(&(plan){ "amqp", amqp_create, amqp_stop, named_attach });
 }
 
 /* The namespaces really are separate hosts: B's address is unreachable
@@ -293,6 +321,7 @@ int main(void)
         TL_CASE(test_tcp_between_namespaces),
         TL_CASE(test_zmq_between_namespaces),
         TL_CASE(test_redis_between_namespaces),
+        TL_CASE(test_amqp_between_namespaces),
     };
     return cmocka_run_group_tests_name("crosshost", tests, group_setup, group_teardown);
 }
