@@ -22,6 +22,8 @@
  * The demo starts the forkserver first, then sets a global to 42 and starts
  * a helper thread in the parent, then starts one worker each way.  Every
  * worker reports the global and its thread count (from /proc/self/status).
+ * Last, it times each way: start 20 empty workers and wait for each to
+ * exit, and prints the median.
  *
  * Mirrors: multiprocessing start methods (fork, spawn, forkserver) from the
  * Python tutorials; TLPI chapters 24-28.
@@ -32,6 +34,7 @@
 #include "demo.h"
 
 #include <pthread.h>
+#include <stdint.h>
 #include <sys/socket.h>
 
 static long global_state; /* 0 at program start; the parent sets 42 later */
@@ -58,14 +61,17 @@ static int worker(const char *how)
     return global_state == (strcmp(how, "fork") == 0 ? 42 : 0) && thread_count() == 1 ? 0 : 1;
 }
 
-/* The forkserver: forks a worker for every byte it reads, reports each
- * worker's exit status back, ends at EOF. */
+enum { TIMED = 20 };
+
+/* The forkserver: forks a worker for every byte it reads ('w': one that
+ * reports, 'q': one that exits at once), sends back whether it exited 0,
+ * ends at EOF. */
 static void forkserver(int sock)
 {
     char req;
     while (read(sock, &req, 1) == 1) {
         pid_t w = fork();
-        if (w == 0) _exit(worker("forkserver"));
+        if (w == 0) _exit(req == 'q' ? 0 : worker("forkserver"));
         int status = -1;
         if (w > 0)
             while (waitpid(w, &status, 0) == -1 && errno == EINTR) {
@@ -84,9 +90,40 @@ static void *idle_thread(void *arg)
     return NULL;
 }
 
+static int cmp_i64(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return (x > y) - (x < y);
+}
+
+/* Median over TIMED runs of: start an empty worker `how`, wait for its exit. */
+static double median_start_us(const char *how, const char *self, int server)
+{
+    int64_t t[TIMED];
+    for (int i = 0; i < TIMED; i++) {
+        int64_t t0 = ipc_now_ns();
+        if (strcmp(how, "forkserver") == 0) {
+            char req = 'q', ok = 0;
+            if (write(server, &req, 1) != 1 || read(server, &ok, 1) != 1 || ok != 1)
+                demo_sys(-1, "forkserver request");
+        } else {
+            pid_t w = fork(); /* no demo_fork: stdout was flushed above, keep the timing clean */
+            if (w == 0) {
+                if (strcmp(how, "spawn") == 0) execl("/proc/self/exe", self, "--spawned-quiet", (char *)NULL);
+                _exit(strcmp(how, "spawn") == 0 ? 127 : 0);
+            }
+            demo_reap(demo_sys(w, "fork"), how);
+        }
+        t[i] = ipc_now_ns() - t0;
+    }
+    qsort(t, TIMED, sizeof t[0], cmp_i64);
+    return (double)t[TIMED / 2] / 1e3;
+}
+
 int main(int argc, char **argv)
 {
     if (argc == 2 && strcmp(argv[1], "--spawned-worker") == 0) return worker("spawn");
+    if (argc == 2 && strcmp(argv[1], "--spawned-quiet") == 0) return 0;
     demo_start(argc, argv,
                "usage: start_methods\n"
                "Starts one worker by fork, by spawn (fork + exec) and by a forkserver, and shows\n"
@@ -129,6 +166,13 @@ int main(int argc, char **argv)
     if (write(sv[0], &req, 1) != 1) demo_sys(-1, "write to the forkserver");
     if (read(sv[0], &reply, 1) != 1) demo_sys(-1, "read from the forkserver");
     ok += reply == 1;
+
+    fflush(stdout);
+    double f = median_start_us("fork", argv[0], sv[0]);
+    double sp = median_start_us("spawn", argv[0], sv[0]);
+    double fs = median_start_us("forkserver", argv[0], sv[0]);
+    printf("time to start an empty worker and see it exit (median of %d): fork %.0f us, spawn %.0f us, "
+           "forkserver %.0f us\n", TIMED, f, sp, fs);
     close(sv[0]); /* EOF: the server exits */
     demo_reap(server, "forkserver");
 

@@ -80,7 +80,8 @@ static const demo_case demos[] = {
     { "pitfall_zombie", { "says state Z (zombie", "reaped: /proc/", "is gone without anyone collecting it" } },
     { "pitfall_unlink", { "left behind (", "still there: \"message 3\"", "after ipc_free: gone" } },
     /* the course's systems-programming topics (TLPI chapters 21-55) */
-    { "sem_posix", { "at most 3 inside at once", "sem_timedwait: ETIMEDOUT (nobody posted)", "present before, gone after" } },
+    { "sem_posix", { "at most 3 inside at once", "sem_timedwait: ETIMEDOUT (nobody posted)", "present before, gone after",
+                     "sem_wait + sem_post: " } },
     { "sem_sysv", { "EAGAIN after 300 ms: the dead child still holds it",
                     "taken at once: the kernel undid the dead child's -1", "removed" } },
     { "shm_sysv", { "shm_nattch = 2", "\"still writable after IPC_RMID\" (the memory lives while attached)",
@@ -89,7 +90,8 @@ static const demo_case demos[] = {
                      "the file keeps: \"written by child" } },
     { "file_lock", { "after we open+close a second fd: got the lock",
                      "after we open+close a second fd: refused (locked)",
-                     "lock held (same description); on its own open(): refused (locked)" } },
+                     "lock held (same description); on its own open(): refused (locked)",
+                     "fcntl(F_SETLK): " } },
     { "mq_notify", { "EBUSY (one per queue)", "9 messages in 3 bursts: 9 received", "must be re-armed" } },
     { "eintr_restart", { "read() = -1, Interrupted system call", "restarted transparently",
                          "poll() = -1, Interrupted system call" } },
@@ -97,7 +99,8 @@ static const demo_case demos[] = {
                          "workers processed 9 of 9 items, none interrupted; SIGUSR1 taken 3 times" } },
     { "reap_wnohang", { "SIGCHLD handler calls: 1 (for 5 children", "reaped", "(No child processes): nothing left" } },
     { "start_methods", { "fork       worker", "global = 42, threads = 1", "spawn      worker",
-                         "forkserver worker", "global = 0, threads = 1" } },
+                         "forkserver worker", "global = 0, threads = 1",
+                         "time to start an empty worker and see it exit (median of 20): fork " } },
     { "joinable_queue", { ": 0 unfinished tasks", "queue closed, exiting", "refused (Python: ValueError)" } },
 };
 
