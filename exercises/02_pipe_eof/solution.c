@@ -2,7 +2,7 @@
  * 02_pipe_eof (the solution) — why a reader waiting for end-of-file hangs,
  * and which copies of the write end must be closed.
  *
- * Chapter 2 of TUTORIAL.md, exercise 1.  The parent writes three lines into
+ * Chapter 3 of TUTORIAL.md, exercise 1.  The parent writes three lines into
  * a pipe; the child reads until end-of-file (read() returns 0), counts the
  * lines and exits; the parent waits for it.  A reader sees end-of-file only
  * when EVERY write end in EVERY process is closed — and after fork() there

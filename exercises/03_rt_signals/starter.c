@@ -2,7 +2,7 @@
  * 03_rt_signals (starter: complete the TODOs) — standard signals merge; real-time signals
  * queue and carry a value.
  *
- * Chapter 3 of TUTORIAL.md, exercise 2.  A child notifies its parent of
+ * Chapter 4 of TUTORIAL.md, exercise 2.  A child notifies its parent of
  * 500 "messages" with one signal each.  With SIGUSR1 (the starter), signals
  * sent while one is pending merge and the parent counts fewer than 500.
  * With a real-time signal (SIGRTMIN) sent by sigqueue(), each one is queued

@@ -2,7 +2,7 @@
  * 04_spsc_ring (starter: complete the TODOs) — a lock-free single-producer/single-consumer
  * ring: the ORDER of two stores is the whole algorithm.
  *
- * Chapter 4 of TUTORIAL.md.  One thread pushes 2,000,000 numbers in order,
+ * Chapter 5 of TUTORIAL.md.  One thread pushes 2,000,000 numbers in order,
  * another pops them; no lock.  The producer alone writes `tail`, the
  * consumer alone writes `head`, so no compare-and-swap is needed — only
  * memory orders:

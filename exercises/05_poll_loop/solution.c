@@ -2,7 +2,7 @@
  * 05_poll_loop (the solution) — one thread serving several pipes with
  * poll(): an event loop, and what end-of-file means inside it.
  *
- * Chapter 5 of TUTORIAL.md.  Three child processes each write 5 lines at
+ * Chapter 7 of TUTORIAL.md.  Three child processes each write 5 lines at
  * their own pace into their own pipe, then exit.  The parent must read
  * every line from all three with ONE poll() loop, remove a pipe from the
  * set when its writer is gone (read() returns 0: POLLHUP/POLLIN with no

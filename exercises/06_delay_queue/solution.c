@@ -3,7 +3,7 @@
  * ordered by due time, a mutex, and a condition variable waited on with a
  * deadline.
  *
- * Chapter 6 of TUTORIAL.md, exercise 3 (the broker's delay queue, built
+ * Chapter 9 of TUTORIAL.md, exercise 3 (the broker's delay queue, built
  * from this course's parts).  dq_put(item, delay) makes the item due
  * `delay` ms from now; dq_get() returns the item that is due first, and
  * never before it is due.  The consumer sleeps on the condition variable

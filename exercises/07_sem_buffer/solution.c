@@ -2,7 +2,7 @@
  * 07_sem_buffer (the solution) — the classic bounded buffer between
  * PROCESSES with three POSIX semaphores.
  *
- * The semaphores chapter of TUTORIAL.md.  In a MAP_SHARED mapping: a ring
+ * Chapter 6 of TUTORIAL.md.  In a MAP_SHARED mapping: a ring
  * of 4 slots and three unnamed process-shared semaphores:
  *   empty_slots  starts at 4: a producer takes one before writing a slot
  *   full_slots   starts at 0: a consumer takes one before reading a slot

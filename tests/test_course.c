@@ -1,5 +1,7 @@
 /*
- * test_exercises.c — every exercise's solution passes its own check, every
+ * test_course.c — the course keeps its promises.
+ *
+ * Exercises: every exercise's solution passes its own check, every
  * starter builds and does NOT pass (so the check really checks what the
  * student must write), and every starter.c is what scripts/make-starters
  * derives from its solution.c (one source of truth).
@@ -11,7 +13,12 @@
  * this program.  The source tree is the current directory (make test runs
  * from the top of the checkout).
  *
- *   build/tests/test_exercises
+ * Documents: scripts/check-course finds no broken link or anchor, every
+ * chapter of TUTORIAL.md has its learning goals, prerequisites, exercises
+ * and answers, no maintainer detail sits in the student text, and every
+ * demo and exercise is taught somewhere.
+ *
+ *   build/tests/test_course
  */
 #define _GNU_SOURCE
 #include "testlib.h"
@@ -110,6 +117,26 @@ static void test_starters_in_sync(void **state)
     tl_watchdog(0);
 }
 
+/* scripts/check-course passes (it prints each problem it finds). */
+static void test_course_documents(void **state)
+{
+    (void)state;
+    if (access("scripts/check-course", X_OK) != 0) {
+        print_message("not run from the top of the source tree: skipped\n");
+        skip();
+    }
+    tl_watchdog(30);
+    char *out;
+    int code = run((char *const[]){ "scripts/check-course", NULL }, &out);
+    if (code != 0) {
+        print_error("%s\n", out);
+        free(out);
+        fail_msg("the course documents have problems (see above)");
+    }
+    free(out);
+    tl_watchdog(0);
+}
+
 static int by_name(const void *a, const void *b) { return strcmp(a, b); }
 
 int main(int argc, char **argv)
@@ -132,7 +159,7 @@ int main(int argc, char **argv)
     }
     qsort(names, count, sizeof names[0], by_name);
 
-    struct CMUnitTest tests[2 * MAX_EX + 1];
+    struct CMUnitTest tests[2 * MAX_EX + 2];
     char labels[2 * MAX_EX][NAME_MAX + 16];
     size_t n = 0;
     for (size_t i = 0; i < count; i++) {
@@ -146,6 +173,7 @@ int main(int argc, char **argv)
         n++;
     }
     tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_starters_in_sync);
+    tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_course_documents);
     if (count == 0) fprintf(stderr, "no exercises found in %s\n", ex_dir);
-    return _cmocka_run_group_tests("exercises", tests, n, NULL, NULL) || count == 0;
+    return _cmocka_run_group_tests("course", tests, n, NULL, NULL) || count == 0;
 }
