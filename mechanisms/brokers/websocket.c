@@ -98,6 +98,7 @@
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/random.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #define EP_MAX         512
@@ -107,6 +108,7 @@
 #define CTRL_MAX       (TOPIC_MAX + 32) /* longest text frame accepted            */
 #define CHUNK          (64 * 1024)      /* bytes written per writable callback     */
 #define OUT_MAX        1024             /* frames queued for one client: then drop */
+#define OUT_BYTES_MAX  (8u << 20)       /* ... or bytes (beyond one message)       */
 #define SUBQ_MAX       256              /* published messages a subscriber buffers */
 #define CONNECT_MS     5000
 
@@ -156,6 +158,7 @@ typedef struct ws_frame {
 typedef struct ws_outbox {
     ws_frame *head, *tail;
     size_t    n, off; /* frames queued; bytes of head already written */
+    size_t    bytes;  /* payload bytes queued                         */
 } ws_outbox;
 
 static bool out_push(ws_outbox *o, ws_msg *m, bool binary)
@@ -168,6 +171,7 @@ static bool out_push(ws_outbox *o, ws_msg *m, bool binary)
     else o->head = f;
     o->tail = f;
     o->n++;
+    o->bytes += m->len;
     return true;
 }
 
@@ -217,6 +221,7 @@ static int out_write(struct lws *wsi, ws_outbox *o, unsigned char *scratch)
         o->head = f->next;
         if (!o->head) o->tail = NULL;
         o->n--;
+        o->bytes -= f->m->len;
         o->off = 0;
         msg_put(f->m);
         free(f);
@@ -418,8 +423,14 @@ static void apply_kills(ws_server *s)
 {
     if (!s->kills_pending) return;
     s->kills_pending = false;
-    for (ws_conn *c = s->conns; c; c = c->next)
-        if (c->kill) lws_set_timeout(c->wsi, PENDING_TIMEOUT_KILLED_BY_PARENT, LWS_TO_KILL_ASYNC);
+    for (ws_conn *c = s->conns; c; c = c->next) {
+        if (!c->kill) continue;
+        /* A close frame cannot pass a socket the peer does not read, and
+         * lws would keep it open trying: end the TCP connection itself. */
+        int fd = lws_get_socket_fd(c->wsi);
+        if (fd >= 0) shutdown(fd, SHUT_RDWR);
+        lws_set_timeout(c->wsi, PENDING_TIMEOUT_KILLED_BY_PARENT, LWS_TO_KILL_ASYNC);
+    }
 }
 
 /* A control reply; a client that lets them pile up is dropped. */
@@ -496,7 +507,8 @@ static int publish_locked(ws_server *s, const char *topic, ws_msg *m)
     int n = 0;
     for (ws_conn *c = s->conns; c; c = c->next) {
         if (!c->sub || c->kill || strncmp(topic, c->topic, strlen(c->topic)) != 0) continue;
-        if (c->out.n >= OUT_MAX) { /* it does not read: drop it, never block or grow */
+        if (c->out.n >= OUT_MAX || (c->out.n && c->out.bytes + m->len > OUT_BYTES_MAX)) {
+            /* it does not read: drop it, never block or grow */
             conn_kill(s, c, "slow subscriber", &s->stats.dropped_slow);
             continue;
         }
