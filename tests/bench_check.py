@@ -13,11 +13,22 @@ report cannot agree with itself.
                                         same per-repetition statistic on both sides
   bench_check.py context JSON           the machine context is in the result file
   bench_check.py python-rows JSON N     exactly N Python rows (0: none ran)
+  bench_check.py synthetic DIR          write DIR/A.json, DIR/B2x.json (every time doubled)
+                                        and DIR/Bsame.json (the same distribution), two
+                                        "machines", 9 repetitions each
+  bench_check.py compare-2x CSV         compare.csv of A against B2x: every benchmark 2x
+                                        slower (within 1 %) and significant
+  bench_check.py compare-same CSV       compare.csv of A against Bsame: no significant change
+  bench_check.py mwu                    bench/compare.py's Mann-Whitney U against published
+                                        values (scipy's documentation example) and, when
+                                        scipy is installed, against scipy
 
 Exit status 0 when the check holds; otherwise a message on stderr and 1.
 """
 import csv
 import json
+import os
+import random
 import statistics
 import sys
 
@@ -146,9 +157,105 @@ def python_rows(path, want):
         fail(f"{path}: {n} Python entries, expected {want}")
 
 
+SYNTH = [("latency/pipe/threads/cross/100", "p50_ns", 50000.0, "manual_time"),
+         ("throughput/queue/procs/cross/100", "msg_ns", 800.0, "manual_time"),
+         ("pair/shm/single/same/100", "ns_per_op", 40.0, "manual_time"),
+         ("latency/python:mp.Queue/procs/cross/100", "p50_ns", 90000.0, None)]
+
+
+def synthetic_file(path, host, factor, seed, reps=9):
+    """Each benchmark's repetitions: base x (1 +- up to 10 %) drawn with `seed`; then
+    on the other host shuffled and multiplied by factor: with the same seed and factor 2,
+    exactly twice A's values in another order; with factor 1, A's values in another order,
+    each moved by up to 0.2 % (the same distribution, not the same numbers)."""
+    rng = random.Random(seed)
+    entries = []
+    for name, field, base, suffix in SYNTH:
+        full = f"{name}/{suffix}" if suffix else name
+        vals = [base * (1 + rng.uniform(-0.1, 0.1)) for _ in range(reps)]
+        if factor != 1 or host != "laptop":
+            random.Random(seed + 100).shuffle(vals)
+            vals = [factor * v for v in vals]
+        if factor == 1 and host != "laptop":  # the same distribution, other draws: jitter each value
+            jitter = random.Random(seed + 200)
+            vals = [v * (1 + jitter.uniform(-0.002, 0.002)) for v in vals]
+        kind, mech, mode, place, size = name.split("/")
+        label = f"workload={kind};mechanism={mech};mode={mode};placement={place};size={size};shape=1x1;wait=block"
+        for i, v in enumerate(vals):
+            entries.append({"name": full, "run_name": full, "run_type": "iteration", "repetitions": reps,
+                            "repetition_index": i, "iterations": 1000, "real_time": v, "cpu_time": v,
+                            "time_unit": "ns", field: v, "label": label})
+        entries.append({"name": full + "_median", "run_name": full, "run_type": "aggregate",
+                        "aggregate_name": "median", "real_time": statistics.median(vals), field: 1.0,
+                        "label": label})
+    doc = {"context": {"host_name": host, "date": "2026-12-04T12:00:00+00:00", "ipcbench.repetitions": str(reps)},
+           "benchmarks": entries}
+    with open(path, "w") as f:
+        json.dump(doc, f)
+
+
+def synthetic(out_dir):
+    synthetic_file(os.path.join(out_dir, "A.json"), "laptop", 1.0, 1)
+    synthetic_file(os.path.join(out_dir, "B2x.json"), "vm", 2.0, 1)  # A's values, doubled
+    synthetic_file(os.path.join(out_dir, "Bsame.json"), "vm", 1.0, 1)
+
+
+def compare_rows(path):
+    with open(path) as f:
+        rows = list(csv.DictReader(f))
+    if len(rows) != len(SYNTH):
+        fail(f"{path}: {len(rows)} rows, expected {len(SYNTH)} (matched by name across hosts)")
+    return rows
+
+
+def compare_2x(path):
+    for r in compare_rows(path):
+        if abs(float(r["ratio"]) - 2.0) > 1e-9:
+            fail(f"{r['name']}: ratio {r['ratio']}, expected 2")
+        if r["verdict"] != "slower" or float(r["p_value"]) >= 0.05:
+            fail(f"{r['name']}: {r['verdict']} p={r['p_value']}, expected a significant slowdown")
+
+
+def compare_same(path):
+    for r in compare_rows(path):
+        if r["verdict"] != "no significant change" or float(r["p_value"]) < 0.05:
+            fail(f"{r['name']}: {r['verdict']} p={r['p_value']}, expected no significant change")
+
+
+def mwu(*_):
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "bench"))
+    import compare
+    x, y = [19, 22, 16, 29, 24], [20, 11, 17, 12]  # scipy.stats.mannwhitneyu's documented example
+    for method, want in (("exact", 0.1111111111111111), ("asymptotic", 0.11134688653314041)):
+        u, p, _ = compare.mann_whitney_u(x, y, method)
+        if u != 17 or abs(p - want) > 1e-12:
+            fail(f"mann_whitney_u {method}: U={u} p={p}, scipy documents U=17 p={want}")
+    cases = [([1, 2, 3], [4, 5, 6], 0.1), (list(range(5)), list(range(5, 10)), 2 / 252)]
+    for a, b, want in cases:  # complete separation: p = 2 / C(n1+n2, n1)
+        if abs(compare.mann_whitney_u(a, b)[1] - want) > 1e-12:
+            fail(f"mann_whitney_u({a}, {b}): p {compare.mann_whitney_u(a, b)[1]}, expected {want}")
+    if compare.mann_whitney_u([1, 2, 3, 4], [1, 2, 3, 4])[1] != 1.0:
+        fail("mann_whitney_u of two equal samples: p should be 1")
+    try:
+        from scipy.stats import mannwhitneyu
+    except ImportError:
+        print("bench_check: mwu holds (published values; scipy not installed)")
+        return
+    rng = random.Random(7)
+    for _ in range(200):
+        a = [round(rng.gauss(10, 2), 1) for _ in range(rng.randint(2, 12))]
+        b = [round(rng.gauss(11, 2), 1) for _ in range(rng.randint(2, 12))]
+        want = mannwhitneyu(a, b, alternative="two-sided").pvalue
+        got = compare.mann_whitney_u(a, b)[1]
+        if abs(got - want) > 1e-9:
+            fail(f"mann_whitney_u({a}, {b}): p {got}, scipy {want}")
+    print("bench_check: mwu holds (published values and 200 scipy cases)")
+
+
 def main():
     cmd, args = sys.argv[1], sys.argv[2:]
-    {"json-doc": json_doc, "ratios": ratios, "context": context, "python-rows": python_rows}[cmd](*args)
+    {"json-doc": json_doc, "ratios": ratios, "context": context, "python-rows": python_rows,
+     "synthetic": synthetic, "compare-2x": compare_2x, "compare-same": compare_same, "mwu": mwu}[cmd](*args)
     return 0
 
 

@@ -19,6 +19,10 @@
  *   json     --benchmark_format=json: stdout parses as one JSON document,
  *            --benchmark_out gets the same, --benchmark_filter selected a
  *            Python row; prose went to stderr.
+ *   compare  `ipcbench compare` of synthetic files from two hosts: a known
+ *            2x reported as 2x and significant (Mann-Whitney U), the same
+ *            distribution as no significant change; the U test itself
+ *            against published values (tests/bench_check.py mwu).
  *   filter   a --benchmark_filter matching no Python row never starts the
  *            Python baseline (a stand-in script that leaves a mark proves
  *            it), and one matching a Python row does.
@@ -357,6 +361,42 @@ static void filter_without_python_rows_runs_no_python(void **state)
     unsetenv("IPCBENCH_PYTHON_BASELINE");
 }
 
+/* ipcbench compare on synthetic result files from two "hosts", 9
+ * repetitions each: every time doubled is reported as 2x and significant;
+ * the same distribution as no significant change; the Mann-Whitney U
+ * implementation matches published values (and scipy, when installed). */
+static void compare_synthetic_results(void **state)
+{
+    (void)state;
+    tl_watchdog(120);
+    char out[PATH_MAX], ipcbench[PATH_MAX + 16], a[PATH_MAX + 16], b[PATH_MAX + 16], dir[PATH_MAX + 16];
+    char csv[PATH_MAX + 32], log[PATH_MAX + 16];
+    out_dir(out, sizeof out);
+    snprintf(ipcbench, sizeof ipcbench, "%s/ipcbench", out);
+    assert_int_equal(check("mwu", "", NULL), 0);
+    assert_int_equal(check("synthetic", tmpdir, NULL), 0);
+    snprintf(a, sizeof a, "%s/A.json", tmpdir);
+    snprintf(log, sizeof log, "%s/compare.log", tmpdir);
+
+    snprintf(b, sizeof b, "%s/B2x.json", tmpdir);
+    snprintf(dir, sizeof dir, "%s/cmp2x", tmpdir);
+    char *argv[] = { ipcbench, "compare", a, b, "--out", dir, NULL };
+    assert_int_equal(run(argv, log, 60), 0);
+    snprintf(csv, sizeof csv, "%s/compare.csv", dir);
+    assert_int_equal(check("compare-2x", csv, NULL), 0);
+    char *text = slurp(log);
+    assert_non_null(text);
+    assert_non_null(strstr(text, "0 faster, 4 slower, 0 no significant change"));
+    assert_non_null(strstr(text, "host: A laptop | B vm"));
+    free(text);
+
+    snprintf(b, sizeof b, "%s/Bsame.json", tmpdir);
+    snprintf(dir, sizeof dir, "%s/cmpsame", tmpdir);
+    assert_int_equal(run(argv, log, 60), 0);
+    snprintf(csv, sizeof csv, "%s/compare.csv", dir);
+    assert_int_equal(check("compare-same", csv, NULL), 0);
+}
+
 static int make_tmpdir(void **state)
 {
     (void)state;
@@ -379,6 +419,7 @@ int main(void)
         cmocka_unit_test(report_on_tiny_run),
         cmocka_unit_test(json_on_stdout),
         cmocka_unit_test(filter_without_python_rows_runs_no_python),
+        cmocka_unit_test(compare_synthetic_results),
     };
     return cmocka_run_group_tests(tests, make_tmpdir, remove_tmpdir);
 }
