@@ -682,11 +682,19 @@ def size_series(records, impl, mode, kind, pin_order, value):
 
 def size_chart(records, context, out_dir, tmp, name, kind, pin_order, value, ylabel, what):
     """Small multiples, one panel per family: each mechanism (processes where it runs
-    there) with its raw baseline and its Python counterpart; markers at the measured
-    sizes with min-max error bars, no lines between sizes."""
+    there) and its Python counterpart (and memcpy beside shared memory); markers at
+    the measured sizes, each series a little to the side so the min-max error bars
+    stay visible; no lines between sizes.  (The raw baselines are in report.md.)"""
     fams = chart_families(records, kind)
     sizes = sorted({r["size"] for r in records if r["kind"] == kind and r["t_ns"] and r["shape"] == "1x1"})
-    if not fams or len(sizes) < 2:
+    # worth a chart when at least two sizes were measured for a third of the mechanisms
+    # (not only a limit or two measured in place of an n/a size)
+    mechs = sum(len(impls) for _, impls in fams)
+    common = [s for s in sizes if 3 * len({r["impl"] for r in records if r["kind"] == kind and r["size"] == s
+                                            and r["t_ns"]}) >= mechs]
+    if not fams or len(common) < 2:
+        if os.path.exists(os.path.join(out_dir, name)):
+            os.unlink(os.path.join(out_dir, name))  # not a stale chart of another run
         return None
     ncols = 2 if len(fams) > 1 else 1
     nrows = (len(fams) + ncols - 1) // ncols
@@ -700,47 +708,30 @@ def size_chart(records, context, out_dir, tmp, name, kind, pin_order, value, yla
               f'set ylabel "{ylabel}"', "set key outside right top font \",9\"", "set bars 2"]
     n = 0
     for fam, impls in fams:
-        series = []
-        for impl in impls:
-            mode = one_mode(records, impl)
-            series.append((f"{impl} ({mode})", impl, mode))
-            raw = next((r["raw_impl"] for r in records if r["impl"] == impl and r["raw_impl"] not in ("", "none")), None)
-            if raw and (raw + " (raw)", raw, mode) not in series:
-                series.append((f"{raw} ({mode}, interleaved)", "RAW:" + impl, mode))
+        series = [(f"{impl} ({one_mode(records, impl)})", impl, one_mode(records, impl)) for impl in impls]
         py = {PY_FOR_MODE.get(m) for _, _, m in series} - {None}
-        series += [(f"{p}", p, "threads" if "queue.Queue" in p else "procs") for p in sorted(py)]
+        series += [(p, p, "threads" if "queue.Queue" in p else "procs") for p in sorted(py)]
+        if fam == "shm" and kind == "throughput":
+            series.append(("limit:memcpy (one thread)", "limit:memcpy", "single"))
         plots = []
         for i, (title, impl, mode) in enumerate(series):
-            if impl.startswith("RAW:"):
-                pts = raw_series(records, impl[4:], mode, kind, pin_order, value)
-            else:
-                pts = size_series(records, impl, mode, kind, pin_order, value)
+            pts = size_series(records, impl, mode, kind, pin_order + ["same"] * (mode == "single"), value)
             if not pts:
                 continue
             n += 1
             fn = f"s{n}.dat"
+            # side by side around each measured size, so that error bars do not hide each other
+            shift = 1.07 ** (i - (len(series) - 1) / 2)
             with open(os.path.join(tmp, fn), "w") as f:
-                f.writelines(f"{s} {v} {lo} {hi}\n" for s, v, lo, hi in pts)
-            plots.append(f'"{fn}" using 1:2:3:4 with yerrorbars pt {MARKERS[i % len(MARKERS)]} ps 1.3 lw 1.5 '
-                         f'lc rgb "{COLOURS[i % len(COLOURS)]}" title "{title}"')
+                f.writelines(f"{s * shift} {v} {lo} {hi}\n" for s, v, lo, hi in pts)
+            dash = "dt 2 " if ":" in impl else ""
+            plots.append(f'"{fn}" using 1:2:3:4 with yerrorbars {dash}pt {MARKERS[(i + i // len(COLOURS)) % len(MARKERS)]} '
+                         f'ps 1.3 lw 1.5 lc rgb "{COLOURS[i % len(COLOURS)]}" title "{title}"')
         script.append(f'set title "{fam}"')
         script.append("plot " + ", ".join(plots) if plots else "plot NaN notitle")
     script.append("unset multiplot")
     err = gnuplot("\n".join(script) + "\n", tmp)
     return err or os.path.join(out_dir, name)
-
-
-def raw_series(records, impl, mode, kind, pin_order, value):
-    """The raw baseline measured interleaved with impl: its median and min-max per size."""
-    pts = {}
-    for r in records:
-        if (r["kind"] == kind and r["impl"] == impl and r["mode"] == mode and r["shape"] == "1x1"
-                and r["raw_t_ns"] and r["pin"] in pin_order):
-            prio = pin_order.index(r["pin"])
-            if r["size"] not in pts or prio < pts[r["size"]][0]:
-                vs = [value(r, x) for x in (r["raw_t_ns"], min(r["raw_vals"]), max(r["raw_vals"]))]
-                pts[r["size"]] = (prio, vs[0], min(vs[1:]), max(vs[1:]))
-    return [(s, v[1], v[2], v[3]) for s, v in sorted(pts.items())]
 
 
 def latency_chart(records, context, rows, out_dir, tmp, lat_size):
@@ -764,6 +755,10 @@ def latency_chart(records, context, rows, out_dir, tmp, lat_size):
     def cols(r):
         return (f"{r['t_ns'] / 1e3:.4f} {r['t_min_ns'] / 1e3:.4f} {r['t_max_ns'] / 1e3:.4f}" if r
                 else "NaN NaN NaN")
+    first_base = next((i for i, (label, _, _) in enumerate(items) if ":" in label.split(" ")[0]), None)
+    separator = (f'set arrow from {first_base - 0.5}, graph 0 to {first_base - 0.5}, graph 1 nohead dt 2 lc rgb "#555555"\n'
+                 f'set label "baselines" at {first_base - 0.4}, graph 0.96 left textcolor rgb "#555555"'
+                 if first_base else "")
     with open(os.path.join(tmp, "lat.dat"), "w") as f:
         for label, s, c in items:
             f.write(f'"{label}" {cols(s)} {cols(c)}\n')
@@ -788,6 +783,7 @@ set xrange [-0.6:{len(items) - 0.4}]
 set key outside top center horizontal
 set bmargin 12
 set lmargin 10
+{separator}
 plot "lat.dat" using 2:3:4:xtic(1) title "same core" lc rgb "#4e79a7", \\
      "" using 5:6:7 title "two cores" lc rgb "#f28e2b"
 """, tmp)
@@ -802,10 +798,12 @@ def charts(records, context, rows, out_dir, lat_size):
         notes.append(size_chart(records, context, out_dir, tmp, "throughput.png", "throughput",
                                 ["cross", "same", "none"], lambda r, t: r["size"] * 1e9 / t / 1e6,
                                 "throughput (MB/s = 1e6 bytes/s)",
-                                "One-way throughput by message size, per family (two cores where measured)"))
+                                f"One-way throughput by message size, per family (two cores = "
+                                f"{context.get('ipcbench.placement.cross', '?')} where measured, else one core)"))
         notes.append(size_chart(records, context, out_dir, tmp, "latency_vs_size.png", "latency", ["cross"],
                                 lambda r, t: t / 1e3, "round trip p50 (µs)",
-                                "Round trip by message size, two cores, per family"))
+                                f"Round trip by message size, per family, two cores = "
+                                f"{context.get('ipcbench.placement.cross', '?')}"))
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return [n for n in notes if n]
