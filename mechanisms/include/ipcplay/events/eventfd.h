@@ -11,6 +11,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 /* Write `values` one by one into a fresh eventfd (EFD_SEMAPHORE or not),
  * then read it until it is empty, and report what the reads returned.
  * Plain mode: the kernel ADDED the values, one read returns their sum and
@@ -22,4 +26,7 @@
 int ipc_eventfd_show_counter(const uint64_t *values, size_t n, bool semaphore,
                              uint64_t *reads, size_t max_reads, size_t *nreads);
 
+#ifdef __cplusplus
+}
+#endif
 #endif

@@ -6,6 +6,10 @@
 
 #include "../ipc.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 /* Open a duplex pair: what is sent on *a is received on *b and vice versa.
  * Typically the parent keeps one end and a child the other (free the end you
  * do not use after fork).  ipc_close(end) shuts that direction down: the
@@ -13,4 +17,7 @@
  * RETURNS 0, IPC_EINVAL, IPC_ESYS; on failure both are NULL. */
 int ipc_duplex_open(const ipc_config *cfg, ipc_channel **a, ipc_channel **b);
 
+#ifdef __cplusplus
+}
+#endif
 #endif

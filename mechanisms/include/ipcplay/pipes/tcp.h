@@ -6,10 +6,17 @@
 
 #include "../ipc.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 /* The port the owner listens on — the one the kernel chose when the
  * endpoint said port 0 (the default endpoint is "127.0.0.1:0").  An
  * attacher passes "host:port" as cfg->endpoint with IPC_ATTACH.  For an
  * attached handle: the owner's port.  -1 if ch is not a tcp channel. */
 int ipc_tcp_port(const ipc_channel *ch);
 
+#ifdef __cplusplus
+}
+#endif
 #endif

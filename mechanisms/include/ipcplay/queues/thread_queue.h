@@ -11,6 +11,10 @@
 
 #include <stdbool.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 /* Mark one received message as processed (Queue.task_done()).
  * RETURNS 0, or IPC_EINVAL when called more times than messages were sent
  * (Python raises ValueError), or when ch is not a thread queue. */
@@ -31,4 +35,7 @@ bool ipc_queue_full(const ipc_channel *ch);   /* always false when unbounded */
  * queued messages are discarded (and counted as done, so join() returns). */
 int ipc_queue_shutdown(ipc_channel *ch, bool immediate);
 
+#ifdef __cplusplus
+}
+#endif
 #endif

@@ -10,6 +10,10 @@
 
 #include <sys/types.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 /* ---- the "signal" channel ----------------------------------------------- */
 
 /* The real-time signal number that carries this channel, or IPC_EINVAL. */
@@ -59,4 +63,7 @@ int   ipc_signal_usr1_wait(long seen, int timeout_ms);
  * mask is restored.  RETURNS the count, or IPC_EINVAL / IPC_ESYS. */
 long  ipc_signal_count_deliveries(int sig, int n);
 
+#ifdef __cplusplus
+}
+#endif
 #endif /* IPCPLAY_SIGNALS_H */
