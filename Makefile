@@ -4,6 +4,8 @@
 #   make test     install what is missing, build, run every test
 #   make test SANITIZE=address|undefined|thread    the same under a sanitizer
 #   make bench    the full benchmark sweep          make demos / make viz / make clean
+#   make install [PREFIX=/usr/local] [DESTDIR=]    libraries, headers, ipcplay.pc, man pages,
+#                 binaries, scenarios, the Python package (see README: outside the tree)
 #
 # Sources are found by wildcard: a new mechanisms/<family>/<name>.c, tests/test_<name>.c,
 # demos/<name>.c needs no edit here.  All output goes to $(BUILD) (default build/).
@@ -58,6 +60,21 @@ LIB_SRC  := $(sort $(wildcard mechanisms/*.c mechanisms/*/*.c))
 LIB_OBJ  := $(LIB_SRC:%.c=$(OUT)/obj/%.o)
 LIB      := $(OUT)/libipcplay.a
 
+# ---- the shared library, man pages, install (issue 15: usable outside the tree)
+# libipcplay.so.$(SO_VERSION) (soname libipcplay.so.$(SO_MAJOR)) exports exactly
+# the calls the public headers declare: the version script is generated from
+# them by scripts/gen-api, and everything else is local.  Its objects are a
+# second, -fPIC set under $(OUT)/pic (the static library keeps the non-PIC ones).
+SO_MAJOR   := 0
+SO_VERSION := 0.1.0
+SONAME     := libipcplay.so.$(SO_MAJOR)
+SOLIB      := $(OUT)/libipcplay.so.$(SO_VERSION)
+LIB_PIC_OBJ:= $(LIB_SRC:%.c=$(OUT)/pic/%.o)
+# Public headers, as installed under include/ipcplay/ (a broker left out of the
+# build leaves its header out too, once BROKERS= exists).
+PUBLIC_HDRS:= $(sort $(wildcard mechanisms/include/ipcplay/*.h mechanisms/include/ipcplay/*/*.h))
+MAN_STAMP  := $(OUT)/man/.stamp
+
 # ---- tests: tests/test_*.c are programs; other tests/*.c are linked into each
 TEST_SRC     := $(sort $(wildcard tests/test_*.c))
 TEST_HELPERS := $(filter-out $(TEST_SRC),$(wildcard tests/*.c))
@@ -91,7 +108,7 @@ VIZ_BIN := $(if $(VIZ_SRC),$(OUT)/ipcviz)
 .PHONY: all run test bench demos viz deps install clean build-tests exercises
 .DEFAULT_GOAL := all
 
-all: $(LIB) $(TEST_BIN) $(DEMO_BIN) $(BENCH_BIN) $(VIZ_BIN) $(EX_BIN)
+all: $(LIB) $(SOLIB) $(MAN_STAMP) $(TEST_BIN) $(DEMO_BIN) $(BENCH_BIN) $(VIZ_BIN) $(EX_BIN)
 
 deps:
 	@scripts/install-deps
@@ -152,7 +169,7 @@ $(OUT)/tests/test_viz: $(OUT)/obj/tests/test_viz.o $(TEST_HELP_OBJ) $(VIZ_TEST_O
 
 # The user-facing targets install what is missing first, then build in a
 # second make so that pkg-config sees the freshly installed packages.
-build-tests: $(LIB) $(TEST_BIN) $(DEMO_BIN) $(BENCH_BIN) $(VIZ_BIN) $(EX_BIN)
+build-tests: $(LIB) $(SOLIB) $(MAN_STAMP) $(OUT)/tests/test_outside $(TEST_BIN) $(DEMO_BIN) $(BENCH_BIN) $(VIZ_BIN) $(EX_BIN)
 
 test: deps
 	@$(MAKE) --no-print-directory build-tests
@@ -180,15 +197,83 @@ viz: deps
 	@$(MAKE) --no-print-directory $(VIZ_BIN)
 	$(VIZ_BIN)
 
-PREFIX ?= /usr/local
-install: all
-	install -d $(PREFIX)/lib $(PREFIX)/include/ipcplay $(PREFIX)/bin
-	install -m 644 $(LIB) $(PREFIX)/lib/
-	install -m 644 mechanisms/include/ipcplay/ipc.h $(PREFIX)/include/ipcplay/
-	$(if $(BENCH_BIN),install -m 755 $(BENCH_BIN) $(PREFIX)/bin/)
-	$(if $(VIZ_BIN),install -m 755 $(VIZ_BIN) $(PREFIX)/bin/)
+# ---- shared library, man pages, install ----------------------------------
+$(OUT)/pic/%.o: %.c
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -fPIC -c $< -o $@
+
+$(OUT)/libipcplay.map: $(PUBLIC_HDRS) scripts/gen-api
+	@mkdir -p $(@D)
+	scripts/gen-api map $(PUBLIC_HDRS) > $@.tmp && mv $@.tmp $@
+
+# --no-undefined: every library the .so needs is named here (and in ipcplay.pc).
+$(SOLIB): $(LIB_PIC_OBJ) $(OUT)/libipcplay.map
+	$(CC) -shared -Wl,-soname,$(SONAME) -Wl,--version-script=$(OUT)/libipcplay.map -Wl,--no-undefined \
+	  $(LDFLAGS) $(LIB_PIC_OBJ) $(LIBS) -o $@
+	ln -sf $(notdir $@) $(OUT)/$(SONAME)
+	ln -sf $(SONAME) $(OUT)/libipcplay.so
+
+# Section-3 pages for every call and ipcplay(7), generated from the header
+# comments (the one source of truth) and the registry of the built library.
+$(MAN_STAMP): $(PUBLIC_HDRS) scripts/gen-api $(SOLIB) $(wildcard python/ipcplay/*.py)
+	rm -rf $(OUT)/man && mkdir -p $(OUT)/man
+	IPCPLAY_VERSION=$(SO_VERSION) scripts/gen-api man $(OUT)/man --lib $(SOLIB) $(PUBLIC_HDRS)
+	touch $@
+
+# The installed-library test (tests/outside.sh) runs with the other tests.
+$(OUT)/tests/test_outside: tests/outside.sh
+	@mkdir -p $(@D)
+	install -m 755 $< $@
+
+# make install [PREFIX=/usr/local] [DESTDIR=staging]: libraries, headers,
+# ipcplay.pc, the binaries (demos under libexec/ipcplay/), the visualizer's
+# scenarios, man pages and the Python package.
+PREFIX     ?= /usr/local
+BINDIR     := $(PREFIX)/bin
+LIBDIR     := $(PREFIX)/lib
+INCDIR     := $(PREFIX)/include
+DATADIR    := $(PREFIX)/share/ipcplay
+MANDIR     := $(PREFIX)/share/man
+LIBEXECDIR := $(PREFIX)/libexec/ipcplay
+PYDIR      := $(PREFIX)/lib/python3/dist-packages
+# A prefix the dynamic loader does not search gets an rpath in ipcplay.pc, so
+# that a program built with `pkg-config --libs ipcplay` runs as it is.
+PC_RPATH   := $(if $(filter /usr /usr/,$(PREFIX)),,-Wl,-rpath,$${libdir})
+PC_REQUIRES:= $(PKGS_LIB)
+
+# ipcplay.pc names this install's prefix: written by every make install.
+define write_pc
+	printf '%s\n' 'prefix=$(PREFIX)' 'exec_prefix=$${prefix}' 'libdir=$(LIBDIR)' 'includedir=$(INCDIR)' '' \
+	  'Name: ipcplay' 'Description: IPC mechanisms behind one interface (ipc.h)' 'Version: $(SO_VERSION)' \
+	  'Requires.private: $(PC_REQUIRES)' \
+	  'Cflags: -I$${includedir}/ipcplay -I$${includedir}' \
+	  'Libs: -L$${libdir} $(PC_RPATH) -lipcplay' \
+	  'Libs.private: -lrt -lm -pthread' > $(1)
+endef
+
+install: $(LIB) $(SOLIB) $(MAN_STAMP) $(BENCH_BIN) $(VIZ_BIN) $(DEMO_BIN)
+	$(call write_pc,$(OUT)/ipcplay.pc)
+	install -d $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBEXECDIR) \
+	  $(DESTDIR)$(DATADIR)/scenarios $(DESTDIR)$(MANDIR)/man3 $(DESTDIR)$(MANDIR)/man7 $(DESTDIR)$(PYDIR)/ipcplay
+	install -m 644 $(LIB) $(DESTDIR)$(LIBDIR)/
+	install -m 755 $(SOLIB) $(DESTDIR)$(LIBDIR)/
+	ln -sf $(notdir $(SOLIB)) $(DESTDIR)$(LIBDIR)/$(SONAME)
+	ln -sf $(SONAME) $(DESTDIR)$(LIBDIR)/libipcplay.so
+	install -m 644 $(OUT)/ipcplay.pc $(DESTDIR)$(LIBDIR)/pkgconfig/
+	cd mechanisms/include && for h in $(PUBLIC_HDRS:mechanisms/include/%=%); do \
+	  install -D -m 644 $$h $(DESTDIR)$(INCDIR)/$$h || exit 1; done
+	$(if $(BENCH_BIN),install -m 755 $(BENCH_BIN) $(DESTDIR)$(BINDIR)/)
+	$(if $(BENCH_BIN),install -D -m 644 bench/python_baseline.py $(DESTDIR)$(DATADIR)/bench/python_baseline.py)
+	$(if $(VIZ_BIN),install -m 755 $(VIZ_BIN) $(DESTDIR)$(BINDIR)/)
+	$(if $(DEMO_BIN),install -m 755 $(DEMO_BIN) $(DESTDIR)$(LIBEXECDIR)/)
+	install -m 644 viz/scenarios/*.scn $(DESTDIR)$(DATADIR)/scenarios/
+	install -m 644 $(OUT)/man/man3/*.3 $(DESTDIR)$(MANDIR)/man3/
+	install -m 644 $(OUT)/man/man7/*.7 $(DESTDIR)$(MANDIR)/man7/
+	install -m 644 python/ipcplay/*.py $(DESTDIR)$(PYDIR)/ipcplay/
+	printf '# written by make install\nLIBDIR = "%s"\n' '$(LIBDIR)' > $(DESTDIR)$(PYDIR)/ipcplay/_installed.py
+	install -m 644 LICENSE $(DESTDIR)$(DATADIR)/
 
 clean:
 	rm -rf $(BUILD)
 
--include $(shell find $(OUT)/obj -name '*.d' 2>/dev/null)
+-include $(shell find $(OUT)/obj $(OUT)/pic -name '*.d' 2>/dev/null)
