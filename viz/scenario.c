@@ -9,6 +9,8 @@
 #include "ipc.h"
 
 #include <ctype.h>
+#include <limits.h>
+#include <unistd.h>
 #include <errno.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -108,11 +110,47 @@ static char *trim(char *p)
     return p;
 }
 
-int viz_scenario_load(viz_scenario *s, const char *path, char *err, size_t errlen)
+/* A bare name ("unlocked-race", with or without ".scn") is looked up where
+ * the lessons live: $IPCVIZ_SCENARIOS, then beside the executable — installed
+ * (<prefix>/bin/ipcviz -> <prefix>/share/ipcplay/scenarios) or in the tree
+ * (build/ipcviz, build/<dir>/ipcviz -> viz/scenarios).  A path with a '/' or
+ * a file that exists is used as it is.  Returns the FILE or NULL (errno). */
+static FILE *open_scenario(const char *name, char *found, size_t size)
 {
-    FILE *f = fopen(path, "r");
+    FILE *f = fopen(name, "r");
+    if (f || errno != ENOENT || strchr(name, '/')) return f;
+    const char *ext = strlen(name) > 4 && !strcmp(name + strlen(name) - 4, ".scn") ? "" : ".scn";
+    char dirs[4][PATH_MAX];
+    int n = 0;
+    const char *env = getenv("IPCVIZ_SCENARIOS");
+    if (env && *env) snprintf(dirs[n++], sizeof dirs[0], "%s", env);
+    char exe[PATH_MAX];
+    ssize_t len = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (len > 0) {
+        exe[len] = '\0';
+        char *slash = strrchr(exe, '/');
+        if (slash) *slash = '\0';                       /* exe = the binary's directory */
+        snprintf(dirs[n++], sizeof dirs[0], "%.*s/../share/ipcplay/scenarios", PATH_MAX - 40, exe);
+        snprintf(dirs[n++], sizeof dirs[0], "%.*s/../viz/scenarios", PATH_MAX - 40, exe);
+        snprintf(dirs[n++], sizeof dirs[0], "%.*s/../../viz/scenarios", PATH_MAX - 40, exe);
+    }
+    for (int i = 0; i < n; i++) {
+        snprintf(found, size, "%.*s/%s%s", PATH_MAX, dirs[i], name, ext);
+        if ((f = fopen(found, "r")) != NULL) return f;
+    }
+    errno = ENOENT;
+    return NULL;
+}
+
+int viz_scenario_load(viz_scenario *s, const char *name, char *err, size_t errlen)
+{
+    char found[2 * PATH_MAX + 64];
+    snprintf(found, sizeof found, "%s", name);
+    FILE *f = open_scenario(name, found, sizeof found);
+    const char *path = found;
     if (!f) {
-        snprintf(err, errlen, "%s: %s", path, strerror(errno));
+        snprintf(err, errlen, "%s: %s%s", name, strerror(errno),
+                 strchr(name, '/') ? "" : " (looked in $IPCVIZ_SCENARIOS, <prefix>/share/ipcplay/scenarios, viz/scenarios)");
         return -1;
     }
     char line[512], why[256];

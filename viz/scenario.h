@@ -41,8 +41,11 @@ void viz_scenario_default(viz_scenario *s);
  * -1 with a message in err naming the key and the accepted range. */
 int  viz_scenario_set(viz_scenario *s, const char *key, const char *value, char *err, size_t errlen);
 
-/* Read a scenario file over s.  Returns 0, or -1 with "FILE:LINE: why". */
-int  viz_scenario_load(viz_scenario *s, const char *path, char *err, size_t errlen);
+/* Read a scenario file over s: a path, or the bare name of a lesson
+ * ("unlocked-race") found in $IPCVIZ_SCENARIOS, the installed
+ * <prefix>/share/ipcplay/scenarios or the tree's viz/scenarios.  Returns 0,
+ * or -1 with "FILE:LINE: why". */
+int  viz_scenario_load(viz_scenario *s, const char *name, char *err, size_t errlen);
 
 /* Check the mechanism exists and can do what is asked (fork, message size). */
 int  viz_scenario_check(const viz_scenario *s, char *err, size_t errlen);
