@@ -5,7 +5,8 @@
 #
 #   install      make install PREFIX=tmp honours PREFIX, and DESTDIR stages the same tree
 #   headers      every public header is installed under include/ipcplay/ and compiles on
-#                its own, as C and as C++, with nothing but `pkg-config --cflags ipcplay`
+#                its own as C, and as C++ a program taking every call it declares links
+#                (extern "C"), with nothing but `pkg-config --cflags --libs ipcplay`
 #   shared       a program outside the tree (written here, in the temp dir) using <ipc.h>
 #                and <ipcplay/events/event.h>, built with `pkg-config --cflags --libs
 #                ipcplay`, runs and loads the installed libipcplay.so.0
@@ -76,7 +77,12 @@ t_headers() {
     cmp -s "mechanisms/include/ipcplay/$h" "$P/include/ipcplay/$h" || { echo "differs: $h"; return 1; }
     printf '#include <ipcplay/%s>\nint main(void) { return 0; }\n' "$h" > "$tmp/h.c"
     cc -std=c11 -Wall -Wextra -Werror $(pc --cflags ipcplay) -c "$tmp/h.c" -o "$tmp/h.o" || { echo "C: $h"; return 1; }
-    c++ -Wall -Wextra -Werror -x c++ $(pc --cflags ipcplay) -c "$tmp/h.c" -o "$tmp/h.o" || { echo "C++: $h"; return 1; }
+    # C++: every call of the header links (a header without extern "C" would ask for
+    # mangled names the library does not have)
+    { printf '#include <ipcplay/%s>\nvoid *calls[] = {\n' "$h"
+      declared "$P/include/ipcplay/$h" | sed 's/.*/    (void *)\&&,/'
+      printf '    0 };\nint main(void) { return calls[0] == 0 ? 1 : 0; }\n'; } > "$tmp/h.cc"
+    c++ -Wall -Wextra -Werror "$tmp/h.cc" $(pc --cflags --libs ipcplay) -o "$tmp/h.cxx" || { echo "C++: $h"; return 1; }
     n=$((n + 1))
   done
   echo "$n headers"
@@ -158,8 +164,9 @@ t_static() {
 
 # Functions the headers declare: prototypes at the start of a line, not static
 # inline, not a typedef; joined across lines first (one declaration may wrap).
-declared() {
-  cat "$P"/include/ipcplay/*.h "$P"/include/ipcplay/*/*.h \
+declared() {  # [HEADER...] (default: every installed header)
+  if [ $# -eq 0 ]; then set -- "$P"/include/ipcplay/*.h "$P"/include/ipcplay/*/*.h; fi
+  cat "$@" \
     | sed -e 's|/\*.*\*/||g' \
     | awk '/\/\*/{c=1} !c{print} /\*\//{c=0}' \
     | grep -E '^[a-z_][a-z0-9_ *]*[ *]ipc_[a-z0-9_]+ *\(' \
