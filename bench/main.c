@@ -68,6 +68,7 @@ static struct {
     bool        stdout_json; /* --benchmark_format=json          */
     bool        aggregates_only; /* --benchmark_report_aggregates_only=true */
     bool        reps_given;  /* --benchmark_repetitions was passed */
+    bool        list_tests;  /* --benchmark_list_tests: names only   */
     size_list   lat, thr;    /* message sizes                    */
     bool        sizes_given;
     bool        pin[3];      /* placements: same, cross, none    */
@@ -203,6 +204,8 @@ static int parse_options(int *argc, char **argv)
                 opt.aggregates_only = !strcmp(a + 35, "true") || !strcmp(a + 35, "1");
             } else if (strncmp(a, "--benchmark_min_time", 20) == 0) {
                 opt.min_time_given = true;
+            } else if (!strcmp(a, "--benchmark_list_tests") || !strcmp(a, "--benchmark_list_tests=true")) {
+                opt.list_tests = true;
             }
             argv[kept++] = argv[i];
             continue;
@@ -210,7 +213,6 @@ static int parse_options(int *argc, char **argv)
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) { usage(stdout); exit(0); }
         else if (!strcmp(a, "--quick")) { opt.quick = true; takes = false; }
         else if (!strcmp(a, "--list")) { opt.list = true; takes = false; }
-        else if (!strcmp(a, "--benchmark_list_tests")) { argv[kept++] = argv[i]; continue; }
         else if (!strcmp(a, "--no-python")) { opt.only &= ~(unsigned)ONLY_PYTHON; takes = false; }
         else if (!val) { fprintf(stderr, "ipcbench: unknown option or missing value: %s\n", a); return -1; }
         else if (!strcmp(a, "--mech")) opt.mech = val;
@@ -545,7 +547,7 @@ static const struct { const char *impl, *mode; } python_rows[] = {
  * a regular expression searched in the name; a leading '-' negates it;
  * empty or "all" selects everything).  -1: the expression is not POSIX
  * extended syntax; Python will apply it itself. */
-static int python_rows_selected(void)
+static int python_rows_selected(bool print)
 {
     const char *f = opt.filter;
     bool negate = f && f[0] == '-';
@@ -566,8 +568,9 @@ static int python_rows_selected(void)
                     char name[160];
                     snprintf(name, sizeof name, "%s/%s/%s/%s/%zu", k == 0 ? "latency" : "throughput",
                              python_rows[r].impl, python_rows[r].mode, bench_pin_name[p], sizes->v[i]);
-                    bool match = all || regexec(&re, name, 0, NULL, 0) == 0;
-                    count += match != negate;
+                    bool match = (all || regexec(&re, name, 0, NULL, 0) == 0) != negate;
+                    count += match;
+                    if (match && print) printf("%s\n", name);
                 }
             }
         }
@@ -797,7 +800,12 @@ int main(int argc, char **argv)
     bench_session_end();
     gb_shutdown();
     fflush(stdout);
-    int py_rows = (opt.only & ONLY_PYTHON) ? python_rows_selected() : 0;
+    if (opt.list_tests) { /* Google Benchmark listed ours; the Python rows follow */
+        if (opt.only & ONLY_PYTHON) python_rows_selected(true);
+        if (tmp_json[0]) unlink(tmp_json);
+        return 0;
+    }
+    int py_rows = (opt.only & ONLY_PYTHON) ? python_rows_selected(false) : 0;
     if (ran == 0 && py_rows == 0) {
         fprintf(stderr, "ipcbench: no benchmark ran (does --benchmark_filter match any name?)\n");
         if (tmp_json[0]) unlink(tmp_json);
