@@ -166,24 +166,31 @@ static void find_report(char *buf, size_t size) /* size >= 1040 */
     fail_msg("bench/report.py not found from the current directory or the executable");
 }
 
-/* Run argv with stdout and stderr into log; returns the exit status. */
-static int run(char *const argv[], const char *log, unsigned seconds)
+/* Run argv with stdout into out and stderr into err (NULL: into out too);
+ * returns the exit status, and shows what it wrote when that is not 0. */
+static int run_split(char *const argv[], const char *out, const char *err, unsigned seconds)
 {
     fflush(NULL);
     pid_t pid = tl_fork(seconds); /* its kill timer survives exec */
     if (pid == 0) {
-        int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-        if (fd < 0 || dup2(fd, 1) < 0 || dup2(fd, 2) < 0) _exit(126);
+        int o = open(out, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+        int e = err ? open(err, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600) : o;
+        if (o < 0 || e < 0 || dup2(o, 1) < 0 || dup2(e, 2) < 0) _exit(126);
         execvp(argv[0], argv);
         _exit(127);
     }
     int status = tl_wait(pid, seconds + 10);
     if (status != 0) {
-        char *text = slurp(log);
+        char *text = slurp(err ? err : out);
         print_message("%s exited with %d; its output:\n%s\n", argv[0], status, text ? text : "(none)");
         free(text);
     }
     return status;
+}
+
+static int run(char *const argv[], const char *log, unsigned seconds)
+{
+    return run_split(argv, log, NULL, seconds);
 }
 
 /* tests/bench_check.py (the JSON/CSV checks), found like bench/report.py. */
@@ -273,27 +280,6 @@ static void report_on_tiny_run(void **state)
             free(img);
         }
     }
-}
-
-/* Like run(), but stdout and stderr into separate files. */
-static int run_split(char *const argv[], const char *out, const char *err, unsigned seconds)
-{
-    fflush(NULL);
-    pid_t pid = tl_fork(seconds);
-    if (pid == 0) {
-        int o = open(out, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-        int e = open(err, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-        if (o < 0 || e < 0 || dup2(o, 1) < 0 || dup2(e, 2) < 0) _exit(126);
-        execvp(argv[0], argv);
-        _exit(127);
-    }
-    int status = tl_wait(pid, seconds + 10);
-    if (status != 0) {
-        char *text = slurp(err);
-        print_message("%s exited with %d; its stderr:\n%s\n", argv[0], status, text ? text : "(none)");
-        free(text);
-    }
-    return status;
 }
 
 /* --benchmark_format=json: stdout is exactly one JSON document (C rows,
