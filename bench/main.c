@@ -409,8 +409,8 @@ static void list_mechanisms(void)
 {
     size_t n;
     const ipc_mechanism *const *all = ipc_mechanisms(&n);
-    printf("%-15s %-8s %-19s %-11s %-45s %s\n", "mechanism", "family", "runs in", "max msg", "wait strategy",
-           "raw baseline");
+    printf("%-15s %-8s %-19s %-11s %-24s %-45s %s\n", "mechanism", "family", "runs in", "max msg",
+           "waits (*default)", "blocks in", "raw baseline");
     for (size_t i = 0; i < n; i++) {
         const ipc_mechanism *m = all[i];
         const char *why;
@@ -418,8 +418,15 @@ static void list_mechanisms(void)
         char runs[40];
         snprintf(runs, sizeof runs, "%s%s%s", m->caps & IPC_CAP_THREADS ? "threads " : "",
                  m->caps & IPC_CAP_FORK ? "procs " : "", m->caps & IPC_CAP_MPMC ? "mpmc" : "");
-        printf("%-15s %-8s %-19s %-11zu %-45s %s%s%s\n", m->name, m->family, runs, m->max_msg_limit,
-               m->wait_strategy ? m->wait_strategy : "?", raw ? raw->name : "", raw ? " — " : "", why);
+        char waits[40] = "";
+        unsigned set = m->waits ? m->waits : IPC_WAIT_BIT(IPC_WAIT_BLOCK);
+        int dflt = m->wait_default ? m->wait_default : IPC_WAIT_BLOCK;
+        for (int w = IPC_WAIT_BLOCK; w <= IPC_WAIT_ADAPTIVE; w++)
+            if (set & IPC_WAIT_BIT(w))
+                snprintf(waits + strlen(waits), sizeof waits - strlen(waits), "%s%s%s",
+                         waits[0] ? "," : "", ipc_wait_name(w), w == dflt ? "*" : "");
+        printf("%-15s %-8s %-19s %-11zu %-24s %-45s %s%s%s\n", m->name, m->family, runs, m->max_msg_limit,
+               waits, m->wait_strategy ? m->wait_strategy : "?", raw ? raw->name : "", raw ? " — " : "", why);
     }
 }
 
