@@ -65,6 +65,8 @@ const ipc_deadline ipc__nowait = { .timeout_ms = 0 };
 void ipc__deadline_arm(ipc_deadline *d, int timeout_ms)
 {
     d->timeout_ms = timeout_ms;
+    d->w = NULL;
+    d->spin_end = 0;
     clock_gettime(CLOCK_MONOTONIC, &d->when);
     d->when.tv_sec += timeout_ms / 1000;
     d->when.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
@@ -109,28 +111,6 @@ struct timespec ipc__deadline_realtime(const ipc_deadline *d)
     rt.tv_sec += (time_t)(left / 1000000000 + ns / 1000000000);
     rt.tv_nsec = (long)(ns % 1000000000);
     return rt;
-}
-
-int ipc__wait_fd(int fd, short events, int wake_fd, const ipc_deadline *d)
-{
-    struct pollfd p[2] = {
-        { .fd = fd, .events = events },
-        { .fd = wake_fd, .events = POLLIN },
-    };
-    for (;;) {
-        int n = poll(p, wake_fd >= 0 ? 2 : 1, ipc__deadline_poll_ms(d));
-        if (n < 0) {
-            if (errno == EINTR) continue; /* the deadline is absolute: no restart */
-            return ipc__fail(IPC_ESYS, "poll");
-        }
-        if (n == 0) {
-            /* poll's millisecond rounding may wake a hair early: re-check */
-            if (d->timeout_ms > 0 && !ipc__deadline_passed(d)) continue;
-            return 0;
-        }
-        if (wake_fd >= 0 && p[1].revents) return IPC_ECLOSED;
-        return 1; /* ready, or POLLHUP/POLLERR: the following call reports it */
-    }
 }
 
 /* ---- names ------------------------------------------------------------- */
@@ -182,9 +162,20 @@ static bool valid(const ipc_channel *ch) { return ch && ch->magic == IPC_CHANNEL
 
 /* ---- observer ---------------------------------------------------------- */
 
+/* The channel whose current call in this thread has already reported
+ * BLOCKED: a wait loop may call ipc__blocked() once per round (a spin round
+ * under IPC_WAIT_SPIN/ADAPTIVE, a spurious wake-up), the observer hears it
+ * once per call.  Per thread, and touched only while an observer is set. */
+static _Thread_local const ipc_channel *blocked_reported;
+
 void ipc__observer_emit(ipc_channel *ch, enum ipc_event_kind kind, int result,
                         size_t len, int prio, const void *msg)
 {
+    if (kind == IPC_EV_SEND_BEGIN || kind == IPC_EV_RECV_BEGIN) blocked_reported = NULL;
+    if (kind == IPC_EV_SEND_BLOCKED || kind == IPC_EV_RECV_BLOCKED) {
+        if (blocked_reported == ch) return;
+        blocked_reported = ch;
+    }
     /* Depth can cost a system call (posix_mq, sysv_mq): ask only where the
      * call may have changed it, not at its beginning. */
     bool begin = kind == IPC_EV_SEND_BEGIN || kind == IPC_EV_RECV_BEGIN;
@@ -256,7 +247,22 @@ int ipc_open(const char *mechanism, const ipc_config *cfg, ipc_channel **out)
         return ipc__fail(IPC_EINVAL, "%s: IPC_ATTACH needs a name or an endpoint", m->name);
     if ((c.flags & (IPC_ATTACH | IPC_ATTACHABLE)) && !(m->caps & IPC_CAP_UNRELATED))
         return ipc__fail(IPC_ENOTSUP, "%s: cannot be attached by name", m->name);
-    return m->ops->open(m, &c, out);
+    /* The wait strategy: checked here, once, for every mechanism. */
+    if (!ipc_wait_name(c.wait))
+        return ipc__fail(IPC_EINVAL, "%s: wait %d is not an enum ipc_wait", m->name, c.wait);
+    if (c.spin_ns < 0 || c.spin_ns > 1000000000L)
+        return ipc__fail(IPC_EINVAL, "%s: spin_ns %ld is not within 0..1e9 (1 s)", m->name, c.spin_ns);
+    if (c.wait == IPC_WAIT_DEFAULT) c.wait = m->wait_default ? m->wait_default : IPC_WAIT_BLOCK;
+    unsigned waits = m->waits ? m->waits : IPC_WAIT_BIT(IPC_WAIT_BLOCK);
+    if (!(waits & IPC_WAIT_BIT(c.wait)))
+        return ipc__fail(IPC_ENOTSUP, "%s: cannot wait by '%s' (it can: %s%s%s)", m->name,
+                         ipc_wait_name(c.wait),
+                         waits & IPC_WAIT_BIT(IPC_WAIT_BLOCK) ? "block " : "",
+                         waits & IPC_WAIT_BIT(IPC_WAIT_SPIN) ? "spin " : "",
+                         waits & IPC_WAIT_BIT(IPC_WAIT_ADAPTIVE) ? "adaptive" : "");
+    int rc = m->ops->open(m, &c, out);
+    if (rc == IPC_OK) ipc__waiter_init(&(*out)->waiter, c.wait, c.spin_ns);
+    return rc;
 }
 
 /* The calls themselves; ipc_send/ipc_recv below add the argument checks and
@@ -269,6 +275,8 @@ static inline int send_plain(ipc_channel *ch, const void *msg, size_t len, int p
                          ch->mech->name, len, ch->max_msg);
     ipc_deadline d;
     ipc__deadline_start(&d, timeout_ms);
+    d.w = &ch->waiter;
+    d.spin_end = 0;
     return ch->mech->ops->send(ch, msg, len, prio, &d);
 }
 
@@ -276,6 +284,8 @@ static inline int recv_plain(ipc_channel *ch, void *buf, size_t cap, size_t *len
 {
     ipc_deadline d;
     ipc__deadline_start(&d, timeout_ms);
+    d.w = &ch->waiter;
+    d.spin_end = 0;
     *len = 0;
     *prio = 0;
     return ch->mech->ops->recv(ch, buf, cap, len, prio, &d);
@@ -356,6 +366,8 @@ long ipc_depth(const ipc_channel *ch)
     if (!valid(ch)) return ipc__fail(IPC_EINVAL, "ipc_depth: not an open channel"), -1;
     return ch->mech->ops->depth ? ch->mech->ops->depth(ch) : -1;
 }
+
+int ipc_wait_strategy(const ipc_channel *ch) { return valid(ch) ? ch->waiter.wait : -1; }
 
 const ipc_mechanism *ipc_channel_mechanism(const ipc_channel *ch)
 {

@@ -15,11 +15,22 @@
 #include <stdbool.h>
 #include <time.h>
 
+#include "core/wait.h"
+
 /* ---- deadlines: a timeout turned into an absolute CLOCK_MONOTONIC time once,
  * at the start of the call, so retries after EINTR never restart the clock. */
+struct ipc_waiter;
 typedef struct ipc_deadline {
     int             timeout_ms; /* as the caller gave it: -1, 0 or >0 */
     struct timespec when;       /* valid when timeout_ms > 0            */
+    /* The wait strategy travels with the deadline, so every wait helper
+     * (core/wait.h) follows it without a new parameter: the dispatch layer
+     * points w at the handle's strategy; NULL (every deadline a module makes
+     * for itself) blocks.  spin_end is the wait helpers' scratch for one call
+     * (when ADAPTIVE stops spinning); they write it through a cast, so a
+     * deadline with w != NULL must not be a const object. */
+    struct ipc_waiter *w;
+    int64_t         spin_end;
 } ipc_deadline;
 
 /* The two deadlines that need no clock: block forever, and do not wait. */
@@ -35,6 +46,8 @@ static inline void ipc__deadline_start(ipc_deadline *d, int timeout_ms)
         d->timeout_ms = timeout_ms < 0 ? -1 : 0;
         d->when.tv_sec = 0;
         d->when.tv_nsec = 0;
+        d->w = NULL;
+        d->spin_end = 0;
     }
 }
 bool ipc__deadline_blocks_forever(const ipc_deadline *d);
@@ -93,6 +106,7 @@ struct ipc_channel {
     size_t               capacity;  /* effective capacity (0 = unbounded)   */
     ipc_observer_fn      observer;  /* NULL: the one branch per call        */
     void                *observer_arg;
+    struct ipc_waiter    waiter;    /* how this handle waits (core/wait.h)  */
 };
 
 #define IPC_CHANNEL_MAGIC 0x1BC0C4A7u

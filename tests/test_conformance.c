@@ -2,13 +2,17 @@
  * test_conformance.c — the specification of a channel, run on every
  * mechanism in the registry.
  *
- * Each mechanism becomes one cmocka group named "conformance/<mechanism>".
+ * Each mechanism, under each wait strategy it supports (ipc_mechanism.waits:
+ * block, spin, adaptive), becomes one cmocka group named
+ * "conformance/<mechanism>/<strategy>", and every case in it opens its
+ * channels with that strategy (case names read "pipe/adaptive/close_wakes...").
  * A case that needs something the mechanism cannot do (its caps say so) is
- * skipped, never bent: adding a mechanism to the registry adds it to every
- * case below without a single new line here.
+ * skipped, never bent: adding a mechanism or a strategy to the registry adds
+ * it to every case below without a single new line here.
  *
- *   build/tests/test_conformance            every mechanism
- *   build/tests/test_conformance pipe shm   only those
+ *   build/tests/test_conformance                  every mechanism, every strategy
+ *   build/tests/test_conformance pipe shm         only those (every strategy)
+ *   build/tests/test_conformance pipe/spin queue  pipe under spin only, and queue
  *   build/tests/test_conformance --attach-child ...   (what one case execs)
  */
 #define _GNU_SOURCE
@@ -22,16 +26,24 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
-/* The mechanism the running group tests. */
+/* The mechanism the running group tests, and the wait strategy it runs under. */
 static const ipc_mechanism *M;
+static int W;
 
 static bool has(unsigned cap) { return (M->caps & cap) == cap; }
 
 #define REQUIRE(cap) do { if (!has(cap)) { skip(); return; } } while (0)
 
-static ipc_channel *open_with(const ipc_config *cfg) { return tl_open(M->name, cfg); }
+/* Every channel a case opens waits the group's way. */
+static ipc_channel *open_with(const ipc_config *cfg)
+{
+    ipc_config c = cfg ? *cfg : (ipc_config){ 0 };
+    c.wait = W;
+    return tl_open(M->name, &c);
+}
 
 static ipc_channel *open_default(void) { return open_with(NULL); }
 
@@ -79,6 +91,13 @@ static void test_open_describes_itself(void **state)
     assert_non_null(M->family);
     assert_non_null(M->summary);
     assert_non_null(M->wait_strategy);
+    assert_int_equal(ipc_wait_strategy(ch), W);
+    unsigned waits = M->waits ? M->waits : IPC_WAIT_BIT(IPC_WAIT_BLOCK);
+    int dflt = M->wait_default ? M->wait_default : IPC_WAIT_BLOCK;
+    assert_true(waits & IPC_WAIT_BIT(dflt)); /* the default is one it supports */
+    ipc_channel *d = tl_open(M->name, NULL);
+    assert_int_equal(ipc_wait_strategy(d), dflt);
+    ipc_free(d);
     if (has(IPC_CAP_POLL)) assert_true(ipc_pollfd(ch) >= 0);
     else assert_int_equal(ipc_pollfd(ch), -1);
     ipc_free(ch);
@@ -542,6 +561,36 @@ static void test_pollfd_wakes_on_close(void **state)
     ipc_free(ch);
 }
 
+/* ---- wait strategies ----------------------------------------------------- */
+
+static long voluntary_switches(void)
+{
+    struct rusage ru;
+    assert_int_equal(getrusage(RUSAGE_THREAD, &ru), 0);
+    return ru.ru_nvcsw;
+}
+
+/* The strategy decides how a caller waits, and only that: a timed receive on
+ * an empty channel times out the same way under each, but SPIN never goes to
+ * sleep in the kernel (no voluntary context switch while it waits) and BLOCK
+ * and ADAPTIVE (whose budget is far below 30 ms) do. */
+static void test_wait_strategy_is_honoured(void **state)
+{
+    (void)state;
+    ipc_channel *ch = open_default();
+    char buf[8];
+    size_t got;
+    int64_t t0 = ipc_now_ns();
+    long before = voluntary_switches();
+    assert_ipc(ipc_recv(ch, buf, sizeof buf, &got, NULL, 30), IPC_EEMPTY);
+    long slept = voluntary_switches() - before;
+    int64_t ms = tl_ms_since(t0);
+    ipc_free(ch);
+    assert_true(ms >= 30);
+    if (W == IPC_WAIT_SPIN && slept != 0) fail_msg("SPIN slept %ld times in a 30 ms wait", slept);
+    if (W != IPC_WAIT_SPIN && slept == 0) fail_msg("%s never slept in a 30 ms wait", ipc_wait_name(W));
+}
+
 /* ---- observer ---------------------------------------------------------- */
 
 struct trace { int n; ipc_event ev[16]; };
@@ -654,7 +703,7 @@ static void test_fork_child_to_parent(void **state)
 /* ---- an unrelated process ---------------------------------------------- */
 
 /* The attacher is this very binary, exec'd again: main() hands
- *   --attach-child ROLE MECH NAME ENDPOINT MAX_MSG CAPACITY REPORT_FD
+ *   --attach-child ROLE MECH NAME ENDPOINT MAX_MSG CAPACITY REPORT_FD WAIT
  * to attach_child() before cmocka starts, so the child shares nothing with
  * the owner but what ipc_attach_config() wrote down and the environment
  * ($IPCPLAY_NAME_PREFIX).  NAME and ENDPOINT are "" when absent.
@@ -665,12 +714,12 @@ static void test_fork_child_to_parent(void **state)
  * The exit code is the verdict (child_transfer's codes, 20 for attach). */
 static int attach_child(int argc, char **argv)
 {
-    if (argc != 9) return 99;
+    if (argc != 10) return 99;
     const char *role = argv[2], *mech = argv[3];
     ipc_config cfg = {
         .name = argv[4][0] ? argv[4] : NULL, .endpoint = argv[5][0] ? argv[5] : NULL,
         .max_msg = strtoull(argv[6], NULL, 10), .capacity = strtoull(argv[7], NULL, 10),
-        .flags = IPC_ATTACH,
+        .flags = IPC_ATTACH, .wait = ipc_wait_parse(argv[9]),
     };
     ipc_channel *ch = NULL;
     if (ipc_open(mech, &cfg, &ch) != IPC_OK) {
@@ -703,7 +752,7 @@ static pid_t spawn_attacher(const char *role, const ipc_config *cfg, int report_
     snprintf(fd, sizeof fd, "%d", report_fd);
     char *argv[] = { "test_conformance", "--attach-child", (char *)role, (char *)M->name,
                      (char *)(cfg->name ? cfg->name : ""), (char *)(cfg->endpoint ? cfg->endpoint : ""),
-                     max_msg, capacity, fd, NULL };
+                     max_msg, capacity, fd, (char *)ipc_wait_name(W), NULL };
     pid_t pid = tl_fork(30);
     if (pid == 0) {
         if (report_fd >= 0) fcntl(report_fd, F_SETFD, 0); /* let it survive the exec */
@@ -1104,6 +1153,13 @@ static void test_bad_arguments_answer_errors(void **state)
         assert_ipc(ipc_open(M->name, &(ipc_config){ .name = "x", .flags = IPC_ATTACH }, &ch), IPC_ENOTSUP);
         assert_ipc(ipc_open(M->name, &(ipc_config){ .flags = IPC_ATTACHABLE }, &ch), IPC_ENOTSUP);
     }
+    /* wait strategies: out of the enum, a negative or absurd spin budget, one it cannot do */
+    assert_ipc(ipc_open(M->name, &(ipc_config){ .wait = 42 }, &ch), IPC_EINVAL);
+    assert_ipc(ipc_open(M->name, &(ipc_config){ .wait = W, .spin_ns = -1 }, &ch), IPC_EINVAL);
+    assert_ipc(ipc_open(M->name, &(ipc_config){ .wait = W, .spin_ns = 2000000000L }, &ch), IPC_EINVAL);
+    unsigned waits = M->waits ? M->waits : IPC_WAIT_BIT(IPC_WAIT_BLOCK);
+    for (int w = IPC_WAIT_BLOCK; w <= IPC_WAIT_ADAPTIVE; w++)
+        if (!(waits & IPC_WAIT_BIT(w))) assert_ipc(ipc_open(M->name, &(ipc_config){ .wait = w }, &ch), IPC_ENOTSUP);
     assert_null(ch);
 
     ch = open_default();
@@ -1186,6 +1242,7 @@ static const struct CMUnitTest per_mechanism[] = {
     TL_CASE(test_priority_order),
     TL_CASE(test_pollfd_readable_when_ready),
     TL_CASE(test_pollfd_wakes_on_close),
+    TL_CASE(test_wait_strategy_is_honoured),
     TL_CASE(test_observer_sees_every_step),
     TL_CASE(test_fork_parent_to_child),
     TL_CASE(test_fork_child_to_parent),
@@ -1203,6 +1260,32 @@ static const struct CMUnitTest dispatch[] = {
     TL_CASE(test_dispatch_bad_input),
 };
 
+/* Is mechanism m under strategy w named on the command line ("pipe" names
+ * every strategy of pipe, "pipe/spin" only that one)?  No argument: all. */
+static bool wanted(int argc, char **argv, const ipc_mechanism *m, int w)
+{
+    if (argc == 1) return true;
+    char both[96];
+    snprintf(both, sizeof both, "%s/%s", m->name, ipc_wait_name(w));
+    for (int a = 1; a < argc; a++)
+        if (strcmp(argv[a], m->name) == 0 || strcmp(argv[a], both) == 0) return true;
+    return false;
+}
+
+/* Is every argument a mechanism, or a mechanism/strategy it supports? */
+static bool known_argument(const char *arg)
+{
+    char mech[64];
+    const char *slash = strchr(arg, '/');
+    snprintf(mech, sizeof mech, "%.*s", slash ? (int)(slash - arg) : (int)strlen(arg), arg);
+    const ipc_mechanism *m = ipc_find(mech);
+    if (!m) return false;
+    if (!slash) return true;
+    int w = ipc_wait_parse(slash + 1);
+    unsigned waits = m->waits ? m->waits : IPC_WAIT_BIT(IPC_WAIT_BLOCK);
+    return w > 0 && (waits & IPC_WAIT_BIT(w));
+}
+
 int main(int argc, char **argv)
 {
     if (argc > 1 && strcmp(argv[1], "--attach-child") == 0) return attach_child(argc, argv);
@@ -1211,29 +1294,33 @@ int main(int argc, char **argv)
     int failures = 0;
     if (argc == 1) failures += cmocka_run_group_tests_name("conformance/dispatch", dispatch, NULL, NULL);
     for (int a = 1; a < argc; a++) /* name an unknown one: say so, do not pass silently */
-        if (!ipc_find(argv[a])) {
-            fprintf(stderr, "test_conformance: unknown mechanism '%s'\n", argv[a]);
+        if (!known_argument(argv[a])) {
+            fprintf(stderr, "test_conformance: unknown mechanism or strategy '%s'\n", argv[a]);
             return 1;
         }
     enum { CASES = sizeof per_mechanism / sizeof per_mechanism[0] };
     for (size_t i = 0; i < count; i++) {
-        bool wanted = argc == 1;
-        for (int a = 1; a < argc; a++) wanted |= strcmp(argv[a], all[i]->name) == 0;
-        if (!wanted) continue;
-        M = all[i];
-        /* cmocka prints test names, not group names: put the mechanism in each */
-        struct CMUnitTest named[CASES];
-        static char names[CASES][96];
-        for (size_t c = 0; c < CASES; c++) {
-            named[c] = per_mechanism[c];
-            snprintf(names[c], sizeof names[c], "%s/%s", M->name, per_mechanism[c].name + 5);
-            named[c].name = names[c];
+        unsigned waits = all[i]->waits ? all[i]->waits : IPC_WAIT_BIT(IPC_WAIT_BLOCK);
+        for (int w = IPC_WAIT_BLOCK; w <= IPC_WAIT_ADAPTIVE; w++) {
+            if (!(waits & IPC_WAIT_BIT(w)) || !wanted(argc, argv, all[i], w)) continue;
+            M = all[i];
+            W = w;
+            /* cmocka prints test names, not group names: put mechanism and strategy in each */
+            struct CMUnitTest named[CASES];
+            static char names[CASES][112];
+            for (size_t c = 0; c < CASES; c++) {
+                named[c] = per_mechanism[c];
+                snprintf(names[c], sizeof names[c], "%s/%s/%s", M->name, ipc_wait_name(W),
+                         per_mechanism[c].name + 5);
+                named[c].name = names[c];
+            }
+            printf("=== conformance/%s/%s (%s family; blocks in: %s)\n", M->name, ipc_wait_name(W),
+                   M->family, M->wait_strategy);
+            fflush(stdout);
+            char group[112];
+            snprintf(group, sizeof group, "conformance/%s/%s", M->name, ipc_wait_name(W));
+            failures += _cmocka_run_group_tests(group, named, CASES, NULL, NULL);
         }
-        printf("=== conformance/%s (%s family; waits: %s)\n", M->name, M->family, M->wait_strategy);
-        fflush(stdout);
-        char group[96];
-        snprintf(group, sizeof group, "conformance/%s", M->name);
-        failures += _cmocka_run_group_tests(group, named, CASES, NULL, NULL);
     }
     return failures;
 }

@@ -392,4 +392,5 @@ const ipc_mechanism ipc_mech_spsc = {
     .caps = IPC_CAP_THREADS | IPC_CAP_BOUNDED | IPC_CAP_FIFO | IPC_CAP_CLOSE_WAKES,
     .max_msg_limit = 16u << 20, .default_max_msg = 64 * 1024, .default_capacity = 64,
     .wait_strategy = IPC_RING_WAIT_STRATEGY, .ops = &spsc_ops,
+    .waits = IPC_WAIT_BIT(IPC_WAIT_ADAPTIVE), .wait_default = IPC_WAIT_ADAPTIVE,
 };

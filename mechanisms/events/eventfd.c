@@ -247,6 +247,7 @@ const ipc_mechanism ipc_mech_eventfd = {
           | IPC_CAP_FIFO | IPC_CAP_CLOSE_WAKES,
     .max_msg_limit = VALUE_SIZE, .default_max_msg = VALUE_SIZE, .default_capacity = 1024,
     .wait_strategy = "kernel block (poll on eventfd semaphores)", .ops = &eventfd_ops,
+    .waits = IPC_WAITS_ALL, .wait_default = IPC_WAIT_BLOCK,
 };
 
 /* ---- the bare counter, for the course ---------------------------------- */

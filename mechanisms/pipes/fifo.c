@@ -264,4 +264,5 @@ const ipc_mechanism ipc_mech_fifo = {
           | IPC_CAP_POLL | IPC_CAP_CLOSE_WAKES,
     .max_msg_limit = IPC_STREAM_MAX_MSG, .default_max_msg = 1 << 20, .default_capacity = 0,
     .wait_strategy = "kernel block (poll)", .ops = &fifo_ops,
+    .waits = IPC_WAITS_ALL, .wait_default = IPC_WAIT_BLOCK,
 };

@@ -381,6 +381,7 @@ const ipc_mechanism ipc_mech_unix = {
     .caps = UNIX_CAPS,
     .max_msg_limit = IPC_STREAM_MAX_MSG, .default_max_msg = 1 << 20, .default_capacity = 0,
     .wait_strategy = "kernel block (poll)", .ops = &unix_stream_ops,
+    .waits = IPC_WAITS_ALL, .wait_default = IPC_WAIT_BLOCK,
 };
 
 const ipc_mechanism ipc_mech_unix_seqpacket = {
@@ -389,6 +390,7 @@ const ipc_mechanism ipc_mech_unix_seqpacket = {
     .caps = UNIX_CAPS,
     .max_msg_limit = MSG_SOCK_LIMIT, .default_max_msg = 64 * 1024, .default_capacity = 0,
     .wait_strategy = "kernel block (poll)", .ops = &unix_msg_ops,
+    .waits = IPC_WAITS_ALL, .wait_default = IPC_WAIT_BLOCK,
 };
 
 const ipc_mechanism ipc_mech_unix_dgram = {
@@ -397,4 +399,5 @@ const ipc_mechanism ipc_mech_unix_dgram = {
     .caps = UNIX_CAPS,
     .max_msg_limit = MSG_SOCK_LIMIT, .default_max_msg = 64 * 1024, .default_capacity = 0,
     .wait_strategy = "kernel block (poll)", .ops = &unix_msg_ops,
+    .waits = IPC_WAITS_ALL, .wait_default = IPC_WAIT_BLOCK,
 };

@@ -399,4 +399,5 @@ const ipc_mechanism ipc_mech_posix_mq = {
           | IPC_CAP_BOUNDED | IPC_CAP_POLL | IPC_CAP_FIFO | IPC_CAP_CLOSE_WAKES,
     .max_msg_limit = IPC_KERNEL_MAX_MSG, .default_max_msg = 1024, .default_capacity = 10,
     .wait_strategy = "kernel block (poll on the mqd)", .ops = &posix_mq_ops,
+    .waits = IPC_WAITS_ALL, .wait_default = IPC_WAIT_BLOCK,
 };

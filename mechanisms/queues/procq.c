@@ -156,6 +156,16 @@ static int sleep_on(ipc_channel *ch, procq_shared *q, waitpoint *wp, const ipc_d
 {
     if (ipc__deadline_is_nowait(d) || ipc__deadline_passed(d)) return 1;
     ipc__blocked(ch, kind);
+    switch (ipc__spin_next(d)) { /* SPIN/ADAPTIVE: a monitor's spin round (core/wait.c) */
+    case IPC__SPIN_TIMEOUT: return 1;
+    case IPC__SPIN_ROUND: {   /* let the peer in, pause, and look again */
+        pthread_mutex_unlock(&q->lock);
+        ipc__spin_pause(d);
+        int l = lock(q, &ipc__forever);
+        return l < 0 ? l : 0;
+    }
+    default: break;
+    }
     atomic_fetch_add_explicit(&wp->waiters, 1, memory_order_relaxed); /* under lock: see wake() */
     uint32_t seq = atomic_load_explicit(&wp->seq, memory_order_relaxed);
     pthread_mutex_unlock(&q->lock);
@@ -320,4 +330,5 @@ const ipc_mechanism ipc_mech_procq = {
           | IPC_CAP_CLOSE_WAKES,
     .max_msg_limit = 16u << 20, .default_max_msg = 64 * 1024, .default_capacity = 64,
     .wait_strategy = "robust mutex+futex", .ops = &procq_ops,
+    .waits = IPC_WAITS_ALL, .wait_default = IPC_WAIT_BLOCK,
 };

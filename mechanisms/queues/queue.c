@@ -165,6 +165,16 @@ static inline message *take(thread_queue *q)
  * timeout. */
 static int wait_on(thread_queue *q, pthread_cond_t *cv, const ipc_deadline *d)
 {
+    if (ipc__deadline_is_nowait(d)) return 1;
+    switch (ipc__spin_next(d)) { /* the monitor kind of waiting (core/wait.c) */
+    case IPC__SPIN_TIMEOUT: return 1;
+    case IPC__SPIN_ROUND: /* let the peer in, pause, and report "woken": the caller re-checks */
+        pthread_mutex_unlock(&q->lock);
+        ipc__spin_pause(d);
+        pthread_mutex_lock(&q->lock);
+        return 0;
+    default: break;
+    }
     if (ipc__deadline_blocks_forever(d)) {
         pthread_cond_wait(cv, &q->lock);
         return 0;
@@ -322,6 +332,7 @@ const ipc_mechanism ipc_mech_queue = {
     .caps = THREAD_QUEUE_CAPS | IPC_CAP_FIFO,
     .max_msg_limit = (size_t)1 << 30, .default_max_msg = 1 << 20, .default_capacity = 0,
     .wait_strategy = "mutex+condvar", .ops = &thread_queue_ops,
+    .waits = IPC_WAITS_ALL, .wait_default = IPC_WAIT_BLOCK,
 };
 const ipc_mechanism ipc_mech_lifo = {
     .name = "lifo", .family = "queues",
@@ -329,6 +340,7 @@ const ipc_mechanism ipc_mech_lifo = {
     .caps = THREAD_QUEUE_CAPS | IPC_CAP_LIFO,
     .max_msg_limit = (size_t)1 << 30, .default_max_msg = 1 << 20, .default_capacity = 0,
     .wait_strategy = "mutex+condvar", .ops = &thread_queue_ops,
+    .waits = IPC_WAITS_ALL, .wait_default = IPC_WAIT_BLOCK,
 };
 const ipc_mechanism ipc_mech_priority = {
     .name = "priority", .family = "queues",
@@ -336,6 +348,7 @@ const ipc_mechanism ipc_mech_priority = {
     .caps = THREAD_QUEUE_CAPS | IPC_CAP_PRIORITY,
     .max_msg_limit = (size_t)1 << 30, .default_max_msg = 1 << 20, .default_capacity = 0,
     .wait_strategy = "mutex+condvar", .ops = &thread_queue_ops,
+    .waits = IPC_WAITS_ALL, .wait_default = IPC_WAIT_BLOCK,
 };
 
 static int tq_open(const ipc_mechanism *m, const ipc_config *cfg, ipc_channel **out)

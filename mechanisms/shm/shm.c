@@ -280,6 +280,7 @@ const ipc_mechanism ipc_mech_shm = {
     .caps = SHM_CAPS | IPC_CAP_MPMC,
     .max_msg_limit = 16u << 20, .default_max_msg = 64 * 1024, .default_capacity = 64,
     .wait_strategy = IPC_RING_WAIT_STRATEGY, .ops = &shm_ops,
+    .waits = IPC_WAIT_BIT(IPC_WAIT_ADAPTIVE), .wait_default = IPC_WAIT_ADAPTIVE,
 };
 
 const ipc_mechanism ipc_mech_shm_spsc = {
@@ -288,6 +289,7 @@ const ipc_mechanism ipc_mech_shm_spsc = {
     .caps = SHM_CAPS,
     .max_msg_limit = 16u << 20, .default_max_msg = 64 * 1024, .default_capacity = 64,
     .wait_strategy = IPC_RING_WAIT_STRATEGY, .ops = &shm_ops,
+    .waits = IPC_WAIT_BIT(IPC_WAIT_ADAPTIVE), .wait_default = IPC_WAIT_ADAPTIVE,
 };
 
 /* ---- extras (shm.h) ------------------------------------------------------ */

@@ -68,6 +68,42 @@ enum ipc_open_flags {
                                  ipc_attach_config), not as a private channel    */
 };
 
+/* How a caller waits when the channel is full (send) or empty (recv).  A
+ * channel's strategy is chosen once, at ipc_open; every wait of every call on
+ * that handle follows it.  Whatever the strategy, a wait ends exactly as the
+ * timeout rules above say (-1 never, 0 at once, >0 at the deadline), ends
+ * when the channel is closed (where IPC_CAP_CLOSE_WAKES promises it), and a
+ * signal (EINTR) neither ends it nor restarts its clock.  What differs is
+ * what the caller does meanwhile:
+ *   IPC_WAIT_BLOCK     sleep in the kernel at once (poll, futex, condvar):
+ *                      no CPU while waiting, a wake-up (several µs) to resume;
+ *   IPC_WAIT_SPIN      never sleep: retry without blocking until ready, the
+ *                      deadline or close.  Fastest reaction, a whole CPU
+ *                      burnt while waiting; on a busy or one-CPU machine the
+ *                      spinner also takes time from the side it waits for;
+ *   IPC_WAIT_ADAPTIVE  spin up to spin_ns, then block.  The budget adapts per
+ *                      handle: it shrinks while spins end without progress
+ *                      (the peer cannot be running: same CPU, preempted,
+ *                      idle) and grows back when they succeed, so a one-CPU
+ *                      ping-pong pays about what BLOCK pays.
+ * IPC_WAIT_DEFAULT (0, what a zeroed config says) picks the mechanism's own
+ * default (ipc_mechanism.wait_default).  A strategy the mechanism cannot do
+ * (not in ipc_mechanism.waits) makes ipc_open answer IPC_ENOTSUP. */
+enum ipc_wait {
+    IPC_WAIT_DEFAULT  = 0,
+    IPC_WAIT_BLOCK    = 1,
+    IPC_WAIT_SPIN     = 2,
+    IPC_WAIT_ADAPTIVE = 3,
+};
+/* A set of strategies, as in ipc_mechanism.waits. */
+#define IPC_WAIT_BIT(w) (1u << (w))
+#define IPC_WAITS_ALL (IPC_WAIT_BIT(IPC_WAIT_BLOCK) | IPC_WAIT_BIT(IPC_WAIT_SPIN) | \
+                       IPC_WAIT_BIT(IPC_WAIT_ADAPTIVE))
+/* "block", "spin", "adaptive" ("default" for 0); NULL for anything else. */
+const char *ipc_wait_name(int wait);
+/* The strategy called `name` (one of the above), or -1. */
+int ipc_wait_parse(const char *name);
+
 typedef struct ipc_config {
     size_t      capacity;  /* messages in flight before send blocks; 0 = default   */
     size_t      max_msg;   /* largest message in bytes; 0 = mechanism default      */
@@ -78,6 +114,10 @@ typedef struct ipc_config {
     const char *endpoint;  /* brokers and sockets: "tcp://127.0.0.1:5555",
                               "redis://127.0.0.1:6379", "127.0.0.1:0" ...          */
     unsigned    flags;     /* IPC_ATTACH, IPC_ATTACHABLE                            */
+    int         wait;      /* enum ipc_wait; 0 = the mechanism's default          */
+    long        spin_ns;   /* IPC_WAIT_ADAPTIVE's spin ceiling in ns, 0 = the tuned
+                              default (20 µs); at most 1 s; ignored otherwise.
+                              Private to this handle: an attacher picks its own */
 } ipc_config;
 
 /* ---- capability flags: what a mechanism can promise --------------------- */
@@ -102,8 +142,9 @@ typedef struct ipc_channel ipc_channel;
 
 /* Open a channel of the named mechanism.  cfg may be NULL (all defaults).
  * RETURNS 0 and *out, or IPC_ENOMECH, IPC_EINVAL (e.g. max_msg above the
- * mechanism's limit, a bad name), IPC_ENOTSUP (IPC_ATTACH or IPC_ATTACHABLE
- * on a mechanism without IPC_CAP_UNRELATED), IPC_ECLOSED (IPC_ATTACH to a
+ * mechanism's limit, a bad name, wait not an enum ipc_wait, spin_ns < 0 or
+ * > 1 s), IPC_ENOTSUP (IPC_ATTACH or IPC_ATTACHABLE on a mechanism without
+ * IPC_CAP_UNRELATED; a wait strategy not in the mechanism's waits), IPC_ECLOSED (IPC_ATTACH to a
  * channel whose owner has shut it down or gone), IPC_ESYS.  On failure *out
  * is NULL. */
 int  ipc_open(const char *mechanism, const ipc_config *cfg, ipc_channel **out);
@@ -156,6 +197,10 @@ int  ipc_attach_config(const ipc_channel *ch, ipc_config *cfg);
 size_t ipc_max_msg(const ipc_channel *ch);   /* 0 if ch is not an open channel */
 size_t ipc_capacity(const ipc_channel *ch);  /* 0 = unbounded (or not a channel) */
 
+/* The strategy this handle waits with (never IPC_WAIT_DEFAULT: the default
+ * is resolved at open), or -1 if ch is not an open channel. */
+int ipc_wait_strategy(const ipc_channel *ch);
+
 /* The mechanism this channel runs on. */
 const struct ipc_mechanism *ipc_channel_mechanism(const ipc_channel *ch);
 
@@ -196,7 +241,10 @@ typedef struct ipc_mechanism {
     size_t      max_msg_limit; /* largest message it can ever carry (8 for signals) */
     size_t      default_max_msg;
     size_t      default_capacity; /* 0 = unbounded by default                   */
-    const char *wait_strategy; /* "mutex+condvar", "kernel block", "spin then futex" */
+    const char *wait_strategy; /* what BLOCK sleeps in: "mutex+condvar", "kernel block" ... */
+    unsigned    waits;         /* IPC_WAIT_BIT()s of the strategies it supports;
+                                  0 = IPC_WAIT_BLOCK only                        */
+    int         wait_default;  /* the strategy IPC_WAIT_DEFAULT picks; 0 = BLOCK */
     const struct ipc_ops *ops;
 } ipc_mechanism;
 
