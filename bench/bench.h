@@ -58,15 +58,17 @@ struct bench_impl {
     unsigned    caps;       /* IPC_CAP_THREADS, IPC_CAP_FORK, IPC_CAP_MPMC   */
     size_t      max_msg;    /* largest message it can carry                 */
     const ipc_mechanism *mech;  /* the ipcplay mechanism, NULL for baselines */
+    int         strategy;   /* ipcplay only: the enum ipc_wait it opens with */
     bool        observed;   /* ipcplay only: with a no-op observer attached */
     /* Open a channel for messages of up to max_msg bytes; it must work
      * between threads and, with IPC_CAP_FORK, across fork(). */
     int (*open)(const bench_impl *impl, size_t max_msg, bench_chan **out);
 };
 
-/* chan_ipc.c: the ipcplay mechanism m as a bench_impl (observed = with a
- * no-op observer, to measure the hook). */
-void bench_impl_from_mechanism(bench_impl *impl, const ipc_mechanism *m, bool observed);
+/* chan_ipc.c: the ipcplay mechanism m, waiting by `strategy` (an enum
+ * ipc_wait it supports), as a bench_impl named "MECH@STRATEGY" (observed =
+ * with a no-op observer, to measure the hook).  -1 if out of memory. */
+int bench_impl_from_mechanism(bench_impl *impl, const ipc_mechanism *m, bool observed, int strategy);
 
 /* raw_table.c: the raw baseline of an ipcplay mechanism, or NULL ("no raw
  * baseline"); *why gets a short note either way. */
@@ -127,6 +129,11 @@ int    bench_peer_join(bench_peer *p, int timeout_ms);
 double bench_peer_cpu(const bench_peer *p);
 /* CPU seconds (user + system) of this whole process, from getrusage. */
 double bench_self_cpu(void);
+/* Voluntary context switches (the thread slept) so far: of this whole
+ * process (getrusage), of a process peer (/proc/PID/status; 0 for a thread
+ * peer, counted in bench_self_vcsw). */
+double bench_self_vcsw(void);
+double bench_peer_vcsw(const bench_peer *p);
 
 /* The watchdog: if the armed section is not disarmed within `seconds`, it
  * prints what hung, calls on_expiry(arg) (kill peers, shut channels down),

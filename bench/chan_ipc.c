@@ -9,6 +9,7 @@
  */
 #include "bench.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 
 typedef struct ipc_bench_chan {
@@ -54,7 +55,7 @@ static int ipcb_open(const bench_impl *impl, size_t max_msg, bench_chan **out)
     if (!c) return bench_fail_errno("calloc");
     /* Room for the message, but never less than the mechanism's own default
      * (a ring sized for 8-byte messages would measure something else). */
-    ipc_config cfg = { .max_msg = max_msg };
+    ipc_config cfg = { .max_msg = max_msg, .wait = impl->strategy };
     if (cfg.max_msg < impl->mech->default_max_msg) cfg.max_msg = impl->mech->default_max_msg;
     int rc = ipc_open(impl->mech->name, &cfg, &c->ch);
     if (rc != IPC_OK) {
@@ -74,11 +75,22 @@ static int ipcb_open(const bench_impl *impl, size_t max_msg, bench_chan **out)
     return 0;
 }
 
-void bench_impl_from_mechanism(bench_impl *impl, const ipc_mechanism *m, bool observed)
+int bench_impl_from_mechanism(bench_impl *impl, const ipc_mechanism *m, bool observed, int strategy)
 {
+    /* The name and the wait text live as long as the program (the cases
+     * point at them): allocated once per impl, never freed. */
+    char *name = malloc(64), *wait = malloc(160);
+    if (!name || !wait) {
+        free(name);
+        free(wait);
+        return bench_fail_errno("malloc");
+    }
+    snprintf(name, 64, "%s@%s", m->name, ipc_wait_name(strategy));
+    snprintf(wait, 160, "%s: %s", ipc_wait_name(strategy), m->wait_strategy ? m->wait_strategy : "?");
     *impl = (bench_impl){
-        .name = m->name, .wait = m->wait_strategy ? m->wait_strategy : "?",
+        .name = name, .wait = wait,
         .about = m->summary, .caps = m->caps, .max_msg = m->max_msg_limit,
-        .mech = m, .observed = observed, .open = ipcb_open,
+        .mech = m, .strategy = strategy, .observed = observed, .open = ipcb_open,
     };
+    return 0;
 }

@@ -77,6 +77,7 @@ static struct {
     double      min_time;
     bool        min_time_given; /* --benchmark_min_time was passed */
     unsigned    only;        /* ONLY_* bits                      */
+    unsigned    waits;       /* IPC_WAIT_BIT()s; DEFAULT's = each one's default */
     bool        list;
 } opt;
 
@@ -85,6 +86,8 @@ enum {
     ONLY_RAW = 1 << 4, ONLY_LIMITS = 1 << 5, ONLY_PYTHON = 1 << 6, ONLY_ALL = (1 << 7) - 1,
 };
 static const char *const only_names[] = { "latency", "throughput", "fan", "pair", "raw", "limits", "python" };
+/* --wait words, indexed by enum ipc_wait */
+static const char *const wait_names[] = { "default", "block", "spin", "adaptive" };
 
 static const size_list full_lat = { { 8, 100, 1024, 8192, 65536 }, 5 };
 static const size_list full_thr = { { 8, 100, 1024, 8192, 65536, 262144, 1048576 }, 7 };
@@ -108,6 +111,9 @@ static void usage(FILE *f)
         "                  none (the scheduler decides); default same,cross\n"
         "  --only LIST     latency,throughput,fan,pair,raw,limits,python (default: all;\n"
         "                  --quick leaves out fan)\n"
+        "  --wait LIST     wait strategies: block,spin,adaptive,default (default: default,\n"
+        "                  i.e. each mechanism's own; a mechanism is measured under each\n"
+        "                  listed strategy it supports, as IMPL = MECH@STRATEGY)\n"
         "  --reps N        run every benchmark N times (= --benchmark_repetitions=N):\n"
         "                  the report then gives each figure's median and min-max over\n"
         "                  the N repetitions, marks wide spreads, and shows ties\n"
@@ -119,12 +125,14 @@ static void usage(FILE *f)
         "  --help          this text\n"
         "  compare A.json B.json [options]   compare two result files (bench/compare.py)\n"
         "\n"
-        "Names are KIND/IMPL/MODE/PLACEMENT/SIZE[/NxM]; select with --benchmark_filter=REGEX\n"
-        "(Python rows too).  --benchmark_format=json prints one JSON document on stdout;\n"
-        "--benchmark_out=FILE writes it to FILE; prose and progress go to stderr.\n"
+        "Names are KIND/IMPL/MODE/PLACEMENT/SIZE[/NxM] (IMPL of a mechanism: MECH@STRATEGY);\n"
+        "select with --benchmark_filter=REGEX (Python rows too).  --benchmark_format=json\n"
+        "prints one JSON document on stdout; --benchmark_out=FILE writes it to FILE; prose\n"
+        "and progress go to stderr.\n"
         "Latency is a round trip (ping-pong, full payload echoed) in manual time; throughput\n"
         "counts messages from \"go\" until the last one is received.  cpu_util is the CPU time\n"
-        "of both sides over the wall time (2.0 = two cores busy).\n");
+        "of both sides over the wall time (2.0 = two cores busy); cpu_ns_per_op and\n"
+        "vcsw_per_op (voluntary context switches: sleeps) are per message, both sides.\n");
 }
 
 static int parse_sizes(const char *s, size_list *out)
@@ -175,6 +183,7 @@ static int parse_options(int *argc, char **argv)
 {
     opt.pin[PIN_SAME] = opt.pin[PIN_CROSS] = true;
     opt.only = ONLY_ALL;
+    opt.waits = IPC_WAIT_BIT(IPC_WAIT_DEFAULT);
     opt.reps = 1;
     opt.min_time = -1;
     bool only_given = false;
@@ -230,6 +239,8 @@ static int parse_options(int *argc, char **argv)
             if (parse_words(val, only_names, 7, &bits, "--only item") < 0) return -1;
             opt.only = bits | (opt.only & ~(unsigned)ONLY_ALL);
             only_given = true;
+        } else if (!strcmp(a, "--wait")) {
+            if (parse_words(val, wait_names, 4, &opt.waits, "--wait strategy") < 0) return -1;
         } else if (!strcmp(a, "--reps")) {
             int n = atoi(val);
             if (n < 1) { fprintf(stderr, "ipcbench: --reps needs a number >= 1\n"); return -1; }
@@ -436,21 +447,31 @@ static int register_all(void)
 {
     size_t n;
     const ipc_mechanism *const *all = ipc_mechanisms(&n);
-    bench_impl *impls = calloc(2 * n + 1, sizeof *impls);
+    enum { STRATEGIES = IPC_WAIT_ADAPTIVE + 1 };
+    bench_impl *impls = calloc(2 * STRATEGIES * n + 1, sizeof *impls);
     if (!impls) return -1;
     for (size_t i = 0; i < n; i++) {
         const ipc_mechanism *m = all[i];
         if (!selected(m->name)) continue;
-        bench_impl *impl = &impls[2 * i], *observed = &impls[2 * i + 1];
-        bench_impl_from_mechanism(impl, m, false);
-        bench_impl_from_mechanism(observed, m, true);
+        /* The strategies asked for that m supports ("default" = its own), once each. */
+        unsigned can = m->waits ? m->waits : IPC_WAIT_BIT(IPC_WAIT_BLOCK), want = 0;
+        int dflt = m->wait_default ? m->wait_default : IPC_WAIT_BLOCK;
+        for (int w = IPC_WAIT_DEFAULT; w < STRATEGIES; w++)
+            if (opt.waits & IPC_WAIT_BIT(w)) want |= IPC_WAIT_BIT(w == IPC_WAIT_DEFAULT ? dflt : w);
+        if (want & ~can) printf("%s: cannot wait by the other strategies asked for\n", m->name);
         const char *why;
         current_raw = bench_raw_for(m->name, &why);
-        current_observed = observed;
-        groups++;
-        add_channel_cases(impl);
-
-        add_context(m->name, m->family, impl->wait, current_raw && (opt.only & ONLY_RAW) ? current_raw->name : NULL);
+        for (int w = IPC_WAIT_BLOCK; w < STRATEGIES; w++) {
+            if (!(want & can & IPC_WAIT_BIT(w))) continue;
+            bench_impl *impl = &impls[2 * (STRATEGIES * i + (size_t)w)], *observed = impl + 1;
+            if (bench_impl_from_mechanism(impl, m, false, w) < 0 ||
+                bench_impl_from_mechanism(observed, m, true, w) < 0) return -1;
+            current_observed = observed;
+            groups++;
+            add_channel_cases(impl);
+            add_context(impl->name, m->family, impl->wait,
+                        current_raw && (opt.only & ONLY_RAW) ? current_raw->name : NULL);
+        }
         bool raw_seen = false; /* several mechanisms share a raw baseline */
         const char *note;
         for (size_t k = 0; k < i && current_raw; k++)

@@ -252,6 +252,26 @@ double bench_self_cpu(void)
          + (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) * 1e-6;
 }
 
+double bench_self_vcsw(void)
+{
+    struct rusage ru;
+    return getrusage(RUSAGE_SELF, &ru) < 0 ? 0 : (double)ru.ru_nvcsw;
+}
+
+double bench_peer_vcsw(const bench_peer *p)
+{
+    if (!p->process || !p->running) return 0;
+    char path[64], line[128];
+    snprintf(path, sizeof path, "/proc/%ld/status", (long)p->pid);
+    FILE *f = fopen(path, "r");
+    if (!f) return 0;
+    double n = 0;
+    while (fgets(line, sizeof line, f))
+        if (sscanf(line, "voluntary_ctxt_switches: %lf", &n) == 1) break;
+    fclose(f);
+    return n;
+}
+
 /* ---- the watchdog ------------------------------------------------------ */
 
 static struct {

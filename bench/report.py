@@ -163,7 +163,7 @@ def load(path):
         else:
             rec["statistic"], rec["vals"], rec["raw_vals"] = rec["kind"], [], []
         rec["obs_vals"] = [float(e["observed_ns_per_op"]) for e in ok if "observed_ns_per_op" in e]
-        for k in ("p99_ns", "p999_ns", "max_ns", "cpu_util", "cpu_ns_per_op", "raw_p99_ns"):
+        for k in ("p99_ns", "p999_ns", "max_ns", "cpu_util", "cpu_ns_per_op", "vcsw_per_op", "raw_p99_ns"):
             xs = [float(e[k]) for e in ok if k in e]
             if xs:
                 rec[k] = median(xs)
@@ -399,6 +399,7 @@ def markdown(context, records, na, rows, lat_size, thr_sizes):
                f"medians of both sides, the same statistic; ~ = spread (max − min) / median above "
                f"{NOISY:.0%}.\n")
     head = ["#", "mechanism", "mode", "wait", "p50 RT same core µs", "p50 RT two cores µs",
+            "CPU µs/RT", "sleeps/RT",
             f"msgs/s @{size_tag(t1)}", f"MB/s @{size_tag(t2)}",
             "lat ÷ raw", "thr ÷ raw", "× Python (lat)", "× Python (thr)", "notes"]
     out.append("| " + " | ".join(head) + " |")
@@ -410,6 +411,8 @@ def markdown(context, records, na, rows, lat_size, thr_sizes):
         out.append("| " + " | ".join([
             r["rank_text"], r["mechanism"], r["mode"], r["wait"],
             with_iv(r["lat_same"]), with_iv(r["lat_cross"]),
+            us(lat.get("cpu_ns_per_op")) if lat.get("cpu_ns_per_op") is not None else "–",
+            f"{lat['vcsw_per_op']:.2f}" if lat.get("vcsw_per_op") is not None else "–",
             rate(thr1.get("msgs_per_s")), mbs(thr2),
             ratio_text(lat.get("cost_vs_raw"), lat.get("cost_vs_raw_lo"), lat.get("cost_vs_raw_hi"), lat.get("reps", 1)),
             ratio_text(thr1.get("cost_vs_raw"), thr1.get("cost_vs_raw_lo"), thr1.get("cost_vs_raw_hi"), thr1.get("reps", 1)),
@@ -420,7 +423,9 @@ def markdown(context, records, na, rows, lat_size, thr_sizes):
             "; ".join(r["notes"]),
         ]) + " |")
     out.append("")
-    out.append("Ranked by the round trip on two cores (one core where that is all there is). A rank like 2–4 is "
+    out.append("*CPU µs/RT* and *sleeps/RT* (voluntary context switches) are both sides' per round trip in "
+               "the latency run (two cores where measured): what a wait strategy costs beside what it buys. "
+               "Ranked by the round trip on two cores (one core where that is all there is). A rank like 2–4 is "
                "a tie: the row's interval overlaps others', so this run cannot say which of them is faster; it "
                "could be 2nd to 4th. *÷ raw*: ours over the raw system calls' (measured interleaved; "
                "1.10 = 10 % slower); *× Python*: times faster than queue.Queue (threads) or multiprocessing.Queue "
@@ -595,7 +600,7 @@ def console(context, records, na, rows, lat_size, thr_sizes, max_lines, paths):
 
 CSV_FIELDS = ["name", "workload", "mechanism", "family", "mode", "placement", "size", "shape", "wait", "strategy",
               "statistic", "reps", "t_ns", "t_min_ns", "t_max_ns", "spread", "noisy", "msgs_per_s", "bytes_per_s",
-              "p99_ns", "cpu_util", "cpu_ns_per_op", "raw_impl", "raw_t_ns", "cost_vs_raw", "cost_vs_raw_lo",
+              "p99_ns", "cpu_util", "cpu_ns_per_op", "vcsw_per_op", "raw_impl", "raw_t_ns", "cost_vs_raw", "cost_vs_raw_lo",
               "cost_vs_raw_hi", "observed_t_ns", "observer_cost", "python_impl", "python_t_ns",
               "speedup_vs_python", "speedup_vs_python_lo", "speedup_vs_python_hi", "error"]
 

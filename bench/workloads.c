@@ -111,6 +111,7 @@ typedef struct lane {
                                         pair: ns per message of each turn    */
     double         time_s;           /* measured this run: as timed,       */
     double         wall_s, cpu_s;    /* the wall around it, both sides' CPU */
+    double         vcsw;             /* both sides' voluntary context switches */
     int64_t        ops;
 } lane;
 
@@ -502,18 +503,33 @@ static int session_begin(const bench_case *c)
 
 /* ---- the measured runs -------------------------------------------------- */
 
-static double lane_cpu(const lane *l)
+/* What both sides have used so far: CPU seconds and voluntary context
+ * switches (each one a sleep: the price BLOCK pays and SPIN avoids). */
+typedef struct usage { double cpu, vcsw; } usage;
+
+static usage lane_usage(const lane *l)
 {
-    double cpu = bench_self_cpu();
-    for (int i = 0; i < l->npeers; i++) cpu += bench_peer_cpu(&l->peer[i]);
-    return cpu;
+    usage u = { bench_self_cpu(), bench_self_vcsw() };
+    for (int i = 0; i < l->npeers; i++) {
+        u.cpu += bench_peer_cpu(&l->peer[i]);
+        u.vcsw += bench_peer_vcsw(&l->peer[i]);
+    }
+    return u;
+}
+
+/* Add what l used since `from` to its run's totals. */
+static void lane_add_usage(lane *l, usage from)
+{
+    usage now = lane_usage(l);
+    l->cpu_s += now.cpu - from.cpu;
+    l->vcsw += now.vcsw - from.vcsw;
 }
 
 static void lanes_reset_run(session *s)
 {
     for (lane *l = s->lane; l < s->lane + LANES; l++) {
         bench_hist_reset(&l->hist);
-        l->time_s = l->wall_s = l->cpu_s = 0;
+        l->time_s = l->wall_s = l->cpu_s = l->vcsw = 0;
         l->ops = 0;
     }
 }
@@ -545,7 +561,7 @@ static int warm_up(lane *l)
  * the case, into Google Benchmark's clock: st != NULL). */
 static int lane_round_trips(lane *l, int count, gb_state *st)
 {
-    double cpu0 = lane_cpu(l);
+    usage cpu0 = lane_usage(l);
     int64_t w0 = ipc_now_ns();
     for (int i = 0; i < count; i++) {
         int64_t ns;
@@ -555,7 +571,7 @@ static int lane_round_trips(lane *l, int count, gb_state *st)
         if (st) gb_set_iteration_time(st, (double)ns * 1e-9);
     }
     l->wall_s += (double)(ipc_now_ns() - w0) * 1e-9;
-    l->cpu_s += lane_cpu(l) - cpu0;
+    lane_add_usage(l, cpu0);
     l->ops += count;
     return 0;
 }
@@ -567,7 +583,7 @@ static int run_latency(gb_state *st, session *s)
     lanes_reset_run(s);
     for (bool more = true; more;) {
         int n = 0;
-        double cpu0 = lane_cpu(mech);
+        usage cpu0 = lane_usage(mech);
         int64_t w0 = ipc_now_ns();
         while (n < LAT_BLOCK && (more = gb_keep_running(st))) {
             int64_t ns;
@@ -578,7 +594,7 @@ static int run_latency(gb_state *st, session *s)
             n++;
         }
         mech->wall_s += (double)(ipc_now_ns() - w0) * 1e-9;
-        mech->cpu_s += lane_cpu(mech) - cpu0;
+        lane_add_usage(mech, cpu0);
         mech->ops += n;
         if (raw && n > 0 && lane_round_trips(raw, n, NULL) < 0) return -1;
     }
@@ -590,7 +606,7 @@ static int run_cacheline(gb_state *st, session *s)
     lane *l = &s->lane[LANE_IMPL];
     long v = atomic_load(&l->ctrl->ball);
     lanes_reset_run(s);
-    double cpu0 = lane_cpu(l);
+    usage cpu0 = lane_usage(l);
     int64_t w0 = ipc_now_ns();
     for (int warm = WARMUP_MAX; warm > 0 || gb_keep_running(st); warm -= warm > 0) {
         int64_t t0 = ipc_now_ns();
@@ -609,7 +625,8 @@ static int run_cacheline(gb_state *st, session *s)
         l->ops++;
         gb_set_iteration_time(st, (double)ns * 1e-9);
     }
-    l->cpu_s = lane_cpu(l) - cpu0;
+    l->cpu_s = l->vcsw = 0;
+    lane_add_usage(l, cpu0);
     l->wall_s = (double)(ipc_now_ns() - w0) * 1e-9;
     return 0;
 }
@@ -617,12 +634,12 @@ static int run_cacheline(gb_state *st, session *s)
 /* A throughput or pair turn of `ops` operations took ns: its time per
  * operation goes into the lane's histogram (for the median), the rest into
  * the run's totals. */
-static void account_turn(lane *l, int64_t ns, int64_t ops, double cpu0)
+static void account_turn(lane *l, int64_t ns, int64_t ops, usage cpu0)
 {
     bench_hist_add(&l->hist, (uint64_t)((ns + ops / 2) / ops));
     l->time_s += (double)ns * 1e-9;
     l->wall_s = l->time_s;
-    l->cpu_s += lane_cpu(l) - cpu0;
+    lane_add_usage(l, cpu0);
     l->ops += ops;
 }
 
@@ -636,7 +653,7 @@ static int lane_turn(lane *l, int64_t total)
         l->ctrl->quota[i] = total / l->nprod + (i < total % l->nprod);
     atomic_store(&l->ctrl->received, 0);
     atomic_store(&l->ctrl->total, total);
-    double cpu0 = lane_cpu(l);
+    usage cpu0 = lane_usage(l);
     int64_t t0 = ipc_now_ns();
     for (int i = 1; i < l->nprod; i++)
         if (write(l->go[i][1], "g", 1) != 1) return bench_fail_errno("write(go pipe)");
@@ -687,7 +704,7 @@ static int run_throughput(gb_state *st, session *s)
 static int lane_pairs(lane *l, int count)
 {
     bench_chan *ch = l->ch[0];
-    double cpu0 = lane_cpu(l);
+    usage cpu0 = lane_usage(l);
     int64_t t0 = ipc_now_ns();
     for (int i = 0; i < count; i++) {
         size_t len = 0;
@@ -767,6 +784,7 @@ static void report(gb_state *st, const session *s)
         /* both sides' CPU: over the measured time, and per operation */
         gb_counter(st, "cpu_util", mech->wall_s > 0 ? mech->cpu_s / mech->wall_s : 0, GB_COUNTER_PLAIN);
         gb_counter(st, "cpu_ns_per_op", mech->cpu_s * 1e9 / (double)mech->ops, GB_COUNTER_PLAIN);
+        gb_counter(st, "vcsw_per_op", mech->vcsw / (double)mech->ops, GB_COUNTER_PLAIN);
     }
     gb_counter(st, "size", (double)c->size, GB_COUNTER_PLAIN);
     gb_set_label(st, c->label);

@@ -259,8 +259,8 @@ static void report_on_tiny_run(void **state)
     snprintf(path, sizeof path, "%s/report.md", tmpdir);
     char *md = slurp(path);
     assert_non_null(md);
-    assert_non_null(strstr(md, "| queue | threads |"));
-    assert_non_null(strstr(md, "| pipe | procs |"));
+    assert_non_null(strstr(md, "| queue@block | threads |"));
+    assert_non_null(strstr(md, "| pipe@block | procs |"));
     assert_non_null(strstr(md, "## Interface cost"));
     assert_non_null(strstr(md, "**Statistic: median of 2 repetitions [min–max]**"));
     assert_non_null(strstr(md, "n/a (limit 8 B)"));
