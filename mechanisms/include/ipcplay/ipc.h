@@ -242,10 +242,11 @@ typedef struct ipc_mechanism {
     size_t      default_max_msg;
     size_t      default_capacity; /* 0 = unbounded by default                   */
     const char *wait_strategy; /* what BLOCK sleeps in: "mutex+condvar", "kernel block" ... */
+    const struct ipc_ops *ops;
+    /* (after ops: fields a newer ipc.h appends keep the older offsets) */
     unsigned    waits;         /* IPC_WAIT_BIT()s of the strategies it supports;
                                   0 = IPC_WAIT_BLOCK only                        */
     int         wait_default;  /* the strategy IPC_WAIT_DEFAULT picks; 0 = BLOCK */
-    const struct ipc_ops *ops;
 } ipc_mechanism;
 
 /* All mechanisms, in course order (family by family); *count gets how many. */
