@@ -569,7 +569,10 @@ def console(context, records, na, rows, lat_size, thr_sizes, max_lines, paths):
         tail[-1] += " * = n/a at this size:"
         tail.append("  measured at the mechanism's limit (report.md says which).")
     hl = headlines(records, na, rows, lat_size, thr_sizes)
-    hl = [line for h in hl for line in textwrap.wrap(h, 80, subsequent_indent="  ")][:8]
+    wrapped, hl = [textwrap.wrap(h, 80, subsequent_indent="  ") for h in hl], []
+    for h in wrapped:  # whole headlines only, at most 6 lines of them
+        if len(hl) + len(h) <= 6:
+            hl += h
     gb = "Google Benchmark lib: " + ("debug build (Debian); outside the timed code"
                                      if context.get("library_build_type") == "debug"
                                      else f"{context.get('library_build_type', '?')} build")
