@@ -12,6 +12,10 @@ benchmarks, so the report can put "x times faster than Python" next to every mec
                        a pipe by a hidden feeder thread)
   python:mp.Pipe       multiprocessing.Pipe(duplex=False) between two processes, with
                        send_bytes/recv_bytes (no pickling: the cheapest Python path)
+  python:ipcplay.Queue ipcplay's own Python binding (python/ipcplay: ctypes over
+                       libipcplay.so) on "procq", between two processes: bytes in and out,
+                       no feeder thread; the row to hold against python:mp.Queue (needs the
+                       tree's build/libipcplay.so; left out with a note when it is missing)
 
 Both queues are bounded to 1024 messages (put blocks when full), like the C channels.
 
@@ -133,6 +137,30 @@ class ProcessPipe(ProcessBase):
     recv = staticmethod(lambda end: end.recv_bytes())
 
 
+class IpcplayQueue(ProcessBase):
+    name = "python:ipcplay.Queue"
+    wait = "ctypes over libipcplay.so: procq (robust mutex+condvar)"
+
+    def channel(self):
+        q = ipcplay.Queue("procq", maxsize=BOUND)
+        return q, q
+
+    send = staticmethod(lambda q, msg: q.put(msg))
+    recv = staticmethod(lambda q: q.get())
+
+
+def load_ipcplay():
+    """The binding from the tree this script sits in (python/ipcplay), or None."""
+    global ipcplay
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "python"))
+    try:
+        import ipcplay
+        return True
+    except ImportError as e:
+        print(f"python baseline: no python:ipcplay.Queue row ({e})", flush=True)
+        return False
+
+
 # ---- the peers --------------------------------------------------------------------
 
 
@@ -169,7 +197,7 @@ def consumer_peer(impl, rx, cpu, report):
 def report_ops(impl):
     """The peer's final report (a tuple) travels on a queue of the same kind
     (a pipe's send_bytes takes bytes only, so pipes report on an mp.Queue)."""
-    return ProcessQueue() if isinstance(impl, ProcessPipe) else impl
+    return ProcessQueue() if isinstance(impl, (ProcessPipe, IpcplayQueue)) else impl
 
 
 # ---- the measurements -------------------------------------------------------------
@@ -321,7 +349,8 @@ def main():
     kinds = [k for k, off in (("latency", args.no_latency), ("throughput", args.no_throughput)) if not off]
 
     entries = []
-    for impl in (ThreadQueue(), ProcessQueue(), ProcessPipe()):
+    impls = [ThreadQueue(), ProcessQueue(), ProcessPipe()] + ([IpcplayQueue()] if load_ipcplay() else [])
+    for impl in impls:
         for kind in kinds:
             for size in sizes[kind]:
                 for place in args.pin.split(","):

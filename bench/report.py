@@ -751,7 +751,7 @@ def latency_chart(records, context, rows, out_dir, tmp, lat_size):
             size = (row["lat_cross"] or row["lat_same"])["size"]
             at = f", {size_tag(size)}" if size != lat_size else ""  # n/a at lat_size: its limit
             items.append((f"{row['mechanism']} ({row['mode']}{at})", row["lat_same"], row["lat_cross"]))
-    for impl in ("limit:cacheline", "python:queue.Queue", "python:mp.Queue", "python:mp.Pipe"):
+    for impl in ("limit:cacheline", "python:queue.Queue", "python:mp.Queue", "python:mp.Pipe", "python:ipcplay.Queue"):
         mode = one_mode(records, impl)
         s = next((r for r in records if r["impl"] == impl and r["kind"] == "latency" and r["pin"] == "same"
                   and r["t_ns"]), None)
