@@ -14,9 +14,10 @@
  *                     namespace; nobody else sees that mount
  *   $TMPDIR or /tmp   fifo/socket files and mkdtemp dirs
  *   broker processes  a process named redis-server, beam.smp (a RabbitMQ
- *                     node) or epmd whose working directory (the broker's
- *                     temp dir) or command line has a path component
- *                     starting with the prefix
+ *                     node), epmd, or chromium (test_websocket's headless
+ *                     browser: its --user-data-dir is a tl_tempdir) whose
+ *                     working directory (the broker's temp dir) or command
+ *                     line has a path component starting with the prefix
  *
  * SysV message queues have no names (IPC_PRIVATE keys).  scripts/run-tests
  * saves /proc/sysvipc/msg before the first test; a queue is ours if it is
@@ -229,10 +230,11 @@ static bool process_alive(long pid)
 }
 
 /* The brokers' server processes: redis-server, and RabbitMQ's Erlang VM
- * (beam.smp) with the epmd it starts beside it. */
+ * (beam.smp) with the epmd it starts beside it; and the browser processes
+ * the websocket test starts. */
 static const char *broker_comm(const char *comm)
 {
-    static const char *const names[] = { "redis-server", "beam.smp", "epmd" };
+    static const char *const names[] = { "redis-server", "beam.smp", "epmd", "chromium" };
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
         if (strncmp(comm, names[i], strlen(names[i])) == 0 && (comm[strlen(names[i])] == '\n' || !comm[strlen(names[i])]))
             return names[i];
