@@ -18,8 +18,8 @@
  *     (SIGKILL), a clear message when rabbitmq-server is missing, bad
  *     endpoints and wrong passwords answer errors.
  *
- * The embedded broker starts once for the whole program (~6-12 s) and is
- * shared by the cases; two cases start brokers of their own.
+ * One broker serves the whole program (~6-12 s to start); the restart case
+ * kills and restarts it, and one case lets a child start (and lose) its own.
  */
 #define _GNU_SOURCE
 #include "testlib.h"
@@ -34,6 +34,48 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+/* One broker for the whole program, started by the group setup in a dir
+ * of ours so that a case can kill and restart it (~6-12 s per start). */
+static ipc_amqp_server *broker;
+static char broker_dir[256], broker_endpoint[256], broker_user[64], broker_password[64];
+static int broker_port;
+
+static int group_setup(void **state)
+{
+    (void)state;
+    const char *tmp = getenv("TMPDIR") && *getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
+    const char *prefix = getenv("IPCPLAY_NAME_PREFIX") && *getenv("IPCPLAY_NAME_PREFIX") ? getenv("IPCPLAY_NAME_PREFIX") : "ipcplay";
+    snprintf(broker_dir, sizeof broker_dir, "%s/%s.amqp-test.XXXXXX", tmp, prefix);
+    if (!mkdtemp(broker_dir)) return -1;
+    if (ipc_amqp_server_start(&(ipc_amqp_server_opts){ .dir = broker_dir }, &broker) != IPC_OK) {
+        fprintf(stderr, "test_amqp: no broker: %s\n", ipc_last_error());
+        return -1;
+    }
+    snprintf(broker_endpoint, sizeof broker_endpoint, "%s", ipc_amqp_server_endpoint(broker));
+    snprintf(broker_user, sizeof broker_user, "%s", ipc_amqp_server_user(broker));
+    snprintf(broker_password, sizeof broker_password, "%s", ipc_amqp_server_password(broker));
+    broker_port = ipc_amqp_server_port(broker);
+    return 0;
+}
+
+static int rm_entry(const char *path, const struct stat *st, int type, struct FTW *ftw);
+
+static int group_teardown(void **state)
+{
+    (void)state;
+    int rc = ipc_amqp_server_stop(broker);
+    broker = NULL;
+    nftw(broker_dir, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
+    return rc == IPC_OK ? 0 : -1;
+}
+
+/* tl_open on the program's broker. */
+static ipc_channel *open_on_broker(const char *mech, ipc_config cfg)
+{
+    cfg.endpoint = broker_endpoint;
+    return tl_open(mech, &cfg);
+}
 
 static void send_id(ipc_channel *ch, uint32_t id, size_t len, int prio)
 {
@@ -90,39 +132,28 @@ static int rm_entry(const char *path, const struct stat *st, int type, struct FT
 static void test_confirmed_messages_survive_broker_kill_and_restart(void **state)
 {
     (void)state;
-    char dir[256];
-    tl_tempdir(dir, sizeof dir, "amqp-durable");
-    ipc_amqp_server *srv = NULL;
-    assert_ipc(ipc_amqp_server_start(&(ipc_amqp_server_opts){ .dir = dir }, &srv), IPC_OK);
-    char endpoint[256], user[64], password[64];
-    snprintf(endpoint, sizeof endpoint, "%s", ipc_amqp_server_endpoint(srv));
-    snprintf(user, sizeof user, "%s", ipc_amqp_server_user(srv));
-    snprintf(password, sizeof password, "%s", ipc_amqp_server_password(srv));
-    assert_string_not_equal(user, "guest");
-    int port = ipc_amqp_server_port(srv);
-    pid_t first = ipc_amqp_server_pid(srv);
-
-    ipc_channel *ch = tl_open("amqp", &(ipc_config){ .endpoint = endpoint, .name = "durable" });
+    assert_string_not_equal(broker_user, "guest");
+    pid_t first = ipc_amqp_server_pid(broker);
+    ipc_channel *ch = open_on_broker("amqp", (ipc_config){ .name = "durable" });
     for (uint32_t i = 0; i < 5; i++) send_id(ch, 100 + i, 30, 0);
     assert_int_equal(kill(first, SIGKILL), 0); /* no chance to flush anything */
     assert_true(wait_gone(first, 5000));
-    ipc_amqp_server_stop(srv); /* reaps it, stops its epmd, keeps our dir */
+    ipc_amqp_server_stop(broker); /* reaps it, stops its epmd, keeps the dir */
+    broker = NULL;
     char buf[64];
     size_t got;
     assert_ipc(ipc_recv(ch, buf, sizeof buf, &got, NULL, 500), IPC_ESYS); /* no broker: an error, not a hang */
 
-    ipc_amqp_server_opts again_o = { .dir = dir, .port = port, .user = user, .password = password };
-    assert_ipc(ipc_amqp_server_start(&again_o, &srv), IPC_OK);
-    assert_true(ipc_amqp_server_pid(srv) != first);
-    ipc_channel *again = tl_open("amqp", &(ipc_config){ .endpoint = endpoint, .name = "durable", .flags = IPC_ATTACH });
+    ipc_amqp_server_opts again_o = { .dir = broker_dir, .port = broker_port, .user = broker_user, .password = broker_password };
+    assert_ipc(ipc_amqp_server_start(&again_o, &broker), IPC_OK);
+    assert_true(ipc_amqp_server_pid(broker) != first);
+    ipc_channel *again = open_on_broker("amqp", (ipc_config){ .name = "durable", .flags = IPC_ATTACH });
     for (uint32_t i = 0; i < 5; i++) recv_id(again, 100 + i, 30, 5000);
     assert_ipc(ipc_recv(again, buf, sizeof buf, &got, NULL, 0), IPC_EEMPTY);
     ipc_free(again);
     send_id(ch, 200, 30, 0); /* the old handle reconnects by itself */
     recv_id(ch, 200, 30, 5000);
     ipc_free(ch);
-    assert_ipc(ipc_amqp_server_stop(srv), IPC_OK);
-    nftw(dir, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
 }
 
 /* Manual acks: a consumer holding a message unacknowledged keeps it from
@@ -130,7 +161,7 @@ static void test_confirmed_messages_survive_broker_kill_and_restart(void **state
 static void test_unacked_message_of_killed_consumer_is_redelivered(void **state)
 {
     (void)state;
-    ipc_channel *ch = tl_open("amqp", NULL);
+    ipc_channel *ch = open_on_broker("amqp", (ipc_config){ 0 });
     int ready[2];
     assert_int_equal(pipe(ready), 0);
     pid_t pid = tl_fork(60);
@@ -180,7 +211,7 @@ static void test_unacked_message_of_killed_consumer_is_redelivered(void **state)
 static void test_full_queue_refuses_newest_keeps_oldest(void **state)
 {
     (void)state;
-    ipc_channel *ch = tl_open("amqp", &(ipc_config){ .capacity = 3 });
+    ipc_channel *ch = open_on_broker("amqp", (ipc_config){ .capacity = 3 });
     for (uint32_t i = 0; i < 3; i++) send_id(ch, i, 10, 0);
     unsigned char buf[16];
     tl_fill(buf, 10, 99);
@@ -194,7 +225,7 @@ static void test_full_queue_refuses_newest_keeps_oldest(void **state)
 static void test_priority_clamped_to_broker_levels(void **state)
 {
     (void)state;
-    ipc_channel *ch = tl_open("amqp-prio", NULL);
+    ipc_channel *ch = open_on_broker("amqp-prio", (ipc_config){ 0 });
     send_id(ch, 1, 8, -5);
     send_id(ch, 2, 8, 9);
     send_id(ch, 3, 8, 200);
@@ -221,7 +252,7 @@ static void *blocked_recv(void *arg)
 static void test_oversize_delivery_while_blocked_stays_queued(void **state)
 {
     (void)state;
-    ipc_channel *ch = tl_open("amqp", NULL);
+    ipc_channel *ch = open_on_broker("amqp", (ipc_config){ 0 });
     struct blocked_recv b = { .ch = ch, .cap = 10 };
     pthread_t t = tl_thread(blocked_recv, &b);
     tl_sleep_ms(300);
@@ -239,7 +270,7 @@ static void test_oversize_delivery_while_blocked_stays_queued(void **state)
 static void test_delayed_delivery(void **state)
 {
     (void)state;
-    ipc_channel *ch = tl_open("amqp", NULL);
+    ipc_channel *ch = open_on_broker("amqp", (ipc_config){ 0 });
     unsigned char late[16];
     tl_fill(late, 16, 42);
     int64_t t0 = ipc_now_ns();
@@ -261,7 +292,7 @@ static void test_delayed_delivery(void **state)
     assert_ipc(ipc_amqp_send_after(ch, late, 16, 0, 10), IPC_ECLOSED);
     ipc_free(ch);
 
-    ipc_channel *bounded = tl_open("amqp", &(ipc_config){ .capacity = 2 });
+    ipc_channel *bounded = open_on_broker("amqp", (ipc_config){ .capacity = 2 });
     assert_ipc(ipc_amqp_send_after(bounded, late, 16, 0, 10), IPC_ENOTSUP);
     assert_ipc(ipc_amqp_send_after(bounded, late, 16, 0, -1), IPC_EINVAL);
     ipc_free(bounded);
@@ -271,7 +302,7 @@ static void test_delayed_delivery(void **state)
 static void test_publish_subscribe(void **state)
 {
     (void)state;
-    ipc_channel *ch = tl_open("amqp", NULL);
+    ipc_channel *ch = open_on_broker("amqp", (ipc_config){ 0 });
     ipc_amqp_sub *a = NULL, *b = NULL, *other = NULL;
     assert_ipc(ipc_amqp_subscribe(ch, "news", &a), IPC_OK);
     assert_ipc(ipc_amqp_subscribe(ch, "news", &b), IPC_OK);
@@ -294,11 +325,12 @@ static void test_publish_subscribe(void **state)
     ipc_free(ch);
 }
 
-/* Confirm batches: n publishes, one wait; every message arrives in order. */
+/* Confirm batches: n publishes, one wait; every message arrives in order;
+ * batch receives keep the order and leave what does not fit queued. */
 static void test_confirm_batch(void **state)
 {
     (void)state;
-    ipc_channel *ch = tl_open("amqp", NULL);
+    ipc_channel *ch = open_on_broker("amqp", (ipc_config){ 0 });
     enum { N = 50 };
     unsigned char bodies[N][32];
     const void *msgs[N];
@@ -310,9 +342,27 @@ static void test_confirm_batch(void **state)
     }
     assert_int_equal(ipc_amqp_send_batch(ch, msgs, lens, N), N);
     assert_int_equal(ipc_depth(ch), N);
-    for (int i = 0; i < N; i++) recv_id(ch, (uint32_t)i, lens[i], 2000);
+    for (int i = 0; i < 10; i++) recv_id(ch, (uint32_t)i, lens[i], 2000);
+    /* the receiving side: the first waits, the rest come in one round trip */
+    static unsigned char slots[N][32];
+    size_t got[N];
+    assert_int_equal(ipc_amqp_recv_batch(ch, slots, 32, got, 20, 2000), 20);
+    for (int i = 0; i < 20; i++) assert_true(got[i] == lens[10 + i] && tl_check(slots[i], got[i], (uint32_t)(10 + i)));
+    /* a message larger than a slot stays first in line (30 has 31 bytes) */
+    assert_ipc(ipc_amqp_recv_batch(ch, slots, 16, got, N, 2000), IPC_EMSGSIZE);
+    assert_int_equal(got[0], lens[30]);
+    assert_int_equal(ipc_amqp_recv_batch(ch, slots, 32, got, 3, 2000), 3); /* 30, 31, 32 */
+    for (int i = 0; i < 3; i++) assert_true(tl_check(slots[i], got[i], (uint32_t)(30 + i)));
+    /* ...and one that does not fit ends a batch: 33..47 have 2..16 bytes, 48 has 17 */
+    assert_int_equal(ipc_amqp_recv_batch(ch, slots, 16, got, N, 2000), 15);
+    for (int i = 0; i < 15; i++) assert_true(tl_check(&slots[0][0] + i * 16, got[i], (uint32_t)(33 + i)));
+    assert_int_equal(ipc_amqp_recv_batch(ch, slots, 32, got, N, 2000), 2);
+    for (int i = 0; i < 2; i++) assert_true(tl_check(slots[i], got[i], (uint32_t)(48 + i)));
+    char one[8];
+    size_t len1;
+    assert_ipc(ipc_amqp_recv_batch(ch, one, sizeof one, &len1, 1, 0), IPC_EEMPTY);
     ipc_free(ch);
-    ipc_channel *bounded = tl_open("amqp", &(ipc_config){ .capacity = 4 });
+    ipc_channel *bounded = open_on_broker("amqp", (ipc_config){ .capacity = 4 });
     assert_ipc(ipc_amqp_send_batch(bounded, msgs, lens, N), IPC_ENOTSUP);
     ipc_free(bounded);
 }
@@ -368,12 +418,14 @@ static void listeners(const unsigned long *inodes, size_t n, int *total, int *ex
 }
 
 /* epmd, the distribution port and the AMQP port all listen on loopback
- * only, and the broker's credentials are not guest/guest. */
-static void test_embedded_broker_listens_on_loopback_only(void **state)
+ * only, and the broker's credentials are not guest/guest (the embedded
+ * broker is started by the same ipc_amqp_server_start with no options;
+ * the conformance suite runs every case on it). */
+static void test_broker_listens_on_loopback_only(void **state)
 {
     (void)state;
-    ipc_channel *ch = tl_open("amqp", NULL);
-    pid_t beam = ipc_amqp_embedded_pid();
+    ipc_channel *ch = open_on_broker("amqp", (ipc_config){ 0 });
+    pid_t beam = ipc_amqp_server_pid(broker);
     assert_true(beam > 0);
     ipc_config cfg;
     assert_ipc(ipc_attach_config(ch, &cfg), IPC_OK);
@@ -518,7 +570,7 @@ static void test_bad_endpoints_and_credentials(void **state)
     assert_ipc(ipc_open("amqp", &(ipc_config){ .endpoint = "amqp://u:p@127.0.0.1:1", .flags = IPC_ATTACH }, &ch), IPC_EINVAL);
     assert_ipc(ipc_open("amqp", &(ipc_config){ .order = IPC_LIFO }, &ch), IPC_EINVAL);
     assert_ipc(ipc_open("amqp", &(ipc_config){ .endpoint = "amqp://u:p@127.0.0.1:1" }, &ch), IPC_ESYS); /* refused */
-    ipc_channel *good = tl_open("amqp", NULL);
+    ipc_channel *good = open_on_broker("amqp", (ipc_config){ 0 });
     ipc_config cfg;
     assert_ipc(ipc_attach_config(good, &cfg), IPC_OK);
     char wrong[256];
@@ -540,7 +592,7 @@ static void test_bad_endpoints_and_credentials(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        TL_CASE(test_embedded_broker_listens_on_loopback_only),
+        TL_CASE(test_broker_listens_on_loopback_only),
         TL_CASE(test_unacked_message_of_killed_consumer_is_redelivered),
         TL_CASE(test_full_queue_refuses_newest_keeps_oldest),
         TL_CASE(test_priority_clamped_to_broker_levels),
@@ -553,5 +605,5 @@ int main(void)
         TL_CASE(test_confirmed_messages_survive_broker_kill_and_restart),
         TL_CASE(test_broker_dies_with_its_owner),
     };
-    return cmocka_run_group_tests_name("amqp", tests, NULL, NULL);
+    return cmocka_run_group_tests_name("amqp", tests, group_setup, group_teardown);
 }

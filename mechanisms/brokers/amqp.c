@@ -1662,6 +1662,81 @@ int ipc_amqp_send_batch(ipc_channel *ch, const void *const *msgs, const size_t *
     return rc;
 }
 
+/* After the first message (taken the ordinary way, with the deadline),
+ * up to max-1 more in one round trip: basic.get pipelined, replies read in
+ * order.  Message i lands at buf + i*each.  A message larger than `each`
+ * is rejected back to the queue (with requeue RabbitMQ restores its place)
+ * and so is every one taken after it, to keep the order. */
+static int recv_batch_on(amqp_chan *a, conn *c, unsigned char *buf, size_t each, size_t *lens, size_t max,
+                         const ipc_deadline *d)
+{
+    take t = { .buf = buf, .cap = each, .len = &lens[0] };
+    int rc = recv_on(a, c, &t, d);
+    if (rc != IPC_OK) return rc;
+    size_t more = max - 1;
+    amqp_basic_get_t get = { .queue = B(a->name), .no_ack = 0 };
+    for (size_t i = 0; i < more; i++)
+        if (amqp_send_method(c->st, CH, AMQP_BASIC_GET_METHOD, &get) != AMQP_STATUS_OK) {
+            c->broken = true;
+            return lib_fail(AMQP_STATUS_SOCKET_ERROR, "basic.get (pipelined)");
+        }
+    size_t n = 1, replies = 0;
+    bool stopped = false; /* a message did not fit: requeue the rest */
+    ipc_deadline reply_d;
+    ipc__deadline_start(&reply_d, CONFIRM_MS);
+    while (replies < more) {
+        amqp_frame_t f;
+        int w = next_frame(c, &f, &reply_d);
+        if (w <= 0) {
+            c->broken = true; /* unread replies: the connection is out of step, and what
+                                 it took unacked goes back to the queue when it closes */
+            return (int)n;
+        }
+        if (f.frame_type != AMQP_FRAME_METHOD) continue;
+        amqp_method_number_t id = f.payload.method.id;
+        if (id == AMQP_BASIC_GET_EMPTY_METHOD) {
+            replies++;
+        } else if (id == AMQP_BASIC_GET_OK_METHOD) {
+            uint64_t tag = ((amqp_basic_get_ok_t *)f.payload.method.decoded)->delivery_tag;
+            replies++;
+            amqp_message_t m;
+            if ((rc = read_content(c, &m)) != IPC_OK) return rc;
+            if (!stopped && m.body.len <= each) {
+                lens[n] = m.body.len;
+                if (m.body.len) memcpy(buf + n * each, m.body.bytes, m.body.len);
+                if (amqp_basic_ack(c->st, CH, tag, 0) != AMQP_STATUS_OK) c->broken = true;
+                n++;
+            } else {
+                stopped = true;
+                if (amqp_basic_reject(c->st, CH, tag, 1) != AMQP_STATUS_OK) c->broken = true;
+            }
+            amqp_destroy_message(&m);
+        } else if (id == AMQP_BASIC_DELIVER_METHOD) { /* a wake: closed, drain goes on */
+            amqp_message_t m;
+            if ((rc = read_content(c, &m)) != IPC_OK) return rc;
+            amqp_destroy_message(&m);
+            atomic_store_explicit(&a->gone, true, memory_order_relaxed);
+        } else if (unexpected_close(c, &f)) {
+            c->broken = true;
+            break;
+        }
+    }
+    return (int)n;
+}
+
+int ipc_amqp_recv_batch(ipc_channel *ch, void *buf, size_t each, size_t *lens, size_t max, int timeout_ms)
+{
+    if (!is_amqp(ch)) return ipc__fail(IPC_EINVAL, "ipc_amqp_recv_batch: not an amqp channel");
+    if (!lens || !max || max > 4096 || (!buf && each)) return ipc__fail(IPC_EINVAL, "ipc_amqp_recv_batch: NULL argument or max not 1..4096");
+    amqp_chan *a = as_amqp(ch);
+    ipc_deadline d;
+    ipc__deadline_start(&d, timeout_ms);
+    conn *c;
+    int rc;
+    WITH_RETRY(a, c, rc, recv_batch_on(a, c, buf, each, lens, max, &d));
+    return rc;
+}
+
 struct ipc_amqp_delivery {
     amqp_chan *a;
     conn      *c;   /* checked out of the pool until settled */

@@ -43,6 +43,15 @@ int ipc_amqp_send_after(ipc_channel *ch, const void *msg, size_t len, int prio, 
  * failure some prefix of the batch may have been accepted. */
 int ipc_amqp_send_batch(ipc_channel *ch, const void *const *msgs, const size_t *lens, size_t n);
 
+/* The receiving side of a batch: wait for one message like ipc_recv
+ * (timeout_ms), then take up to max-1 more that are already queued, in one
+ * round trip (pipelined basic.get).  Message i is copied to buf + i*each,
+ * its size to lens[i].  RETURNS how many (1..max), or like ipc_recv:
+ * IPC_EEMPTY, IPC_ECLOSED, IPC_EMSGSIZE (the first is larger than each:
+ * lens[0] says its size, it stays queued; a later one that does not fit
+ * ends the batch and stays queued), IPC_EINVAL, IPC_ESYS. */
+int ipc_amqp_recv_batch(ipc_channel *ch, void *buf, size_t each, size_t *lens, size_t max, int timeout_ms);
+
 /* ---- late acknowledgement ------------------------------------------------
  * ipc_recv acknowledges a message as soon as it is copied out.  For work
  * that must survive the worker (Celery's acks_late), take the message
