@@ -274,6 +274,39 @@ static void test_redis_persistence_across_restart(void **state)
     nftw(dir, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
 }
 
+/* Batches: one script pushes them all (one LPUSH), one script pops up to
+ * max; order kept, and a message larger than a slot stays queued. */
+static void test_redis_batches(void **state)
+{
+    (void)state;
+    ipc_channel *ch = tl_open("redis", NULL);
+    enum { N = 40 };
+    unsigned char bodies[N][32];
+    const void *msgs[N];
+    size_t lens[N];
+    for (int i = 0; i < N; i++) {
+        lens[i] = 1 + (size_t)i % 32;
+        tl_fill(bodies[i], lens[i], (uint32_t)i);
+        msgs[i] = bodies[i];
+    }
+    assert_int_equal(ipc_redis_send_batch(ch, msgs, lens, N), N);
+    assert_int_equal(ipc_depth(ch), N);
+    static unsigned char slots[N][32];
+    size_t got[N];
+    assert_int_equal(ipc_redis_recv_batch(ch, slots, 16, got, N, 2000), 16); /* 16 (17 bytes) does not fit */
+    for (int i = 0; i < 16; i++) /* message i at i * 16: slots of the size given */
+        assert_true(got[i] == lens[i] && tl_check(&slots[0][0] + i * 16, got[i], (uint32_t)i));
+    assert_ipc(ipc_redis_recv_batch(ch, slots, 16, got, N, 0), IPC_EMSGSIZE);
+    assert_int_equal(got[0], lens[16]);
+    assert_int_equal(ipc_redis_recv_batch(ch, slots, 32, got, N, 2000), N - 16);
+    for (int i = 0; i < N - 16; i++) assert_true(tl_check(slots[i], got[i], (uint32_t)(16 + i)));
+    assert_ipc(ipc_redis_recv_batch(ch, slots, 32, got, N, 0), IPC_EEMPTY);
+    ipc_free(ch);
+    ipc_channel *bounded = tl_open("redis", &(ipc_config){ .capacity = 4 });
+    assert_ipc(ipc_redis_send_batch(bounded, msgs, lens, N), IPC_ENOTSUP);
+    ipc_free(bounded);
+}
+
 /* A forked child opens and frees channels and even calls exit() (running
  * atexit handlers): the parent's embedded server must survive it. */
 static void test_redis_child_never_stops_parents_server(void **state)
@@ -618,6 +651,7 @@ int main(void)
         TL_CASE(test_redis_delay_queue),
         TL_CASE(test_redis_publish_subscribe),
         TL_CASE(test_redis_persistence_across_restart),
+        TL_CASE(test_redis_batches),
         TL_CASE(test_redis_child_never_stops_parents_server),
         TL_CASE(test_redis_server_dies_with_its_owner),
         TL_CASE(test_redis_server_killed_under_receiver),

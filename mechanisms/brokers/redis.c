@@ -184,7 +184,55 @@ static const char lua_close[] = LUA_PRELUDE
     "ring(space)\n"
     "return 0\n";
 
-enum script_id { S_CREATE, S_PUSH, S_POP, S_CLOSE, S_COUNT };
+/* PUSHN (ARGV[3..] the messages, prio 0): one script for a whole batch,
+ * all or nothing.  0, -1 no room for all, -3 closed, -9 gone. */
+static const char lua_pushn[] = LUA_PRELUDE
+    "local st = redis.call('HMGET', meta, 'seq', 'closed')\n"
+    "if not st[1] then return -9 end\n"
+    "if st[2] then return -3 end\n"
+    "local n = #ARGV - 2\n"
+    "if capacity > 0 and total() + n > capacity then return -1 end\n"
+    "local seq = redis.call('HINCRBY', meta, 'seq', n) - n\n"
+    "if order == 2 then\n"
+    "  for i = 3, #ARGV do seq = seq + 1; redis.call('ZADD', q, 0, string.format('%014x', seq) .. ARGV[i]) end\n"
+    "else\n"
+    "  for i = 3, #ARGV, 1000 do redis.call('LPUSH', q, unpack(ARGV, i, math.min(i + 999, #ARGV))) end\n"
+    "end\n"
+    "ring(bell)\n"
+    "if capacity > 0 and total() >= capacity then redis.call('DEL', space) end\n"
+    "return 0\n";
+
+/* POPN (ARGV[3] the size of each slot, ARGV[4] how many at most): the
+ * messages that are ready, in order, up to the first that does not fit
+ * (which stays queued).  {0, m1, m2, ...} (maybe none), {-9}. */
+static const char lua_popn[] = LUA_PRELUDE
+    "local st = redis.call('HMGET', meta, 'seq', 'closed')\n"
+    "if not st[1] then return {-9} end\n"
+    "local closed = st[2] ~= false\n"
+    "local moving = redis.call('ZRANGEBYSCORE', delayed, '-inf', closed and '+inf' or now_ms(), 'LIMIT', 0, 256)\n"
+    "for _, m in ipairs(moving) do\n"
+    "  redis.call('ZREM', delayed, m)\n"
+    "  enqueue(tonumber(m:sub(1, 14), 16), tonumber(m:sub(15, 25)), m:sub(26))\n"
+    "end\n"
+    "local out, each = {0}, tonumber(ARGV[3])\n"
+    "for i = 1, tonumber(ARGV[4]) do\n"
+    "  local v, member = false, nil\n"
+    "  if order == 2 then\n"
+    "    local r = redis.call('ZRANGE', q, 0, 0)\n"
+    "    if r[1] then member = r[1]; v = member:sub(15) end\n"
+    "  elseif order == 1 then v = redis.call('LINDEX', q, 0)\n"
+    "  else v = redis.call('LINDEX', q, -1) end\n"
+    "  if not v or #v > each then break end\n"
+    "  if order == 2 then redis.call('ZREM', q, member)\n"
+    "  elseif order == 1 then redis.call('LPOP', q)\n"
+    "  else redis.call('RPOP', q) end\n"
+    "  out[#out + 1] = v\n"
+    "end\n"
+    "if not closed and ready() == 0 then redis.call('DEL', bell) end\n"
+    "if capacity > 0 and #out > 1 then ring(space) end\n"
+    "return out\n";
+
+enum script_id { S_CREATE, S_PUSH, S_POP, S_CLOSE, S_PUSHN, S_POPN, S_COUNT };
 
 /* EVALSHA sends 40 bytes instead of the script; the SHA1 comes from SCRIPT
  * LOAD the first time.  A restarted server has forgotten its scripts and
@@ -196,6 +244,7 @@ static struct {
 } scripts[S_COUNT] = {
     [S_CREATE] = { .lua = lua_create }, [S_PUSH] = { .lua = lua_push },
     [S_POP] = { .lua = lua_pop },       [S_CLOSE] = { .lua = lua_close },
+    [S_PUSHN] = { .lua = lua_pushn },   [S_POPN] = { .lua = lua_popn },
 };
 
 /* ---- process-wide state ------------------------------------------------ */
@@ -702,6 +751,23 @@ typedef struct bell_wait {
     long long           cap_ms;
 } bell_wait;
 
+/* EVALSHA sha with this channel's keys, ARGV[1..2] = order, capacity, and
+ * up to 3 more arguments, into argv/len; returns the count. */
+#define SCRIPT_ARGC (3 + K_COUNT + 2 + 3)
+static int script_argv(const redis_channel *r, const char *sha, int nextra, const char *const *extra,
+                       const size_t *extra_len, const char **argv, size_t *len)
+{
+    int n = 0;
+    argv[n] = "EVALSHA", len[n++] = 7;
+    argv[n] = sha, len[n++] = 40;
+    argv[n] = "5", len[n++] = 1;
+    for (int k = 0; k < K_COUNT; k++) argv[n] = r->key[k], len[n++] = r->key_len[k];
+    argv[n] = r->order_arg, len[n++] = strlen(r->order_arg);
+    argv[n] = r->capacity_arg, len[n++] = strlen(r->capacity_arg);
+    for (int i = 0; i < nextra; i++) argv[n] = extra[i], len[n++] = extra_len[i];
+    return n;
+}
+
 /* Run script id with this channel's keys, ARGV[1..2] = order, capacity, and
  * up to 3 more arguments; *out is the reply (the caller frees it).
  *
@@ -717,16 +783,9 @@ static int run_script(redis_channel *r, redisContext *c, enum script_id id, int 
     const char *sha;
     int rc = script_sha(c, id, &sha);
     if (rc != IPC_OK) return rc;
-    const char *argv[3 + K_COUNT + 2 + 3];
-    size_t len[3 + K_COUNT + 2 + 3];
-    int n = 0;
-    argv[n] = "EVALSHA", len[n++] = 7;
-    argv[n] = sha, len[n++] = 40;
-    argv[n] = "5", len[n++] = 1;
-    for (int k = 0; k < K_COUNT; k++) argv[n] = r->key[k], len[n++] = r->key_len[k];
-    argv[n] = r->order_arg, len[n++] = strlen(r->order_arg);
-    argv[n] = r->capacity_arg, len[n++] = strlen(r->capacity_arg);
-    for (int i = 0; i < nextra; i++) argv[n] = extra[i], len[n++] = extra_len[i];
+    const char *argv[SCRIPT_ARGC];
+    size_t len[SCRIPT_ARGC];
+    int n = script_argv(r, sha, nextra, extra, extra_len, argv, len);
 
     long long ms = w ? ipc__deadline_poll_ms(w->d) : 0; /* -1 forever */
     if (w && w->cap_ms >= 0 && (ms < 0 || w->cap_ms < ms)) ms = w->cap_ms;
@@ -1091,6 +1150,107 @@ int ipc_redis_send_at(ipc_channel *ch, const void *msg, size_t len, int64_t due_
     ipc_deadline nowait;
     ipc__deadline_start(&nowait, 0);
     return push(as_redis(ch), msg, len, 0, due, &nowait);
+}
+
+/* ---- batches: a whole batch in one script ------------------------------ */
+
+/* Run script id with any number of extra arguments (the messages of a
+ * batch); *out is the reply.  A server that forgot the script gets its text. */
+static int run_script_many(redis_channel *r, redisContext *c, enum script_id id, size_t nextra,
+                           const char *const *extra, const size_t *extra_len, redisReply **out)
+{
+    const char *sha;
+    int rc = script_sha(c, id, &sha);
+    if (rc != IPC_OK) return rc;
+    size_t cap = 3 + K_COUNT + 2 + nextra;
+    const char **argv = malloc(cap * sizeof *argv);
+    size_t *len = malloc(cap * sizeof *len);
+    if (!argv || !len) {
+        free(argv);
+        free(len);
+        return ipc__fail(IPC_ESYS, "malloc");
+    }
+    int n = script_argv(r, sha, 0, NULL, NULL, argv, len);
+    for (size_t i = 0; i < nextra; i++) argv[n] = extra[i], len[n++] = extra_len[i];
+    redisReply *reply = redisCommandArgv(c, n, argv, len);
+    if (reply && reply->type == REDIS_REPLY_ERROR && strncmp(reply->str, "NOSCRIPT", 8) == 0) {
+        freeReplyObject(reply);
+        argv[0] = "EVAL", len[0] = 4;
+        argv[1] = scripts[id].lua, len[1] = strlen(scripts[id].lua);
+        reply = redisCommandArgv(c, n, argv, len);
+    }
+    free(argv);
+    free(len);
+    if ((rc = reply_check(c, reply, "EVALSHA")) != IPC_OK) {
+        if (reply) freeReplyObject(reply);
+        return rc;
+    }
+    *out = reply;
+    return IPC_OK;
+}
+
+int ipc_redis_send_batch(ipc_channel *ch, const void *const *msgs, const size_t *lens, size_t n)
+{
+    if (!is_redis(ch)) return ipc__fail(IPC_EINVAL, "ipc_redis_send_batch: not a redis channel");
+    if (!msgs || !lens || n > 4096) return ipc__fail(IPC_EINVAL, "ipc_redis_send_batch: NULL array or n > 4096");
+    if (ch->closed) return ipc__fail(IPC_ECLOSED, "ipc_redis_send_batch: channel was closed");
+    if (ch->capacity) return ipc__fail(IPC_ENOTSUP, "redis: batches only on an unbounded channel");
+    for (size_t i = 0; i < n; i++) {
+        if (!msgs[i] && lens[i]) return ipc__fail(IPC_EINVAL, "ipc_redis_send_batch: message %zu is NULL", i);
+        if (lens[i] > ch->max_msg)
+            return ipc__fail(IPC_EMSGSIZE, "redis: message %zu of %zu bytes exceeds max_msg %zu", i, lens[i], ch->max_msg);
+    }
+    if (n == 0) return 0;
+    redis_channel *r = as_redis(ch);
+    const char **extra = malloc(n * sizeof *extra);
+    redisContext *c = NULL;
+    int rc = extra ? conn_get(r, &c) : ipc__fail(IPC_ESYS, "malloc");
+    if (rc == IPC_OK) {
+        for (size_t i = 0; i < n; i++) extra[i] = msgs[i] ? msgs[i] : "";
+        redisReply *rep;
+        if ((rc = run_script_many(r, c, S_PUSHN, n, extra, lens, &rep)) == IPC_OK) {
+            long long code = rep->type == REDIS_REPLY_INTEGER ? rep->integer : -9;
+            freeReplyObject(rep);
+            if (code != 0) rc = closed_or_gone(code, r);
+        }
+        conn_put(r, c);
+    }
+    free(extra);
+    return rc == IPC_OK ? (int)n : rc;
+}
+
+int ipc_redis_recv_batch(ipc_channel *ch, void *buf, size_t each, size_t *lens, size_t max, int timeout_ms)
+{
+    if (!is_redis(ch)) return ipc__fail(IPC_EINVAL, "ipc_redis_recv_batch: not a redis channel");
+    if (!lens || !max || max > 4096 || (!buf && each))
+        return ipc__fail(IPC_EINVAL, "ipc_redis_recv_batch: NULL argument or max not 1..4096");
+    ipc_deadline d;
+    ipc__deadline_start(&d, timeout_ms);
+    int prio, rc = rd_recv(ch, buf, each, &lens[0], &prio, &d); /* the first one waits */
+    if (rc != IPC_OK || max == 1) return rc == IPC_OK ? 1 : rc;
+    redis_channel *r = as_redis(ch);
+    char each_s[24], max_s[24];
+    snprintf(each_s, sizeof each_s, "%zu", each);
+    snprintf(max_s, sizeof max_s, "%zu", max - 1);
+    const char *extra[] = { each_s, max_s };
+    size_t extra_len[] = { strlen(each_s), strlen(max_s) };
+    size_t n = 1;
+    redisContext *c;
+    redisReply *rep;
+    if (conn_get(r, &c) != IPC_OK) return 1; /* the first one is ours already */
+    if (run_script_many(r, c, S_POPN, 2, extra, extra_len, &rep) == IPC_OK) {
+        if (rep->type == REDIS_REPLY_ARRAY)
+            for (size_t i = 1; i < rep->elements && n < max; i++) {
+                const redisReply *m = rep->element[i];
+                if (m->type != REDIS_REPLY_STRING || m->len > each) break;
+                lens[n] = m->len;
+                if (m->len) memcpy((unsigned char *)buf + n * each, m->str, m->len);
+                n++;
+            }
+        freeReplyObject(rep);
+    }
+    conn_put(r, c);
+    return (int)n;
 }
 
 static int topic_name(const redis_channel *r, const char *topic, char *out, size_t size)

@@ -33,6 +33,20 @@ int ipc_redis_send_at(ipc_channel *ch, const void *msg, size_t len, int64_t due_
 /* Wall-clock milliseconds of this machine, the clock due_ms is written in. */
 int64_t ipc_redis_wall_ms(void);
 
+/* ---- batches (pipelining) ----------------------------------------------
+ * Send n messages in one round trip: n push scripts written back to back,
+ * then n replies read (Redis runs them in order, each one atomic).  Only on
+ * an unbounded channel.  RETURNS n, or IPC_ECLOSED, IPC_EMSGSIZE,
+ * IPC_EINVAL, IPC_ENOTSUP (bounded), IPC_ESYS — after a failure some of the
+ * batch may have been queued. */
+int ipc_redis_send_batch(ipc_channel *ch, const void *const *msgs, const size_t *lens, size_t n);
+/* Wait for one message like ipc_recv (timeout_ms), then take up to max-1
+ * more already queued in one round trip.  Message i goes to buf + i*each,
+ * its size to lens[i].  RETURNS how many (1..max), or like ipc_recv
+ * (IPC_EMSGSIZE: the first is larger than each, lens[0] = its size, it stays
+ * queued; a later one that does not fit ends the batch and stays queued). */
+int ipc_redis_recv_batch(ipc_channel *ch, void *buf, size_t each, size_t *lens, size_t max, int timeout_ms);
+
 /* ---- publish/subscribe broadcast --------------------------------------
  * PUBLISH delivers to every subscriber connected at that moment and stores
  * nothing: a subscriber that is not yet subscribed misses the message (there
