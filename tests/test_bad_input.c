@@ -166,6 +166,10 @@ static void test_broker_extras(void **state)
 {
     (void)state;
     ipc_channel *ch = foreign();
+    assert_error(ipc_redis_send_batch(NULL, (const void *[]){ "x" }, (size_t[]){ 1 }, 1));
+    assert_error(ipc_redis_send_batch(ch, (const void *[]){ "x" }, (size_t[]){ 1 }, 1));
+    assert_error(ipc_redis_recv_batch(NULL, (char[8]){ 0 }, 8, (size_t[1]){ 0 }, 1, 0));
+    assert_error(ipc_redis_recv_batch(ch, (char[8]){ 0 }, 8, (size_t[1]){ 0 }, 1, 0));
     assert_error(ipc_redis_send_at(NULL, "x", 1, 0));
     assert_error(ipc_redis_send_at(ch, "x", 1, 0));
     assert_error(ipc_redis_publish(NULL, "t", "x", 1));
@@ -205,6 +209,8 @@ static void test_broker_extras(void **state)
     size_t lens[1] = { 1 };
     assert_error(ipc_amqp_send_batch(NULL, msgs, lens, 1));
     assert_error(ipc_amqp_send_batch(ch, msgs, lens, 1));
+    assert_error(ipc_amqp_recv_batch(NULL, buf, sizeof buf, &len, 1, 0));
+    assert_error(ipc_amqp_recv_batch(ch, buf, sizeof buf, &len, 1, 0));
     ipc_amqp_delivery *dl = (ipc_amqp_delivery *)0x1;
     assert_error(ipc_amqp_recv_unacked(ch, buf, sizeof buf, &len, NULL, 0, &dl));
     assert_null(dl);
