@@ -46,6 +46,9 @@ struct bench_chan {
     int  (*bind_receiver)(bench_chan *c);
     /* Optional: wake callers blocked on c (used by the watchdog only). */
     void (*shutdown)(bench_chan *c);
+    /* Optional: a batching channel hands over what send() has buffered;
+     * the throughput workload calls it after each turn's last send. */
+    int  (*flush)(bench_chan *c);
     /* Release this handle (in the process that opened it). */
     void (*free)(bench_chan *c);
 };
@@ -78,6 +81,11 @@ const bench_impl *bench_raw_for(const char *mechanism, const char **why);
 extern const bench_impl raw_pipe, raw_socketpair, raw_tcp, raw_seqpacket, raw_dgram;
 extern const bench_impl raw_condvar, raw_posix_mq, raw_sysv_mq;
 extern const bench_impl raw_eventfd, raw_signal;
+
+/* batch.c: the batched path of a broker mechanism ("batch:amqp" for
+ * "amqp": confirm batches; "batch:redis": pipelined scripts), or NULL.
+ * Measured for 1x1 throughput only, beside the mechanism's own rows. */
+const bench_impl *bench_batch_for(const char *mechanism);
 
 /* Physical limits (workloads.c): not channels, measured by their own loops. */
 extern const bench_impl limit_cacheline, limit_memcpy;

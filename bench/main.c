@@ -479,6 +479,12 @@ static int register_all(void)
         if (current_raw && (opt.only & ONLY_RAW) && !raw_seen)
             add_context(current_raw->name, "raw", current_raw->wait, NULL);
         if (!current_raw) fprintf(stderr, "%s: %s\n", m->name, why);
+        const bench_impl *batch = bench_batch_for(m->name);
+        if (batch && (opt.only & ONLY_THROUGHPUT)) { /* its batched path, beside it */
+            current_raw = current_observed = NULL;
+            add_modes(KIND_THROUGHPUT, batch, &opt.thr, opt.pin, 1, 1);
+            add_context(batch->name, m->family, batch->wait, NULL);
+        }
     }
     current_raw = current_observed = NULL;
     if (opt.only & ONLY_LIMITS) {

@@ -278,6 +278,7 @@ static int producer_peer(void *arg)
         long quota = l->ctrl->quota[a->index];
         for (long i = 0; i < quota && rc == 0; i++)
             if (l->ch[0]->send(l->ch[0], buf, l->size) < 0) rc = peer_failed(l, "producer send");
+        if (rc == 0 && l->ch[0]->flush && l->ch[0]->flush(l->ch[0]) < 0) rc = peer_failed(l, "producer flush");
         if (rc) break;
         tell(l, 'P'); /* sent: main may now write the next turn's quota */
     }
@@ -659,6 +660,7 @@ static int lane_turn(lane *l, int64_t total)
         if (write(l->go[i][1], "g", 1) != 1) return bench_fail_errno("write(go pipe)");
     for (long i = 0; i < l->ctrl->quota[0]; i++)
         if (l->ch[0]->send(l->ch[0], l->buf, l->size) < 0) return -1;
+    if (l->ch[0]->flush && l->ch[0]->flush(l->ch[0]) < 0) return -1;
     if (wait_for(l, acks('D', l->nprod - 1, 'P'), (int)(run_budget_s * 1000)) < 0) return -1;
     account_turn(l, ipc_now_ns() - t0, total, cpu0);
     return 0;
