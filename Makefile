@@ -105,10 +105,13 @@ VIZ_SRC := $(sort $(wildcard viz/*.c))
 VIZ_OBJ := $(VIZ_SRC:%.c=$(OUT)/obj/%.o)
 VIZ_BIN := $(if $(VIZ_SRC),$(OUT)/ipcviz)
 
-.PHONY: all run test bench demos viz deps install clean build-tests exercises
+# ---- ipcplay-clean: removes the names killed creators left (core/stale.c)
+CLEAN_BIN := $(OUT)/ipcplay-clean
+
+.PHONY: all run test bench demos viz deps install clean build-tests exercises clean-ipc
 .DEFAULT_GOAL := all
 
-all: $(LIB) $(SOLIB) $(MAN_STAMP) $(TEST_BIN) $(DEMO_BIN) $(BENCH_BIN) $(VIZ_BIN) $(EX_BIN)
+all: $(LIB) $(SOLIB) $(MAN_STAMP) $(TEST_BIN) $(DEMO_BIN) $(BENCH_BIN) $(VIZ_BIN) $(EX_BIN) $(CLEAN_BIN)
 
 deps:
 	@scripts/install-deps
@@ -157,6 +160,9 @@ $(OUT)/tests/test_bench: $(OUT)/obj/tests/test_bench.o $(TEST_HELP_OBJ) $(OUT)/o
 	@mkdir -p $(@D)
 	$(CXX) $(LDFLAGS) $< $(TEST_HELP_OBJ) $(OUT)/obj/bench/gbench_shim.o $(LIB) $(call pkglibs,$(PKGS_TEST) $(PKGS_BENCH)) $(LIBS) -o $@
 
+$(CLEAN_BIN): $(OUT)/obj/scripts/ipcplay-clean.o $(LIB)
+	$(CC) $(LDFLAGS) $< $(LIB) $(LIBS) -o $@
+
 $(OUT)/ipcviz: $(VIZ_OBJ) $(LIB)
 	$(CC) $(LDFLAGS) $(VIZ_OBJ) $(LIB) $(call pkglibs,$(PKGS_VIZ)) $(LIBS) -o $@
 
@@ -169,7 +175,7 @@ $(OUT)/tests/test_viz: $(OUT)/obj/tests/test_viz.o $(TEST_HELP_OBJ) $(VIZ_TEST_O
 
 # The user-facing targets install what is missing first, then build in a
 # second make so that pkg-config sees the freshly installed packages.
-build-tests: $(LIB) $(SOLIB) $(MAN_STAMP) $(OUT)/tests/test_outside $(TEST_BIN) $(DEMO_BIN) $(BENCH_BIN) $(VIZ_BIN) $(EX_BIN)
+build-tests: $(LIB) $(SOLIB) $(MAN_STAMP) $(OUT)/tests/test_outside $(TEST_BIN) $(DEMO_BIN) $(BENCH_BIN) $(VIZ_BIN) $(EX_BIN) $(CLEAN_BIN)
 
 test: deps
 	@$(MAKE) --no-print-directory build-tests
@@ -275,5 +281,11 @@ install: $(LIB) $(SOLIB) $(MAN_STAMP) $(BENCH_BIN) $(VIZ_BIN) $(DEMO_BIN)
 
 clean:
 	rm -rf $(BUILD)
+
+# Remove the shm segments, POSIX queues and temp dirs of killed ipcplay
+# programs (names "<prefix>.<pid>.<n>" whose process is gone; yours only).
+# `build/ipcplay-clean --dry-run` lists them first.
+clean-ipc: $(CLEAN_BIN)
+	$(CLEAN_BIN)
 
 -include $(shell find $(OUT)/obj $(OUT)/pic -name '*.d' 2>/dev/null)

@@ -5,6 +5,7 @@
  */
 #define _GNU_SOURCE
 #include "ipc_internal.h"
+#include "core/stale.h"
 
 #include <poll.h>
 #include <signal.h>
@@ -231,6 +232,9 @@ int ipc_open(const char *mechanism, const ipc_config *cfg, ipc_channel **out)
         list_known(known, sizeof known);
         return ipc__fail(IPC_ENOMECH, "unknown mechanism '%s' (known: %s)", mechanism, known);
     }
+    /* Names left by killed creators go before we make new ones (once per
+     * process; core/stale.c). */
+    if (m->caps & (IPC_CAP_FORK | IPC_CAP_UNRELATED)) ipc__stale_sweep_once();
 
     ipc_config c = cfg ? *cfg : (ipc_config){ 0 };
     if (c.max_msg == 0) c.max_msg = m->default_max_msg;
