@@ -20,7 +20,8 @@
  * process that started after the name was made (the pid was reused: the
  * name's change time is compared with the process's start time, from
  * /proc/<pid>/stat and the boot time).  Only entries owned by our uid are
- * looked at.  The check is per pid namespace: a creator in another pid
+ * looked at (root: every uid's, since a broker's dir may belong to its
+ * daemon user — amqp hands its node dir to rabbitmq).  The check is per pid namespace: a creator in another pid
  * namespace sharing /dev/shm or /tmp would look dead — ipcplay does not
  * share those across containers, and IPCPLAY_NO_STALE_SWEEP=1 turns the
  * automatic sweep off.
@@ -127,7 +128,9 @@ static int stale_entry(const sweep *s, const char *dir, const char *leaf, struct
     if (pid < 0) return -1;
     char path[PATH_MAX];
     if (snprintf(path, sizeof path, "%s/%s", dir, leaf) >= (int)sizeof path) return -1;
-    if (lstat(path, st) < 0 || st->st_uid != geteuid()) return -1;
+    /* ours, or root's to judge: a broker's dir may be handed to its daemon
+     * user (amqp chowns it to rabbitmq) */
+    if (lstat(path, st) < 0 || (st->st_uid != geteuid() && geteuid() != 0)) return -1;
     return ipc__creator_alive(pid, st->st_ctime) ? -1 : pid;
 }
 

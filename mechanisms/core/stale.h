@@ -23,7 +23,7 @@ typedef void (*ipc_stale_fn)(void *arg, const char *kind, const char *name, int 
 /* Scan /dev/shm, POSIX queues (through their /dev/shm ".ctl" companions, and
  * /dev/mqueue when it is mounted) and $TMPDIR (or /tmp) for names of
  * `prefix` (NULL: ipc__name_prefix()) made by processes that are gone, and
- * owned by this uid.  dry_run: only report.  fn may be NULL.
+ * owned by this uid (by anyone, for root).  dry_run: only report.  fn may be NULL.
  * RETURNS how many stale names were found (removed unless dry_run), or
  * IPC_EINVAL (a prefix with '/' or empty). */
 int  ipc__stale_sweep(const char *prefix, bool dry_run, ipc_stale_fn fn, void *arg);
