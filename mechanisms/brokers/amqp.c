@@ -131,11 +131,12 @@ typedef struct amqp_chan amqp_chan;
 static pthread_mutex_t  g_lock = PTHREAD_MUTEX_INITIALIZER;
 static amqp_chan       *g_channels;
 static pthread_mutex_t  g_server_lock = PTHREAD_MUTEX_INITIALIZER;
-static pthread_cond_t   g_server_cond = PTHREAD_COND_INITIALIZER;
+static pthread_cond_t   g_server_cond;     /* on CLOCK_MONOTONIC, like every deadline: server_cond_init */
 static ipc_amqp_server *g_embedded;
 static unsigned         g_embedded_refs;
 static int64_t          g_stop_at_ns;      /* refs reached 0: stop then (0: not scheduled) */
 static int              g_linger_ms = 30000;
+static pthread_once_t   g_once = PTHREAD_ONCE_INIT; /* install_fork_handlers */
 static bool             g_linger_running;  /* the linger thread exists (joinable)          */
 static pthread_t        g_linger_thread;
 
@@ -624,6 +625,17 @@ pid_t       ipc_amqp_server_epmd_pid(const ipc_amqp_server *s) { return s ? s->e
 
 /* ---- the embedded broker: one per process, shared by its channels ----- */
 
+/* ipc__cond_wait's deadlines are CLOCK_MONOTONIC times: a condvar on the
+ * default (realtime) clock would take them for 1970 and never sleep. */
+static void server_cond_init(void)
+{
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&g_server_cond, &ca);
+    pthread_condattr_destroy(&ca);
+}
+
 /* Stops the idle broker when its linger time is up.  Started with the
  * broker, it ends when the broker is gone (stopped here, or at exit). */
 static void *linger_main(void *arg)
@@ -718,8 +730,11 @@ static void embedded_release(void)
     ipc_amqp_server_stop(stop);
 }
 
+static void install_fork_handlers(void);
+
 int ipc_amqp_embedded_linger_ms(int ms)
 {
+    pthread_once(&g_once, install_fork_handlers);
     pthread_mutex_lock(&g_server_lock);
     int old = g_linger_ms;
     g_linger_ms = ms < 0 ? 0 : ms;
@@ -1016,7 +1031,9 @@ static int publish_confirmed(amqp_chan *a, conn *c, const char *exchange, const 
     }
     ipc_deadline d;
     ipc__deadline_start(&d, CONFIRM_MS);
-    uint64_t confirmed = first - 1; /* the broker confirms in order (multiple = up to a tag) */
+    /* RabbitMQ confirms one channel's publishes to one queue in order, one
+     * tag at a time or "multiple" = every tag up to this one. */
+    uint64_t confirmed = first - 1;
     while (confirmed < last) {
         amqp_frame_t f;
         int w = next_frame(c, &f, &d);
@@ -1031,7 +1048,6 @@ static int publish_confirmed(amqp_chan *a, conn *c, const char *exchange, const 
         case AMQP_BASIC_ACK_METHOD: {
             const amqp_basic_ack_t *m = f.payload.method.decoded;
             if (m->delivery_tag > confirmed) confirmed = m->delivery_tag;
-            if (!m->multiple && m->delivery_tag < confirmed) break; /* an old single ack */
             break;
         }
         case AMQP_BASIC_NACK_METHOD: {
@@ -1448,11 +1464,15 @@ static void fork_child(void)
     pthread_mutex_unlock(&g_lock);
     /* Maybe held by a parent thread starting the broker. */
     pthread_mutex_init(&g_server_lock, NULL);
-    pthread_cond_init(&g_server_cond, NULL);
+    server_cond_init();
     g_linger_running = false; /* threads do not cross fork */
 }
 
-static void install_fork_handlers(void) { pthread_atfork(fork_prepare, fork_parent, fork_child); }
+static void install_fork_handlers(void)
+{
+    server_cond_init();
+    pthread_atfork(fork_prepare, fork_parent, fork_child);
+}
 
 /* ---- open -------------------------------------------------------------- */
 
@@ -1529,8 +1549,7 @@ static int attach(amqp_chan *a, conn *c)
 
 static int am_open(const ipc_mechanism *m, const ipc_config *cfg, ipc_channel **out)
 {
-    static pthread_once_t once = PTHREAD_ONCE_INIT;
-    pthread_once(&once, install_fork_handlers);
+    pthread_once(&g_once, install_fork_handlers);
     if (cfg->name && (!*cfg->name || strlen(cfg->name) > NAME_MAX_LEN))
         return ipc__fail(IPC_EINVAL, "amqp: name must be 1..%d bytes", NAME_MAX_LEN);
     if ((cfg->flags & IPC_ATTACH) && !cfg->name)
