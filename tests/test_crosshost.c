@@ -6,7 +6,7 @@
  *
  * Each has its own interfaces, addresses, routes and loopback, so the only
  * way from A to B is the veth cable, over real TCP.  For each of "tcp" (if
- * the registry has it), "zmq", "redis" and "amqp", the consumer in B creates
+ * the registry has it), "zmq", "redis", "websocket" and "amqp", the consumer in B creates
  * the channel bound to 10.77.0.2 (for redis and amqp it first starts a
  * broker bound there, inside B — RabbitMQ's epmd and distribution port stay
  * on B's loopback), the producer in A attaches by endpoint and sends
@@ -23,6 +23,7 @@
 
 #include "brokers/ipc_amqp.h"
 #include "brokers/ipc_redis.h"
+#include "brokers/ipc_websocket.h"
 #include "brokers/ipc_zmq.h"
 
 #include <fcntl.h>
@@ -270,6 +271,14 @@ static int amqp_create(ipc_channel **ch, char *endpoint, size_t size, void **srv
 
 static int amqp_stop(void *srv) { return ipc_amqp_server_stop(srv); }
 
+static int websocket_create(ipc_channel **ch, char *endpoint, size_t size, void **srv)
+{
+    (void)srv; /* the server is the channel's owner itself */
+    int rc = ipc_open("websocket", &(ipc_config){ .endpoint = "ws://" ADDR_B ":0/crosshost" }, ch);
+    if (rc == IPC_OK) snprintf(endpoint, size, "%s", ipc_websocket_endpoint(*ch));
+    return rc;
+}
+
 static ipc_config named_attach(const char *endpoint)
 {
     return (ipc_config){ .endpoint = endpoint, .name = "crosshost", .flags = IPC_ATTACH };
@@ -291,6 +300,12 @@ static void test_redis_between_namespaces(void **state)
 {
     (void)state;
     cross(&(plan){ "redis", redis_create, redis_stop, named_attach });
+}
+
+static void test_websocket_between_namespaces(void **state)
+{
+    (void)state;
+    cross(&(plan){ "websocket", websocket_create, NULL, tcp_attach });
 }
 
 static void test_amqp_between_namespaces(void **state)
@@ -321,6 +336,7 @@ int main(void)
         TL_CASE(test_tcp_between_namespaces),
         TL_CASE(test_zmq_between_namespaces),
         TL_CASE(test_redis_between_namespaces),
+        TL_CASE(test_websocket_between_namespaces),
         TL_CASE(test_amqp_between_namespaces),
     };
     return cmocka_run_group_tests_name("crosshost", tests, group_setup, group_teardown);
