@@ -93,6 +93,7 @@
 #include <libwebsockets.h>
 
 #include <limits.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1254,6 +1255,21 @@ static int client_of(ws_channel *w, ws_client **out)
     return rc;
 }
 
+/* One round of an owner's wait (s->lock held): tell the observer once that
+ * the call blocks (without the lock: the observer may call ipc_depth), else
+ * sleep until a change or the deadline.  RETURNS 0 (look again), IPC_ESYS. */
+static int owner_wait(ws_server *s, ipc_channel *ch, enum ipc_event_kind kind, bool *told, const ipc_deadline *d)
+{
+    if (!*told) {
+        pthread_mutex_unlock(&s->lock);
+        ipc__blocked(ch, kind);
+        pthread_mutex_lock(&s->lock);
+        *told = true;
+        return IPC_OK;
+    }
+    return ipc__cond_wait(&s->changed, &s->lock, d, NULL) < 0 ? IPC_ESYS : IPC_OK;
+}
+
 static int wsc_send(ipc_channel *ch, const void *msg, size_t len, int prio, const ipc_deadline *d)
 {
     (void)prio;
@@ -1286,17 +1302,7 @@ static int wsc_send(ipc_channel *ch, const void *msg, size_t len, int prio, cons
             rc = ipc__fail(IPC_EFULL, "websocket: channel full (capacity %zu)", s->capacity);
             break;
         }
-        if (!told) { /* the observer may ask ipc_depth, which takes the lock */
-            pthread_mutex_unlock(&s->lock);
-            ipc__blocked(ch, IPC_EV_SEND_BLOCKED);
-            pthread_mutex_lock(&s->lock);
-            told = true;
-            continue;
-        }
-        if (ipc__cond_wait(&s->changed, &s->lock, d, NULL) < 0) {
-            rc = IPC_ESYS;
-            break;
-        }
+        if ((rc = owner_wait(s, ch, IPC_EV_SEND_BLOCKED, &told, d)) != IPC_OK) break;
     }
     pthread_mutex_unlock(&s->lock);
     msg_put(m);
@@ -1340,17 +1346,7 @@ static int wsc_recv(ipc_channel *ch, void *buf, size_t cap, size_t *len, int *pr
             rc = ipc__fail(IPC_EEMPTY, "websocket: nothing received");
             break;
         }
-        if (!told) { /* the observer may ask ipc_depth, which takes the lock */
-            pthread_mutex_unlock(&s->lock);
-            ipc__blocked(ch, IPC_EV_RECV_BLOCKED);
-            pthread_mutex_lock(&s->lock);
-            told = true;
-            continue;
-        }
-        if (ipc__cond_wait(&s->changed, &s->lock, d, NULL) < 0) {
-            rc = IPC_ESYS;
-            break;
-        }
+        if ((rc = owner_wait(s, ch, IPC_EV_RECV_BLOCKED, &told, d)) != IPC_OK) break;
     }
     pthread_mutex_unlock(&s->lock);
     return rc;
