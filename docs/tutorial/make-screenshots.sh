@@ -25,3 +25,4 @@ shot unlocked --scenario viz/scenarios/unlocked-race.scn
 shot shm_spsc --mech shm_spsc --processes --producers 1 --consumers 1
 shot eventfd  --mech eventfd --processes
 shot redis    --mech redis
+shot websocket --mech websocket --processes
