@@ -458,7 +458,7 @@ static int register_all(void)
         int dflt = m->wait_default ? m->wait_default : IPC_WAIT_BLOCK;
         for (int w = IPC_WAIT_DEFAULT; w < STRATEGIES; w++)
             if (opt.waits & IPC_WAIT_BIT(w)) want |= IPC_WAIT_BIT(w == IPC_WAIT_DEFAULT ? dflt : w);
-        if (want & ~can) printf("%s: cannot wait by the other strategies asked for\n", m->name);
+        if (want & ~can) fprintf(stderr, "%s: cannot wait by the other strategies asked for\n", m->name);
         const char *why;
         current_raw = bench_raw_for(m->name, &why);
         for (int w = IPC_WAIT_BLOCK; w < STRATEGIES; w++) {

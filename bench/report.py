@@ -559,15 +559,17 @@ def console(context, records, na, rows, lat_size, thr_sizes, max_lines, paths):
     stat = statistic_text(context, records)
     head = [f"ipcbench on {context.get('host_name', '?')} ({context.get('ipcbench.cpu_model', '?')[:30]}, "
             f"{context.get('num_cpus', '?')} CPUs), {context.get('date', '?')[:16]}",
-            f"Figure: {stat}; RT = p50 round trip of {lat_size} B,",
-            f"two cores ({context.get('ipcbench.placement.cross', '?')}); msgs/s one way at {size_tag(t1)}.",
-            f"{'#':<6}{'mechanism':<15}{'mode':<8}{'RT µs [min–max]':<22}{'msgs/s':>8}{'÷raw':>7}{'×Py':>7}"]
+            *textwrap.wrap(f"Figure: {stat}; RT = p50 round trip of {lat_size} B, two cores "
+                           f"({context.get('ipcbench.placement.cross', '?')}); msgs/s one way at {size_tag(t1)}.", 80),
+            f"{'#':<6}{'mechanism':<24}{'mode':<8}{'RT µs [min–max]':<20}{'msgs/s':>8}{'÷raw':>7}{'×Py':>7}"]
     tail = ["#: 2–4 = a tie (intervals overlap: could be 2nd to 4th). ~ = noisy, spread",
             f"(max-min)/median > {NOISY:.0%}. ÷raw: RT over the raw calls' (interleaved);",
             "×Py: times faster than Python's queue, same placement."]
     if any(r["limit_sizes"] for r in rows):
         tail[-1] += " * = n/a at this size:"
         tail.append("  measured at the mechanism's limit (report.md says which).")
+    if any(r["lat"] and r["lat"] is r["lat_same"] for r in rows):
+        tail.append("° = one core: no two-core figure.")
     hl = headlines(records, na, rows, lat_size, thr_sizes)
     wrapped, hl = [textwrap.wrap(h, 80, subsequent_indent="  ") for h in hl], []
     for h in wrapped:  # whole headlines only, at most 6 lines of them
@@ -588,9 +590,9 @@ def console(context, records, na, rows, lat_size, thr_sizes, max_lines, paths):
         thr = r.get(f"thr_{t1}") or {}
         rt = with_iv(r["lat"]) if r["lat"] else "–"
         if r["lat"] and r["lat"] is r["lat_same"]:
-            rt += " 1 core"
+            rt += "°"
         mark = "*" if r["limit_sizes"] else ""
-        lines.append(f"{r['rank_text']:<6}{(r['mechanism'] + mark)[:14]:<15}{r['mode']:<8}{rt[:22]:<22}"
+        lines.append(f"{r['rank_text']:<6}{(r['mechanism'] + mark)[:23]:<24}{r['mode']:<8}{rt[:19]:<20}"
                      f"{rate(thr.get('msgs_per_s')):>8}{times(lat.get('cost_vs_raw')):>7}"
                      f"{times(lat.get('speedup_vs_python')):>7}")
     if len(shown) < len(rows):
