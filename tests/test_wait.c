@@ -1,0 +1,268 @@
+/*
+ * test_wait.c — the wait strategies' promises that the conformance suite
+ * (which runs every case under every strategy) cannot see from one call:
+ *
+ *   no lost wake-up   >= 10^6 messages from a sender that bursts and pauses,
+ *                     to a receiver that keeps changing how it waits: it
+ *                     spins (nowait retries), blocks (timeout -1) and times
+ *                     out (1 ms timeouts while the sender pauses), in phases
+ *                     of a few hundred messages.  Every message must arrive,
+ *                     in order and intact, before the watchdog; the channel is
+ *                     opened under each strategy its mechanism supports, and
+ *                     the mechanisms are the ones that wait on a futex word
+ *                     or a monitor (where a wake-up can be lost);
+ *   wake elision      a sender never pays a wake-up system call when nobody
+ *                     sleeps: 10^6 send+receive pairs in one thread (nobody
+ *                     can be asleep) make no FUTEX_WAKE at all.  The futex
+ *                     calls are counted by interposing syscall(2): the
+ *                     library is linked statically into this program, so
+ *                     its syscall(SYS_futex, ...) calls land here first.
+ *
+ * Runs under ASan and TSan (make test SANITIZE=address|thread); the message
+ * count is smaller there only where the sanitizer makes a phase crawl.
+ *
+ *   build/tests/test_wait
+ */
+#define _GNU_SOURCE
+#include "testlib.h"
+
+#include <dlfcn.h>
+#include <linux/futex.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+/* ---- counting the library's futex wakes ---------------------------------- */
+
+static atomic_long futex_wakes;
+
+/* Every futex call of the library goes through syscall(); count the wakes
+ * and pass everything on unchanged.  Six long arguments: the most any
+ * system call takes, and what the library's futex calls pass. */
+long syscall(long number, ...)
+{
+    static long (*real)(long, ...);
+    if (!real) real = (long (*)(long, ...))dlsym(RTLD_NEXT, "syscall");
+    va_list ap;
+    va_start(ap, number);
+    long a[6];
+    for (int i = 0; i < 6; i++) a[i] = va_arg(ap, long);
+    va_end(ap);
+    if (number == SYS_futex && ((int)a[1] & FUTEX_CMD_MASK) == FUTEX_WAKE)
+        atomic_fetch_add(&futex_wakes, 1);
+    return real(number, a[0], a[1], a[2], a[3], a[4], a[5]);
+}
+
+/* ---- the alternating receiver ------------------------------------------------ */
+
+#if defined(__SANITIZE_THREAD__) || defined(__SANITIZE_ADDRESS__)
+enum { SANITIZED = 1 };
+#else
+enum { SANITIZED = 0 };
+#endif
+
+enum { PHASE = 300, MSG = 16 };
+
+typedef struct run {
+    ipc_channel *ch;
+    long         total;
+    long         timeouts, spins, blocks; /* what the receiver did, by kind */
+    long         bad;                     /* first wrong message + 1, or 0    */
+    _Atomic int  done;
+} run;
+
+static void put_seq(unsigned char *b, long seq)
+{
+    memcpy(b, &seq, sizeof seq);
+    memset(b + sizeof seq, (int)(seq & 0xff), MSG - sizeof seq);
+}
+
+static bool seq_ok(const unsigned char *b, size_t len, long want)
+{
+    long seq;
+    memcpy(&seq, b, sizeof seq);
+    if (len != MSG || seq != want) return false;
+    for (size_t i = sizeof seq; i < MSG; i++)
+        if (b[i] != (unsigned char)(want & 0xff)) return false;
+    return true;
+}
+
+/* The receiver: phase k % 3 spins, blocks, or waits 1 ms at a time. */
+static void *receiver(void *arg)
+{
+    run *r = arg;
+    unsigned char b[MSG];
+    for (long i = 0; i < r->total; i++) {
+        int how = (int)((i / PHASE) % 3), rc;
+        size_t len = 0;
+        for (;;) {
+            rc = ipc_recv(r->ch, b, sizeof b, &len, NULL, how == 0 ? 0 : how == 1 ? -1 : 1);
+            if (rc != IPC_EEMPTY) break;
+            if (how == 0) r->spins++;
+            else r->timeouts++;
+        }
+        if (how == 1) r->blocks++;
+        if (rc != IPC_OK || !seq_ok(b, len, i)) {
+            if (!r->bad) r->bad = i + 1;
+            fprintf(stderr, "message %ld: rc %d (%s), %zu bytes: %s\n", i, rc, ipc_strerror(rc), len,
+                    ipc_last_error());
+            break;
+        }
+    }
+    atomic_store(&r->done, 1);
+    return NULL;
+}
+
+/* Send `total` messages: bursts, and a pause now and then long enough for
+ * the receiver to block or time out (the pauses shift against the phases). */
+static void sender(run *r)
+{
+    unsigned char b[MSG];
+    for (long i = 0; i < r->total; i++) {
+        put_seq(b, i);
+        assert_ipc(ipc_send(r->ch, b, sizeof b, 0, -1), IPC_OK);
+        if (i % 4999 == 0) {
+            tl_sleep_ms(2);                      /* the receiver sleeps or times out */
+        } else if (i % 97 == 0) {                /* a short gap (~5 µs): it spins, or goes */
+            int64_t until = ipc_now_ns() + 5000; /* to sleep as the message comes          */
+            while (ipc_now_ns() < until) {}
+        }
+    }
+}
+
+static void alternate(const char *mech, int wait, long total)
+{
+    ipc_channel *ch = tl_open(mech, &(ipc_config){ .wait = wait, .capacity = 64, .max_msg = 64 });
+    run r = { .ch = ch, .total = total };
+    pthread_t t = tl_thread(receiver, &r);
+    sender(&r);
+    /* The watchdog (TL_CASE) turns a lost wake-up into a failure, not a hang. */
+    pthread_join(t, NULL);
+    ipc_free(ch);
+    printf("  %s/%s: %ld messages; receiver spun %ld, blocked %ld, timed out %ld times\n", mech,
+           ipc_wait_name(wait), total, r.spins, r.blocks, r.timeouts);
+    if (r.bad) fail_msg("%s/%s: message %ld lost or wrong", mech, ipc_wait_name(wait), r.bad - 1);
+    assert_true(r.blocks > 0);
+    assert_true(r.timeouts > 0); /* the 2 ms pauses outlast the 1 ms timeouts */
+}
+
+/* Every strategy mech supports. */
+static void alternate_all(const char *mech, long total)
+{
+    const ipc_mechanism *m = ipc_find(mech);
+    assert_non_null(m);
+    unsigned waits = m->waits ? m->waits : IPC_WAIT_BIT(IPC_WAIT_BLOCK);
+    for (int w = IPC_WAIT_BLOCK; w <= IPC_WAIT_ADAPTIVE; w++)
+        if (waits & IPC_WAIT_BIT(w)) alternate(mech, w, total);
+}
+
+/* The ring: the futex word of the fastest path, 10^6 messages per strategy. */
+static void test_no_lost_wakeup_spsc(void **state)
+{
+    (void)state;
+    alternate_all("spsc", SANITIZED ? 300000 : 1000000);
+}
+
+static void test_no_lost_wakeup_shm_spsc(void **state)
+{
+    (void)state;
+    alternate_all("shm_spsc", 200000);
+}
+
+static void test_no_lost_wakeup_shm(void **state)
+{
+    (void)state;
+    alternate_all("shm", 50000);
+}
+
+/* procq: futex wait points behind a lock; queue: a condition variable. */
+static void test_no_lost_wakeup_procq(void **state)
+{
+    (void)state;
+    alternate_all("procq", 50000);
+}
+
+static void test_no_lost_wakeup_queue(void **state)
+{
+    (void)state;
+    alternate_all("queue", 50000);
+}
+
+/* ---- wake elision ------------------------------------------------------------ */
+
+/* One thread sends and receives: nobody is ever asleep on the channel, so
+ * not one wake-up system call may be made. */
+static void single_thread_pairs(const char *mech, int wait, long pairs)
+{
+    ipc_channel *ch = tl_open(mech, &(ipc_config){ .wait = wait, .capacity = 64, .max_msg = 64 });
+    unsigned char b[MSG], got[MSG];
+    long before = atomic_load(&futex_wakes);
+    for (long i = 0; i < pairs; i++) {
+        size_t len = 0;
+        put_seq(b, i);
+        assert_ipc(ipc_send(ch, b, sizeof b, 0, -1), IPC_OK);
+        assert_ipc(ipc_recv(ch, got, sizeof got, &len, NULL, -1), IPC_OK);
+        if (!seq_ok(got, len, i)) fail_msg("%s: message %ld wrong", mech, i);
+    }
+    long wakes = atomic_load(&futex_wakes) - before;
+    ipc_free(ch);
+    printf("  %s/%s: %ld send+recv pairs, %ld FUTEX_WAKE calls\n", mech, ipc_wait_name(wait), pairs, wakes);
+    assert_int_equal(wakes, 0);
+}
+
+static void test_no_wake_when_nobody_sleeps(void **state)
+{
+    (void)state;
+    static const char *const mechs[] = { "spsc", "shm_spsc", "shm", "procq" };
+    for (size_t i = 0; i < sizeof mechs / sizeof mechs[0]; i++) {
+        const ipc_mechanism *m = ipc_find(mechs[i]);
+        assert_non_null(m);
+        unsigned waits = m->waits ? m->waits : IPC_WAIT_BIT(IPC_WAIT_BLOCK);
+        for (int w = IPC_WAIT_BLOCK; w <= IPC_WAIT_ADAPTIVE; w++)
+            if (waits & IPC_WAIT_BIT(w)) single_thread_pairs(mechs[i], w, SANITIZED ? 200000 : 1000000);
+    }
+}
+
+/* The counter itself works: a sleeper on the ring is woken by a system
+ * call (otherwise "0 wakes" above would prove nothing). */
+static void *late_sender(void *arg)
+{
+    tl_sleep_ms(50);
+    unsigned char b[MSG];
+    put_seq(b, 0);
+    assert_ipc(ipc_send(arg, b, sizeof b, 0, -1), IPC_OK);
+    return NULL;
+}
+
+static void test_sleeper_is_woken_by_a_syscall(void **state)
+{
+    (void)state;
+    ipc_channel *ch = tl_open("spsc", &(ipc_config){ .capacity = 64, .max_msg = 64 });
+    long before = atomic_load(&futex_wakes);
+    pthread_t t = tl_thread(late_sender, ch);
+    unsigned char got[MSG];
+    size_t len = 0;
+    assert_ipc(ipc_recv(ch, got, sizeof got, &len, NULL, 5000), IPC_OK);
+    pthread_join(t, NULL);
+    assert_true(seq_ok(got, len, 0));
+    assert_true(atomic_load(&futex_wakes) - before >= 1);
+    ipc_free(ch);
+}
+
+int main(void)
+{
+    static const struct CMUnitTest tests[] = {
+        TL_CASE(test_sleeper_is_woken_by_a_syscall),
+        TL_CASE(test_no_wake_when_nobody_sleeps),
+        TL_CASE(test_no_lost_wakeup_spsc),
+        TL_CASE(test_no_lost_wakeup_shm_spsc),
+        TL_CASE(test_no_lost_wakeup_shm),
+        TL_CASE(test_no_lost_wakeup_procq),
+        TL_CASE(test_no_lost_wakeup_queue),
+    };
+    return cmocka_run_group_tests_name("wait", tests, NULL, NULL);
+}
