@@ -88,7 +88,7 @@ extern const bench_impl raw_eventfd, raw_signal;
 const bench_impl *bench_batch_for(const char *mechanism);
 
 /* Physical limits (workloads.c): not channels, measured by their own loops. */
-extern const bench_impl limit_cacheline, limit_memcpy;
+extern const bench_impl limit_cacheline, limit_memcpy, limit_spsc;
 
 /* context.c: the machine and the build, into the JSON's "context". */
 void bench_context_add(void);
@@ -170,7 +170,7 @@ uint64_t bench_hist_quantile(const bench_hist *h, double q);
 
 /* ---- the benchmark cases (workloads.c) --------------------------------- */
 
-enum bench_kind { KIND_LATENCY, KIND_THROUGHPUT, KIND_PAIR, KIND_CACHELINE, KIND_MEMCPY };
+enum bench_kind { KIND_LATENCY, KIND_THROUGHPUT, KIND_PAIR, KIND_CACHELINE, KIND_MEMCPY, KIND_SPSC };
 extern const char *const bench_kind_name[]; /* "latency", "throughput", "pair", ... */
 
 typedef struct bench_case {

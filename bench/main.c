@@ -494,11 +494,15 @@ static int register_all(void)
             add_modes(KIND_CACHELINE, &limit_cacheline, &ball, opt.pin, 1, 1);
         }
         groups++;
+        if (opt.only & ONLY_THROUGHPUT) /* the bare SPSC ring: 8-byte items, two pinned threads */
+            for (enum bench_pin p = PIN_SAME; p <= PIN_CROSS; p++)
+                if (opt.pin[p]) add_case(KIND_SPSC, &limit_spsc, MODE_THREADS, p, sizeof(uint64_t), 1, 1);
         if (opt.only & ONLY_THROUGHPUT)
             for (int s = 0; s < opt.thr.n; s++)
                 add_case(KIND_MEMCPY, &limit_memcpy, MODE_SINGLE, PIN_SAME, opt.thr.v[s], 1, 1);
         add_context(limit_cacheline.name, "limit", limit_cacheline.wait, NULL);
         add_context(limit_memcpy.name, "limit", limit_memcpy.wait, NULL);
+        add_context(limit_spsc.name, "limit", limit_spsc.wait, NULL);
     }
     /* impls stay alive until exit: the cases point into them */
 

@@ -61,7 +61,7 @@
 #define THR_CHUNKS   8         /* turns per throughput run                  */
 #define PAIR_BLOCK   256       /* send+receive pairs per lane turn          */
 
-const char *const bench_kind_name[] = { "latency", "throughput", "pair", "latency", "throughput" };
+const char *const bench_kind_name[] = { "latency", "throughput", "pair", "latency", "throughput", "throughput" };
 
 /* The physical limits are measured by their own loops below; these entries
  * give them a name, a wait strategy and the caps that say where they run. */
@@ -69,6 +69,12 @@ const bench_impl limit_cacheline = {
     .name = "limit:cacheline", .wait = "spin (yield every 256 spins)",
     .about = "two threads bounce a counter on one shared cache line: the floor of any latency",
     .caps = IPC_CAP_THREADS | IPC_CAP_FORK, .max_msg = sizeof(long),
+};
+const bench_impl limit_spsc = {
+    .name = "limit:spsc", .wait = "spin (yield every 256 spins)",
+    .about = "a minimal lock-free SPSC ring of 8-byte items (cached indices, rigtorp's SPSCQueue): "
+             "the ceiling of any queue between two threads",
+    .caps = IPC_CAP_THREADS, .max_msg = sizeof(uint64_t),
 };
 const bench_impl limit_memcpy = {
     .name = "limit:memcpy", .wait = "none (one thread)",
@@ -78,9 +84,23 @@ const bench_impl limit_memcpy = {
 
 /* ---- lanes: one implementation's channels and peers --------------------- */
 
+/* limit:spsc's ring (Lamport; the producer alone writes tail, the consumer
+ * alone head; each keeps a private copy of the other's index and re-reads
+ * the shared one only when the copy says full or empty, so a cache line
+ * crosses cores about once per batch, not once per item). */
+#define LIMIT_RING 1024
+typedef struct limit_ring {
+    _Alignas(64) atomic_size_t tail;     /* producer's line */
+    size_t      head_cache;
+    _Alignas(64) atomic_size_t head;     /* consumer's line */
+    size_t      tail_cache;
+    _Alignas(64) uint64_t slot[LIMIT_RING];
+} limit_ring;
+
 /* Shared with forked peers (MAP_SHARED): plain memory would be copied. */
 typedef struct ctrl {
     _Alignas(64) atomic_long ball;       /* cacheline ping-pong: alone on its line */
+    limit_ring  ring;                    /* limit:spsc                             */
     _Alignas(64) atomic_long received;   /* data messages consumed this turn */
     atomic_long total;                   /* data messages this turn carries   */
     long        quota[MAX_SIDE];         /* per producer, this turn           */
@@ -311,6 +331,36 @@ static int cacheline_peer(void *arg)
     }
 }
 
+/* limit:spsc's consumer: pop items, publish the count when the ring runs
+ * dry (and every 4096), leave on quit. */
+static int spsc_limit_peer(void *arg)
+{
+    lane *l = ((peer_arg *)arg)->l;
+    limit_ring *r = &l->ctrl->ring;
+    /* RELAXED: only this thread writes head. */
+    size_t head = atomic_load_explicit(&r->head, memory_order_relaxed);
+    long count = 0;
+    uint64_t sum = 0;
+    for (unsigned spins = 0;;) {
+        if (head == r->tail_cache) {
+            /* ACQUIRE: pairs with the producer's RELEASE of tail: its slots are written. */
+            r->tail_cache = atomic_load_explicit(&r->tail, memory_order_acquire);
+            if (head == r->tail_cache) {
+                /* RELEASE: main reads the count, nothing else, after it. */
+                atomic_store_explicit(&l->ctrl->received, count, memory_order_release);
+                if (atomic_load(&l->ctrl->quit) || atomic_load(&l->ctrl->ball) < 0)
+                    return sum == (uint64_t)-1; /* keeps the reads of the slots */
+                spin_wait(&spins);
+                continue;
+            }
+        }
+        sum += r->slot[head % LIMIT_RING];
+        /* RELEASE: the slot is read before the producer may reuse it. */
+        atomic_store_explicit(&r->head, ++head, memory_order_release);
+        if (++count % 4096 == 0) atomic_store_explicit(&l->ctrl->received, count, memory_order_release);
+    }
+}
+
 /* ---- setting lanes up and down -------------------------------------------- */
 
 static void close_fd(int *fd)
@@ -430,6 +480,7 @@ static int lane_open(lane *l, const bench_case *c, const bench_impl *impl)
     switch (c->kind) {
     case KIND_MEMCPY:
     case KIND_CACHELINE:
+    case KIND_SPSC:
         return 0;
     case KIND_PAIR:
         if (impl->open(impl, c->size, &l->ch[0]) < 0) return -1;
@@ -457,6 +508,8 @@ static int lane_start(lane *l, const bench_case *c)
     switch (c->kind) {
     case KIND_CACHELINE:
         return start_peer(l, c, cacheline_peer, 0, peer_cpu);
+    case KIND_SPSC:
+        return start_peer(l, c, spsc_limit_peer, 0, peer_cpu);
     case KIND_LATENCY:
         if (start_peer(l, c, echo_peer, 0, peer_cpu) < 0) return -1;
         return wait_for(l, "R", READY_MS);
@@ -674,6 +727,53 @@ static double median_ns(const lane *l)
     return (double)bench_hist_quantile(&l->hist, 0.5);
 }
 
+/* limit:spsc: main produces `total` 8-byte items per turn into the ring and
+ * waits until the consumer has counted them all. */
+static int spsc_limit_turn(lane *l, int64_t total, long *sent)
+{
+    limit_ring *r = &l->ctrl->ring;
+    size_t tail = atomic_load_explicit(&r->tail, memory_order_relaxed); /* only we write it */
+    usage cpu0 = lane_usage(l);
+    int64_t t0 = ipc_now_ns();
+    for (int64_t i = 0; i < total; i++) {
+        while (tail - r->head_cache == LIMIT_RING) {
+            /* ACQUIRE: pairs with the consumer's RELEASE of head: the slot is free. */
+            r->head_cache = atomic_load_explicit(&r->head, memory_order_acquire);
+            if (tail - r->head_cache == LIMIT_RING) __builtin_ia32_pause();
+        }
+        r->slot[tail % LIMIT_RING] = (uint64_t)i;
+        /* RELEASE: the slot is written before the consumer can see it. */
+        atomic_store_explicit(&r->tail, ++tail, memory_order_release);
+    }
+    *sent += total;
+    for (unsigned spins = 0; atomic_load_explicit(&l->ctrl->received, memory_order_acquire) < *sent;) {
+        if (atomic_load(&l->ctrl->ball) < 0) return bench_fail("limit:spsc was stopped by the watchdog");
+        spin_wait(&spins);
+    }
+    account_turn(l, ipc_now_ns() - t0, total, cpu0);
+    return 0;
+}
+
+static int run_spsc_limit(gb_state *st, session *s)
+{
+    lane *l = &s->lane[LANE_IMPL];
+    long sent = atomic_load(&l->ctrl->received);
+    lanes_reset_run(s);
+    while (gb_keep_running_batch(st, gb_max_iterations(st))) {
+        int64_t total = gb_max_iterations(st);
+        int64_t chunks = total >= THR_CHUNKS ? THR_CHUNKS : 1;
+        for (int64_t k = 0; k < chunks; k++)
+            if (spsc_limit_turn(l, total / chunks + (k < total % chunks), &sent) < 0) return -1;
+        gb_set_iteration_time(st, l->time_s);
+    }
+    gb_set_items_processed(st, l->ops);
+    gb_set_bytes_processed(st, l->ops * (int64_t)sizeof(uint64_t));
+    gb_counter(st, "producers", 1, GB_COUNTER_PLAIN);
+    gb_counter(st, "consumers", 1, GB_COUNTER_PLAIN);
+    gb_counter(st, "msg_ns", median_ns(l), GB_COUNTER_PLAIN);
+    return 0;
+}
+
 static int run_throughput(gb_state *st, session *s)
 {
     lane *mech = &s->lane[LANE_IMPL], *raw = s->lane[LANE_RAW].impl ? &s->lane[LANE_RAW] : NULL;
@@ -824,6 +924,7 @@ void bench_case_run(gb_state *st, void *user)
     switch (c->kind) {
     case KIND_LATENCY:    rc = run_latency(st, &S); break;
     case KIND_CACHELINE:  rc = run_cacheline(st, &S); break;
+    case KIND_SPSC:       rc = run_spsc_limit(st, &S); break;
     case KIND_THROUGHPUT: rc = run_throughput(st, &S); break;
     case KIND_PAIR:       rc = run_pair(st, &S); break;
     default:              rc = run_memcpy(st, &S); break;
