@@ -323,6 +323,43 @@ static void test_extras_refuse_bad_input(void **state)
     assert_null(x);
 }
 
+/* A client's observer hears BLOCKED exactly when the server parked its
+ * request (the server says "s wait" / "r wait"), never on a nowait call. */
+struct blocked_count { int send, recv; };
+
+static void count_blocked(void *arg, const ipc_channel *ch, const ipc_event *ev)
+{
+    (void)ch;
+    struct blocked_count *b = arg;
+    if (ev->kind == IPC_EV_SEND_BLOCKED) b->send++;
+    if (ev->kind == IPC_EV_RECV_BLOCKED) b->recv++;
+}
+
+static void test_client_observer_hears_parked_requests(void **state)
+{
+    (void)state;
+    ipc_channel *ch = tl_open("websocket", &(ipc_config){ .capacity = 1 });
+    ipc_channel *a = attach(ch);
+    struct blocked_count b = { 0 };
+    if (ipc_observe(a, count_blocked, &b) == IPC_ENOTSUP) { ipc_free(a); ipc_free(ch); skip(); return; }
+    char buf[8];
+    size_t got;
+    assert_ipc(ipc_recv(a, buf, sizeof buf, &got, NULL, 0), IPC_EEMPTY);
+    assert_int_equal(b.recv, 0);
+    assert_ipc(ipc_recv(a, buf, sizeof buf, &got, NULL, 200), IPC_EEMPTY);
+    assert_int_equal(b.recv, 1);
+    assert_ipc(ipc_send(a, "1", 1, 0, 1000), IPC_OK); /* room: not parked */
+    assert_int_equal(b.send, 0);
+    assert_ipc(ipc_send(a, "2", 1, 0, 0), IPC_EFULL);
+    assert_int_equal(b.send, 0);
+    assert_ipc(ipc_send(a, "2", 1, 0, 200), IPC_EFULL);
+    assert_int_equal(b.send, 1);
+    assert_ipc(ipc_recv(a, buf, sizeof buf, &got, NULL, 1000), IPC_OK); /* a message waits: not parked */
+    assert_int_equal(b.recv, 1);
+    ipc_free(a);
+    ipc_free(ch);
+}
+
 /* ---- the page ------------------------------------------------------------- */
 
 static void test_page_served_and_other_paths_refused(void **state)
@@ -704,6 +741,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         TL_CASE(test_pubsub_prefix_topics_and_counts),
         TL_CASE(test_extras_refuse_bad_input),
+        TL_CASE(test_client_observer_hears_parked_requests),
         TL_CASE(test_page_served_and_other_paths_refused),
         TL_CASE(test_garbage_and_plain_http_are_dropped),
         TL_CASE(test_oversize_frame_drops_only_that_client),

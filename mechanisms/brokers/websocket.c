@@ -20,10 +20,12 @@
  * message.  A client has at most one send and one receive outstanding:
  *
  *   client -> server                      server -> client (exactly one reply)
- *   <binary>           send it            "s ok" | "s closed"   (parked while full)
+ *   <binary>           send it            "s ok" | "s closed"   (parked while full,
+ *                                          saying "s wait" first)
  *   "cancel-send"      give up waiting    "s cancelled" (after the send's reply,
  *                                          if the send was already answered)
  *   "pull <cap>"       receive one        <binary> | "r toobig <n>" | "r closed"
+ *                                          ("r wait" first when it is parked)
  *   "cancel-pull"      give up waiting    "r cancelled" (likewise)
  *   "got"              the last <binary> arrived: the server may forget it
  *   "close"            ipc_close          "c ok"
@@ -551,7 +553,8 @@ static int handle_binary(ws_server *s, ws_conn *c)
     s->parked_sends++;
     s->stats.received++;
     try_send(s, c);
-    if (!c->send_parked) dispatch(s); /* a parked pull may take it */
+    if (c->send_parked) reply(s, c, "s wait"); /* the client's observer hears BLOCKED */
+    else dispatch(s);                          /* a parked pull may take it */
     return 0;
 }
 
@@ -566,6 +569,7 @@ static int handle_text(ws_server *s, ws_conn *c)
         c->pull_parked = true;
         s->parked_pulls++;
         try_pull(s, c);
+        if (c->pull_parked) reply(s, c, "r wait");
     } else if (strcmp(t, "cancel-pull") == 0) {
         if (c->pull_parked) {
             c->pull_parked = false;
@@ -838,12 +842,12 @@ typedef struct ws_client {
     ws_outbox           out;
     ws_rx               rx;
     int                 s_reply;  /* 0 none yet, else IPC_OK/IPC_ECLOSED   */
-    bool                s_cancelled;
+    bool                s_cancelled, s_parked;
     int                 r_reply;  /* 0 none, 1 data, IPC_EMSGSIZE, IPC_ECLOSED */
     size_t              got_unsent; /* frames to write until "got" is out  */
     ws_msg             *r_data;
     size_t              r_size;
-    bool                r_cancelled;
+    bool                r_cancelled, r_parked;
     bool                c_ok, sub_ok;
     long                p_reply;  /* -1 none */
     bool                is_sub, paused;
@@ -875,6 +879,8 @@ static void client_text(ws_client *c, const char *t)
     } else if (strcmp(t, "s ok") == 0) c->s_reply = IPC_OK + 1;
     else if (strcmp(t, "s closed") == 0) c->s_reply = IPC_ECLOSED;
     else if (strcmp(t, "s cancelled") == 0) c->s_cancelled = true;
+    else if (strcmp(t, "s wait") == 0) c->s_parked = true;
+    else if (strcmp(t, "r wait") == 0) c->r_parked = true;
     else if (strncmp(t, "r toobig ", 9) == 0) {
         c->r_size = (size_t)strtoull(t + 9, NULL, 10);
         c->r_reply = IPC_EMSGSIZE;
@@ -1097,6 +1103,31 @@ static int client_open(const ws_endpoint *ep, bool sub, ws_client **out)
     return IPC_OK;
 }
 
+/* Wait (c->lock held) for the reply to the request just queued: *reply set,
+ * the connection gone, or — after the deadline, once cancel_cmd went out
+ * (at once if `cancel`) — the server's "cancelled".  The cancel's answer is
+ * always awaited, so no reply is left over for the next request.  The
+ * observer hears BLOCKED once the server says it parked the request. */
+static void client_await(ws_client *c, ipc_channel *ch, enum ipc_event_kind kind, const ipc_deadline *d,
+                         const int *reply, const bool *cancelled, const bool *parked, const char *cancel_cmd,
+                         bool cancel)
+{
+    bool told = false;
+    while (*reply == 0 && c->state != 2 && !*cancelled) {
+        if (*parked && !told && ch && !ipc__deadline_is_nowait(d)) { /* a client's ipc_depth takes no lock */
+            ipc__blocked(ch, kind);
+            told = true;
+        }
+        if (cancel) {
+            client_wait(c, &ipc__forever);
+        } else if (client_wait(c, d) == 1 && *reply == 0) {
+            cancel = true;
+            if (!client_queue(c, cancel_cmd, strlen(cancel_cmd), false)) client_gone(c, "out of memory");
+        }
+    }
+    while (cancel && !*cancelled && c->state != 2) client_wait(c, &ipc__forever);
+}
+
 static int client_send(ws_client *c, ipc_channel *ch, const void *msg, size_t len, const ipc_deadline *d)
 {
     int r = ipc__lock(&c->send_lock, d, NULL);
@@ -1105,29 +1136,13 @@ static int client_send(ws_client *c, ipc_channel *ch, const void *msg, size_t le
     pthread_mutex_lock(&c->lock);
     int rc;
     c->s_reply = 0;
-    c->s_cancelled = false;
+    c->s_cancelled = c->s_parked = false;
     bool cancel = ipc__deadline_is_nowait(d);
     if (c->state == 2) rc = client_gone_error(c);
     else if (!client_queue(c, msg, len, true) || (cancel && !client_queue(c, "cancel-send", 11, false)))
         rc = ipc__fail(IPC_ESYS, "malloc");
     else {
-        bool told = false;
-        while (c->s_reply == 0 && c->state != 2 && !c->s_cancelled) {
-            if (!cancel) {
-                if (!told && ch && !ipc__deadline_blocks_forever(d)) {
-                    ipc__blocked(ch, IPC_EV_SEND_BLOCKED);
-                    told = true;
-                }
-                if (client_wait(c, d) == 1 && c->s_reply == 0) {
-                    cancel = true;
-                    if (!client_queue(c, "cancel-send", 11, false)) client_gone(c, "out of memory");
-                }
-            } else {
-                client_wait(c, &ipc__forever);
-            }
-        }
-        /* After a cancel, wait for its answer too, so no reply is left over. */
-        while (cancel && !c->s_cancelled && c->state != 2) client_wait(c, &ipc__forever);
+        client_await(c, ch, IPC_EV_SEND_BLOCKED, d, &c->s_reply, &c->s_cancelled, &c->s_parked, "cancel-send", cancel);
         if (c->s_reply == IPC_OK + 1) rc = IPC_OK;
         else if (c->s_reply == IPC_ECLOSED) rc = ipc__fail(IPC_ECLOSED, "websocket: channel closed");
         else if (c->state == 2) rc = client_gone_error(c);
@@ -1148,28 +1163,13 @@ static int client_recv(ws_client *c, ipc_channel *ch, void *buf, size_t cap, siz
     char line[48];
     snprintf(line, sizeof line, "pull %zu", cap);
     c->r_reply = 0;
-    c->r_cancelled = false;
+    c->r_cancelled = c->r_parked = false;
     bool cancel = ipc__deadline_is_nowait(d);
     if (c->state == 2) rc = client_gone_error(c);
     else if (!client_queue(c, line, strlen(line), false) || (cancel && !client_queue(c, "cancel-pull", 11, false)))
         rc = ipc__fail(IPC_ESYS, "malloc");
     else {
-        bool told = false;
-        while (c->r_reply == 0 && c->state != 2 && !c->r_cancelled) {
-            if (!cancel) {
-                if (!told && ch) {
-                    ipc__blocked(ch, IPC_EV_RECV_BLOCKED);
-                    told = true;
-                }
-                if (client_wait(c, d) == 1 && c->r_reply == 0) {
-                    cancel = true;
-                    if (!client_queue(c, "cancel-pull", 11, false)) client_gone(c, "out of memory");
-                }
-            } else {
-                client_wait(c, &ipc__forever);
-            }
-        }
-        while (cancel && !c->r_cancelled && c->state != 2) client_wait(c, &ipc__forever);
+        client_await(c, ch, IPC_EV_RECV_BLOCKED, d, &c->r_reply, &c->r_cancelled, &c->r_parked, "cancel-pull", cancel);
         /* Return only once "got" is in the kernel: a receiver that exits
          * right after this call must not make the server requeue (and so
          * duplicate) the message it has just delivered. */
