@@ -90,6 +90,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <sys/wait.h>
@@ -277,6 +278,8 @@ struct ipc_redis_server {
     char            port_arg[16];
     char            dir[PATH_MAX], sock[sizeof(((struct sockaddr_un *)0)->sun_path)];
     char            log[PATH_MAX + 16], endpoint[PATH_MAX + 16];
+    char            conf[PATH_MAX + 16]; /* with bind: holds requirepass (0600) */
+    char            password[33];        /* with bind: 128 random bits, hex     */
 };
 
 /* The one place that knows where redis-server is: $PATH, like execvp, but
@@ -397,11 +400,15 @@ static void log_tail(const char *log, char *out, size_t size)
     out[strcspn(out, "\n")] = '\0';
 }
 
-static bool ping(const char *sock)
+static bool ping(const char *sock, const char *password)
 {
     redisContext *c = redisConnectUnixWithTimeout(sock, (struct timeval){ .tv_usec = 200000 });
     bool ok = false;
     if (c && !c->err) {
+        if (password[0]) {
+            redisReply *a = redisCommand(c, "AUTH %s", password);
+            if (a) freeReplyObject(a);
+        }
         redisReply *r = redisCommand(c, "PING");
         ok = r && r->type == REDIS_REPLY_STATUS; /* -LOADING while replaying the AOF */
         if (r) freeReplyObject(r);
@@ -415,11 +422,13 @@ static void server_args(ipc_redis_server *s, const ipc_redis_server_opts *o)
     int n = 0;
     char **a = s->argv;
     a[n++] = s->exe;
+    if (o->bind) a[n++] = s->conf; /* a config file must come first: requirepass */
     a[n++] = "--port";       a[n++] = s->port_arg;
     if (o->bind) {
-        /* Reachable only inside the test's private network namespace. */
+        /* Reachable from other hosts: protected mode stays on (redis's
+         * default) and every client must AUTH with the generated password,
+         * which the endpoint carries (see write_conf). */
         a[n++] = "--bind";          a[n++] = (char *)o->bind;
-        a[n++] = "--protected-mode"; a[n++] = "no";
     }
     a[n++] = "--unixsocket";     a[n++] = s->sock;
     a[n++] = "--unixsocketperm"; a[n++] = "700";
@@ -430,6 +439,24 @@ static void server_args(ipc_redis_server *s, const ipc_redis_server_opts *o)
     a[n++] = "--daemonize";      a[n++] = "no";
     a[n++] = "--hz";             a[n++] = "100"; /* 10 ms blocking-timeout resolution */
     a[n] = NULL;
+}
+
+/* A server other hosts can reach needs a password: 128 random bits, hex,
+ * written to a 0600 config file in the server's dir (not on its command
+ * line, which every user can read in /proc). */
+static int write_conf(ipc_redis_server *s)
+{
+    unsigned char r[16];
+    if (getrandom(r, sizeof r, 0) != (ssize_t)sizeof r) return ipc__fail(IPC_ESYS, "getrandom");
+    for (size_t i = 0; i < sizeof r; i++) snprintf(s->password + 2 * i, 3, "%02x", r[i]);
+    snprintf(s->conf, sizeof s->conf, "%s/redis.conf", s->dir);
+    int fd = open(s->conf, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (fd < 0) return ipc__fail(IPC_ESYS, "redis: open(%s)", s->conf);
+    char line[64];
+    int n = snprintf(line, sizeof line, "requirepass %s\n", s->password);
+    bool ok = write(fd, line, (size_t)n) == n;
+    if (close(fd) < 0 || !ok) return ipc__fail(IPC_ESYS, "redis: write(%s)", s->conf);
+    return IPC_OK;
 }
 
 int ipc_redis_server_start(const ipc_redis_server_opts *opts, ipc_redis_server **out)
@@ -466,8 +493,9 @@ int ipc_redis_server_start(const ipc_redis_server_opts *opts, ipc_redis_server *
     }
     snprintf(s->log, sizeof s->log, "%s/redis.log", s->dir);
     snprintf(s->port_arg, sizeof s->port_arg, "%d", o->bind ? (o->port ? o->port : 6379) : 0);
+    if (o->bind && (rc = write_conf(s)) != IPC_OK) goto fail_dir;
     if (o->bind)
-        snprintf(s->endpoint, sizeof s->endpoint, "redis://%s:%s", o->bind, s->port_arg);
+        snprintf(s->endpoint, sizeof s->endpoint, "redis://:%s@%s:%s", s->password, o->bind, s->port_arg);
     else
         snprintf(s->endpoint, sizeof s->endpoint, "unix://%s", s->sock);
     server_args(s, o);
@@ -506,7 +534,7 @@ int ipc_redis_server_start(const ipc_redis_server_opts *opts, ipc_redis_server *
     }
 
     /* Ready when it answers PING (about 70 ms; longer while an AOF loads). */
-    for (int64_t until = ipc_now_ns() + 10 * 1000000000LL; !ping(s->sock);) {
+    for (int64_t until = ipc_now_ns() + 10 * 1000000000LL; !ping(s->sock, s->password);) {
         bool dead = wait_exited(s, 2); /* also the pause between two tries */
         if (dead || ipc_now_ns() > until) {
             char why[256];
@@ -624,20 +652,29 @@ struct redis_channel {
 
 static redis_channel *as_redis(ipc_channel *ch) { return (redis_channel *)ch; }
 
-/* "unix:///path" or "redis://host:port" (NULL host/port on a bad endpoint). */
-static bool parse_endpoint(const char *ep, char *host, size_t size, int *port)
+/* "unix:///path" or "redis://[:password@]host:port" (the password of a
+ * server that binds a TCP address: ipc_redis_server_endpoint gives it).
+ * false on a bad endpoint. */
+static bool parse_endpoint(const char *ep, char *host, size_t size, int *port, char *pw, size_t pw_size)
 {
+    pw[0] = '\0';
     if (strncmp(ep, "unix://", 7) == 0) {
         *port = -1;
         return ep[7] == '/' && snprintf(host, size, "%s", ep + 7) < (int)size;
     }
     if (strncmp(ep, "redis://", 8) != 0) return false;
-    const char *colon = strrchr(ep + 8, ':');
-    if (!colon || colon == ep + 8 || (size_t)(colon - (ep + 8)) >= size) return false;
+    const char *hp = ep + 8, *at = strrchr(hp, '@');
+    if (at) {
+        if (hp[0] != ':' || (size_t)(at - hp - 1) >= pw_size) return false; /* no ACL users here */
+        snprintf(pw, pw_size, "%.*s", (int)(at - hp - 1), hp + 1);
+        hp = at + 1;
+    }
+    const char *colon = strrchr(hp, ':');
+    if (!colon || colon == hp || (size_t)(colon - hp) >= size) return false;
     char *end;
     long p = strtol(colon + 1, &end, 10);
     if (*end || p <= 0 || p > 65535) return false;
-    snprintf(host, size, "%.*s", (int)(colon - (ep + 8)), ep + 8);
+    snprintf(host, size, "%.*s", (int)(colon - hp), hp);
     *port = (int)p;
     return true;
 }
@@ -656,20 +693,39 @@ static int conn_error(const redisContext *c, const char *what)
 
 static int conn_open(const char *endpoint, redisContext **out)
 {
-    char host[PATH_MAX];
+    char host[PATH_MAX], pw[128];
     int port;
-    if (!parse_endpoint(endpoint, host, sizeof host, &port))
-        return ipc__fail(IPC_EINVAL, "redis: bad endpoint '%s' (want redis://host:port or unix:///path)", endpoint);
+    if (!parse_endpoint(endpoint, host, sizeof host, &port, pw, sizeof pw))
+        return ipc__fail(IPC_EINVAL, "redis: bad endpoint (want redis://[:password@]host:port or unix:///path)");
     const struct timeval tv = { .tv_sec = 2 };
     redisContext *c = port < 0 ? redisConnectUnixWithTimeout(host, tv) : redisConnectWithTimeout(host, port, tv);
     if (!c || c->err) {
         int rc = conn_error(c, "connect");
-        ipc__fail(rc, "redis: cannot connect to %s: %s", endpoint, c ? c->errstr : "out of memory");
+        /* (host and port only: the endpoint may carry the password) */
+        ipc__fail(rc, "redis: cannot connect to %s%s%.0d: %s", host, port < 0 ? "" : ":", port < 0 ? 0 : port,
+                  c ? c->errstr : "out of memory");
         if (c) redisFree(c);
         return rc;
     }
+    if (pw[0]) {
+        redisReply *a = redisCommand(c, "AUTH %s", pw);
+        int rc = a ? (a->type == REDIS_REPLY_ERROR ? (errno = EACCES, ipc__fail(IPC_ESYS, "redis AUTH at %s:%d: %s", host, port, a->str)) : IPC_OK)
+                   : conn_error(c, "AUTH");
+        if (a) freeReplyObject(a);
+        if (rc != IPC_OK) {
+            redisFree(c);
+            return rc;
+        }
+    }
     *out = c;
     return IPC_OK;
+}
+
+/* The endpoint for a message: host and port, never the password. */
+static const char *shown(const char *ep)
+{
+    const char *at = strncmp(ep, "redis://", 8) == 0 ? strrchr(ep, '@') : NULL;
+    return at ? at + 1 : ep;
 }
 
 /* An idle connection never has anything to read: if poll says readable, the
@@ -1035,7 +1091,7 @@ static int attach(redis_channel *r, redisContext *c)
     int rc = reply_check(c, rep, "HMGET");
     if (rc == IPC_OK) {
         if (rep->type != REDIS_REPLY_ARRAY || rep->elements != 3 || rep->element[0]->type != REDIS_REPLY_STRING)
-            rc = ipc__fail(IPC_EINVAL, "redis: no channel named '%s' at %s", r->key[K_QUEUE], r->endpoint);
+            rc = ipc__fail(IPC_EINVAL, "redis: no channel named '%s' at %s", r->key[K_QUEUE], shown(r->endpoint));
         else {
             r->order = atoi(rep->element[0]->str);
             r->base.capacity = strtoull(rep->element[1]->str ? rep->element[1]->str : "0", NULL, 10);
@@ -1058,7 +1114,7 @@ static int create(redis_channel *r, redisContext *c)
     if (rc != IPC_OK) return rc;
     if (rep->type == REDIS_REPLY_INTEGER && rep->integer != 0)
         rc = ipc__fail(IPC_EINVAL, "redis: a channel named '%s' already exists at %s (attach with IPC_ATTACH)",
-                       r->key[K_QUEUE], r->endpoint);
+                       r->key[K_QUEUE], shown(r->endpoint));
     freeReplyObject(rep);
     return rc;
 }

@@ -213,6 +213,13 @@ int ipc__stale_sweep(const char *prefix, bool dry_run, ipc_stale_fn fn, void *ar
     return s.found;
 }
 
+int ipc__check_owner(uid_t owner, const char *what)
+{
+    if (owner == geteuid()) return IPC_OK;
+    return ipc__fail(IPC_EINVAL, "%s belongs to uid %u, not to this process (uid %u): not attaching",
+                     what, (unsigned)owner, (unsigned)geteuid());
+}
+
 static void sweep_quietly(void)
 {
     const char *off = getenv("IPCPLAY_NO_STALE_SWEEP");

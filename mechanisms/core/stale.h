@@ -15,6 +15,8 @@
 
 #include "ipc_internal.h"
 
+#include <sys/types.h>
+
 /* Called once per stale name: kind is "shm", "mq" or "tmpdir", name the
  * shm/mq name or the directory's path; removed tells whether it is gone
  * now (false in a dry run or when removal failed, errno then kept). */
@@ -35,5 +37,11 @@ void ipc__stale_sweep_once(void);
 /* Is pid a live process that existed at `since` (seconds, CLOCK_REALTIME)?
  * A pid reused by a younger process counts as gone. */
 bool ipc__creator_alive(int pid, time_t since);
+
+/* Attach reaches only the caller's own objects: IPC_OK if owner is this
+ * process's effective uid, else IPC_EINVAL naming what and both uids.
+ * (Root bypasses file modes, so a mode alone would not stop it attaching to
+ * — and trusting the memory of — another user's channel.) */
+int  ipc__check_owner(uid_t owner, const char *what);
 
 #endif /* IPCPLAY_CORE_STALE_H */

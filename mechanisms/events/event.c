@@ -47,6 +47,7 @@
  * the clock.
  */
 #define _GNU_SOURCE
+#include "core/stale.h" /* ipc__check_owner */
 #include "events/event.h"
 #include "../ipc_internal.h"
 
@@ -160,6 +161,7 @@ int ipc_event_open_named(const char *name, unsigned flags, ipc_event_obj **out)
     struct stat st;
     if (attach) {
         if (fstat(fd, &st) < 0) { rc = ipc__fail(IPC_ESYS, "fstat(%s)", ev->name); goto fail; }
+        if ((rc = ipc__check_owner(st.st_uid, ev->name)) != IPC_OK) goto fail;
         if ((size_t)st.st_size < sizeof *ev->sh) {
             rc = ipc__fail(IPC_EINVAL, "%s is not (yet) an initialised event", ev->name);
             goto fail;

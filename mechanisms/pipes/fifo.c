@@ -38,6 +38,7 @@
  * every sender is gone — it waits for its deadline (or for close) instead.
  */
 #define _GNU_SOURCE
+#include "core/stale.h" /* ipc__check_owner */
 #include "pipes/fifo.h"
 #include "named.h"
 
@@ -104,7 +105,7 @@ static int open_fifo(const char *path, int *fd)
     struct stat st;
     if (fstat(*fd, &st) < 0) return ipc__fail(IPC_ESYS, "fifo: fstat('%s')", path);
     if (!S_ISFIFO(st.st_mode)) return ipc__fail(IPC_EINVAL, "fifo: '%s' is not a FIFO", path);
-    return IPC_OK;
+    return ipc__check_owner(st.st_uid, path);
 }
 
 /* The state's shm name comes from the FIFO's identity, which the owner and

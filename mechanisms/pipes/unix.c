@@ -45,6 +45,7 @@
  *     socket a 0 from recv would mean end-of-file).
  */
 #define _GNU_SOURCE
+#include "core/stale.h" /* ipc__check_owner */
 #include "pipes/unix.h"
 #include "named.h"
 
@@ -284,6 +285,11 @@ static int attacher_open(unix_chan *u, const ipc_config *cfg)
     int fds[4];
     int rc = ipc__named_connect(fd, (struct sockaddr *)&a, sizeof a, &d);
     if (rc == IPC_ESYS) ipc__fail(IPC_ESYS, "%s: connect('%s')", u->s.base.mech->name, u->path);
+    struct ucred peer;
+    socklen_t plen = sizeof peer;
+    if (rc == IPC_OK && getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &peer, &plen) < 0)
+        rc = ipc__fail(IPC_ESYS, "getsockopt(SO_PEERCRED)");
+    if (rc == IPC_OK) rc = ipc__check_owner(peer.uid, u->path); /* the door's server */
     if (rc == IPC_OK) rc = ipc__hello_recv(fd, &h, fds, 4, &d);
     close(fd);
     if (rc != IPC_OK) return rc;

@@ -56,6 +56,7 @@
  * user, hence the 1 KiB default message size.
  */
 #define _GNU_SOURCE
+#include "core/stale.h" /* ipc__check_owner */
 #include "core/kernel_util.h"
 
 #include <fcntl.h>
@@ -65,6 +66,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/epoll.h>
 #include <sys/mman.h>
 #include <unistd.h>
@@ -151,6 +153,12 @@ static int open_ctl(posix_mq *p, bool create)
     int fd = shm_open(name, create ? O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC : O_RDWR | O_CLOEXEC, 0600);
     if (fd < 0) return ipc__fail(IPC_ESYS, "shm_open(%s)", name);
     if (create) p->made |= MADE_CTL;
+    struct stat st;
+    if (!create && (fstat(fd, &st) < 0 || (rc = ipc__check_owner(st.st_uid, name)) != IPC_OK)) {
+        if (rc == IPC_OK) rc = ipc__fail(IPC_ESYS, "fstat(%s)", name);
+        close(fd);
+        return rc;
+    }
     if (create && ftruncate(fd, sizeof *p->ctl) < 0) {
         rc = ipc__fail(IPC_ESYS, "ftruncate(%s)", name);
     } else {

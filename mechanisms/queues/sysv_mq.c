@@ -51,6 +51,7 @@
  */
 #define _GNU_SOURCE
 #include "core/kernel_util.h"
+#include "core/stale.h" /* ipc__check_owner */
 
 #include <stdlib.h>
 #include <string.h>
@@ -152,6 +153,10 @@ static int attach_objects(sysv_mq *s, key_t key, const char *name)
 {
     s->msqid = msgget(key, 0);
     if (s->msqid < 0) return ipc__fail(IPC_ESYS, "sysv_mq: msgget(key of '%s')", name);
+    struct msqid_ds ds;
+    if (msgctl(s->msqid, IPC_STAT, &ds) < 0) return ipc__fail(IPC_ESYS, "sysv_mq: msgctl(IPC_STAT)");
+    int rc = ipc__check_owner(ds.msg_perm.uid, name);
+    if (rc != IPC_OK) return rc;
     s->shmid = shmget(key, 0, 0);
     if (s->shmid < 0)
         return ipc__fail(IPC_EINVAL, "sysv_mq: '%s' has no control segment: not an ipcplay channel", name);

@@ -45,6 +45,7 @@
  * receiver with no deadline then waits until someone sends or closes.
  */
 #define _GNU_SOURCE
+#include "core/stale.h" /* ipc__check_owner */
 #include "shm/shm.h"
 #include "engines/ring.h"
 
@@ -217,6 +218,10 @@ static int attach(shm_chan *c, const char *name, bool mpmc)
     if (!settle(sized, &fd) || fstat(fd, &st) < 0) {
         close(fd);
         return ipc__fail(IPC_EINVAL, "shm: %s is not an ipcplay ring (too small)", c->name);
+    }
+    if ((rc = ipc__check_owner(st.st_uid, c->name)) != IPC_OK) {
+        close(fd);
+        return rc;
     }
     size_t size = (size_t)st.st_size;
     shm_segment *seg = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);

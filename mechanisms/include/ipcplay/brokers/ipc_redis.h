@@ -80,7 +80,10 @@ typedef struct ipc_redis_server_opts {
     bool        appendonly; /* --appendonly yes: every write is logged (fsync
                                once per second) and replayed on restart        */
     const char *bind;       /* also listen on TCP at this address (NULL: the
-                               Unix socket only)                               */
+                               Unix socket only).  Such a server requires a
+                               password: 128 random bits generated at start,
+                               kept in a 0600 file in its dir (never on its
+                               command line), and carried by its endpoint    */
     int         port;       /* TCP port with bind (0: 6379)                    */
 } ipc_redis_server_opts;
 
@@ -88,8 +91,11 @@ typedef struct ipc_redis_server_opts {
  * or IPC_ESYS ("redis-server not found: apt-get install redis-server", or the
  * server's own last log line if it exited), IPC_EINVAL. */
 int ipc_redis_server_start(const ipc_redis_server_opts *opts, ipc_redis_server **out);
-/* "unix:///dir/redis.sock", or "redis://bind:port" when bind was given:
- * what to put in ipc_config.endpoint. */
+/* "unix:///dir/redis.sock" (a 0700 dir: only this uid can connect), or
+ * "redis://:PASSWORD@bind:port" when bind was given: what to put in
+ * ipc_config.endpoint, and what ipc_attach_config hands on.  With bind it
+ * is a secret: pass it to attachers as you would a password (error messages
+ * never show it). */
 const char *ipc_redis_server_endpoint(const ipc_redis_server *s);
 const char *ipc_redis_server_dir(const ipc_redis_server *s);
 pid_t       ipc_redis_server_pid(const ipc_redis_server *s);
