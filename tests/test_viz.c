@@ -494,6 +494,80 @@ static void keys_and_prediction(void **state)
     rmdir(dir);
 }
 
+static bool has_producer_1(viz_app *a, void *arg)
+{
+    (void)arg;
+    return model(a)->actors[viz_actor_id(VIZ_PRODUCER, 1)].state != VS_ABSENT;
+}
+
+/* Key m through a mechanism that allows one producer only: it runs with one
+ * (and the status line says why), and the next mechanism gets the two the
+ * user asked for back (it once kept one producer, and threads, for ever). */
+static void mech_cycle_keeps_the_wish(void **state)
+{
+    (void)state;
+    size_t n;
+    const ipc_mechanism *const *all = ipc_mechanisms(&n);
+    const unsigned local = IPC_CAP_THREADS | IPC_CAP_MPMC;
+    /* i: a single-producer mechanism right after an MPMC one; j: the next MPMC one */
+    size_t i = 1, j = 0;
+    for (; i < n && !j; i++) {
+        if ((all[i - 1]->caps & local) != local || (all[i]->caps & IPC_CAP_MPMC) || !(all[i]->caps & IPC_CAP_THREADS)
+            || ((all[i - 1]->caps | all[i]->caps) & IPC_CAP_HOSTS))
+            continue;
+        for (size_t k = i + 1; k < n && !j; k++)
+            if ((all[k]->caps & local) == local && !(all[k]->caps & IPC_CAP_HOSTS)) j = k;
+        if (j) break;
+    }
+    if (!j) {
+        print_message("no MPMC / single-producer / ... / MPMC run of mechanisms in the registry: skipped\n");
+        skip();
+    }
+    viz_scenario sc;
+    viz_scenario_default(&sc);
+    snprintf(sc.mech, sizeof sc.mech, "%s", all[i - 1]->name);
+    sc.producers = 2;
+    viz_app *a = open_app(&sc);
+    frames_until(a, has_producer_1, NULL, 10, "two producers at the start");
+    viz_app_key(a, SDLK_m, 0);
+    frame(a);
+    assert_string_equal(model(a)->info.name, all[i]->name);
+    assert_non_null(strstr(viz_app_ui(a)->status, "1 producer"));
+    for (size_t k = i + 1; k <= j; k++) {
+        viz_app_key(a, SDLK_m, 0);
+        frame(a);
+    }
+    assert_string_equal(model(a)->info.name, all[j]->name);
+    frames_until(a, has_producer_1, NULL, 10, "two producers again on the next mechanism");
+    viz_app_destroy(a);
+}
+
+/* A mechanism that sends to one peer process cannot connect two forked
+ * siblings: --processes is refused, with the reason (it once ran and showed
+ * "sent 24, received 0", the consumer blocked for ever). */
+static void peer_mechanism_refuses_processes(void **state)
+{
+    (void)state;
+    size_t n;
+    const ipc_mechanism *const *all = ipc_mechanisms(&n);
+    int checked = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (!(all[i]->caps & IPC_CAP_PEER)) continue;
+        viz_scenario sc;
+        viz_scenario_default(&sc);
+        snprintf(sc.mech, sizeof sc.mech, "%s", all[i]->name);
+        sc.producers = sc.consumers = 1;
+        sc.processes = true;
+        char err[300] = "";
+        assert_int_equal(viz_scenario_check(&sc, err, sizeof err), -1);
+        assert_non_null(strstr(err, "use --threads"));
+        sc.processes = false;
+        assert_int_equal(viz_scenario_check(&sc, err, sizeof err), 0);
+        checked++;
+    }
+    if (!checked) skip();
+}
+
 static void missing_font_names_the_package(void **state)
 {
     (void)state;
@@ -578,6 +652,74 @@ static void shipped_scenarios_are_valid(void **state)
     assert_true(n >= 5);
 }
 
+/* ---- the lesson scenes tell the truth ----------------------------------- */
+
+/* Open a shipped scene (tests run from the top of the tree). */
+static viz_app *open_scene(const char *file)
+{
+    char path[256], err[400];
+    snprintf(path, sizeof path, "viz/scenarios/%s", file);
+    viz_scenario sc;
+    viz_scenario_default(&sc);
+    if (viz_scenario_load(&sc, path, err, sizeof err) != 0 || viz_scenario_check(&sc, err, sizeof err) != 0)
+        fail_msg("%s: %s", path, err);
+    return open_app(&sc);
+}
+
+/* Frames for `ms` of real time. */
+static void frames_for(viz_app *a, int ms)
+{
+    int64_t start = ipc_now_ns();
+    while (tl_ms_since(start) < ms) frame(a);
+}
+
+/* lifo-starvation: the first messages sink to the bottom of the stack and
+ * stay there.  The age of the oldest waiting message grows with the run,
+ * and the tail figure counts it (it once showed only delivered messages,
+ * so the starved ones were invisible and LIFO looked fairer than FIFO). */
+static void lifo_scene_shows_the_starved(void **state)
+{
+    (void)state;
+    viz_app *a = open_scene("lifo-starvation.scn");
+    frames_for(a, 1500);
+    const viz_player *p = viz_app_player(a);
+    int64_t t1 = p->t, old1 = viz_model_oldest_wait(model(a), t1);
+    frames_for(a, 1500);
+    int64_t t2 = p->t, old2 = viz_model_oldest_wait(model(a), t2);
+    int64_t p99 = viz_model_wait(model(a), 99, t2);
+    print_message("oldest waiting %.2f s then %.2f s; wait p99 (waiting ones included) %.2f s\n", old1 / 1e9,
+                  old2 / 1e9, p99 / 1e9);
+    assert_true(old1 > 0);
+    assert_true(old2 - old1 >= (t2 - t1) * 8 / 10); /* the same message, still there, 1.5 s older */
+    assert_true(p99 >= old2 * 9 / 10);              /* the tail shows it */
+    viz_app_destroy(a);
+}
+
+/* pipe-full: the caption's kernel figure is measured (FIONREAD) and can
+ * never exceed what a pipe holds; what was sent and not received beyond it
+ * sits in the receiver's own buffer.  (It once multiplied "sent, not yet
+ * received" by the frame size and showed 81,940 bytes "in the kernel
+ * buffer" of a 64 KiB pipe.) */
+static void pipe_scene_kernel_bytes_are_real(void **state)
+{
+    (void)state;
+    viz_app *a = open_scene("pipe-full.scn");
+    int64_t start = ipc_now_ns(), most = -1;
+    uint64_t pending_max = 0;
+    while (tl_ms_since(start) < 3000) {
+        frame(a);
+        int64_t k = viz_model_kernel_bytes(model(a));
+        if (k > 65536) fail_msg("the kernel holds %lld bytes in a 64 KiB pipe?", (long long)k);
+        if (k > most) most = k;
+        uint64_t pending = viz_model_stream_bytes(model(a));
+        if (pending > pending_max) pending_max = pending;
+    }
+    print_message("kernel bytes up to %lld; sent and not yet received up to %llu\n", (long long)most,
+                  (unsigned long long)pending_max);
+    assert_true(most > 16384); /* several 16 KiB frames were in the pipe at once */
+    viz_app_destroy(a);
+}
+
 static void headless_writes_png(void **state)
 {
     (void)state;
@@ -610,6 +752,10 @@ int main(int argc, char **argv)
         cmocka_unit_test_setup_teardown(missing_font_names_the_package, tl_setup, tl_teardown),
         cmocka_unit_test_setup_teardown(shipped_scenarios_are_valid, tl_setup, tl_teardown),
         cmocka_unit_test_setup_teardown(headless_writes_png, tl_setup, tl_teardown),
+        cmocka_unit_test_setup_teardown(lifo_scene_shows_the_starved, tl_setup, tl_teardown),
+        cmocka_unit_test_setup_teardown(mech_cycle_keeps_the_wish, tl_setup, tl_teardown),
+        cmocka_unit_test_setup_teardown(peer_mechanism_refuses_processes, tl_setup, tl_teardown),
+        cmocka_unit_test_setup_teardown(pipe_scene_kernel_bytes_are_real, tl_setup, tl_teardown),
         cmocka_unit_test_setup_teardown(queue_threads, tl_setup, tl_teardown),
         cmocka_unit_test_setup_teardown(pipe_threads, tl_setup, tl_teardown),
         cmocka_unit_test_setup_teardown(procq_processes, tl_setup, tl_teardown),

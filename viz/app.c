@@ -29,6 +29,11 @@ typedef struct rate_sample { int64_t t; uint64_t received; } rate_sample;
 struct viz_app {
     viz_app_opts  o;
     viz_scenario  sc;                  /* the scenario of the current run  */
+    viz_scenario  want;                /* what the user asked for: processes,
+                                          producers, consumers.  A mechanism
+                                          that cannot do them runs with less
+                                          (the status line says so); the next
+                                          one gets them back. */
     SDL_Window   *win;
     SDL_Renderer *ren;
     SDL_Surface  *surface;             /* headless target                  */
@@ -149,6 +154,7 @@ int viz_app_create(const viz_app_opts *o, viz_app **out, char *err, size_t errle
         return -1;
     }
     a->o = *o;
+    a->want = o->sc;
     if (a->o.fps <= 0) a->o.fps = 30;
     a->ui.speed = 1;
     if (open_target(a, err, errlen) != 0 || gfx_open(&a->g, a->ren, o->font, err, errlen) != 0
@@ -250,18 +256,22 @@ static void switch_mech(viz_app *a, int dir)
     int n = mech_count(), i = 0;
     while (i < n && strcmp(mech_name(i), a->sc.mech)) i++;
     viz_scenario sc = a->sc;
-    for (int k = 0; k < n; k++) { /* the next one that can run this way */
+    char why[200] = "";
+    for (int k = 0; k < n; k++) { /* the next one that can run this way, or with less */
         i = ((i + dir) % n + n) % n;
         snprintf(sc.mech, sizeof sc.mech, "%s", mech_name(i));
-        char why[200];
-        sc.processes = a->sc.processes;
-        sc.producers = a->sc.producers;
-        sc.consumers = a->sc.consumers;
+        sc.processes = a->want.processes;
+        sc.producers = a->want.producers;
+        sc.consumers = a->want.consumers;
+        why[0] = '\0';
         if (viz_scenario_check(&sc, why, sizeof why) != 0) sc.processes = false;
         if (viz_scenario_check(&sc, why, sizeof why) != 0) sc.producers = sc.consumers = 1; /* not MPMC */
         if (viz_scenario_check(&sc, why, sizeof why) == 0) break;
     }
     restart(a, &sc);
+    if (sc.processes != a->want.processes || sc.producers != a->want.producers || sc.consumers != a->want.consumers)
+        status(a, "%s runs with %s, %d producer%s, %d consumer%s: %s", sc.mech, sc.processes ? "processes" : "threads",
+               sc.producers, sc.producers == 1 ? "" : "s", sc.consumers, sc.consumers == 1 ? "" : "s", why);
 }
 
 static void change_delay(viz_app *a, enum viz_role role, bool faster)
@@ -291,8 +301,13 @@ static void add_remove(viz_app *a, enum viz_role role, bool add)
 {
     char err[200];
     int id = add ? viz_run_add(a->run, role, err, sizeof err) : viz_run_remove(a->run, role, err, sizeof err);
-    if (id < 0) status(a, "%s", err);
-    else status(a, "%s %c%d", add ? "started" : "stopping", role == VIZ_PRODUCER ? 'P' : 'C', viz_actor_index(id));
+    if (id < 0) {
+        status(a, "%s", err);
+        return;
+    }
+    status(a, "%s %c%d", add ? "started" : "stopping", role == VIZ_PRODUCER ? 'P' : 'C', viz_actor_index(id));
+    int *count = role == VIZ_PRODUCER ? &a->want.producers : &a->want.consumers;
+    *count += add ? 1 : -1;
 }
 
 static void seek_by(viz_app *a, int64_t dt)
@@ -350,7 +365,10 @@ bool viz_app_key(viz_app *a, SDL_Keycode key, Uint16 mod)
         sc.processes = !sc.processes;
         char why[200];
         if (viz_scenario_check(&sc, why, sizeof why) != 0) status(a, "%s", why);
-        else restart(a, &sc);
+        else {
+            a->want.processes = sc.processes;
+            restart(a, &sc);
+        }
         break;
     }
     case SDLK_r: restart(a, &a->sc); break;
@@ -413,10 +431,27 @@ bool viz_app_pixel(viz_app *a, int x, int y, SDL_Color *out)
     return true;
 }
 
+/* Where key s saves: --out DIR if given, else ~/ipcviz-screenshots (made
+ * on first use; /tmp/ipcviz-screenshots without a HOME) — never the current
+ * directory, which may be the source tree or not writable. */
+static int shot_dir(const viz_app *a, char *dir, size_t size)
+{
+    if (a->o.out_dir) {
+        snprintf(dir, size, "%s", a->o.out_dir);
+        return 0;
+    }
+    const char *home = getenv("HOME");
+    snprintf(dir, size, "%s/ipcviz-screenshots", home && *home ? home : "/tmp");
+    return mkdir(dir, 0755) == 0 || errno == EEXIST ? 0 : -1;
+}
+
 static void take_screenshot(viz_app *a)
 {
-    char path[512], err[600];
-    const char *dir = a->o.out_dir ? a->o.out_dir : ".";
+    char dir[400], path[512], err[600];
+    if (shot_dir(a, dir, sizeof dir) != 0) {
+        status(a, "screenshot: cannot create %s: %s (use --out DIR)", dir, strerror(errno));
+        return;
+    }
     snprintf(path, sizeof path, "%s/ipcviz-%s-%03d.png", dir, a->sc.mech, ++a->shots);
     if (viz_app_save_png(a, path, err, sizeof err) != 0) status(a, "%s", err);
     else status(a, "saved %s", path);
@@ -515,7 +550,8 @@ static void usage(FILE *f)
         "  --headless             render off-screen: no display needed (default 90 frames)\n"
         "  --frames N             stop after N frames (also in a window)\n"
         "  --out DIR              with --frames: write every frame to DIR/frame_NNNNN.png;\n"
-        "                         screenshots (key s) go here too\n"
+        "                         screenshots (key s) go here too (default:\n"
+        "                         ~/ipcviz-screenshots)\n"
         "  --fps N                frames per second (default 30)\n"
         "  --font FILE.ttf        instead of %s\n"
         "  --list                 list the mechanisms\n"
@@ -532,7 +568,7 @@ static void list(void)
         const ipc_mechanism *m = all[i];
         printf("%-15s %-8s %s\n", m->name, m->family, m->summary);
         printf("%-15s %-8s wait: %s%s%s\n", "", "", m->wait_strategy,
-               m->caps & IPC_CAP_FORK ? " · --processes works" : "",
+               (m->caps & IPC_CAP_FORK) && !(m->caps & IPC_CAP_PEER) ? " · --processes works" : "",
                m->caps & IPC_CAP_MPMC ? "" : " · one producer, one consumer");
     }
     printf("%-15s %-8s %s\n", VIZ_TOY_NAME, "(toy)",

@@ -37,7 +37,7 @@ struct gfx {
 };
 
 static const struct { int size; bool bold; } font_spec[F__COUNT] = {
-    [F_TINY] = { 9, true }, [F_SMALL] = { 11, false }, [F_TEXT] = { 13, false },
+    [F_TINY] = { 11, true }, [F_SMALL] = { 12, false }, [F_TEXT] = { 13, false }, /* legible on a projector */
     [F_BOLD] = { 13, true }, [F_H2] = { 16, true }, [F_H1] = { 24, true }, [F_HUGE] = { 40, true },
 };
 

@@ -42,6 +42,7 @@ int viz_model_init(viz_model *m, const viz_run_info *info)
     m->t0 = m->now = info->t0;
     m->next_sample = info->t0;
     m->depth = -1;
+    m->kernel_bytes = -1;
     m->last_block.actor = m->last_recv_actor = -1;
     m->chan_alloc = 64;
     m->chan = malloc(m->chan_alloc * sizeof *m->chan);
@@ -332,6 +333,10 @@ void viz_model_apply(viz_model *m, const viz_rec *r)
     viz_actor *a = id >= 0 ? &m->actors[id] : NULL;
     bool channel_event = r->kind <= IPC_EV_CLOSE;
     if (channel_event && r->depth >= 0) m->depth = r->depth;
+    if (r->kind == VIZ_EV_FILL) { /* from any actor, or from the visualizer itself */
+        m->kernel_bytes = r->len;
+        return;
+    }
     if (!a && r->kind != IPC_EV_CLOSE && r->kind != VIZ_EV_RUN && r->kind != VIZ_EV_LOST && r->kind != VIZ_EV_GAP)
         return;
 
@@ -399,15 +404,44 @@ static int cmp_i64(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
-int64_t viz_model_latency(const viz_model *m, double pct)
+/* When a message began to wait: its SEND_BEGIN, else (unknown) its SEND_DONE. */
+static int64_t wait_start(const viz_msg *msg) { return msg->t_begin ? msg->t_begin : msg->t_in; }
+
+int64_t viz_model_wait(const viz_model *m, double pct, int64_t t)
 {
     uint32_t n = m->lat_n < VIZ_LAT_MAX ? m->lat_n : VIZ_LAT_MAX;
-    if (n == 0) return -1;
-    int64_t v[VIZ_LAT_MAX];
+    size_t waiting = m->chan_n < VIZ_LAT_MAX ? m->chan_n : VIZ_LAT_MAX;
+    if (n + waiting == 0) return -1;
+    int64_t v[2 * VIZ_LAT_MAX];
     memcpy(v, m->lat, n * sizeof v[0]);
-    qsort(v, n, sizeof v[0], cmp_i64);
-    size_t k = (size_t)(pct / 100.0 * (n - 1) + 0.5);
-    return v[k < n ? k : n - 1];
+    size_t k = n;
+    for (size_t i = 0; i < waiting; i++) {
+        const viz_msg *msg = viz_model_msg(m, i);
+        if (wait_start(msg)) v[k++] = t - wait_start(msg);
+    }
+    if (k == 0) return -1;
+    qsort(v, k, sizeof v[0], cmp_i64);
+    size_t at = (size_t)(pct / 100.0 * (double)(k - 1) + 0.5);
+    return v[at < k ? at : k - 1];
+}
+
+int64_t viz_model_oldest_wait(const viz_model *m, int64_t t)
+{
+    int64_t oldest = -1;
+    for (size_t i = 0; i < m->chan_n; i++) {
+        int64_t start = wait_start(viz_model_msg(m, i));
+        if (start && (oldest < 0 || t - start > oldest)) oldest = t - start;
+    }
+    return oldest;
+}
+
+int64_t viz_model_kernel_bytes(const viz_model *m) { return m->kernel_bytes; }
+
+uint64_t viz_model_stream_bytes(const viz_model *m)
+{
+    uint64_t bytes = 0;
+    for (size_t i = 0; i < m->chan_n; i++) bytes += viz_model_msg(m, i)->len + 4; /* 4-byte length prefix */
+    return bytes;
 }
 
 double viz_model_rate(const viz_model *m, int64_t t)

@@ -107,6 +107,8 @@ typedef struct viz_model {
     size_t        chan_head, chan_n, chan_alloc;
     uint64_t      removed;    /* messages taken out so far: the ring's head */
     long          depth;      /* the mechanism's own ipc_depth, -1 unknown  */
+    int64_t       kernel_bytes; /* a stream: bytes the kernel holds (FIONREAD,
+                                   the last VIZ_EV_FILL), -1 unknown         */
 
     uint64_t      sent, received, dups, lost, garbage;
     uint64_t      blocks_full, blocks_empty;
@@ -150,8 +152,19 @@ static inline const viz_msg *viz_model_msg(const viz_model *m, size_t i)
 size_t viz_model_order_out(const viz_model *m, uint32_t *idx, size_t max);
 /* Depth as shown: the mechanism's own count if it has one, else ours. */
 long   viz_model_depth(const viz_model *m);
-/* Latency percentile (0..100) over the recent window, ns; -1 if none. */
-int64_t viz_model_latency(const viz_model *m, double pct);
+/* Time in the queue, ns: from a message's SEND_BEGIN until a receive took
+ * it.  The percentile (0..100) counts the recent delivered messages AND the
+ * messages still waiting at time t (with their age so far): a message stuck
+ * at the bottom of a stack must raise the tail, not vanish from it.  -1 if
+ * there is none.  (The benchmark's "latency" is a round trip, another thing.) */
+int64_t viz_model_wait(const viz_model *m, double pct, int64_t t);
+/* Age at time t of the oldest message still in the channel, ns; -1 if empty. */
+int64_t viz_model_oldest_wait(const viz_model *m, int64_t t);
+/* A byte stream's contents: what the kernel holds (-1 unknown) and what the
+ * model counts as sent and not yet received (frames with their 4-byte
+ * headers); the difference sits in the receiver's own read buffer. */
+int64_t viz_model_kernel_bytes(const viz_model *m);
+uint64_t viz_model_stream_bytes(const viz_model *m);
 /* Messages received per second over the last second before t. */
 double viz_model_rate(const viz_model *m, int64_t t);
 /* The state an actor was in at time t (its lane), VS_ABSENT if unknown. */

@@ -202,7 +202,9 @@ static void draw_header(ctx *c)
     const viz_run_info *in = &c->m->info;
     gfx_rect(g, (SDL_Rect){ 0, 0, VIZ_W, 72 }, PANEL);
     gfx_rect(g, (SDL_Rect){ 0, 72, VIZ_W, 1 }, EDGE);
-    gfx_text(g, F_SMALL, DIM, 24, 9, 0, "ipcplay visualizer  ·  family: %s", in->family);
+    /* the one-line summary goes on the top line, whole: a chip would cut it */
+    gfx_text(g, F_SMALL, DIM, 24, 9, 0, "ipcplay visualizer  ·  family: %s  ·  %s", in->family,
+             in->toy ? "NO LOCK: watch messages get lost" : in->summary);
     int x = 24 + gfx_text(g, F_H1, in->toy ? BAD : TEXT, 24, 26, 0, "%s", in->name) + 16;
     const int end = VIZ_W - 300; /* the playback status owns the right end */
     x += chip(g, x, 32, end - x, (SDL_Color){ 55, 71, 99, 255 }, TEXT, in->wait[0] ? in->wait : "?") + 8;
@@ -210,8 +212,7 @@ static void draw_header(ctx *c)
     char cap[64];
     if (in->capacity) snprintf(cap, sizeof cap, "capacity %zu", in->capacity);
     else snprintf(cap, sizeof cap, "no capacity in messages");
-    x += chip(g, x, 32, end - x, PANEL_HI, DIM, cap) + 8;
-    if (end - x > 60) chip(g, x, 32, end - x, PANEL_HI, DIM, in->toy ? "NO LOCK: watch messages get lost" : in->summary);
+    chip(g, x, 32, end - x, PANEL_HI, DIM, cap);
 
     /* playback status, top right */
     const viz_ui *ui = c->ui;
@@ -425,17 +426,25 @@ static void view_line(ctx *c, const char *title, const char *what)
     if (m->chan_n > LINE_SLOTS)
         gfx_text(g, F_BOLD, ACCENT, tube.x + 8, tube.y + tube.h + 26, 0, "+%zu more queued", m->chan_n - LINE_SLOTS);
     if (m->view == VIEW_PIPE) { /* fill level of the kernel buffer, in bytes */
-        uint64_t bytes = 0;
-        for (size_t i = 0; i < m->chan_n; i++) bytes += viz_model_msg(m, i)->len + 4; /* 4-byte length prefix */
-        bool pipe = !strcmp(m->info.name, "pipe") || !strcmp(m->info.name, "fifo");
+        /* What the kernel holds is measured (FIONREAD after each call); the
+         * rest of what was sent and not yet received sits in the receiver's
+         * own read buffer, in user space.  Without a measurement, say so
+         * rather than guess. */
+        int64_t kernel = viz_model_kernel_bytes(m);
+        uint64_t pending = viz_model_stream_bytes(m);
         double limit = 65536.0;
         SDL_Rect bar = { tube.x, tube.y + tube.h + 44, tube.w, 14 };
         gfx_round_rect(g, bar, 7, SLOT);
-        double f = (double)bytes / limit;
+        double f = kernel > 0 ? (double)kernel / limit : 0;
         if (f > 0) gfx_round_rect(g, (SDL_Rect){ bar.x, bar.y, 14 + (int)((bar.w - 14) * (f > 1 ? 1 : f)), 14 }, 7,
                                   (SDL_Color){ 79, 163, 255, 255 });
-        gfx_text(g, F_SMALL, DIM, bar.x, bar.y + 20, 0, "%llu bytes in the kernel buffer (%s)",
-                 (unsigned long long)bytes, pipe ? "a pipe holds 64 KiB by default" : "scale: 64 KiB");
+        if (kernel >= 0)
+            gfx_text(g, F_SMALL, DIM, bar.x, bar.y + 20, 0,
+                     "kernel buffer: %lld bytes (FIONREAD; a pipe holds 64 KiB) · receiver's own buffer: %llu bytes",
+                     (long long)kernel, (unsigned long long)(pending > (uint64_t)kernel ? pending - (uint64_t)kernel : 0));
+        else
+            gfx_text(g, F_SMALL, DIM, bar.x, bar.y + 20, 0, "%llu bytes sent and not yet received (kernel + reader's buffer)",
+                     (unsigned long long)pending);
     }
     count_label(c, CX, CY - 92);
     caption(c, title, what);
@@ -551,12 +560,12 @@ static void draw_msg(ctx *c, float x, float y, viz_token tok, float alpha, bool 
     }
     gfx *g = c->g;
     SDL_Color col = gfx_alpha(viz_producer_color(tok.producer), alpha), ink = gfx_alpha((SDL_Color){ 20, 20, 28, 255 }, alpha);
-    SDL_Rect r = { (int)x - 26, (int)y - 17, 52, 34 };
+    SDL_Rect r = { (int)x - 32, (int)y - 17, 64, 34 };
     gfx_round_rect(g, r, 4, col);
     gfx_line(g, (float)r.x + 2, (float)r.y + 2, x, y + 1, 2, ink);            /* the flap */
     gfx_line(g, x, y + 1, (float)(r.x + r.w) - 2, (float)r.y + 2, 2, ink);
     if (alarm) gfx_round_frame(g, (SDL_Rect){ r.x - 4, r.y - 4, r.w + 8, r.h + 8 }, 6, 3, gfx_alpha(BAD, alpha));
-    gfx_text(g, F_TINY, ink, (int)x, r.y + r.h - 2, GFX_CENTER | GFX_BOTTOM, "%u·p%d", tok.seq, tok.prio);
+    gfx_text(g, F_TINY, ink, (int)x, r.y + r.h - 2, GFX_CENTER | GFX_BOTTOM, "prio %d", tok.prio); /* "p0" is producer 0 elsewhere */
 }
 
 /* How many positions the view has room for; further messages wait unseen
@@ -605,6 +614,7 @@ static void draw_channel_messages(ctx *c)
 static void draw_flights(ctx *c)
 {
     const viz_model *m = c->m;
+    bool labelled = false; /* only the newest bad flight is labelled: stacked labels are unreadable */
     uint32_t n = m->flight_n < VIZ_FLIGHTS ? m->flight_n : VIZ_FLIGHTS;
     for (uint32_t k = 1; k <= n; k++) {
         const viz_flight *f = &m->flights[(m->flight_n - k) % VIZ_FLIGHTS];
@@ -615,8 +625,10 @@ static void draw_flights(ctx *c)
         float e = ease((float)age / (float)FLIGHT_NS);
         float x = from.x + (to.x - from.x) * e, y = from.y + (to.y - from.y) * e;
         draw_msg(c, x, y, f->msg.tok, 1, f->dup || f->garbage);
-        if (f->dup || f->garbage)
+        if ((f->dup || f->garbage) && !labelled) {
             gfx_text(c->g, F_BOLD, BAD, (int)x, (int)y - 22, GFX_CENTER | GFX_BOTTOM, f->dup ? "DUPLICATE" : "GARBAGE");
+            labelled = true;
+        }
     }
 }
 
@@ -644,7 +656,7 @@ static void draw_arrows(ctx *c)
 {
     const viz_model *m = c->m;
     uint32_t n = m->arrow_n < VIZ_ARROWS ? m->arrow_n : VIZ_ARROWS;
-    for (uint32_t k = 1; k <= n; k++) {
+    for (uint32_t k = 1; k <= n && k <= 4; k++) { /* the newest four: more is a tangle */
         const viz_arrow *w = &m->arrows[(m->arrow_n - k) % VIZ_ARROWS];
         int64_t age = c->t - w->t;
         if (age < 0 || age >= ARROW_NS || !c->L.shown[w->from] || !c->L.shown[w->to]) continue;
@@ -792,20 +804,21 @@ static void draw_stats(ctx *c)
     const viz_run_counts *rc = &c->ui->counts;
     gfx_text(g, F_BOLD, TEXT, panel.x + 16, panel.y + 10, 0, partial ? "counters (sent/received: the run's own)"
                                                                       : "counters (from the trace)");
-    int64_t p50 = viz_model_latency(m, 50), p99 = viz_model_latency(m, 99);
-    char l50[32], l99[32];
-    snprintf(l50, sizeof l50, p50 < 0 ? "–" : p50 < 1000000 ? "%.0f µs" : "%.1f ms",
-             p50 < 1000000 ? (double)p50 / 1e3 : (double)p50 / 1e6);
-    snprintf(l99, sizeof l99, p99 < 0 ? "–" : p99 < 1000000 ? "%.0f µs" : "%.1f ms",
-             p99 < 1000000 ? (double)p99 / 1e3 : (double)p99 / 1e6);
-    static const char *label[6] = { "sent", "received", "msgs/s", "queued", "latency p50", "latency p99" };
+    /* Time in the queue counts the messages still waiting too (their age so
+     * far): a starved message must show in the tail, not vanish from it. */
+    int64_t w[3] = { viz_model_wait(m, 50, c->t), viz_model_wait(m, 99, c->t), viz_model_oldest_wait(m, c->t) };
+    static const char *label[6] = { "sent", "received", "queued", "oldest waiting", "wait p50", "wait p99" };
     char v[6][32];
     snprintf(v[0], 32, "%llu", (unsigned long long)(partial ? rc->sent : m->sent));
     snprintf(v[1], 32, "%llu", (unsigned long long)(partial ? rc->received : m->received));
-    snprintf(v[2], 32, "%.1f", partial ? c->ui->run_rate : viz_model_rate(m, c->t));
-    snprintf(v[3], 32, "%ld", viz_model_depth(m));
-    snprintf(v[4], 32, "%s", l50);
-    snprintf(v[5], 32, "%s", l99);
+    snprintf(v[2], 32, "%ld", viz_model_depth(m));
+    for (int k = 0; k < 3; k++) {
+        int64_t ns = w[(k + 2) % 3]; /* oldest, p50, p99 */
+        if (ns < 0) snprintf(v[3 + k], 32, "–");
+        else if (ns < 1000000) snprintf(v[3 + k], 32, "%.0f µs", (double)ns / 1e3);
+        else if (ns < 10000000000LL) snprintf(v[3 + k], 32, "%.2f s", (double)ns / 1e9);
+        else snprintf(v[3 + k], 32, "%.0f s", (double)ns / 1e9);
+    }
     for (int k = 0; k < 6; k++) {
         int x = panel.x + 16 + (k % 3) * 130, y = panel.y + 34 + (k / 3) * 44;
         gfx_text(g, F_H2, TEXT, x, y, 0, "%s", v[k]);

@@ -18,6 +18,7 @@
 #include "run.h"
 
 #include "toyq.h"
+#include "pipes/stream_info.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -72,6 +73,7 @@ struct viz_run {
     control      *ctl;
     worker        workers[VIZ_MAX_ACTORS];
     bool          stopped;
+    bool          stream;          /* a byte stream: record its kernel bytes  */
 };
 
 /* The actor this thread (or process) is; NULL in the visualizer's thread. */
@@ -102,7 +104,6 @@ static void record(viz_run *r, int kind, int result, long depth, size_t len, viz
  * thread, so it must be quick — one record into the ring, no locks. */
 static void on_event(void *arg, const ipc_channel *ch, const ipc_event *ev)
 {
-    (void)ch;
     const worker *w = tls_worker;
     viz_token tok = no_token;
     bool send_kind = ev->kind == IPC_EV_SEND_BEGIN || ev->kind == IPC_EV_SEND_BLOCKED
@@ -114,6 +115,13 @@ static void on_event(void *arg, const ipc_channel *ch, const ipc_event *ev)
         tok.prio = (int16_t)ev->prio;
     }
     put(arg, ev->t_ns, ev->kind, ev->result, ev->depth, ev->len, tok);
+    /* A byte stream: also what the kernel holds now (one ioctl, no lock),
+     * so the picture can tell the kernel's buffer from the reader's own. */
+    const viz_run *r = arg;
+    if (r->stream && (ev->kind == IPC_EV_SEND_DONE || ev->kind == IPC_EV_RECV_DONE)) {
+        long bytes = ipc_stream_kernel_bytes(ch);
+        if (bytes >= 0) put(arg, ev->t_ns, VIZ_EV_FILL, 0, -1, (size_t)bytes, no_token);
+    }
 }
 
 static void on_overwritten(void *arg, viz_token lost)
@@ -316,6 +324,7 @@ static int open_channel(viz_run *r, const viz_scenario *s, char *err, size_t err
     }
     /* a capacity the mechanism does not enforce exactly is not shown as one */
     r->info.capacity = r->info.caps & IPC_CAP_BOUNDED ? ipc_capacity(r->ch) : 0;
+    r->stream = ipc_stream_kernel_bytes(r->ch) >= 0; /* asked once: not a stream leaves an error text */
     if (ipc_observe(r->ch, on_event, r) != IPC_OK) { /* e.g. a -DIPC_NO_OBSERVER build */
         snprintf(err, errlen, "ipc_observe: %s: the visualizer needs the observer hook", ipc_last_error());
         return -1;

@@ -199,6 +199,11 @@ int viz_scenario_check(const viz_scenario *s, char *err, size_t errlen)
         snprintf(err, errlen, "'%s' cannot cross fork() (no IPC_CAP_FORK): drop --processes", m->name);
         return -1;
     }
+    if (s->processes && (m->caps & IPC_CAP_PEER)) {
+        snprintf(err, errlen, "'%s' sends to one peer process (a child's messages go to its parent, IPC_CAP_PEER): "
+                 "forked producers and consumers are siblings and cannot reach each other: use --threads", m->name);
+        return -1;
+    }
     if (!(m->caps & IPC_CAP_MPMC) && (s->producers > 1 || s->consumers > 1)) {
         snprintf(err, errlen, "'%s' allows one sender and one receiver (no IPC_CAP_MPMC): "
                  "use --producers 1 --consumers 1", m->name);

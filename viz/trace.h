@@ -22,6 +22,8 @@ enum viz_kind {
     VIZ_EV_LOST,             /* toy queue: a message was overwritten       */
     VIZ_EV_RUN,              /* the run started (t0)                       */
     VIZ_EV_GAP,              /* the reader lost `len` records here         */
+    VIZ_EV_FILL,             /* a byte stream: `len` bytes sit in the kernel
+                                (FIONREAD), sampled after a send or receive */
 };
 
 enum viz_role { VIZ_PRODUCER = 0, VIZ_CONSUMER = 1 };

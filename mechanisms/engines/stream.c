@@ -33,6 +33,7 @@
  */
 #define _GNU_SOURCE
 #include "stream.h"
+#include "pipes/stream_info.h"
 
 #include <fcntl.h>
 #include <limits.h>
@@ -412,4 +413,18 @@ int ipc__stream_pollfd(ipc_channel *ch)
         return expected - 1;
     }
     return ep;
+}
+
+/* The extra of pipes/stream_info.h.  Which channels are streams: those whose
+ * pollfd op is this engine's (pipe, fifo, socketpair, unix); their channel
+ * struct starts with an ipc_stream. */
+long ipc_stream_kernel_bytes(const ipc_channel *ch)
+{
+    const ipc_mechanism *m = ipc_channel_mechanism(ch);
+    if (!m || !m->ops || m->ops->pollfd != ipc__stream_pollfd)
+        return ipc__fail(IPC_EINVAL, "ipc_stream_kernel_bytes: not an open stream channel");
+    const ipc_stream *s = (const ipc_stream *)ch;
+    int n = 0;
+    if (ioctl(s->rfd, FIONREAD, &n) < 0) return ipc__fail(IPC_ESYS, "ioctl(FIONREAD) on the read end");
+    return n;
 }

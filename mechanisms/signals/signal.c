@@ -497,7 +497,7 @@ static const struct ipc_ops signal_ops = {
 const ipc_mechanism ipc_mech_signal = {
     .name = "signal", .family = "signals",
     .summary = "real-time signals: 8-byte payload in the sigval, read from a signalfd",
-    .caps = IPC_CAP_THREADS | IPC_CAP_FORK | IPC_CAP_POLL | IPC_CAP_FIFO | IPC_CAP_CLOSE_WAKES,
+    .caps = IPC_CAP_THREADS | IPC_CAP_FORK | IPC_CAP_POLL | IPC_CAP_FIFO | IPC_CAP_CLOSE_WAKES | IPC_CAP_PEER,
     .max_msg_limit = PAYLOAD, .default_max_msg = PAYLOAD, .default_capacity = 0,
     .wait_strategy = "kernel block (poll on a signalfd, 100 ms slices)", .ops = &signal_ops,
 };

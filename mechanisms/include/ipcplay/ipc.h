@@ -135,6 +135,10 @@ enum ipc_caps {
     IPC_CAP_FIFO       = 1u << 10, /* one sender's messages arrive in send order     */
     IPC_CAP_LIFO       = 1u << 11, /* last in, first out                             */
     IPC_CAP_CLOSE_WAKES= 1u << 12, /* ipc_close wakes callers blocked on the channel */
+    IPC_CAP_PEER       = 1u << 13, /* messages go to one peer PROCESS (the opener's
+                                      child, a child's parent), not into a queue any
+                                      holder may read: two children of one parent
+                                      cannot talk over it (signal)                 */
 };
 
 /* ---- the channel -------------------------------------------------------- */
