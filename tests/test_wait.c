@@ -45,8 +45,14 @@ static atomic_long futex_wakes;
  * system call takes, and what the library's futex calls pass. */
 long syscall(long number, ...)
 {
-    static long (*real)(long, ...);
-    if (!real) real = (long (*)(long, ...))dlsym(RTLD_NEXT, "syscall");
+    typedef long (*syscall_fn)(long, ...);
+    /* RELAXED: every thread that looks it up stores the same value. */
+    static _Atomic(syscall_fn) real_syscall;
+    syscall_fn real = atomic_load_explicit(&real_syscall, memory_order_relaxed);
+    if (!real) {
+        real = (syscall_fn)dlsym(RTLD_NEXT, "syscall");
+        atomic_store_explicit(&real_syscall, real, memory_order_relaxed);
+    }
     va_list ap;
     va_start(ap, number);
     long a[6];
