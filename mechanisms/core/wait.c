@@ -31,12 +31,18 @@
  *   - a spin phase that runs out and has to block quarters it: so a
  *     successful spin doubles the budget and a failed one halves it
  *     (no second hook is needed to observe success);
- *   - below IPC_SPIN_NS_MIN the budget is 0: block at once; one wait in
- *     IPC_SPIN_PROBE_EVERY still spins IPC_SPIN_NS_MIN, to notice that the
- *     peer moved to another CPU (it then doubles back up in a few calls);
+ *   - below IPC_SPIN_NS_MIN the budget is 0: block at once;
+ *   - with the budget at 0, one wait in IPC_SPIN_PROBE_EVERY spins the whole
+ *     ceiling anyway (a probe).  Short probes are not enough: in a
+ *     ping-pong where both sides have fallen back to blocking, each side's
+ *     peer is asleep, so an answer takes a wake-up (10-20 µs on a VM) and
+ *     only a spin that outlasts it can see the answer and start the climb
+ *     back (the other side's next probe then meets a spinning peer and
+ *     succeeds at once).  A failed probe puts the budget straight back to 0;
  *   - on a machine with one online CPU the ceiling is 0: ADAPTIVE is BLOCK.
- * On one CPU a ping-pong therefore pays after a handful of calls at most
- * 500 ns / 16 ≈ 31 ns per wait more than BLOCK; across two CPUs the budget
+ *   - on a machine with one online CPU the ceiling is 0: ADAPTIVE is BLOCK.
+ * On one CPU a ping-pong therefore pays, after a handful of calls, the
+ * probes: 20 µs / 64 ≈ 0.3 µs per wait more than BLOCK; across two CPUs the budget
  * sits at the ceiling and every wait that the peer answers within it skips
  * the sleep and the wake-up.  (The alternative designs — the waiter
  * publishing its CPU so a peer on the same one stops, or yielding — need
@@ -94,16 +100,19 @@ void ipc__waiter_init(ipc_waiter *w, int wait, long spin_ns)
 #define SPIN_UNARMED 0
 #define SPIN_OVER    (-1)
 
-/* The first wait of an ADAPTIVE call: how long to spin (0 = block at once). */
-static uint32_t arm(ipc_waiter *w)
+/* The first wait of an ADAPTIVE call: how long to spin (0 = block at once);
+ * *probe says it is a probe (see the top). */
+static uint32_t arm(ipc_waiter *w, bool *probe)
 {
     /* RELAXED throughout: the budget is a per-handle hint (see ipc_waiter). */
     uint32_t b = atomic_load_explicit(&w->budget, memory_order_relaxed);
+    *probe = false;
     if (b == 0) { /* blocked every time lately: probe now and then */
         uint32_t p = atomic_fetch_add_explicit(&w->probes, 1, memory_order_relaxed) + 1;
         if (w->spin_max == 0 || p % IPC_SPIN_PROBE_EVERY != 0) return 0;
-        b = IPC_SPIN_NS_MIN < w->spin_max ? IPC_SPIN_NS_MIN : w->spin_max;
-        atomic_store_explicit(&w->budget, b, memory_order_relaxed);
+        *probe = true;
+        b = w->spin_max;
+        atomic_store_explicit(&w->budget, b, memory_order_relaxed); /* kept if it succeeds */
         return b;
     }
     uint32_t grown = b > w->spin_max / 2 ? w->spin_max : b * 2;
@@ -112,13 +121,16 @@ static uint32_t arm(ipc_waiter *w)
 }
 
 /* The spin phase ran out without progress: quarter the budget (it was
- * doubled when armed, so this halves it), to 0 below the minimum. */
-static void spin_failed(ipc_waiter *w)
+ * doubled when armed, so this halves it), to 0 below the minimum or after
+ * a failed probe. */
+static void spin_failed(ipc_waiter *w, bool probe)
 {
-    uint32_t b = atomic_load_explicit(&w->budget, memory_order_relaxed) / 4;
+    uint32_t b = probe ? 0 : atomic_load_explicit(&w->budget, memory_order_relaxed) / 4;
     atomic_store_explicit(&w->budget, b < IPC_SPIN_NS_MIN ? 0 : b, memory_order_relaxed);
 }
 
+/* spin_end holds when the phase ends, its lowest bit whether it is a probe
+ * (a nanosecond of difference, and no field more in every deadline). */
 int ipc__spin_next(const ipc_deadline *cd)
 {
     ipc_waiter *w = cd->w;
@@ -131,15 +143,16 @@ int ipc__spin_next(const ipc_deadline *cd)
     if (d->spin_end == SPIN_OVER) return IPC__SPIN_BLOCK;
     int64_t now = ipc_now_ns();
     if (d->spin_end == SPIN_UNARMED) {
-        uint32_t b = arm(w);
+        bool probe;
+        uint32_t b = arm(w, &probe);
         if (b == 0) {
             d->spin_end = SPIN_OVER;
             return IPC__SPIN_BLOCK;
         }
-        d->spin_end = now + b;
+        d->spin_end = probe ? (now + b) | 1 : (now + b) & ~(int64_t)1;
     } else if (now >= d->spin_end) {
+        spin_failed(w, d->spin_end & 1);
         d->spin_end = SPIN_OVER;
-        spin_failed(w);
         return IPC__SPIN_BLOCK;
     }
     /* A deadline shorter than the budget ends the wait, as sleeping would. */

@@ -43,11 +43,14 @@ typedef struct ipc_waiter {
  * that answers at all answers well inside it; one that does not costs at
  * most 20 µs before the budget shrinks. */
 #define IPC_SPIN_NS_DEFAULT 20000u
-/* The smallest spin an ADAPTIVE waiter tries; below it the budget is 0
- * (block at once) and one wait in IPC_SPIN_PROBE_EVERY tries this much
- * again, to notice that the peer can run again (moved to another CPU). */
+/* The smallest spin an ADAPTIVE waiter keeps; below it the budget is 0
+ * (block at once), and one wait in IPC_SPIN_PROBE_EVERY spins the whole
+ * ceiling as a probe: it notices that the peer can answer again (moved to
+ * another CPU, the machine got quieter) even when the peer is itself
+ * asleep and needs a wake-up first.  On one CPU a probe costs spin_ns /
+ * IPC_SPIN_PROBE_EVERY per wait (20 µs / 64 ≈ 0.3 µs). */
 #define IPC_SPIN_NS_MIN 500u
-#define IPC_SPIN_PROBE_EVERY 16u
+#define IPC_SPIN_PROBE_EVERY 64u
 /* SPIN's one concession to a shared CPU: a sched_yield() every this many
  * rounds, so a peer waiting for this very CPU gets it within ~10 µs rather
  * than at the end of the spinner's time slice. */
