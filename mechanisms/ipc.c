@@ -1,13 +1,16 @@
 /*
- * ipc.c — the thin dispatch layer: check arguments, turn the timeout into a
- * deadline, call the mechanism's op, tell the observer.  Everything about a
- * particular mechanism lives in its own file.
+ * ipc.c — the dispatch layer: check arguments, resolve and validate the
+ * config against the mechanism's caps, turn the timeout into a deadline,
+ * call the mechanism's op, tell the observer.  What backends may rely on
+ * is written in core/backend.h; everything about a particular mechanism
+ * lives in its own file, everything shared in mechanisms/core/.
  */
 #define _GNU_SOURCE
 #include "ipc_internal.h"
 #include "core/stale.h"
 
 #include <poll.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdatomic.h>
@@ -15,123 +18,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-
-/* ---- errors ------------------------------------------------------------ */
-
-static _Thread_local char last_error[512];
-
-const char *ipc_strerror(int err)
-{
-    switch (err) {
-    case IPC_OK:       return "success";
-    case IPC_EFULL:    return "channel is full (send would block or timed out)";
-    case IPC_EEMPTY:   return "channel is empty (receive would block or timed out)";
-    case IPC_ECLOSED:  return "channel is closed (or the peer is gone)";
-    case IPC_EMSGSIZE: return "message too large for the channel or the buffer";
-    case IPC_EINVAL:   return "invalid argument";
-    case IPC_ENOMECH:  return "unknown mechanism";
-    case IPC_ESYS:     return "system call failed (see errno)";
-    case IPC_ENOTSUP:  return "not supported by this mechanism";
-    default:           return "unknown error code";
-    }
-}
-
-const char *ipc_last_error(void) { return last_error; }
-
-int ipc__fail(int err, const char *fmt, ...)
-{
-    int saved = errno;
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(last_error, sizeof last_error, fmt, ap);
-    va_end(ap);
-    if (err == IPC_ESYS && n >= 0 && (size_t)n < sizeof last_error)
-        snprintf(last_error + n, sizeof last_error - (size_t)n, ": %s", strerror(saved));
-    errno = saved;
-    return err;
-}
-
-/* ---- time and deadlines ------------------------------------------------ */
-
-int64_t ipc_now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
-const ipc_deadline ipc__forever = { .timeout_ms = -1 };
-const ipc_deadline ipc__nowait = { .timeout_ms = 0 };
-
-void ipc__deadline_arm(ipc_deadline *d, int timeout_ms)
-{
-    d->timeout_ms = timeout_ms;
-    d->w = NULL;
-    d->spin_end = 0;
-    clock_gettime(CLOCK_MONOTONIC, &d->when);
-    d->when.tv_sec += timeout_ms / 1000;
-    d->when.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
-    if (d->when.tv_nsec >= 1000000000L) {
-        d->when.tv_sec += 1;
-        d->when.tv_nsec -= 1000000000L;
-    }
-}
-
-bool ipc__deadline_blocks_forever(const ipc_deadline *d) { return d->timeout_ms < 0; }
-bool ipc__deadline_is_nowait(const ipc_deadline *d) { return d->timeout_ms == 0; }
-
-static int64_t ns_left(const ipc_deadline *d)
-{
-    struct timespec now;
-    clock_gettime(CLOCK_MONOTONIC, &now);
-    return (int64_t)(d->when.tv_sec - now.tv_sec) * 1000000000 + (d->when.tv_nsec - now.tv_nsec);
-}
-
-bool ipc__deadline_passed(const ipc_deadline *d)
-{
-    if (d->timeout_ms < 0) return false;
-    if (d->timeout_ms == 0) return true;
-    return ns_left(d) <= 0;
-}
-
-int ipc__deadline_poll_ms(const ipc_deadline *d)
-{
-    if (d->timeout_ms <= 0) return d->timeout_ms;
-    int64_t left = ns_left(d);
-    if (left <= 0) return 0;
-    return (int)((left + 999999) / 1000000);
-}
-
-struct timespec ipc__deadline_realtime(const ipc_deadline *d)
-{
-    struct timespec rt;
-    clock_gettime(CLOCK_REALTIME, &rt);
-    int64_t left = d->timeout_ms > 0 ? ns_left(d) : 0;
-    if (left < 0) left = 0;
-    int64_t ns = rt.tv_nsec + left % 1000000000;
-    rt.tv_sec += (time_t)(left / 1000000000 + ns / 1000000000);
-    rt.tv_nsec = (long)(ns % 1000000000);
-    return rt;
-}
-
-/* ---- names ------------------------------------------------------------- */
-
-const char *ipc__name_prefix(void)
-{
-    const char *p = getenv("IPCPLAY_NAME_PREFIX");
-    return (p && *p) ? p : "ipcplay";
-}
-
-int ipc__unique_name(char *buf, size_t size, const char *lead, const char *suffix)
-{
-    static atomic_uint counter;
-    unsigned n = atomic_fetch_add(&counter, 1);
-    int len = snprintf(buf, size, "%s%s.%ld.%u%s", lead ? lead : "", ipc__name_prefix(),
-                       (long)getpid(), n, suffix ? suffix : "");
-    if (len < 0 || (size_t)len >= size)
-        return ipc__fail(IPC_EINVAL, "generated name does not fit in %zu bytes", size);
-    return IPC_OK;
-}
 
 void ipc__ignore_sigpipe(void)
 {
@@ -143,20 +29,6 @@ void ipc__ignore_sigpipe(void)
         sigemptyset(&ign.sa_mask);
         sigaction(SIGPIPE, &ign, NULL);
     }
-}
-
-void *ipc__channel_alloc(size_t size, const ipc_mechanism *m, const ipc_config *cfg)
-{
-    ipc_channel *ch = calloc(1, size);
-    if (!ch) {
-        ipc__fail(IPC_ESYS, "calloc(%zu)", size);
-        return NULL;
-    }
-    ch->mech = m;
-    ch->magic = IPC_CHANNEL_MAGIC;
-    ch->max_msg = cfg->max_msg;
-    ch->capacity = cfg->capacity;
-    return ch;
 }
 
 static bool valid(const ipc_channel *ch) { return ch && ch->magic == IPC_CHANNEL_MAGIC; }
@@ -221,6 +93,63 @@ static void list_known(char *buf, size_t size)
     }
 }
 
+/* Resolve cfg against m: defaults applied, every field checked against the
+ * caps, in this one place (core/backend.h lists what backends may rely on).
+ * A config field the caps rule out (an order, a name, an endpoint) or that
+ * no mechanism accepts answers IPC_EINVAL; asking to attach a mechanism
+ * without IPC_CAP_UNRELATED answers IPC_ENOTSUP (ipc.h).  Each message
+ * names the cap. */
+static int resolve_config(const ipc_mechanism *m, const ipc_config *cfg, ipc_config *c)
+{
+    *c = cfg ? *cfg : (ipc_config){ 0 };
+    if (c->max_msg == 0) c->max_msg = m->default_max_msg;
+    if (c->capacity == 0) c->capacity = m->default_capacity;
+    if (c->max_msg > m->max_msg_limit)
+        return ipc__fail(IPC_EINVAL, "%s: max_msg %zu exceeds the mechanism's limit of %zu bytes",
+                         m->name, c->max_msg, m->max_msg_limit);
+    if (c->capacity > ((size_t)1 << 30))
+        return ipc__fail(IPC_EINVAL, "%s: capacity %zu is absurd (limit 2^30)", m->name, c->capacity);
+    if (c->flags & ~(unsigned)(IPC_ATTACH | IPC_ATTACHABLE))
+        return ipc__fail(IPC_EINVAL, "%s: unknown flags 0x%x (known: IPC_ATTACH, IPC_ATTACHABLE)",
+                         m->name, c->flags & ~(unsigned)(IPC_ATTACH | IPC_ATTACHABLE));
+    switch (c->order) {
+    case IPC_FIFO: /* the default: the mechanism's own order */
+        break;
+    case IPC_LIFO:
+        if (!(m->caps & IPC_CAP_LIFO))
+            return ipc__fail(IPC_EINVAL, "%s: order IPC_LIFO needs IPC_CAP_LIFO (try \"lifo\")", m->name);
+        break;
+    case IPC_PRIORITY:
+        if (!(m->caps & IPC_CAP_PRIORITY))
+            return ipc__fail(IPC_EINVAL, "%s: order IPC_PRIORITY needs IPC_CAP_PRIORITY", m->name);
+        break;
+    default:
+        return ipc__fail(IPC_EINVAL, "%s: order %d is not IPC_FIFO, IPC_LIFO or IPC_PRIORITY",
+                         m->name, c->order);
+    }
+    if ((c->flags & IPC_ATTACH) && !c->name && !c->endpoint)
+        return ipc__fail(IPC_EINVAL, "%s: IPC_ATTACH needs a name or an endpoint", m->name);
+    if ((c->flags & (IPC_ATTACH | IPC_ATTACHABLE)) && !(m->caps & IPC_CAP_UNRELATED))
+        return ipc__fail(IPC_ENOTSUP, "%s: cannot be attached by name (no IPC_CAP_UNRELATED)", m->name);
+    if ((c->name || c->endpoint) && !(m->caps & IPC_CAP_UNRELATED))
+        return ipc__fail(IPC_EINVAL, "%s: has no name or endpoint (no IPC_CAP_UNRELATED): "
+                         "reachable by inheritance only", m->name);
+    /* The wait strategy (core/wait.h). */
+    if (!ipc_wait_name(c->wait))
+        return ipc__fail(IPC_EINVAL, "%s: wait %d is not an enum ipc_wait", m->name, c->wait);
+    if (c->spin_ns < 0 || c->spin_ns > 1000000000L)
+        return ipc__fail(IPC_EINVAL, "%s: spin_ns %ld is not within 0..1e9 (1 s)", m->name, c->spin_ns);
+    if (c->wait == IPC_WAIT_DEFAULT) c->wait = m->wait_default ? m->wait_default : IPC_WAIT_BLOCK;
+    unsigned waits = m->waits ? m->waits : IPC_WAIT_BIT(IPC_WAIT_BLOCK);
+    if (!(waits & IPC_WAIT_BIT(c->wait)))
+        return ipc__fail(IPC_ENOTSUP, "%s: cannot wait by '%s' (it can: %s%s%s)", m->name,
+                         ipc_wait_name(c->wait),
+                         waits & IPC_WAIT_BIT(IPC_WAIT_BLOCK) ? "block " : "",
+                         waits & IPC_WAIT_BIT(IPC_WAIT_SPIN) ? "spin " : "",
+                         waits & IPC_WAIT_BIT(IPC_WAIT_ADAPTIVE) ? "adaptive" : "");
+    return IPC_OK;
+}
+
 int ipc_open(const char *mechanism, const ipc_config *cfg, ipc_channel **out)
 {
     if (out) *out = NULL;
@@ -236,44 +165,33 @@ int ipc_open(const char *mechanism, const ipc_config *cfg, ipc_channel **out)
      * process; core/stale.c). */
     if (m->caps & (IPC_CAP_FORK | IPC_CAP_UNRELATED)) ipc__stale_sweep_once();
 
-    ipc_config c = cfg ? *cfg : (ipc_config){ 0 };
-    if (c.max_msg == 0) c.max_msg = m->default_max_msg;
-    if (c.capacity == 0) c.capacity = m->default_capacity;
-    if (c.max_msg > m->max_msg_limit)
-        return ipc__fail(IPC_EINVAL, "%s: max_msg %zu exceeds the mechanism's limit of %zu bytes",
-                         m->name, c.max_msg, m->max_msg_limit);
-    if (c.capacity > ((size_t)1 << 30))
-        return ipc__fail(IPC_EINVAL, "%s: capacity %zu is absurd (limit 2^30)", m->name, c.capacity);
-    if (c.order != IPC_FIFO && c.order != IPC_LIFO && c.order != IPC_PRIORITY)
-        return ipc__fail(IPC_EINVAL, "%s: order %d is not IPC_FIFO, IPC_LIFO or IPC_PRIORITY",
-                         m->name, c.order);
-    if ((c.flags & IPC_ATTACH) && !c.name && !c.endpoint)
-        return ipc__fail(IPC_EINVAL, "%s: IPC_ATTACH needs a name or an endpoint", m->name);
-    if ((c.flags & (IPC_ATTACH | IPC_ATTACHABLE)) && !(m->caps & IPC_CAP_UNRELATED))
-        return ipc__fail(IPC_ENOTSUP, "%s: cannot be attached by name", m->name);
-    /* The wait strategy: checked here, once, for every mechanism. */
-    if (!ipc_wait_name(c.wait))
-        return ipc__fail(IPC_EINVAL, "%s: wait %d is not an enum ipc_wait", m->name, c.wait);
-    if (c.spin_ns < 0 || c.spin_ns > 1000000000L)
-        return ipc__fail(IPC_EINVAL, "%s: spin_ns %ld is not within 0..1e9 (1 s)", m->name, c.spin_ns);
-    if (c.wait == IPC_WAIT_DEFAULT) c.wait = m->wait_default ? m->wait_default : IPC_WAIT_BLOCK;
-    unsigned waits = m->waits ? m->waits : IPC_WAIT_BIT(IPC_WAIT_BLOCK);
-    if (!(waits & IPC_WAIT_BIT(c.wait)))
-        return ipc__fail(IPC_ENOTSUP, "%s: cannot wait by '%s' (it can: %s%s%s)", m->name,
-                         ipc_wait_name(c.wait),
-                         waits & IPC_WAIT_BIT(IPC_WAIT_BLOCK) ? "block " : "",
-                         waits & IPC_WAIT_BIT(IPC_WAIT_SPIN) ? "spin " : "",
-                         waits & IPC_WAIT_BIT(IPC_WAIT_ADAPTIVE) ? "adaptive" : "");
-    int rc = m->ops->open(m, &c, out);
+    ipc_config c;
+    int rc = resolve_config(m, cfg, &c);
+    if (rc != IPC_OK) return rc;
+    rc = m->ops->open(m, &c, out);
     if (rc == IPC_OK) ipc__waiter_init(&(*out)->waiter, c.wait, c.spin_ns);
+    if (rc != IPC_OK) {
+        *out = NULL;
+        ipc__restore_errno(rc);
+    }
     return rc;
 }
 
-/* The calls themselves; ipc_send/ipc_recv below add the argument checks and
- * choose, with one branch, whether an observer must hear about it. */
-static inline int send_plain(ipc_channel *ch, const void *msg, size_t len, int prio, int timeout_ms)
+/* ---- send, recv, close --------------------------------------------------
+ * The plain paths; ipc_send/ipc_recv below add the argument checks and
+ * choose, with one branch, whether an observer must hear about it.  fn ==
+ * NULL: the ops table's op; otherwise a module extra's own operation
+ * (ipc__send_via and friends), which gets exactly the same treatment. */
+
+enum { CH_OPEN = 0, CH_CLOSING = 1, CH_CLOSED = 2 }; /* ipc_channel.closed */
+
+static inline int send_plain(ipc_channel *ch, const void *msg, size_t len, int prio, int timeout_ms,
+                             ipc_send_fn fn, void *arg)
 {
-    if (ch->closed) return ipc__fail(IPC_ECLOSED, "ipc_send: channel was closed");
+    /* RELAXED: a hint for a quick answer; the backend's own shut state is
+     * what orders a send against a close. */
+    if (atomic_load_explicit(&ch->closed, memory_order_relaxed) == CH_CLOSED)
+        return ipc__fail(IPC_ECLOSED, "ipc_send: channel was closed");
     if (len > ch->max_msg)
         return ipc__fail(IPC_EMSGSIZE, "%s: message of %zu bytes exceeds max_msg %zu",
                          ch->mech->name, len, ch->max_msg);
@@ -281,10 +199,13 @@ static inline int send_plain(ipc_channel *ch, const void *msg, size_t len, int p
     ipc__deadline_start(&d, timeout_ms);
     d.w = &ch->waiter;
     d.spin_end = 0;
-    return ch->mech->ops->send(ch, msg, len, prio, &d);
+    int rc = fn ? fn(ch, msg, len, prio, &d, arg) : ch->mech->ops->send(ch, msg, len, prio, &d);
+    if (__builtin_expect(rc == IPC_ESYS, 0)) ipc__restore_errno(rc);
+    return rc;
 }
 
-static inline int recv_plain(ipc_channel *ch, void *buf, size_t cap, size_t *len, int *prio, int timeout_ms)
+static inline int recv_plain(ipc_channel *ch, void *buf, size_t cap, size_t *len, int *prio, int timeout_ms,
+                             ipc_recv_fn fn, void *arg)
 {
     ipc_deadline d;
     ipc__deadline_start(&d, timeout_ms);
@@ -292,64 +213,119 @@ static inline int recv_plain(ipc_channel *ch, void *buf, size_t cap, size_t *len
     d.spin_end = 0;
     *len = 0;
     *prio = 0;
-    return ch->mech->ops->recv(ch, buf, cap, len, prio, &d);
+    int rc = fn ? fn(ch, buf, cap, len, prio, &d, arg) : ch->mech->ops->recv(ch, buf, cap, len, prio, &d);
+    if (__builtin_expect(rc == IPC_ESYS, 0)) ipc__restore_errno(rc);
+    return rc;
 }
 
 #ifndef IPC_NO_OBSERVER
 __attribute__((cold, noinline))
-static int send_observed(ipc_channel *ch, const void *msg, size_t len, int prio, int timeout_ms)
+static int send_observed(ipc_channel *ch, const void *msg, size_t len, int prio, int timeout_ms,
+                         ipc_send_fn fn, void *arg)
 {
     ipc__observer_emit(ch, IPC_EV_SEND_BEGIN, 0, len, prio, msg);
-    int rc = send_plain(ch, msg, len, prio, timeout_ms);
+    int rc = send_plain(ch, msg, len, prio, timeout_ms, fn, arg);
     if (ch->observer) ipc__observer_emit(ch, IPC_EV_SEND_DONE, rc, len, prio, msg);
     return rc;
 }
 
 __attribute__((cold, noinline))
-static int recv_observed(ipc_channel *ch, void *buf, size_t cap, size_t *len, int *prio, int timeout_ms)
+static int recv_observed(ipc_channel *ch, void *buf, size_t cap, size_t *len, int *prio, int timeout_ms,
+                         ipc_recv_fn fn, void *arg)
 {
     ipc__observer_emit(ch, IPC_EV_RECV_BEGIN, 0, cap, 0, NULL);
-    int rc = recv_plain(ch, buf, cap, len, prio, timeout_ms);
+    int rc = recv_plain(ch, buf, cap, len, prio, timeout_ms, fn, arg);
     if (ch->observer) ipc__observer_emit(ch, IPC_EV_RECV_DONE, rc, *len, *prio, rc == IPC_OK ? buf : NULL);
     return rc;
 }
 #endif
 
+static inline int send_checked(const char *what, ipc_channel *ch, const void *msg, size_t len, int prio,
+                               int timeout_ms, ipc_send_fn fn, void *arg)
+{
+    if (!valid(ch)) return ipc__fail(IPC_EINVAL, "%s: not an open channel", what);
+    if (!msg && len) return ipc__fail(IPC_EINVAL, "%s: msg is NULL", what);
+    if (!ipc__timeout_valid(timeout_ms))
+        return ipc__fail(IPC_EINVAL, "%s: timeout %d ms (use -1 to block, 0 not to wait, > 0 to wait)",
+                         what, timeout_ms);
+#ifndef IPC_NO_OBSERVER
+    if (__builtin_expect(ch->observer != NULL, 0)) return send_observed(ch, msg, len, prio, timeout_ms, fn, arg);
+#endif
+    return send_plain(ch, msg, len, prio, timeout_ms, fn, arg);
+}
+
+static inline int recv_checked(const char *what, ipc_channel *ch, void *buf, size_t cap, size_t *len,
+                               int *prio, int timeout_ms, ipc_recv_fn fn, void *arg)
+{
+    if (!valid(ch)) return ipc__fail(IPC_EINVAL, "%s: not an open channel", what);
+    if (!len) return ipc__fail(IPC_EINVAL, "%s: len is NULL", what);
+    if (!buf && cap) return ipc__fail(IPC_EINVAL, "%s: buf is NULL", what);
+    if (!ipc__timeout_valid(timeout_ms))
+        return ipc__fail(IPC_EINVAL, "%s: timeout %d ms (use -1 to block, 0 not to wait, > 0 to wait)",
+                         what, timeout_ms);
+    int p, rc;
+#ifndef IPC_NO_OBSERVER
+    if (__builtin_expect(ch->observer != NULL, 0))
+        rc = recv_observed(ch, buf, cap, len, &p, timeout_ms, fn, arg);
+    else
+#endif
+        rc = recv_plain(ch, buf, cap, len, &p, timeout_ms, fn, arg);
+    if (prio) *prio = p;
+    return rc;
+}
+
 int ipc_send(ipc_channel *ch, const void *msg, size_t len, int prio, int timeout_ms)
 {
-    if (!valid(ch)) return ipc__fail(IPC_EINVAL, "ipc_send: not an open channel");
-    if (!msg && len) return ipc__fail(IPC_EINVAL, "ipc_send: msg is NULL");
-#ifndef IPC_NO_OBSERVER
-    if (__builtin_expect(ch->observer != NULL, 0)) return send_observed(ch, msg, len, prio, timeout_ms);
-#endif
-    return send_plain(ch, msg, len, prio, timeout_ms);
+    return send_checked("ipc_send", ch, msg, len, prio, timeout_ms, NULL, NULL);
 }
 
 int ipc_recv(ipc_channel *ch, void *buf, size_t cap, size_t *len, int *prio, int timeout_ms)
 {
-    if (!valid(ch)) return ipc__fail(IPC_EINVAL, "ipc_recv: not an open channel");
-    if (!len) return ipc__fail(IPC_EINVAL, "ipc_recv: len is NULL");
-    if (!buf && cap) return ipc__fail(IPC_EINVAL, "ipc_recv: buf is NULL");
-    int p;
-#ifndef IPC_NO_OBSERVER
-    if (__builtin_expect(ch->observer != NULL, 0)) {
-        int rc = recv_observed(ch, buf, cap, len, &p, timeout_ms);
-        if (prio) *prio = p;
-        return rc;
+    return recv_checked("ipc_recv", ch, buf, cap, len, prio, timeout_ms, NULL, NULL);
+}
+
+int ipc__send_via(ipc_channel *ch, const void *msg, size_t len, int prio, int timeout_ms,
+                  ipc_send_fn fn, void *arg)
+{
+    return send_checked(ch && valid(ch) ? ch->mech->name : "send", ch, msg, len, prio, timeout_ms, fn, arg);
+}
+
+int ipc__recv_via(ipc_channel *ch, void *buf, size_t cap, size_t *len, int *prio, int timeout_ms,
+                  ipc_recv_fn fn, void *arg)
+{
+    return recv_checked(ch && valid(ch) ? ch->mech->name : "recv", ch, buf, cap, len, prio, timeout_ms, fn, arg);
+}
+
+/* Close: at most one backend close at a time per handle, and only a
+ * successful one marks the handle closed, so a failed close can be retried.
+ * A caller that finds another thread's close in progress waits for its
+ * verdict (closes are short: a store and a wake) and then retries or
+ * returns. */
+int ipc__close_via(ipc_channel *ch, ipc_close_fn fn, void *arg)
+{
+    if (!valid(ch)) return ipc__fail(IPC_EINVAL, "close: not an open channel");
+    for (;;) {
+        int state = CH_OPEN;
+        /* ACQ_REL: the winner's backend close happens after any earlier
+         * close's verdict; a loser that sees CLOSED sees the close done. */
+        if (atomic_compare_exchange_strong_explicit(&ch->closed, &state, CH_CLOSING,
+                                                    memory_order_acq_rel, memory_order_acquire))
+            break;
+        if (state == CH_CLOSED) return IPC_OK; /* idempotent */
+        sched_yield();                          /* CH_CLOSING: another thread's close */
     }
-#endif
-    int rc = recv_plain(ch, buf, cap, len, &p, timeout_ms);
-    if (prio) *prio = p;
+    int rc = fn ? fn(ch, arg) : ch->mech->ops->close(ch);
+    /* RELEASE: the backend's close happens before anyone sees CLOSED. */
+    atomic_store_explicit(&ch->closed, rc == IPC_OK ? CH_CLOSED : CH_OPEN, memory_order_release);
+    if (rc == IPC_ESYS) ipc__restore_errno(rc);
+    OBSERVE(ch, IPC_EV_CLOSE, rc, 0, 0, NULL);
     return rc;
 }
 
 int ipc_close(ipc_channel *ch)
 {
     if (!valid(ch)) return ipc__fail(IPC_EINVAL, "ipc_close: not an open channel");
-    if (atomic_exchange(&ch->closed, true)) return IPC_OK;
-    int rc = ch->mech->ops->close(ch);
-    OBSERVE(ch, IPC_EV_CLOSE, rc, 0, 0, NULL);
-    return rc;
+    return ipc__close_via(ch, NULL, NULL);
 }
 
 void ipc_free(ipc_channel *ch)

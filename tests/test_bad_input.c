@@ -7,6 +7,7 @@
  */
 #define _GNU_SOURCE
 #include "testlib.h"
+#include "ipc_internal.h" /* ipc__mechanism_check */
 
 #include "brokers/ipc_amqp.h"
 #include "brokers/ipc_redis.h"
@@ -237,6 +238,33 @@ static void test_broker_extras(void **state)
     ipc_free(ch);
 }
 
+/* The registry's self-check (core/backend.h): every mechanism's ops agree
+ * with its caps — pollfd iff IPC_CAP_POLL, attach_config iff
+ * IPC_CAP_UNRELATED, the mandatory ops present — and the check itself
+ * catches a descriptor that lies. */
+static void test_registry_ops_agree_with_caps(void **state)
+{
+    (void)state;
+    size_t n;
+    const ipc_mechanism *const *all = ipc_mechanisms(&n);
+    for (size_t i = 0; i < n; i++)
+        if (ipc__mechanism_check(all[i]) != IPC_OK) fail_msg("%s", ipc_last_error());
+
+    const ipc_mechanism *pipe = ipc_find("pipe");
+    assert_non_null(pipe);
+    ipc_mechanism liar = *pipe;
+    liar.caps &= ~(unsigned)IPC_CAP_POLL; /* but ops.pollfd is set */
+    assert_ipc(ipc__mechanism_check(&liar), IPC_EINVAL);
+    liar = *pipe;
+    liar.caps |= IPC_CAP_UNRELATED;       /* but no ops.attach_config */
+    assert_ipc(ipc__mechanism_check(&liar), IPC_EINVAL);
+    struct ipc_ops no_recv = *pipe->ops;
+    no_recv.recv = NULL;
+    liar = *pipe;
+    liar.ops = &no_recv;
+    assert_ipc(ipc__mechanism_check(&liar), IPC_EINVAL);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -246,6 +274,7 @@ int main(void)
         TL_CASE(test_shm_extras),
         TL_CASE(test_event_and_poll_extras),
         TL_CASE(test_broker_extras),
+        TL_CASE(test_registry_ops_agree_with_caps),
     };
     return cmocka_run_group_tests_name("bad input to the module extras", tests, NULL, NULL);
 }

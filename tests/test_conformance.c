@@ -18,6 +18,8 @@
 #define _GNU_SOURCE
 #include "testlib.h"
 
+#include <limits.h>
+
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
@@ -1152,6 +1154,9 @@ static void test_bad_arguments_answer_errors(void **state)
     if (!has(IPC_CAP_UNRELATED)) {
         assert_ipc(ipc_open(M->name, &(ipc_config){ .name = "x", .flags = IPC_ATTACH }, &ch), IPC_ENOTSUP);
         assert_ipc(ipc_open(M->name, &(ipc_config){ .flags = IPC_ATTACHABLE }, &ch), IPC_ENOTSUP);
+        /* issue 12.5: no name or endpoint to open by, one answer everywhere */
+        assert_ipc(ipc_open(M->name, &(ipc_config){ .name = "x" }, &ch), IPC_EINVAL);
+        assert_ipc(ipc_open(M->name, &(ipc_config){ .endpoint = "x" }, &ch), IPC_EINVAL);
     }
     /* wait strategies: out of the enum, a negative or absurd spin budget, one it cannot do */
     assert_ipc(ipc_open(M->name, &(ipc_config){ .wait = 42 }, &ch), IPC_EINVAL);
@@ -1160,6 +1165,11 @@ static void test_bad_arguments_answer_errors(void **state)
     unsigned waits = M->waits ? M->waits : IPC_WAIT_BIT(IPC_WAIT_BLOCK);
     for (int w = IPC_WAIT_BLOCK; w <= IPC_WAIT_ADAPTIVE; w++)
         if (!(waits & IPC_WAIT_BIT(w))) assert_ipc(ipc_open(M->name, &(ipc_config){ .wait = w }, &ch), IPC_ENOTSUP);
+    /* issue 12.5: the config is checked against the caps, in one place */
+    assert_ipc(ipc_open(M->name, &(ipc_config){ .flags = 1u << 7 }, &ch), IPC_EINVAL);
+    if (!has(IPC_CAP_LIFO)) assert_ipc(ipc_open(M->name, &(ipc_config){ .order = IPC_LIFO }, &ch), IPC_EINVAL);
+    if (!has(IPC_CAP_PRIORITY))
+        assert_ipc(ipc_open(M->name, &(ipc_config){ .order = IPC_PRIORITY }, &ch), IPC_EINVAL);
     assert_null(ch);
 
     ch = open_default();
@@ -1168,6 +1178,12 @@ static void test_bad_arguments_answer_errors(void **state)
     assert_ipc(ipc_send(ch, NULL, 5, 0, 0), IPC_EINVAL);
     assert_ipc(ipc_recv(ch, buf, sizeof buf, NULL, NULL, 0), IPC_EINVAL);
     assert_ipc(ipc_recv(ch, NULL, 5, &got, NULL, 0), IPC_EINVAL);
+    /* issue 12.4: only -1 means forever; other negatives are mistakes */
+    static const int bad_timeouts[] = { -2, -100, INT_MIN };
+    for (size_t i = 0; i < sizeof bad_timeouts / sizeof bad_timeouts[0]; i++) {
+        assert_ipc(ipc_send(ch, "x", 1, 0, bad_timeouts[i]), IPC_EINVAL);
+        assert_ipc(ipc_recv(ch, buf, sizeof buf, &got, NULL, bad_timeouts[i]), IPC_EINVAL);
+    }
     ipc_config acfg;
     assert_ipc(ipc_attach_config(ch, NULL), IPC_EINVAL);
     int rc = ipc_attach_config(ch, &acfg);

@@ -46,11 +46,16 @@ static void test_lifo_returns_newest_first(void **state)
     ipc_free(ch);
 }
 
+/* Issue 12.5: "queue" claims IPC_CAP_FIFO, so it must not turn LIFO (or
+ * PRIORITY) on request; the order is the mechanism's ("lifo", "priority"). */
 static void test_order_field_selects_lifo_on_queue(void **state)
 {
     (void)state;
     ipc_channel *ch = NULL;
-    assert_ipc(ipc_open("queue", &(ipc_config){ .order = IPC_LIFO }, &ch), IPC_OK);
+    assert_ipc(ipc_open("queue", &(ipc_config){ .order = IPC_LIFO }, &ch), IPC_EINVAL);
+    assert_ipc(ipc_open("queue", &(ipc_config){ .order = IPC_PRIORITY }, &ch), IPC_EINVAL);
+    assert_null(ch);
+    assert_ipc(ipc_open("lifo", &(ipc_config){ .order = IPC_LIFO }, &ch), IPC_OK);
     for (int i = 0; i < 3; i++) assert_ipc(put_int(ch, i, 0), IPC_OK);
     assert_int_equal(get_int(ch, NULL), 2);
     ipc_free(ch);

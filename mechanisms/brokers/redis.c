@@ -77,7 +77,7 @@
 #define _GNU_SOURCE
 #include "brokers/ipc_redis.h"
 #include "../ipc_internal.h"
-#include "../pipes/named.h" /* ipc__named_tempdir, ipc__helper_start */
+
 
 #include <hiredis.h>
 
@@ -1127,8 +1127,6 @@ static int rd_open(const ipc_mechanism *m, const ipc_config *cfg, ipc_channel **
         return ipc__fail(IPC_EINVAL, "redis: name must be 1..%d bytes", KEY_MAX - 9);
     if ((cfg->flags & IPC_ATTACH) && !cfg->name)
         return ipc__fail(IPC_EINVAL, "redis: IPC_ATTACH needs the channel's name (the key)");
-    if (m == &ipc_mech_redis_prio && cfg->order != IPC_FIFO && cfg->order != IPC_PRIORITY)
-        return ipc__fail(IPC_EINVAL, "redis-prio: the order is always IPC_PRIORITY");
 
     redis_channel *r = ipc__channel_alloc(sizeof *r, m, cfg);
     if (!r) return IPC_ESYS;
@@ -1194,18 +1192,19 @@ int64_t ipc_redis_wall_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+static int send_at_op(ipc_channel *ch, const void *msg, size_t len, int prio, const ipc_deadline *d, void *due)
+{
+    return push(as_redis(ch), msg, len, prio, due, d);
+}
+
+/* Through dispatch (ipc__send_via): the same checks and observer events as
+ * ipc_send, with a due time; never waits (timeout 0). */
 int ipc_redis_send_at(ipc_channel *ch, const void *msg, size_t len, int64_t due_ms)
 {
     if (!is_redis(ch)) return ipc__fail(IPC_EINVAL, "ipc_redis_send_at: not a redis channel");
-    if (!msg && len) return ipc__fail(IPC_EINVAL, "ipc_redis_send_at: msg is NULL");
-    if (ch->closed) return ipc__fail(IPC_ECLOSED, "ipc_redis_send_at: channel was closed");
-    if (len > ch->max_msg)
-        return ipc__fail(IPC_EMSGSIZE, "redis: message of %zu bytes exceeds max_msg %zu", len, ch->max_msg);
     char due[24];
     snprintf(due, sizeof due, "%lld", (long long)due_ms);
-    ipc_deadline nowait;
-    ipc__deadline_start(&nowait, 0);
-    return push(as_redis(ch), msg, len, 0, due, &nowait);
+    return ipc__send_via(ch, msg, len, 0, 0, send_at_op, due);
 }
 
 /* ---- batches: a whole batch in one script ------------------------------ */

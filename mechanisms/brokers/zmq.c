@@ -86,7 +86,7 @@
 #define _GNU_SOURCE
 #include "brokers/ipc_zmq.h"
 #include "../ipc_internal.h"
-#include "../pipes/named.h" /* ipc__named_tempdir, ipc_helper */
+
 
 #include <zmq.h>
 
@@ -922,7 +922,6 @@ static int zq_open(const ipc_mechanism *m, const ipc_config *cfg, ipc_channel **
     static pthread_once_t once = PTHREAD_ONCE_INIT;
     pthread_once(&once, install_fork_handlers);
     if (cfg->name && cfg->endpoint) return ipc__fail(IPC_EINVAL, "zmq: give a name (an ipc path) or an endpoint, not both");
-    if (cfg->order != IPC_FIFO) return ipc__fail(IPC_EINVAL, "zmq: only FIFO order");
     bool attach = cfg->flags & IPC_ATTACH;
 
     zmq_channel *z = ipc__channel_alloc(sizeof *z, m, cfg);

@@ -113,27 +113,10 @@ void ipc__holdback_destroy(ipc_holdback *h)
 
 /* ---- backoff ----------------------------------------------------------- */
 
-static void add_ns(struct timespec *t, long ns)
-{
-    t->tv_nsec += ns;
-    while (t->tv_nsec >= 1000000000L) {
-        t->tv_nsec -= 1000000000L;
-        t->tv_sec++;
-    }
-}
-
-static bool before(const struct timespec *a, const struct timespec *b)
-{
-    return a->tv_sec != b->tv_sec ? a->tv_sec < b->tv_sec : a->tv_nsec < b->tv_nsec;
-}
-
 int ipc__backoff_sleep(ipc_backoff *b, const ipc_deadline *d)
 {
     if (ipc__deadline_passed(d)) return 0;
-    struct timespec wake;
-    clock_gettime(CLOCK_MONOTONIC, &wake);
-    add_ns(&wake, b->step_ns);
-    if (!ipc__deadline_blocks_forever(d) && before(&d->when, &wake)) wake = d->when;
+    struct timespec wake = ipc__deadline_step(d, b->step_ns);
     /* An absolute wake-up time: a signal (EINTR) does not stretch the wait. */
     while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &wake, NULL) == EINTR) {}
     if (b->step_ns < IPC_BACKOFF_MAX_NS) b->step_ns *= 2;

@@ -1,7 +1,7 @@
 /*
- * shared_sync.c — locks and condition variables that live in shared memory
- * and survive the death of a holder: the building blocks of every
- * cross-process mechanism here.
+ * core/sync.c — locks and condition variables (see sync.h): the robust
+ * process-shared ones that survive the death of a holder, and the private
+ * monotonic ones, set up in one place.
  *
  * Two attributes do the work:
  *   PTHREAD_PROCESS_SHARED  the futex word may be in memory mapped by
@@ -13,36 +13,38 @@
  *                           while holding the lock is the classic hang).
  */
 #define _GNU_SOURCE
-#include "ipc_internal.h"
+#include "core/sync.h"
+#include "core/error.h"
+#include "core/wait.h"
 
 #include <sys/mman.h>
 
-int ipc__shared_mutex_init(pthread_mutex_t *m)
+int ipc__mutex_init(pthread_mutex_t *m, bool shared)
 {
     pthread_mutexattr_t a;
     int err = pthread_mutexattr_init(&a);
-    if (!err) err = pthread_mutexattr_setpshared(&a, PTHREAD_PROCESS_SHARED);
-    if (!err) err = pthread_mutexattr_setrobust(&a, PTHREAD_MUTEX_ROBUST);
+    if (!err && shared) err = pthread_mutexattr_setpshared(&a, PTHREAD_PROCESS_SHARED);
+    if (!err && shared) err = pthread_mutexattr_setrobust(&a, PTHREAD_MUTEX_ROBUST);
     if (!err) err = pthread_mutex_init(m, &a);
     pthread_mutexattr_destroy(&a);
     if (err) { /* pthread calls return the error instead of setting errno */
         errno = err;
-        return ipc__fail(IPC_ESYS, "pthread_mutex_init (robust, process-shared)");
+        return ipc__fail(IPC_ESYS, "pthread_mutex_init (%s)", shared ? "robust, process-shared" : "private");
     }
     return IPC_OK;
 }
 
-int ipc__shared_cond_init(pthread_cond_t *c)
+int ipc__cond_init(pthread_cond_t *c, bool shared)
 {
     pthread_condattr_t a;
     int err = pthread_condattr_init(&a);
-    if (!err) err = pthread_condattr_setpshared(&a, PTHREAD_PROCESS_SHARED);
-    if (!err) err = pthread_condattr_setclock(&a, CLOCK_MONOTONIC);
+    if (!err && shared) err = pthread_condattr_setpshared(&a, PTHREAD_PROCESS_SHARED);
+    if (!err) err = pthread_condattr_setclock(&a, CLOCK_MONOTONIC); /* deadlines are monotonic */
     if (!err) err = pthread_cond_init(c, &a);
     pthread_condattr_destroy(&a);
     if (err) {
         errno = err;
-        return ipc__fail(IPC_ESYS, "pthread_cond_init (process-shared, monotonic)");
+        return ipc__fail(IPC_ESYS, "pthread_cond_init (%s, monotonic)", shared ? "process-shared" : "private");
     }
     return IPC_OK;
 }

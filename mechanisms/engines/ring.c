@@ -1,6 +1,7 @@
 /*
- * spsc.c — "spsc", a lock-free single-producer/single-consumer ring between
- * two threads, and the ring itself, which shm_ring.c reuses in shared memory.
+ * engines/ring.c — the lock-free single-producer/single-consumer ring that
+ * three mechanisms share: "spsc" keeps it in the heap for two threads,
+ * "shm_spsc" and "shm" place it in shared memory (shm/shm.c).
  *
  * The idea (Lamport 1983; the modern form is rigtorp's SPSCQueue or the
  * Linux kfifo): a circular array and two counters.  The producer alone
@@ -257,7 +258,7 @@ void (*ipc__ring_lock_hook)(ipc_channel *ch, int is_recv);
 /* Take a side's lock, if there is one.  0 locked (or no lock), 1 deadline,
  * IPC_ESYS.  A holder that died inside push/pop left the ring consistent:
  * its index store, the only shared effect that matters, is one atomic
- * store that either happened or did not (see shm_ring.c), so
+ * store that either happened or did not (see shm/shm.c), so
  * EOWNERDEAD needs no repair beyond what ipc__lock already does. */
 static int lock_side(ipc_channel *ch, pthread_mutex_t *lock, const ipc_deadline *d, int is_recv)
 {
@@ -328,69 +329,3 @@ long ipc__ring_depth(const ipc_ring *r)
     uint64_t tail = atomic_load_explicit(&r->tail, memory_order_relaxed);
     return tail > head ? (long)(tail - head) : 0;
 }
-
-/* ---- "spsc": the ring in the heap, between two threads ------------------- */
-
-typedef struct spsc {
-    ipc_channel base;
-    ipc_ring   *ring; /* aligned_alloc'd: its lines must start on 64-byte boundaries */
-} spsc;
-
-static ipc_ring *ring_of(ipc_channel *ch) { return ((spsc *)ch)->ring; }
-
-static int spsc_send(ipc_channel *ch, const void *msg, size_t len, int prio, const ipc_deadline *d)
-{
-    return ipc__ring_send(ch, ring_of(ch), NULL, msg, len, prio, d); /* one producer: no lock */
-}
-
-static int spsc_recv(ipc_channel *ch, void *buf, size_t cap, size_t *len, int *prio, const ipc_deadline *d)
-{
-    return ipc__ring_recv(ch, ring_of(ch), NULL, buf, cap, len, prio, d);
-}
-
-static int spsc_close(ipc_channel *ch) { return ipc__ring_close(ring_of(ch)); }
-
-static void spsc_free(ipc_channel *ch)
-{
-    free(ring_of(ch));
-    free(ch);
-}
-
-static long spsc_depth(const ipc_channel *ch) { return ipc__ring_depth(((const spsc *)ch)->ring); }
-
-static int spsc_open(const ipc_mechanism *m, const ipc_config *cfg, ipc_channel **out)
-{
-    if (cfg->name || cfg->endpoint || (cfg->flags & IPC_ATTACH))
-        return ipc__fail(IPC_EINVAL, "spsc: a thread ring has no name or endpoint");
-    if (cfg->order != IPC_FIFO)
-        return ipc__fail(IPC_EINVAL, "spsc: a ring is FIFO only");
-    size_t size = ipc__ring_size(cfg->capacity, cfg->max_msg);
-    if (size == 0)
-        return ipc__fail(IPC_EINVAL, "spsc: capacity %zu x max_msg %zu exceeds 1 GiB",
-                         cfg->capacity, cfg->max_msg);
-    spsc *q = ipc__channel_alloc(sizeof *q, m, cfg);
-    if (!q) return IPC_ESYS;
-    q->ring = aligned_alloc(64, size); /* size is a multiple of 64, as C11 asks */
-    if (!q->ring) {
-        free(q);
-        return ipc__fail(IPC_ESYS, "spsc: aligned_alloc(%zu)", size);
-    }
-    memset(q->ring, 0, sizeof(ipc_ring)); /* the slots need no zeroing */
-    ipc__ring_init(q->ring, cfg->capacity, cfg->max_msg, false);
-    *out = &q->base;
-    return IPC_OK;
-}
-
-static const struct ipc_ops spsc_ops = {
-    .open = spsc_open, .send = spsc_send, .recv = spsc_recv, .close = spsc_close,
-    .free = spsc_free, .pollfd = NULL, .depth = spsc_depth,
-};
-
-const ipc_mechanism ipc_mech_spsc = {
-    .name = "spsc", .family = "shm",
-    .summary = "lock-free single-producer/single-consumer ring between two threads (C11 atomics)",
-    .caps = IPC_CAP_THREADS | IPC_CAP_BOUNDED | IPC_CAP_FIFO | IPC_CAP_CLOSE_WAKES,
-    .max_msg_limit = 16u << 20, .default_max_msg = 64 * 1024, .default_capacity = 64,
-    .wait_strategy = IPC_RING_WAIT_STRATEGY, .ops = &spsc_ops,
-    .waits = IPC_WAIT_BIT(IPC_WAIT_ADAPTIVE), .wait_default = IPC_WAIT_ADAPTIVE,
-};

@@ -1,8 +1,8 @@
 /*
- * spsc.h — the single-producer/single-consumer ring of spsc.c, written once
- * and used twice: spsc.c keeps it in the heap for two threads, shm_ring.c
- * places the very same struct in shared memory for two processes (and, for
- * the MPMC "shm", puts one lock in front of each side).
+ * engines/ring.h — the single-producer/single-consumer ring, written once
+ * and used three times (shm/shm.c): "spsc" keeps it in the heap for two
+ * threads, "shm_spsc" places the very same struct in shared memory for two
+ * processes, and the MPMC "shm" puts one lock in front of each side.
  *
  * Layout: the producer's index and the consumer's index sit on separate
  * 64-byte cache lines, so the two sides only exchange a line when one of
@@ -20,7 +20,7 @@
 #include <stdint.h>
 
 /* A place to sleep until "something changed": the futex protocol of
- * spsc.c (see ring_wait there for why no wakeup is ever lost). */
+ * ring.c (see ring_wait there for why no wakeup is ever lost). */
 typedef struct ipc_waitpoint {
     _Atomic uint32_t seq;     /* the futex word: bumped by every wake           */
     _Atomic uint32_t waiters; /* callers between "going to sleep" and "awake"   */
@@ -70,7 +70,7 @@ int  ipc__ring_close(ipc_ring *r);
 long ipc__ring_depth(const ipc_ring *r);
 
 /* The spin budget (pause rounds before a waiter goes to the futex) adapts
- * between these bounds (spsc.c, spin()), and is 0 on a machine with one
+ * between these bounds (ring.c, spin()), and is 0 on a machine with one
  * CPU; the wait_strategy string is built from the ceiling, so it says
  * exactly what happens.  Measured on this project's 2-vCPU machines (shm_spsc
  * ping-pong, 64 bytes, median round trip): a fixed 2000 rounds gave 0.2 us

@@ -49,14 +49,6 @@
 
 static ipc_stream *as_stream(ipc_channel *ch) { return (ipc_stream *)ch; }
 
-static int set_nonblocking(int fd)
-{
-    int fl = fcntl(fd, F_GETFL);
-    if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0)
-        return ipc__fail(IPC_ESYS, "fcntl(O_NONBLOCK)");
-    return IPC_OK;
-}
-
 int ipc__stream_shared_init(ipc_stream_shared *sh)
 {
     int rc = ipc__shared_mutex_init(&sh->write_lock);
@@ -73,8 +65,8 @@ int ipc__stream_init(ipc_stream *s, int rfd, int wfd, bool is_socket, ipc_stream
     s->shut_fd = -1;
     s->shared = shared;
     s->shared_is_mapped = false;
-    int rc = set_nonblocking(rfd);
-    if (rc == IPC_OK && wfd != rfd) rc = set_nonblocking(wfd);
+    int rc = ipc__set_nonblock(rfd);
+    if (rc == IPC_OK && wfd != rfd) rc = ipc__set_nonblock(wfd);
     if (rc != IPC_OK) return rc;
     if (!is_socket) ipc__ignore_sigpipe(); /* writev has no MSG_NOSIGNAL */
 

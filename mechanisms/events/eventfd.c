@@ -205,9 +205,6 @@ static long evq_depth(const ipc_channel *ch)
 
 static int evq_open(const ipc_mechanism *m, const ipc_config *cfg, ipc_channel **out)
 {
-    if (cfg->name || cfg->endpoint)
-        return ipc__fail(IPC_EINVAL, "eventfd: shared by inheritance only; it has no name");
-    if (cfg->order == IPC_LIFO) return ipc__fail(IPC_EINVAL, "eventfd: FIFO only");
     if (cfg->capacity > MAX_CAPACITY)
         return ipc__fail(IPC_EINVAL, "eventfd: capacity %zu > %d", cfg->capacity, MAX_CAPACITY);
     evq *q = ipc__channel_alloc(sizeof *q, m, cfg);

@@ -13,29 +13,6 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
-int ipc__named_tempdir(char *dir, size_t size, const char *mech)
-{
-    const char *tmp = getenv("TMPDIR");
-    if (!tmp || !*tmp) tmp = "/tmp";
-    char lead[4096];
-    int n = snprintf(lead, sizeof lead, "%s/", tmp);
-    if (n < 0 || (size_t)n >= sizeof lead)
-        return ipc__fail(IPC_EINVAL, "%s: $TMPDIR is too long", mech);
-    if (ipc__unique_name(dir, size, lead, ".XXXXXX") != IPC_OK)
-        return ipc__fail(IPC_EINVAL, "%s: a directory name under '%s' does not fit in %zu bytes",
-                         mech, tmp, size);
-    if (!mkdtemp(dir)) return ipc__fail(IPC_ESYS, "%s: mkdtemp('%s')", mech, dir);
-    return IPC_OK;
-}
-
-int ipc__named_path(char *out, size_t size, const char *dir, const char *leaf, const char *what)
-{
-    int n = snprintf(out, size, "%s/%s", dir, leaf);
-    if (n < 0 || (size_t)n >= size)
-        return ipc__fail(IPC_EINVAL, "%s: path '%s/%s' is longer than %zu bytes", what, dir, leaf, size - 1);
-    return IPC_OK;
-}
-
 void ipc__named_adopt_shut_fd(ipc_stream *s, int fd)
 {
     if (s->shut_fd >= 0) close(s->shut_fd);
@@ -135,8 +112,8 @@ int ipc__hello_recv(int fd, ipc_hello *h, int *fds, int nfds, const ipc_deadline
 
 int ipc__named_connect(int fd, const struct sockaddr *addr, socklen_t len, const ipc_deadline *d)
 {
-    int fl = fcntl(fd, F_GETFL);
-    if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0) return ipc__fail(IPC_ESYS, "fcntl(O_NONBLOCK)");
+    int rc = ipc__set_nonblock(fd);
+    if (rc != IPC_OK) return rc;
     if (connect(fd, addr, len) == 0) return IPC_OK;
     /* A non-blocking connect that was interrupted or is under way finishes
      * in the background: wait for writability, then read its verdict. */
@@ -155,53 +132,4 @@ int ipc__named_connect(int fd, const struct sockaddr *addr, socklen_t len, const
         return ipc__fail(IPC_ESYS, "connect");
     }
     return IPC_OK;
-}
-
-/* ---- helper thread ------------------------------------------------------ */
-
-int ipc__helper_init(ipc_helper *h)
-{
-    h->pid = 0;
-    h->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-    if (h->stop_fd < 0) return ipc__fail(IPC_ESYS, "eventfd");
-    return IPC_OK;
-}
-
-int ipc__helper_start(ipc_helper *h, void *(*fn)(void *), void *arg)
-{
-    /* The new thread inherits the signal mask in force at pthread_create. */
-    sigset_t all, old;
-    sigfillset(&all);
-    int err = pthread_sigmask(SIG_SETMASK, &all, &old);
-    if (!err) {
-        err = pthread_create(&h->thread, NULL, fn, arg);
-        pthread_sigmask(SIG_SETMASK, &old, NULL);
-    }
-    if (err) { /* pthread calls return the error instead of setting errno */
-        errno = err;
-        return ipc__fail(IPC_ESYS, "pthread_create");
-    }
-    h->pid = getpid();
-    return IPC_OK;
-}
-
-void ipc__helper_stop(ipc_helper *h, int grace_ms, void (*unstick)(void *), void *arg)
-{
-    if (h->stop_fd < 0) return;
-    if (h->pid == getpid()) {
-        uint64_t one = 1;
-        if (write(h->stop_fd, &one, sizeof one) < 0) { /* cannot fail: counter far from max */ }
-        struct timespec until;
-        clock_gettime(CLOCK_REALTIME, &until); /* pthread_timedjoin_np takes CLOCK_REALTIME */
-        until.tv_sec += grace_ms / 1000;
-        until.tv_nsec += (long)(grace_ms % 1000) * 1000000L;
-        if (until.tv_nsec >= 1000000000L) { until.tv_sec++; until.tv_nsec -= 1000000000L; }
-        if (pthread_timedjoin_np(h->thread, NULL, &until) != 0) {
-            if (unstick) unstick(arg);
-            pthread_join(h->thread, NULL);
-        }
-    }
-    h->pid = 0;
-    close(h->stop_fd);
-    h->stop_fd = -1;
 }

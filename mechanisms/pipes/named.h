@@ -1,9 +1,9 @@
 /*
  * named.h — what the named members of the pipes family (fifo, unix, tcp)
- * share, and nothing the anonymous ones need: private temporary
- * directories, a "shut down" fd that unrelated processes can hold, the
- * attach handshake, connecting with a deadline, and the small helper thread
- * through which an owner lets attachers in.
+ * share, and nothing the anonymous ones need: a "shut down" fd that
+ * unrelated processes can hold, the attach handshake, connecting with a
+ * deadline.  Temp dirs (core/names.h) and the helper thread through which
+ * an owner lets attachers in (core/thread.h) are the core's.
  */
 #ifndef IPCPLAY_NAMED_H
 #define IPCPLAY_NAMED_H
@@ -16,14 +16,6 @@
 
 /* How long ipc_open(IPC_ATTACH) waits for the owner to answer. */
 #define IPC_ATTACH_TIMEOUT_MS 5000
-
-/* Make a private directory "$TMPDIR/<prefix>.<pid>.<n>.XXXXXX" (mode 0700,
- * /tmp when TMPDIR is unset) for generated names.  RETURNS 0 or IPC_ESYS,
- * IPC_EINVAL (does not fit in size). */
-int  ipc__named_tempdir(char *dir, size_t size, const char *mech);
-
-/* "dir/leaf" into out, or IPC_EINVAL naming `what` if it does not fit. */
-int  ipc__named_path(char *out, size_t size, const char *dir, const char *leaf, const char *what);
 
 /* stream.c gives every stream its own eventfd as the shut-down signal; an
  * eventfd reaches only processes that inherit it.  Replace it by fd (which
@@ -56,26 +48,5 @@ int  ipc__hello_recv(int fd, ipc_hello *h, int *fds, int nfds, const ipc_deadlin
 /* connect(2) a socket (made non-blocking here) before the deadline.
  * RETURNS 0 or IPC_ESYS (errno from connect, or ETIMEDOUT). */
 int  ipc__named_connect(int fd, const struct sockaddr *addr, socklen_t len, const ipc_deadline *d);
-
-/* ---- a helper thread that an owner runs to serve attachers ---------------
- * It starts with every signal blocked (a signal meant for the program, such
- * as a test's SIGALRM watchdog, must never run its handler here) and polls
- * stop_fd, which ipc__helper_stop makes readable.  Threads do not survive
- * fork(): only the process that started it stops and joins it. */
-typedef struct ipc_helper {
-    pthread_t thread;
-    int       stop_fd;  /* eventfd; -1 before ipc__helper_init           */
-    pid_t     pid;      /* the process running the thread; 0: not started */
-} ipc_helper;
-
-/* Create stop_fd (so that the owner can hand it to what the thread will
- * use), then start the thread.  Both RETURN 0 or IPC_ESYS. */
-int  ipc__helper_init(ipc_helper *h);
-int  ipc__helper_start(ipc_helper *h, void *(*fn)(void *), void *arg);
-/* Ask the thread to stop and join it (in the starting process); elsewhere
- * (a forked child) only close this process's copy of stop_fd.  If the
- * thread has not stopped after `grace_ms`, call unstick(arg) once (it may
- * be blocked on a peer: break that wait) and join again.  Idempotent. */
-void ipc__helper_stop(ipc_helper *h, int grace_ms, void (*unstick)(void *), void *arg);
 
 #endif

@@ -14,8 +14,6 @@
 
 static int pipe_open(const ipc_mechanism *m, const ipc_config *cfg, ipc_channel **out)
 {
-    if (cfg->name || cfg->endpoint)
-        return ipc__fail(IPC_EINVAL, "pipe: an anonymous pipe has no name (use \"fifo\")");
     ipc_stream *s = ipc__channel_alloc(sizeof *s, m, cfg);
     if (!s) return IPC_ESYS;
     int fds[2];

@@ -77,8 +77,7 @@ static int open_pair(int sv[2])
 
 static int sp_open(const ipc_mechanism *m, const ipc_config *cfg, ipc_channel **out)
 {
-    if (cfg->name || cfg->endpoint)
-        return ipc__fail(IPC_EINVAL, "%s: a socket pair has no name (use \"unix\")", m->name);
+    (void)m;
     int sv[2];
     int rc = open_pair(sv);
     if (rc == IPC_OK && (rc = make_end(cfg, sv[1], sv[0], out)) != IPC_OK) {

@@ -239,7 +239,6 @@ static void release(posix_mq *p, bool unlink)
 static int pmq_open(const ipc_mechanism *m, const ipc_config *cfg, ipc_channel **out)
 {
     if (cfg->endpoint) return ipc__fail(IPC_EINVAL, "posix_mq: takes a name, not an endpoint");
-    if (cfg->order == IPC_LIFO) return ipc__fail(IPC_EINVAL, "posix_mq: the kernel orders by priority, then FIFO; no LIFO");
     posix_mq *p = ipc__channel_alloc(sizeof *p, m, cfg);
     if (!p) return IPC_ESYS;
     p->q = p->doorbell = (mqd_t)-1;

@@ -291,8 +291,6 @@ static long pq_depth(const ipc_channel *ch)
 
 static int pq_open(const ipc_mechanism *m, const ipc_config *cfg, ipc_channel **out)
 {
-    if (cfg->name || cfg->endpoint)
-        return ipc__fail(IPC_EINVAL, "procq: shared by inheritance only; it has no name");
     size_t slot_size = (sizeof(slot) + cfg->max_msg + 63) & ~(size_t)63;
     if (cfg->capacity > ((size_t)1 << 30) / slot_size)
         return ipc__fail(IPC_EINVAL, "procq: capacity %zu x max_msg %zu exceeds 1 GiB of shared memory",

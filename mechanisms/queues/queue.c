@@ -163,25 +163,11 @@ static inline message *take(thread_queue *q)
 /* Sleep on cv until signalled or the deadline passes.  Returns 0 when woken
  * (the caller re-checks its condition: wakeups may be spurious), 1 on
  * timeout. */
+/* 1 when the deadline passed (or nowait), 0 when woken: ipc__cond_wait on a
+ * private mutex (no owner can die, so it never fails). */
 static int wait_on(thread_queue *q, pthread_cond_t *cv, const ipc_deadline *d)
 {
-    if (ipc__deadline_is_nowait(d)) return 1;
-    switch (ipc__spin_next(d)) { /* the monitor kind of waiting (core/wait.c) */
-    case IPC__SPIN_TIMEOUT: return 1;
-    case IPC__SPIN_ROUND: /* let the peer in, pause, and report "woken": the caller re-checks */
-        pthread_mutex_unlock(&q->lock);
-        ipc__spin_pause(d);
-        pthread_mutex_lock(&q->lock);
-        return 0;
-    default: break;
-    }
-    if (ipc__deadline_blocks_forever(d)) {
-        pthread_cond_wait(cv, &q->lock);
-        return 0;
-    }
-    if (ipc__deadline_is_nowait(d)) return 1;
-    int rc = pthread_cond_timedwait(cv, &q->lock, &d->when); /* cv uses CLOCK_MONOTONIC */
-    return rc == ETIMEDOUT ? 1 : 0;
+    return ipc__cond_wait(cv, &q->lock, d, NULL) == 1;
 }
 
 static inline bool is_full(const thread_queue *q)
@@ -353,32 +339,25 @@ const ipc_mechanism ipc_mech_priority = {
 
 static int tq_open(const ipc_mechanism *m, const ipc_config *cfg, ipc_channel **out)
 {
-    if (cfg->name || cfg->endpoint)
-        return ipc__fail(IPC_EINVAL, "%s: a thread queue has no name or endpoint", m->name);
     thread_queue *q = ipc__channel_alloc(sizeof *q, m, cfg);
     if (!q) return IPC_ESYS;
-    /* The mechanism fixes the order; cfg->order may pick another one. */
-    q->order = m == &ipc_mech_lifo ? IPC_LIFO : m == &ipc_mech_priority ? IPC_PRIORITY : cfg->order;
+    /* The mechanism fixes the order (dispatch allows no other). */
+    q->order = m == &ipc_mech_lifo ? IPC_LIFO : m == &ipc_mech_priority ? IPC_PRIORITY : IPC_FIFO;
 
-    pthread_condattr_t ca;
-    int err = pthread_condattr_init(&ca);
-    if (!err) err = pthread_condattr_setclock(&ca, CLOCK_MONOTONIC); /* deadlines are monotonic */
-    if (!err) err = pthread_mutex_init(&q->lock, NULL);
-    if (!err && (err = pthread_cond_init(&q->not_empty, &ca)) != 0) pthread_mutex_destroy(&q->lock);
-    if (!err && (err = pthread_cond_init(&q->not_full, &ca)) != 0) {
+    int rc = ipc__mutex_init(&q->lock, false);
+    if (rc == IPC_OK && (rc = ipc__cond_init(&q->not_empty, false)) != IPC_OK) pthread_mutex_destroy(&q->lock);
+    if (rc == IPC_OK && (rc = ipc__cond_init(&q->not_full, false)) != IPC_OK) {
         pthread_cond_destroy(&q->not_empty);
         pthread_mutex_destroy(&q->lock);
     }
-    if (!err && (err = pthread_cond_init(&q->all_done, &ca)) != 0) {
+    if (rc == IPC_OK && (rc = ipc__cond_init(&q->all_done, false)) != IPC_OK) {
         pthread_cond_destroy(&q->not_full);
         pthread_cond_destroy(&q->not_empty);
         pthread_mutex_destroy(&q->lock);
     }
-    pthread_condattr_destroy(&ca);
-    if (err) { /* pthread calls return the error number instead of setting errno */
+    if (rc != IPC_OK) {
         free(q);
-        errno = err;
-        return ipc__fail(IPC_ESYS, "%s: pthread init", m->name);
+        return rc;
     }
     *out = &q->base;
     return IPC_OK;
@@ -441,10 +420,20 @@ bool ipc_queue_full(const ipc_channel *ch)
     return q && q->base.capacity && (size_t)tq_depth(ch) >= q->base.capacity;
 }
 
+static int shutdown_op(ipc_channel *ch, void *immediate)
+{
+    return tq_shutdown(as_queue(ch), *(const bool *)immediate);
+}
+
+/* Through dispatch (ipc__close_via): the handle is marked closed and the
+ * observer hears IPC_EV_CLOSE, exactly as for ipc_close.  Python allows
+ * shutdown(immediate=True) after shutdown(): the second call still
+ * discards what is queued. */
 int ipc_queue_shutdown(ipc_channel *ch, bool immediate)
 {
     thread_queue *q = checked(ch);
     if (!q) return IPC_EINVAL;
-    atomic_store(&ch->closed, true);
-    return tq_shutdown(q, immediate);
+    int rc = ipc__close_via(ch, shutdown_op, &immediate);
+    if (rc == IPC_OK && immediate) rc = tq_shutdown(q, true); /* already closed: discard now */
+    return rc;
 }

@@ -179,7 +179,6 @@ static void release(sysv_mq *s)
 static int sysv_open(const ipc_mechanism *m, const ipc_config *cfg, ipc_channel **out)
 {
     if (cfg->endpoint) return ipc__fail(IPC_EINVAL, "sysv_mq: takes a name, not an endpoint");
-    if (cfg->order == IPC_LIFO) return ipc__fail(IPC_EINVAL, "sysv_mq: orders by priority, then FIFO; no LIFO");
     sysv_mq *s = ipc__channel_alloc(sizeof *s, m, cfg);
     if (!s) return IPC_ESYS;
     s->msqid = s->shmid = -1;

@@ -1,6 +1,7 @@
 /*
- * shm_ring.c — "shm" and "shm_spsc": a ring of message slots in shared
- * memory, used by several processes at once.
+ * shm.c — "shm" and "shm_spsc": a ring of message slots in shared memory,
+ * used by several processes at once; and its variant "spsc", the same ring
+ * in the heap, between two threads.
  *
  * The memory.  shm_open(3) creates a named object in /dev/shm (a tmpfs
  * file), ftruncate(2) gives it its size and mmap(2) with MAP_SHARED maps the
@@ -11,7 +12,7 @@
  * fork is its only way in, and nothing can be left behind in /dev/shm.  The creator unlinks the name in ipc_free; the pages
  * live on until the last process unmaps them.
  *
- * The ring is spsc.c's ring, placed in that memory: indices on separate
+ * The ring is engines/ring.c's, placed in that memory: indices on separate
  * cache lines, acquire/release ordering, spin then futex.  Its futexes are
  * "shared" ones (no FUTEX_PRIVATE_FLAG): the kernel keys them by physical
  * page, so a FUTEX_WAKE in one process wakes a FUTEX_WAIT in another.
@@ -45,7 +46,6 @@
  * receiver with no deadline then waits until someone sends or closes.
  */
 #define _GNU_SOURCE
-#include "core/stale.h" /* ipc__check_owner */
 #include "shm/shm.h"
 #include "engines/ring.h"
 
@@ -76,9 +76,9 @@ typedef struct shm_segment {
 /* This process's handle. */
 typedef struct shm_chan {
     ipc_channel  base;
-    shm_segment *seg;
-    pid_t        unlinker;         /* the creator's pid: only it unlinks the name */
-    char         name[NAME_MAX];   /* "/..." or "" for a private channel         */
+    shm_segment *seg;  /* == mem.addr                                        */
+    ipc_segment  mem;  /* the mapping; mem.name "" for a private channel;
+                          only the creating process unlinks (core/segment.h) */
 } shm_chan;
 
 static shm_chan *as_shm(ipc_channel *ch) { return (shm_chan *)ch; }
@@ -110,26 +110,11 @@ static void shm_free(ipc_channel *ch)
 {
     shm_chan *c = as_shm(ch);
     /* No pthread_mutex_destroy: other processes may still be using them. */
-    munmap(c->seg, c->seg->size);
-    /* The creator unlinks, not its children: a forked child that frees its
-     * copy of the handle must not pull the name from under the parent. */
-    if (c->name[0] && c->unlinker == getpid()) shm_unlink(c->name);
+    ipc__segment_release(&c->mem);
     free(c);
 }
 
 /* ---- open: create or attach ---------------------------------------------- */
-
-/* shm_open wants "/name" with no other slash; accept "name" too. */
-static int set_name(shm_chan *c, const char *name)
-{
-    const char *bare = name[0] == '/' ? name + 1 : name;
-    if (!bare[0] || strchr(bare, '/'))
-        return ipc__fail(IPC_EINVAL, "shm: name '%s' must be \"/word\" with no other '/'", name);
-    int n = snprintf(c->name, sizeof c->name, "/%s", bare);
-    if (n < 0 || (size_t)n >= sizeof c->name)
-        return ipc__fail(IPC_EINVAL, "shm: name '%s' is longer than %d bytes", name, NAME_MAX - 2);
-    return IPC_OK;
-}
 
 static int create(shm_chan *c, const ipc_config *cfg, bool mpmc)
 {
@@ -139,108 +124,46 @@ static int create(shm_chan *c, const ipc_config *cfg, bool mpmc)
                          cfg->capacity, cfg->max_msg);
     size_t size = offsetof(shm_segment, ring) + ring;
 
-    shm_segment *seg;
-    if (cfg->name || (cfg->flags & IPC_ATTACHABLE)) {
-        int rc = cfg->name ? set_name(c, cfg->name) : ipc__unique_name(c->name, sizeof c->name, "/", NULL);
+    char generated[NAME_MAX + 1];
+    const char *name = cfg->name;
+    if (!name && (cfg->flags & IPC_ATTACHABLE)) {
+        int rc = ipc__unique_name(generated, sizeof generated, "/", NULL);
         if (rc != IPC_OK) return rc;
-        int fd = shm_open(c->name, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-        if (fd < 0) return ipc__fail(IPC_ESYS, "shm_open(%s)", c->name);
-        if (ftruncate(fd, (off_t)size) < 0) {
-            rc = ipc__fail(IPC_ESYS, "ftruncate(%s, %zu)", c->name, size);
-            shm_unlink(c->name);
-            close(fd);
-            return rc;
-        }
-        seg = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-        if (seg == MAP_FAILED) {
-            rc = ipc__fail(IPC_ESYS, "mmap(%s, %zu)", c->name, size);
-            shm_unlink(c->name);
-            close(fd);
-            return rc;
-        }
-        close(fd); /* the mapping keeps the object alive */
-        c->unlinker = getpid();
-    } else {
-        seg = ipc__shared_alloc(size);
-        if (!seg) return IPC_ESYS;
+        name = generated;
     }
+    int rc = ipc__segment_create(&c->mem, name, size, 0); /* name NULL: anonymous, fork only */
+    if (rc != IPC_OK) return rc;
+    shm_segment *seg = c->mem.addr;
 
     /* The new pages are zero: only the non-zero fields need setting. */
     seg->mpmc = mpmc;
     seg->size = size;
     seg->max_msg = cfg->max_msg;
     ipc__ring_init(&seg->ring, cfg->capacity, cfg->max_msg, true);
-    int rc = IPC_OK;
     if (mpmc) rc = ipc__shared_mutex_init(&seg->send_lock);
     if (mpmc && rc == IPC_OK) rc = ipc__shared_mutex_init(&seg->recv_lock);
     if (rc != IPC_OK) {
-        munmap(seg, size);
-        if (c->name[0]) shm_unlink(c->name);
+        ipc__segment_release(&c->mem);
         return rc;
     }
-    /* RELEASE, last: an attacher that sees the magic sees everything above. */
-    atomic_store_explicit(&seg->magic, SHM_MAGIC, memory_order_release);
+    ipc__segment_ready(&seg->magic, SHM_MAGIC);
     c->seg = seg;
     return IPC_OK;
 }
 
-/* Between the creator's shm_open and its magic store an attacher can see an
- * empty or half-initialised object: give the creator a moment (1 s). */
-static bool settle(bool (*done)(const void *), const void *arg)
-{
-    struct timespec tick = { .tv_sec = 0, .tv_nsec = 1000000 };
-    for (int i = 0; i < 1000; i++) {
-        if (done(arg)) return true;
-        nanosleep(&tick, NULL);
-    }
-    return done(arg);
-}
-
-static bool sized(const void *fd)
-{
-    struct stat st;
-    return fstat(*(const int *)fd, &st) == 0 && (size_t)st.st_size >= sizeof(shm_segment);
-}
-
-static bool initialised(const void *seg)
-{
-    /* ACQUIRE: pairs with the creator's RELEASE store of the magic. */
-    return atomic_load_explicit(&((const shm_segment *)seg)->magic, memory_order_acquire) == SHM_MAGIC;
-}
-
 static int attach(shm_chan *c, const char *name, bool mpmc)
 {
-    int rc = set_name(c, name);
+    int rc = ipc__segment_attach(&c->mem, name, sizeof(shm_segment),
+                                 offsetof(shm_segment, magic), SHM_MAGIC);
     if (rc != IPC_OK) return rc;
-    int fd = shm_open(c->name, O_RDWR | O_CLOEXEC, 0);
-    if (fd < 0) return ipc__fail(IPC_ESYS, "shm_open(%s) to attach", c->name);
-    struct stat st;
-    if (!settle(sized, &fd) || fstat(fd, &st) < 0) {
-        close(fd);
-        return ipc__fail(IPC_EINVAL, "shm: %s is not an ipcplay ring (too small)", c->name);
-    }
-    if ((rc = ipc__check_owner(st.st_uid, c->name)) != IPC_OK) {
-        close(fd);
+    shm_segment *seg = c->mem.addr;
+    if (seg->size != c->mem.size) rc = ipc__fail(IPC_EINVAL, "shm: %s is not an ipcplay ring of this version", c->mem.name);
+    else if (seg->mpmc != mpmc) rc = ipc__fail(IPC_EINVAL, "shm: %s is a %s ring", c->mem.name, mpmc ? "shm_spsc" : "shm");
+    if (rc != IPC_OK) {
+        ipc__segment_release(&c->mem);
         return rc;
-    }
-    size_t size = (size_t)st.st_size;
-    shm_segment *seg = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-    if (seg == MAP_FAILED) {
-        rc = ipc__fail(IPC_ESYS, "mmap(%s, %zu)", c->name, size);
-        close(fd);
-        return rc;
-    }
-    close(fd);
-    if (!settle(initialised, seg) || seg->size != size) {
-        munmap(seg, size);
-        return ipc__fail(IPC_EINVAL, "shm: %s is not an ipcplay ring of this version", c->name);
-    }
-    if (seg->mpmc != mpmc) {
-        munmap(seg, size);
-        return ipc__fail(IPC_EINVAL, "shm: %s is a %s ring", c->name, mpmc ? "shm_spsc" : "shm");
     }
     c->seg = seg;
-    c->unlinker = 0; /* an attacher never unlinks */
     c->base.capacity = seg->ring.capacity;
     c->base.max_msg = seg->max_msg;
     return IPC_OK;
@@ -251,7 +174,6 @@ extern const ipc_mechanism ipc_mech_shm;
 static int shm_open_op(const ipc_mechanism *m, const ipc_config *cfg, ipc_channel **out)
 {
     if (cfg->endpoint) return ipc__fail(IPC_EINVAL, "%s: shared memory has no endpoint", m->name);
-    if (cfg->order != IPC_FIFO) return ipc__fail(IPC_EINVAL, "%s: a ring is FIFO only", m->name);
     shm_chan *c = ipc__channel_alloc(sizeof *c, m, cfg);
     if (!c) return IPC_ESYS;
     bool mpmc = m == &ipc_mech_shm;
@@ -267,7 +189,7 @@ static int shm_open_op(const ipc_mechanism *m, const ipc_config *cfg, ipc_channe
 static int shm_attach_config(const ipc_channel *ch, ipc_config *cfg)
 {
     const shm_chan *c = (const shm_chan *)ch;
-    cfg->name = c->name[0] ? c->name : NULL; /* "": anonymous, fork() only */
+    cfg->name = c->mem.name[0] ? c->mem.name : NULL; /* "": anonymous, fork() only */
     return IPC_OK;
 }
 
@@ -297,6 +219,68 @@ const ipc_mechanism ipc_mech_shm_spsc = {
     .waits = IPC_WAIT_BIT(IPC_WAIT_ADAPTIVE), .wait_default = IPC_WAIT_ADAPTIVE,
 };
 
+/* ---- "spsc": the ring in the heap, between two threads ------------------- */
+
+typedef struct spsc {
+    ipc_channel base;
+    ipc_ring   *ring; /* aligned_alloc'd: its lines must start on 64-byte boundaries */
+} spsc;
+
+static ipc_ring *ring_of(ipc_channel *ch) { return ((spsc *)ch)->ring; }
+
+static int spsc_send(ipc_channel *ch, const void *msg, size_t len, int prio, const ipc_deadline *d)
+{
+    return ipc__ring_send(ch, ring_of(ch), NULL, msg, len, prio, d); /* one producer: no lock */
+}
+
+static int spsc_recv(ipc_channel *ch, void *buf, size_t cap, size_t *len, int *prio, const ipc_deadline *d)
+{
+    return ipc__ring_recv(ch, ring_of(ch), NULL, buf, cap, len, prio, d);
+}
+
+static int spsc_close(ipc_channel *ch) { return ipc__ring_close(ring_of(ch)); }
+
+static void spsc_free(ipc_channel *ch)
+{
+    free(ring_of(ch));
+    free(ch);
+}
+
+static long spsc_depth(const ipc_channel *ch) { return ipc__ring_depth(((const spsc *)ch)->ring); }
+
+static int spsc_open(const ipc_mechanism *m, const ipc_config *cfg, ipc_channel **out)
+{
+    size_t size = ipc__ring_size(cfg->capacity, cfg->max_msg);
+    if (size == 0)
+        return ipc__fail(IPC_EINVAL, "spsc: capacity %zu x max_msg %zu exceeds 1 GiB",
+                         cfg->capacity, cfg->max_msg);
+    spsc *q = ipc__channel_alloc(sizeof *q, m, cfg);
+    if (!q) return IPC_ESYS;
+    q->ring = aligned_alloc(64, size); /* size is a multiple of 64, as C11 asks */
+    if (!q->ring) {
+        free(q);
+        return ipc__fail(IPC_ESYS, "spsc: aligned_alloc(%zu)", size);
+    }
+    memset(q->ring, 0, sizeof(ipc_ring)); /* the slots need no zeroing */
+    ipc__ring_init(q->ring, cfg->capacity, cfg->max_msg, false);
+    *out = &q->base;
+    return IPC_OK;
+}
+
+static const struct ipc_ops spsc_ops = {
+    .open = spsc_open, .send = spsc_send, .recv = spsc_recv, .close = spsc_close,
+    .free = spsc_free, .pollfd = NULL, .depth = spsc_depth,
+};
+
+const ipc_mechanism ipc_mech_spsc = {
+    .name = "spsc", .family = "shm",
+    .summary = "lock-free single-producer/single-consumer ring between two threads (C11 atomics)",
+    .caps = IPC_CAP_THREADS | IPC_CAP_BOUNDED | IPC_CAP_FIFO | IPC_CAP_CLOSE_WAKES,
+    .max_msg_limit = 16u << 20, .default_max_msg = 64 * 1024, .default_capacity = 64,
+    .wait_strategy = IPC_RING_WAIT_STRATEGY, .ops = &spsc_ops,
+    .waits = IPC_WAIT_BIT(IPC_WAIT_ADAPTIVE), .wait_default = IPC_WAIT_ADAPTIVE,
+};
+
 /* ---- extras (shm.h) ------------------------------------------------------ */
 
 const char *ipc_shm_name(const ipc_channel *ch)
@@ -304,7 +288,7 @@ const char *ipc_shm_name(const ipc_channel *ch)
     const ipc_mechanism *m = ipc_channel_mechanism(ch);
     if (!m || m->ops != &shm_ops) return NULL;
     const shm_chan *c = (const shm_chan *)ch;
-    return c->name[0] ? c->name : NULL;
+    return c->mem.name[0] ? c->mem.name : NULL;
 }
 
 void ipc_shm_set_lock_hook(ipc_shm_lock_hook fn) { ipc__ring_lock_hook = fn; }

@@ -418,9 +418,6 @@ static int sig_pollfd(ipc_channel *ch) { return ((sig_channel *)ch)->sfd; }
 
 static int sig_open(const ipc_mechanism *m, const ipc_config *cfg, ipc_channel **out)
 {
-    if (cfg->name || cfg->endpoint)
-        return ipc__fail(IPC_EINVAL, "signal: signals go to processes; a channel has no name");
-    if (cfg->order == IPC_LIFO) return ipc__fail(IPC_EINVAL, "signal: RT signals queue FIFO; no LIFO");
     pthread_once(&atfork_once, install_atfork);
     if (atfork_err) {
         errno = atfork_err;
