@@ -200,6 +200,10 @@ void bench_set_run_budget(double seconds);
 void bench_case_run(gb_state *st, void *user);
 /* Tear down the peers and channels kept alive between the runs of a case. */
 void bench_session_end(void);
+/* The first case whose peer thread was left stuck inside its mechanism
+ * (its channels leaked), or NULL.  Such a thread may still be using the
+ * mechanism when the library's exit handlers tear it down. */
+const char *bench_stuck_peer(void);
 /* Wall-clock seconds since the harness started (for the progress line). */
 double bench_elapsed(void);
 

@@ -431,14 +431,21 @@ static bool lane_end(lane *l, const bench_case *c, bool broken)
     return !stuck;
 }
 
+/* A peer thread was left running inside a mechanism (see lane_end). */
+static const char *stuck_case;
+
+const char *bench_stuck_peer(void) { return stuck_case; }
+
 void bench_session_end(void)
 {
     session *s = &S;
     if (!s->owner) return;
     bench_watchdog_arm(JOIN_MS / 1000.0 * 3 + 20, "stopping the peers", session_expire, s);
     for (lane *l = s->lane; l < s->lane + LANES; l++)
-        if (!lane_end(l, s->owner, s->broken))
+        if (!lane_end(l, s->owner, s->broken)) {
             fprintf(stderr, "ipcbench: %s: a peer thread is stuck; its channels are leaked\n", s->owner->name);
+            if (!stuck_case) stuck_case = s->owner->name;
+        }
     bench_watchdog_disarm();
     bench_pin_self(-1);
     s->owner = NULL;
