@@ -794,7 +794,8 @@ set xtics rotate by 40 right scale 0 font ",9"
 set xrange [-0.6:{len(items) - 0.4}]
 set key outside top center horizontal
 set bmargin 12
-set lmargin 10
+set lmargin 12
+set format y "%g"
 {separator}
 plot "lat.dat" using 2:3:4:xtic(1) title "same core" lc rgb "#4e79a7", \\
      "" using 5:6:7 title "two cores" lc rgb "#f28e2b"
