@@ -22,6 +22,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <pthread.h>
 #include <sys/types.h>
 
@@ -92,6 +93,13 @@ extern const bench_impl limit_cacheline, limit_memcpy, limit_spsc;
 
 /* context.c: the machine and the build, into the JSON's "context". */
 void bench_context_add(void);
+/* A context entry: into Google Benchmark's JSON, and kept for
+ * bench_context_write(), which prints them all as one JSON object (for a
+ * result file Google Benchmark did not write). */
+void bench_context_set(const char *key, const char *value);
+/* Kept for bench_context_write() only (after Google Benchmark has shut down). */
+void bench_context_keep(const char *key, const char *value);
+void bench_context_write(FILE *f);
 
 /* ---- placement, peers, CPU time (peers.c) ------------------------------ */
 

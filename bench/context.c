@@ -147,11 +147,55 @@ static bool source_dir(char *dir, size_t size)
     return false;
 }
 
+/* Every entry is kept here too, for a result file Google Benchmark does not
+ * write (a --benchmark_filter that selects Python rows only). */
+static struct { char *key, *value; } *kept;
+static size_t nkept;
+
+void bench_context_set(const char *key, const char *value)
+{
+    gb_add_context(key, value);
+    bench_context_keep(key, value);
+}
+
+void bench_context_keep(const char *key, const char *value)
+{
+    void *grown = realloc(kept, (nkept + 1) * sizeof *kept);
+    if (!grown) return; /* the JSON of Google Benchmark still has it */
+    kept = grown;
+    kept[nkept].key = strdup(key);
+    kept[nkept].value = strdup(value);
+    if (kept[nkept].key && kept[nkept].value) nkept++;
+}
+
+static void json_string(FILE *f, const char *s)
+{
+    fputc('"', f);
+    for (; *s; s++) {
+        if (*s == '"' || *s == '\\') fprintf(f, "\\%c", *s);
+        else if ((unsigned char)*s < 0x20) fprintf(f, "\\u%04x", (unsigned char)*s);
+        else fputc(*s, f);
+    }
+    fputc('"', f);
+}
+
+void bench_context_write(FILE *f)
+{
+    fputs("{", f);
+    for (size_t i = 0; i < nkept; i++) {
+        fputs(i ? ",\n    " : "\n    ", f);
+        json_string(f, kept[i].key);
+        fputs(": ", f);
+        json_string(f, kept[i].value);
+    }
+    fputs("\n  }", f);
+}
+
 static void add(const char *key, const char *value)
 {
     char k[96];
     snprintf(k, sizeof k, "ipcbench.%s", key);
-    gb_add_context(k, value && value[0] ? value : "unknown");
+    bench_context_set(k, value && value[0] ? value : "unknown");
 }
 
 void bench_context_add(void)

@@ -46,6 +46,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 extern char **environ;
@@ -370,7 +371,7 @@ static void add_context(const char *impl, const char *family, const char *wait, 
     char k[120], v[400];
     snprintf(k, sizeof k, "impl.%s", impl);
     snprintf(v, sizeof v, "family=%s|wait=%s|raw=%s", family, wait, raw ? raw : "none");
-    gb_add_context(k, v);
+    bench_context_set(k, v);
 }
 
 /* Latency, throughput, fan-in/out and the pair of one mechanism. */
@@ -514,7 +515,7 @@ static int register_all(void)
         if (c->na[0]) {
             char k[200];
             snprintf(k, sizeof k, "na.%s", c->name);
-            gb_add_context(k, c->na);
+            bench_context_set(k, c->na);
             continue;
         }
         gb_bench *b = gb_register(c->name, bench_case_run, c);
@@ -816,15 +817,15 @@ int main(int argc, char **argv)
     bench_set_run_budget(60 + 20 * opt.min_time);
     char cpus[64];
     snprintf(cpus, sizeof cpus, "%d,%d", bench_cpu(0), bench_cpu(1));
-    gb_add_context("ipcbench.cpus", cpus);
-    gb_add_context("ipcbench.quick", opt.quick ? "1" : "0");
+    bench_context_set("ipcbench.cpus", cpus);
+    bench_context_set("ipcbench.quick", opt.quick ? "1" : "0");
     char reps[16];
     snprintf(reps, sizeof reps, "%d", opt.reps);
-    gb_add_context("ipcbench.repetitions", reps);
+    bench_context_set("ipcbench.repetitions", reps);
     for (int p = 0; p < 3; p++) {
         char k[64];
         snprintf(k, sizeof k, "ipcbench.placement.%s", bench_pin_name[p]);
-        gb_add_context(k, bench_placement_text((enum bench_pin)p));
+        bench_context_set(k, bench_placement_text((enum bench_pin)p));
     }
     bench_context_add();
     fprintf(stderr, "ipcbench: CPUs %d and %d; placements: same = %s, cross = %s, none = unpinned\n",
@@ -853,8 +854,20 @@ int main(int argc, char **argv)
     if (ran == 0) {
         /* only Python rows selected: Google Benchmark wrote nothing */
         FILE *f = fopen(json, "w");
-        if (!f || fprintf(f, "{\n  \"context\": {\"ipcbench.note\": \"no C benchmark selected\"},\n"
-                             "  \"benchmarks\": [\n  ]\n}\n") < 0 || fclose(f) != 0) {
+        if (f) {
+            /* what Google Benchmark's context would have said first */
+            char host[256] = "?", date[64] = "?";
+            time_t now = time(NULL);
+            gethostname(host, sizeof host - 1);
+            strftime(date, sizeof date, "%Y-%m-%dT%H:%M:%S+00:00", gmtime(&now));
+            bench_context_keep("date", date);
+            bench_context_keep("host_name", host);
+            bench_context_keep("ipcbench.note", "no C benchmark selected (only Python rows)");
+            fputs("{\n  \"context\": ", f);
+            bench_context_write(f);
+            fputs(",\n  \"benchmarks\": [\n  ]\n}\n", f);
+        }
+        if (!f || ferror(f) || fclose(f) != 0) {
             perror(json);
             return 1;
         }

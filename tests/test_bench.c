@@ -309,6 +309,13 @@ static void json_on_stdout(void **state)
     assert_non_null(err);
     assert_non_null(strstr(err, "[ipcbench]"));  /* progress went to stderr */
     free(err);
+
+    /* a filter that selects Python rows only: still one document, with context */
+    char *py_only[] = { ipcbench, "--mech", "pipe", "--sizes", "64", "--pin", "same", "--min-time", "0.01",
+                        "--benchmark_format=json", "--benchmark_filter=latency/python:mp.Pipe", NULL };
+    assert_int_equal(run_split(py_only, std_out, std_err, 100), 0);
+    assert_int_equal(check("json-doc", std_out, NULL), 0);
+    assert_int_equal(check("python-rows", std_out, "1"), 0);
 }
 
 /* A --benchmark_filter that matches no Python row does not start Python:
