@@ -90,7 +90,6 @@
 #define _GNU_SOURCE
 #include "brokers/ipc_websocket.h"
 #include "../ipc_internal.h"
-#include "../pipes/named.h" /* ipc_helper */
 
 #include <libwebsockets.h>
 
@@ -322,20 +321,6 @@ static void quiet_lws(void)
     /* lws logs to stderr by default; IPCPLAY_LWS_LOG=<mask> turns it on. */
     const char *v = getenv("IPCPLAY_LWS_LOG");
     lws_set_log_level(v ? atoi(v) : 0, NULL);
-}
-
-static int cond_init_monotonic(pthread_cond_t *c)
-{
-    pthread_condattr_t a;
-    int err = pthread_condattr_init(&a);
-    if (!err) err = pthread_condattr_setclock(&a, CLOCK_MONOTONIC);
-    if (!err) err = pthread_cond_init(c, &a);
-    pthread_condattr_destroy(&a);
-    if (err) {
-        errno = err;
-        return ipc__fail(IPC_ESYS, "pthread_cond_init");
-    }
-    return IPC_OK;
 }
 
 /* ---- the server (in the owner) ----------------------------------------- */
@@ -782,8 +767,8 @@ static int server_start(const ws_endpoint *want, size_t capacity, size_t max_msg
     s->ep = *want;
     s->capacity = capacity;
     s->max_msg = max_msg;
-    pthread_mutex_init(&s->lock, NULL);
-    int rc = cond_init_monotonic(&s->changed);
+    int rc = ipc__mutex_init(&s->lock, false);
+    if (rc == IPC_OK) rc = ipc__cond_init(&s->changed, false);
     s->ring = calloc(capacity, sizeof *s->ring);
     s->scratch = malloc(LWS_PRE + CHUNK);
     if (rc == IPC_OK && (!s->ring || !s->scratch)) rc = ipc__fail(IPC_ESYS, "malloc");
@@ -1017,10 +1002,7 @@ static void client_free(ws_client *c)
  * look again) or 1 (deadline passed). */
 static int client_wait(ws_client *c, const ipc_deadline *d)
 {
-    if (ipc__deadline_passed(d)) return 1;
-    int err = ipc__deadline_blocks_forever(d) ? pthread_cond_wait(&c->changed, &c->lock)
-                                              : pthread_cond_timedwait(&c->changed, &c->lock, &d->when);
-    return err == ETIMEDOUT ? 1 : 0;
+    return ipc__cond_wait(&c->changed, &c->lock, d, NULL) == 1 ? 1 : 0; /* a private mutex: never < 0 */
 }
 
 /* Queue a frame for the service thread (c->lock held). */
@@ -1051,10 +1033,10 @@ static int client_open(const ws_endpoint *ep, bool sub, ws_client **out)
     c->thread.stop_fd = -1;
     c->p_reply = -1;
     c->is_sub = sub;
-    pthread_mutex_init(&c->lock, NULL);
-    pthread_mutex_init(&c->send_lock, NULL);
-    pthread_mutex_init(&c->recv_lock, NULL);
-    int rc = cond_init_monotonic(&c->changed);
+    int rc = ipc__mutex_init(&c->lock, false);
+    if (rc == IPC_OK) rc = ipc__mutex_init(&c->send_lock, false);
+    if (rc == IPC_OK) rc = ipc__mutex_init(&c->recv_lock, false);
+    if (rc == IPC_OK) rc = ipc__cond_init(&c->changed, false);
     if (rc == IPC_OK && !(c->scratch = malloc(LWS_PRE + CHUNK))) rc = ipc__fail(IPC_ESYS, "malloc");
     if (rc == IPC_OK) rc = ipc__helper_init(&c->thread);
     if (rc == IPC_OK) {
