@@ -27,7 +27,6 @@
 #include "brokers/ipc_amqp.h"
 
 #include <dirent.h>
-#include <ftw.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -60,14 +59,12 @@ static int group_setup(void **state)
     return 0;
 }
 
-static int rm_entry(const char *path, const struct stat *st, int type, struct FTW *ftw);
-
 static int group_teardown(void **state)
 {
     (void)state;
     int rc = ipc_amqp_server_stop(broker);
     broker = NULL;
-    nftw(broker_dir, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
+    tl_rmtree(broker_dir);
     return rc == IPC_OK ? 0 : -1;
 }
 
@@ -76,54 +73,6 @@ static ipc_channel *open_on_broker(const char *mech, ipc_config cfg)
 {
     cfg.endpoint = broker_endpoint;
     return tl_open(mech, &cfg);
-}
-
-static void send_id(ipc_channel *ch, uint32_t id, size_t len, int prio)
-{
-    unsigned char buf[256];
-    tl_fill(buf, len, id);
-    assert_ipc(ipc_send(ch, buf, len, prio, 5000), IPC_OK);
-}
-
-/* Receive and check message `id`; returns its prio. */
-static int recv_id(ipc_channel *ch, uint32_t id, size_t len, int timeout_ms)
-{
-    unsigned char buf[256];
-    size_t got = 0;
-    int prio = -1;
-    int rc = ipc_recv(ch, buf, sizeof buf, &got, &prio, timeout_ms);
-    if (rc != IPC_OK) fail_msg("recv of message %u: %s (%s)", id, ipc_strerror(rc), ipc_last_error());
-    if (got != len || !tl_check(buf, got, id)) fail_msg("message %u: %zu bytes or wrong content", id, got);
-    return prio;
-}
-
-static bool alive(pid_t pid)
-{
-    char path[64], buf[512];
-    snprintf(path, sizeof path, "/proc/%ld/stat", (long)pid);
-    FILE *f = fopen(path, "r");
-    if (!f) return false;
-    size_t n = fread(buf, 1, sizeof buf - 1, f);
-    fclose(f);
-    buf[n] = '\0';
-    char *rp = strrchr(buf, ')');
-    return rp && rp[1] == ' ' && rp[2] != 'Z' && rp[2] != 'X';
-}
-
-static bool wait_gone(pid_t pid, int ms)
-{
-    for (int i = 0; i < ms / 10; i++) {
-        if (!alive(pid)) return true;
-        tl_sleep_ms(10);
-    }
-    return !alive(pid);
-}
-
-static int rm_entry(const char *path, const struct stat *st, int type, struct FTW *ftw)
-{
-    (void)st, (void)type, (void)ftw;
-    remove(path);
-    return 0;
 }
 
 /* ---- delivery guarantees ------------------------------------------------ */
@@ -136,9 +85,9 @@ static void test_confirmed_messages_survive_broker_kill_and_restart(void **state
     assert_string_not_equal(broker_user, "guest");
     pid_t first = ipc_amqp_server_pid(broker);
     ipc_channel *ch = open_on_broker("amqp", (ipc_config){ .name = "durable" });
-    for (uint32_t i = 0; i < 5; i++) send_id(ch, 100 + i, 30, 0);
+    for (uint32_t i = 0; i < 5; i++) tl_send_id(ch, 100 + i, 30, 0);
     assert_int_equal(kill(first, SIGKILL), 0); /* no chance to flush anything */
-    assert_true(wait_gone(first, 5000));
+    assert_true(tl_wait_gone(first, 5000));
     ipc_amqp_server_stop(broker); /* reaps it, stops its epmd, keeps the dir */
     broker = NULL;
     char buf[64];
@@ -149,11 +98,11 @@ static void test_confirmed_messages_survive_broker_kill_and_restart(void **state
     assert_ipc(ipc_amqp_server_start(&again_o, &broker), IPC_OK);
     assert_true(ipc_amqp_server_pid(broker) != first);
     ipc_channel *again = open_on_broker("amqp", (ipc_config){ .name = "durable", .flags = IPC_ATTACH });
-    for (uint32_t i = 0; i < 5; i++) recv_id(again, 100 + i, 30, 5000);
+    for (uint32_t i = 0; i < 5; i++) tl_recv_id(again, 100 + i, 30, 5000);
     assert_ipc(ipc_recv(again, buf, sizeof buf, &got, NULL, 0), IPC_EEMPTY);
     ipc_free(again);
-    send_id(ch, 200, 30, 0); /* the old handle reconnects by itself */
-    recv_id(ch, 200, 30, 5000);
+    tl_send_id(ch, 200, 30, 0); /* the old handle reconnects by itself */
+    tl_recv_id(ch, 200, 30, 5000);
     ipc_free(ch);
 }
 
@@ -180,21 +129,21 @@ static void test_unacked_message_of_killed_consumer_is_redelivered(void **state)
     }
     close(ready[1]);
     tl_sleep_ms(300); /* let it block first */
-    send_id(ch, 1, 20, 0);
-    send_id(ch, 2, 20, 0);
+    tl_send_id(ch, 1, 20, 0);
+    tl_send_id(ch, 2, 20, 0);
     char x;
     assert_int_equal(read(ready[0], &x, 1), 1);
     close(ready[0]);
     /* prefetch 1: message 2 was not pushed to the blocked child as well */
-    recv_id(ch, 2, 20, 5000);
+    tl_recv_id(ch, 2, 20, 5000);
     char buf[64];
     size_t got;
     assert_ipc(ipc_recv(ch, buf, sizeof buf, &got, NULL, 200), IPC_EEMPTY); /* 1 is the child's */
     kill(pid, SIGKILL);
     assert_int_equal(tl_wait(pid, 10), 128 + SIGKILL);
-    recv_id(ch, 1, 20, 5000); /* the dead consumer's message comes back */
+    tl_recv_id(ch, 1, 20, 5000); /* the dead consumer's message comes back */
     /* and an unacked delivery that is requeued comes back too */
-    send_id(ch, 3, 20, 0);
+    tl_send_id(ch, 3, 20, 0);
     ipc_amqp_delivery *d = NULL;
     assert_ipc(ipc_amqp_recv_unacked(ch, buf, sizeof buf, &got, NULL, 5000, &d), IPC_OK);
     assert_true(tl_check(buf, got, 3));
@@ -213,12 +162,12 @@ static void test_full_queue_refuses_newest_keeps_oldest(void **state)
 {
     (void)state;
     ipc_channel *ch = open_on_broker("amqp", (ipc_config){ .capacity = 3 });
-    for (uint32_t i = 0; i < 3; i++) send_id(ch, i, 10, 0);
+    for (uint32_t i = 0; i < 3; i++) tl_send_id(ch, i, 10, 0);
     unsigned char buf[16];
     tl_fill(buf, 10, 99);
     assert_ipc(ipc_send(ch, buf, 10, 0, 0), IPC_EFULL);
     assert_int_equal(ipc_depth(ch), 3);
-    for (uint32_t i = 0; i < 3; i++) recv_id(ch, i, 10, 2000); /* 0 is still first */
+    for (uint32_t i = 0; i < 3; i++) tl_recv_id(ch, i, 10, 2000); /* 0 is still first */
     ipc_free(ch);
 }
 
@@ -227,14 +176,14 @@ static void test_priority_clamped_to_broker_levels(void **state)
 {
     (void)state;
     ipc_channel *ch = open_on_broker("amqp-prio", (ipc_config){ 0 });
-    send_id(ch, 1, 8, -5);
-    send_id(ch, 2, 8, 9);
-    send_id(ch, 3, 8, 200);
-    send_id(ch, 4, 8, 4);
-    assert_int_equal(recv_id(ch, 2, 8, 2000), 9);
-    assert_int_equal(recv_id(ch, 3, 8, 2000), 9); /* a tie with 2: FIFO */
-    assert_int_equal(recv_id(ch, 4, 8, 2000), 4);
-    assert_int_equal(recv_id(ch, 1, 8, 2000), 0);
+    tl_send_id(ch, 1, 8, -5);
+    tl_send_id(ch, 2, 8, 9);
+    tl_send_id(ch, 3, 8, 200);
+    tl_send_id(ch, 4, 8, 4);
+    assert_int_equal(tl_recv_id(ch, 2, 8, 2000), 9);
+    assert_int_equal(tl_recv_id(ch, 3, 8, 2000), 9); /* a tie with 2: FIFO */
+    assert_int_equal(tl_recv_id(ch, 4, 8, 2000), 4);
+    assert_int_equal(tl_recv_id(ch, 1, 8, 2000), 0);
     ipc_free(ch);
 }
 
@@ -257,13 +206,13 @@ static void test_oversize_delivery_while_blocked_stays_queued(void **state)
     struct blocked_recv b = { .ch = ch, .cap = 10 };
     pthread_t t = tl_thread(blocked_recv, &b);
     tl_sleep_ms(300);
-    send_id(ch, 7, 100, 0);
-    send_id(ch, 8, 5, 0);
+    tl_send_id(ch, 7, 100, 0);
+    tl_send_id(ch, 8, 5, 0);
     pthread_join(t, NULL);
     assert_ipc(b.rc, IPC_EMSGSIZE);
     assert_int_equal(b.got, 100);
-    recv_id(ch, 7, 100, 2000);
-    recv_id(ch, 8, 5, 2000);
+    tl_recv_id(ch, 7, 100, 2000);
+    tl_recv_id(ch, 8, 5, 2000);
     ipc_free(ch);
 }
 
@@ -276,19 +225,19 @@ static void test_delayed_delivery(void **state)
     tl_fill(late, 16, 42);
     int64_t t0 = ipc_now_ns();
     assert_ipc(ipc_amqp_send_after(ch, late, 16, 0, 400), IPC_OK);
-    send_id(ch, 1, 8, 0);
-    recv_id(ch, 1, 8, 2000); /* the undelayed one first */
+    tl_send_id(ch, 1, 8, 0);
+    tl_recv_id(ch, 1, 8, 2000); /* the undelayed one first */
     char buf[32];
     size_t got;
     assert_ipc(ipc_recv(ch, buf, sizeof buf, &got, NULL, 0), IPC_EEMPTY);
-    recv_id(ch, 42, 16, 5000);
+    tl_recv_id(ch, 42, 16, 5000);
     int64_t ms = tl_ms_since(t0);
     if (ms < 390) fail_msg("a 400 ms delay delivered after %lld ms", (long long)ms);
 
     /* close: pending delayed messages are drained, then IPC_ECLOSED */
     assert_ipc(ipc_amqp_send_after(ch, late, 16, 0, 60000), IPC_OK);
     assert_ipc(ipc_close(ch), IPC_OK);
-    recv_id(ch, 42, 16, 2000);
+    tl_recv_id(ch, 42, 16, 2000);
     assert_ipc(ipc_recv(ch, buf, sizeof buf, &got, NULL, 2000), IPC_ECLOSED);
     assert_ipc(ipc_amqp_send_after(ch, late, 16, 0, 10), IPC_ECLOSED);
     ipc_free(ch);
@@ -343,7 +292,7 @@ static void test_confirm_batch(void **state)
     }
     assert_int_equal(ipc_amqp_send_batch(ch, msgs, lens, N), N);
     assert_int_equal(ipc_depth(ch), N);
-    for (int i = 0; i < 10; i++) recv_id(ch, (uint32_t)i, lens[i], 2000);
+    for (int i = 0; i < 10; i++) tl_recv_id(ch, (uint32_t)i, lens[i], 2000);
     /* the receiving side: the first waits, the rest come in one round trip */
     static unsigned char slots[N][32];
     size_t got[N];
@@ -434,74 +383,15 @@ static void test_broker_listens_on_loopback_only(void **state)
     assert_null(strstr(cfg.endpoint, "guest"));
     unsigned long inodes[512];
     size_t n = socket_inodes(beam, inodes, 512);
-    /* epmd: the only epmd whose working directory is the broker's dir */
-    char cwd_beam[512] = "", path[300];
-    snprintf(path, sizeof path, "/proc/%ld/cwd", (long)beam);
-    ssize_t len = readlink(path, cwd_beam, sizeof cwd_beam - 1);
-    assert_true(len > 0);
-    cwd_beam[len] = '\0';
-    DIR *d = opendir("/proc");
-    assert_non_null(d);
-    struct dirent *e;
-    int epmds = 0;
-    while ((e = readdir(d))) {
-        if (e->d_name[0] < '0' || e->d_name[0] > '9') continue;
-        char comm[32] = "", cwd[512] = "";
-        snprintf(path, sizeof path, "/proc/%s/comm", e->d_name);
-        FILE *f = fopen(path, "r");
-        if (!f) continue;
-        bool ok = fgets(comm, sizeof comm, f) != NULL;
-        fclose(f);
-        if (!ok || strncmp(comm, "epmd", 4) != 0) continue;
-        snprintf(path, sizeof path, "/proc/%s/cwd", e->d_name);
-        len = readlink(path, cwd, sizeof cwd - 1);
-        if (len <= 0) continue;
-        cwd[len] = '\0';
-        if (strcmp(cwd, cwd_beam) != 0) continue;
-        epmds++;
-        n += socket_inodes(atoi(e->d_name), inodes + n, 512 - n);
-    }
-    closedir(d);
-    assert_int_equal(epmds, 1);
+    pid_t epmd = ipc_amqp_server_epmd_pid(broker);
+    assert_true(tl_pid_alive(epmd));
+    n += socket_inodes(epmd, inodes + n, 512 - n);
     int total = 0, exposed = 0;
     listeners(inodes, n, &total, &exposed);
     printf("    broker %ld + its epmd: %d listening sockets, %d not on loopback\n", (long)beam, total, exposed);
     assert_true(total >= 3); /* AMQP, distribution, epmd */
     assert_int_equal(exposed, 0);
     ipc_free(ch);
-}
-
-/* The pid of a process named `comm` whose command line or working
- * directory mentions `needle`, or 0. */
-static pid_t find_process(const char *comm, const char *needle)
-{
-    DIR *d = opendir("/proc");
-    if (!d) return 0;
-    pid_t found = 0;
-    struct dirent *e;
-    while (!found && (e = readdir(d))) {
-        if (e->d_name[0] < '0' || e->d_name[0] > '9') continue;
-        char path[300], name[64] = "", cmd[8192] = "", cwd[512] = "";
-        snprintf(path, sizeof path, "/proc/%s/comm", e->d_name);
-        FILE *f = fopen(path, "r");
-        if (!f) continue;
-        bool ok = fgets(name, sizeof name, f) != NULL;
-        fclose(f);
-        if (!ok || strncmp(name, comm, strlen(comm)) != 0) continue;
-        snprintf(path, sizeof path, "/proc/%s/cmdline", e->d_name);
-        if ((f = fopen(path, "r"))) {
-            size_t n = fread(cmd, 1, sizeof cmd - 1, f);
-            fclose(f);
-            for (size_t i = 0; i < n; i++) if (!cmd[i]) cmd[i] = ' ';
-            cmd[n] = '\0';
-        }
-        snprintf(path, sizeof path, "/proc/%s/cwd", e->d_name);
-        ssize_t len = readlink(path, cwd, sizeof cwd - 1);
-        cwd[len > 0 ? len : 0] = '\0';
-        if ((strstr(cmd, needle) || strstr(cwd, needle)) && alive(atoi(e->d_name))) found = atoi(e->d_name);
-    }
-    closedir(d);
-    return found;
 }
 
 /* A process that dies by SIGKILL takes its broker and epmd with it — even
@@ -522,8 +412,8 @@ static void test_broker_dies_with_its_owner(void **state)
     }
     pid_t beam = 0, epmd = 0;
     for (int i = 0; i < 3000 && !(beam && epmd); i++) {
-        if (!beam) beam = find_process("beam.smp", prefix);
-        if (!epmd) epmd = find_process("epmd", prefix);
+        if (!beam) beam = tl_find_process("beam.smp", prefix);
+        if (!epmd) epmd = tl_find_process("epmd", prefix);
         tl_sleep_ms(10);
     }
     if (!beam || !epmd) {
@@ -532,20 +422,9 @@ static void test_broker_dies_with_its_owner(void **state)
     }
     kill(pid, SIGKILL);
     assert_int_equal(tl_wait(pid, 10), 128 + SIGKILL);
-    assert_true(wait_gone(beam, 20000)); /* PR_SET_PDEATHSIG sent it SIGTERM */
-    assert_true(wait_gone(epmd, 5000));
-    /* the owner could not remove its temp dir: do it for it */
-    const char *tmp = getenv("TMPDIR") && *getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
-    DIR *d = opendir(tmp);
-    assert_non_null(d);
-    struct dirent *e;
-    while ((e = readdir(d)))
-        if (strncmp(e->d_name, prefix, strlen(prefix)) == 0) {
-            char path[1024];
-            snprintf(path, sizeof path, "%s/%s", tmp, e->d_name);
-            nftw(path, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
-        }
-    closedir(d);
+    assert_true(tl_wait_gone(beam, 20000)); /* PR_SET_PDEATHSIG sent it SIGTERM */
+    assert_true(tl_wait_gone(epmd, 5000));
+    tl_rmtree_prefixed(prefix); /* the owner could not remove its temp dir */
 }
 
 static double cpu_seconds(void)
@@ -570,10 +449,10 @@ static void test_embedded_broker_lingers_idle_then_stops(void **state)
     double spent = cpu_seconds() - cpu0;
     printf("    CPU used by this process during 1 s of linger: %.3f s\n", spent);
     assert_true(spent < 0.05); /* the spinning version used 0.26 s of a loaded machine here */
-    assert_true(alive(beam));
+    assert_true(tl_pid_alive(beam));
     assert_int_equal(ipc_amqp_embedded_pid(), beam);
     assert_int_equal(ipc_amqp_embedded_linger_ms(0), 30000); /* no channel left: stops now */
-    assert_true(wait_gone(beam, 20000));
+    assert_true(tl_wait_gone(beam, 20000));
     assert_int_equal(ipc_amqp_embedded_pid(), -1);
     ipc_amqp_embedded_linger_ms(30000);
 }

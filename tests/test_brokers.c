@@ -18,70 +18,12 @@
 #include "ipc_internal.h" /* ipc__named_tempdir, for the persistence test's dir */
 
 #include <dirent.h>
-#include <ftw.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
-
-static void send_id(ipc_channel *ch, uint32_t id, size_t len)
-{
-    unsigned char buf[256];
-    tl_fill(buf, len, id);
-    assert_ipc(ipc_send(ch, buf, len, 0, 5000), IPC_OK);
-}
-
-/* Receive and check message `id`; returns its prio. */
-static int recv_id(ipc_channel *ch, uint32_t id, size_t len, int timeout_ms)
-{
-    unsigned char buf[256];
-    size_t got = 0;
-    int prio = -1;
-    int rc = ipc_recv(ch, buf, sizeof buf, &got, &prio, timeout_ms);
-    if (rc != IPC_OK) fail_msg("recv of message %u: %s (%s)", id, ipc_strerror(rc), ipc_last_error());
-    if (got != len || !tl_check(buf, got, id)) fail_msg("message %u: %zu bytes or wrong content", id, got);
-    return prio;
-}
-
-/* The pid of a redis-server whose command line mentions `needle`, or 0. */
-static pid_t find_redis_server(const char *needle)
-{
-    DIR *d = opendir("/proc");
-    if (!d) return 0;
-    pid_t found = 0;
-    struct dirent *e;
-    while (!found && (e = readdir(d))) {
-        char path[300], cmd[4096];
-        if (e->d_name[0] < '0' || e->d_name[0] > '9') continue;
-        snprintf(path, sizeof path, "/proc/%s/cmdline", e->d_name);
-        FILE *f = fopen(path, "r");
-        if (!f) continue;
-        size_t n = fread(cmd, 1, sizeof cmd - 1, f);
-        fclose(f);
-        for (size_t i = 0; i < n; i++)
-            if (cmd[i] == '\0') cmd[i] = ' ';
-        cmd[n] = '\0';
-        if (strstr(cmd, "redis-server") && strstr(cmd, needle)) found = (pid_t)atoi(e->d_name);
-    }
-    closedir(d);
-    return found;
-}
-
-static bool wait_gone(pid_t pid, int ms)
-{
-    for (int64_t t0 = ipc_now_ns(); tl_ms_since(t0) < ms; tl_sleep_ms(10))
-        if (kill(pid, 0) < 0) return true;
-    return false;
-}
-
-static int rm_entry(const char *path, const struct stat *st, int type, struct FTW *ftw)
-{
-    (void)st, (void)type, (void)ftw;
-    remove(path);
-    return 0;
-}
 
 /* ==== redis =============================================================== */
 
@@ -94,17 +36,17 @@ static void test_redis_embedded_server_is_shared_and_stopped(void **state)
     const char *prefix = getenv("IPCPLAY_NAME_PREFIX") ? getenv("IPCPLAY_NAME_PREFIX") : "ipcplay";
     char mine[64];
     snprintf(mine, sizeof mine, "%s.%ld.", prefix, (long)getpid());
-    pid_t server = find_redis_server(mine);
+    pid_t server = tl_find_process("redis-server", mine);
     assert_true(server > 0);
-    send_id(a, 1, 10);
-    send_id(b, 2, 20);
-    recv_id(a, 1, 10, 2000);
-    recv_id(b, 2, 20, 2000);
+    tl_send_id(a, 1, 10, 0);
+    tl_send_id(b, 2, 20, 0);
+    tl_recv_id(a, 1, 10, 2000);
+    tl_recv_id(b, 2, 20, 2000);
     ipc_free(a);
     assert_int_equal(kill(server, 0), 0); /* b still uses it */
     ipc_free(b);
-    assert_true(wait_gone(server, 5000));
-    assert_int_equal(find_redis_server(mine), 0);
+    assert_true(tl_wait_gone(server, 5000));
+    assert_int_equal(tl_find_process("redis-server", mine), 0);
 }
 
 static void test_redis_missing_server_says_how_to_install(void **state)
@@ -134,9 +76,9 @@ static void test_redis_attach_by_name(void **state)
     ipc_channel *att = tl_open("redis", &(ipc_config){ .name = name, .flags = IPC_ATTACH });
     assert_int_equal(ipc_capacity(att), 3); /* the creator's limits */
     assert_int_equal(ipc_max_msg(att), 100);
-    send_id(att, 7, 50);
+    tl_send_id(att, 7, 50, 0);
     assert_int_equal(ipc_depth(owner), 1);
-    recv_id(owner, 7, 50, 2000);
+    tl_recv_id(owner, 7, 50, 2000);
 
     /* a forked child attaches by name too (and never deletes the keys) */
     pid_t pid = tl_fork(20);
@@ -150,7 +92,7 @@ static void test_redis_attach_by_name(void **state)
         _exit(rc == IPC_OK ? 0 : 2);
     }
     assert_int_equal(tl_wait(pid, 20), 0);
-    recv_id(owner, 8, 60, 2000);
+    tl_recv_id(owner, 8, 60, 2000);
     ipc_free(att);
     ipc_channel *other = tl_open("redis", NULL); /* keeps the embedded server up */
     ipc_free(owner); /* the owner deletes the keys: attaching fails now */
@@ -177,7 +119,7 @@ static void test_redis_lifo_and_priority_ties(void **state)
         tl_fill(buf, sizeof buf, i);
         assert_ipc(ipc_send(p, buf, sizeof buf, prio[i], 1000), IPC_OK);
     }
-    for (int k = 0; k < 6; k++) assert_int_equal(recv_id(p, want[k], 8, 2000), prio[want[k]]);
+    for (int k = 0; k < 6; k++) assert_int_equal(tl_recv_id(p, want[k], 8, 2000), prio[want[k]]);
     ipc_free(p);
 }
 
@@ -191,12 +133,12 @@ static void test_redis_delay_queue(void **state)
     tl_fill(buf, 16, 40);
     int64_t t0 = ipc_now_ns();
     assert_ipc(ipc_redis_send_at(ch, buf, 16, ipc_redis_wall_ms() + 300), IPC_OK);
-    send_id(ch, 41, 16);
+    tl_send_id(ch, 41, 16, 0);
     assert_ipc(ipc_redis_send_at(ch, buf, 16, ipc_redis_wall_ms()), IPC_EFULL); /* delayed ones count */
-    recv_id(ch, 41, 16, 2000);
+    tl_recv_id(ch, 41, 16, 2000);
     size_t got;
     assert_ipc(ipc_recv(ch, buf, sizeof buf, &got, NULL, 0), IPC_EEMPTY); /* not due yet */
-    recv_id(ch, 40, 16, -1);
+    tl_recv_id(ch, 40, 16, -1);
     int64_t ms = tl_ms_since(t0);
     if (ms < 280 || ms > 5000) fail_msg("delayed message arrived after %lld ms, due after 300", (long long)ms);
 
@@ -205,7 +147,7 @@ static void test_redis_delay_queue(void **state)
     assert_ipc(ipc_redis_send_at(ch, buf, 16, ipc_redis_wall_ms() + 60000), IPC_OK);
     assert_ipc(ipc_close(ch), IPC_OK);
     assert_ipc(ipc_redis_send_at(ch, buf, 16, 0), IPC_ECLOSED);
-    recv_id(ch, 42, 16, 2000);
+    tl_recv_id(ch, 42, 16, 2000);
     assert_ipc(ipc_recv(ch, buf, sizeof buf, &got, NULL, 2000), IPC_ECLOSED);
     ipc_free(ch);
 }
@@ -255,9 +197,9 @@ static void test_redis_persistence_across_restart(void **state)
     pid_t first = ipc_redis_server_pid(srv);
 
     ipc_channel *ch = tl_open("redis", &(ipc_config){ .endpoint = endpoint, .name = "durable" });
-    for (uint32_t i = 0; i < 5; i++) send_id(ch, 100 + i, 30);
+    for (uint32_t i = 0; i < 5; i++) tl_send_id(ch, 100 + i, 30, 0);
     assert_ipc(ipc_redis_server_stop(srv), IPC_OK); /* SIGTERM by pid: the AOF is written */
-    assert_true(wait_gone(first, 1000));
+    assert_true(tl_wait_gone(first, 1000));
     char buf[64];
     size_t got;
     assert_ipc(ipc_recv(ch, buf, sizeof buf, &got, NULL, 500), IPC_ESYS); /* no server: an error, not a hang */
@@ -265,13 +207,13 @@ static void test_redis_persistence_across_restart(void **state)
     assert_ipc(ipc_redis_server_start(&o, &srv), IPC_OK);
     assert_true(ipc_redis_server_pid(srv) != first);
     ipc_channel *again = tl_open("redis", &(ipc_config){ .endpoint = endpoint, .name = "durable", .flags = IPC_ATTACH });
-    for (uint32_t i = 0; i < 5; i++) recv_id(again, 100 + i, 30, 2000);
+    for (uint32_t i = 0; i < 5; i++) tl_recv_id(again, 100 + i, 30, 2000);
     ipc_free(again);
-    send_id(ch, 200, 30); /* the old handle reconnects by itself */
-    recv_id(ch, 200, 30, 2000);
+    tl_send_id(ch, 200, 30, 0); /* the old handle reconnects by itself */
+    tl_recv_id(ch, 200, 30, 2000);
     ipc_free(ch);
     assert_ipc(ipc_redis_server_stop(srv), IPC_OK);
-    nftw(dir, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
+    tl_rmtree(dir);
 }
 
 /* Batches: one script pushes them all (one LPUSH), one script pops up to
@@ -327,8 +269,8 @@ static void test_redis_child_never_stops_parents_server(void **state)
     size_t got;
     assert_ipc(ipc_recv(ch, buf, sizeof buf, &got, NULL, 2000), IPC_OK);
     assert_true(got == 10 && memcmp(buf, "from child", 10) == 0);
-    send_id(ch, 5, 5);
-    recv_id(ch, 5, 5, 2000);
+    tl_send_id(ch, 5, 5, 0);
+    tl_recv_id(ch, 5, 5, 2000);
     ipc_free(ch);
 }
 
@@ -354,23 +296,12 @@ static void test_redis_server_dies_with_its_owner(void **state)
     char x;
     assert_int_equal(read(ready[0], &x, 1), 1);
     close(ready[0]);
-    pid_t server = find_redis_server(prefix);
+    pid_t server = tl_find_process("redis-server", prefix);
     assert_true(server > 0);
     kill(pid, SIGKILL);
     assert_int_equal(tl_wait(pid, 10), 128 + SIGKILL);
-    assert_true(wait_gone(server, 5000)); /* PR_SET_PDEATHSIG sent it SIGTERM */
-    /* the owner could not remove its temp dir: do it for it */
-    const char *tmp = getenv("TMPDIR") && *getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
-    DIR *d = opendir(tmp);
-    assert_non_null(d);
-    struct dirent *e;
-    while ((e = readdir(d)))
-        if (strncmp(e->d_name, prefix, strlen(prefix)) == 0) {
-            char path[1024];
-            snprintf(path, sizeof path, "%s/%s", tmp, e->d_name);
-            nftw(path, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
-        }
-    closedir(d);
+    assert_true(tl_wait_gone(server, 5000)); /* PR_SET_PDEATHSIG sent it SIGTERM */
+    tl_rmtree_prefixed(prefix); /* the owner could not remove its temp dir */
 }
 
 /* The server is killed under a blocked receiver: an error, not a hang. */
@@ -481,7 +412,7 @@ static void test_zmq_child_reconnects_after_fork(void **state)
         ipc_free(ch); /* lingers until the messages are out */
         _exit(0);
     }
-    for (uint32_t i = 0; i < ZN; i++) recv_id(ch, i, 1 + i, 10000);
+    for (uint32_t i = 0; i < ZN; i++) tl_recv_id(ch, i, 1 + i, 10000);
     assert_int_equal(tl_wait(pid, 20), 0);
     ipc_free(ch);
 
@@ -500,7 +431,7 @@ static void test_zmq_child_reconnects_after_fork(void **state)
         ipc_free(ch);
         _exit(0);
     }
-    for (uint32_t i = 0; i < ZN; i++) send_id(ch, 1000 + i, 2 + i % 7);
+    for (uint32_t i = 0; i < ZN; i++) tl_send_id(ch, 1000 + i, 2 + i % 7, 0);
     assert_int_equal(tl_wait(pid, 20), 0);
     ipc_free(ch);
 }
@@ -526,7 +457,7 @@ static void test_zmq_attach_by_tcp_endpoint(void **state)
     assert_non_null(ep);
     assert_true(strncmp(ep, "tcp://127.0.0.1:", 16) == 0 && strchr(ep, '*') == NULL);
     pass_endpoint(to_child, owner);
-    for (uint32_t i = 0; i < ZN; i++) recv_id(owner, 300 + i, 40, 10000);
+    for (uint32_t i = 0; i < ZN; i++) tl_recv_id(owner, 300 + i, 40, 10000);
     assert_int_equal(tl_wait(pid, 20), 0);
     ipc_free(owner);
 }
@@ -610,7 +541,7 @@ static void test_zmq_hwm_pushes_back(void **state)
         sent++;
     assert_ipc(rc, IPC_EFULL);
     assert_true(sent >= 4);
-    for (long i = 0; i < sent; i++) recv_id(ch, (uint32_t)i, 200, 5000);
+    for (long i = 0; i < sent; i++) tl_recv_id(ch, (uint32_t)i, 200, 5000);
     size_t got;
     assert_ipc(ipc_recv(ch, buf, sizeof buf, &got, NULL, 100), IPC_EEMPTY);
     ipc_free(ch);

@@ -2,12 +2,15 @@
 #define _GNU_SOURCE
 #include "testlib.h"
 
+#include <dirent.h>
 #include <errno.h>
+#include <ftw.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -163,4 +166,99 @@ int tl_run(char *const argv[], unsigned seconds, char **out)
     buf[used] = '\0';
     *out = buf;
     return tl_wait(pid, 5);
+}
+
+void tl_send_id(ipc_channel *ch, uint32_t id, size_t len, int prio)
+{
+    unsigned char buf[256];
+    if (len > sizeof buf) fail_msg("tl_send_id: %zu bytes is more than 256", len);
+    tl_fill(buf, len, id);
+    assert_ipc(ipc_send(ch, buf, len, prio, 5000), IPC_OK);
+}
+
+int tl_recv_id(ipc_channel *ch, uint32_t id, size_t len, int timeout_ms)
+{
+    unsigned char buf[256];
+    size_t got = 0;
+    int prio = -1;
+    int rc = ipc_recv(ch, buf, sizeof buf, &got, &prio, timeout_ms);
+    if (rc != IPC_OK) fail_msg("recv of message %u: %s (%s)", id, ipc_strerror(rc), ipc_last_error());
+    if (got != len || !tl_check(buf, got, id)) fail_msg("message %u: %zu bytes or wrong content", id, got);
+    return prio;
+}
+
+bool tl_pid_alive(pid_t pid)
+{
+    char path[64], buf[512];
+    snprintf(path, sizeof path, "/proc/%ld/stat", (long)pid);
+    FILE *f = fopen(path, "r");
+    if (!f) return false;
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    char *rp = strrchr(buf, ')'); /* "pid (comm) S ...": the state follows the last ')' */
+    return rp && rp[1] == ' ' && rp[2] != 'Z' && rp[2] != 'X';
+}
+
+bool tl_wait_gone(pid_t pid, int ms)
+{
+    for (int64_t t0 = ipc_now_ns(); tl_ms_since(t0) < ms; tl_sleep_ms(10))
+        if (!tl_pid_alive(pid)) return true;
+    return !tl_pid_alive(pid);
+}
+
+pid_t tl_find_process(const char *comm, const char *needle)
+{
+    DIR *d = opendir("/proc");
+    if (!d) return 0;
+    pid_t found = 0;
+    struct dirent *e;
+    while (!found && (e = readdir(d))) {
+        if (e->d_name[0] < '0' || e->d_name[0] > '9') continue;
+        char path[300], name[64] = "", cmd[8192] = "", cwd[512] = "";
+        snprintf(path, sizeof path, "/proc/%s/comm", e->d_name);
+        FILE *f = fopen(path, "r");
+        if (!f) continue;
+        bool ok = fgets(name, sizeof name, f) != NULL;
+        fclose(f);
+        if (!ok || strncmp(name, comm, strlen(comm)) != 0) continue;
+        snprintf(path, sizeof path, "/proc/%s/cmdline", e->d_name);
+        if ((f = fopen(path, "r"))) {
+            size_t n = fread(cmd, 1, sizeof cmd - 1, f);
+            fclose(f);
+            for (size_t i = 0; i < n; i++)
+                if (!cmd[i]) cmd[i] = ' ';
+            cmd[n] = '\0';
+        }
+        snprintf(path, sizeof path, "/proc/%s/cwd", e->d_name);
+        ssize_t len = readlink(path, cwd, sizeof cwd - 1);
+        cwd[len > 0 ? len : 0] = '\0';
+        if ((strstr(cmd, needle) || strstr(cwd, needle)) && tl_pid_alive(atoi(e->d_name))) found = atoi(e->d_name);
+    }
+    closedir(d);
+    return found;
+}
+
+static int rm_entry(const char *path, const struct stat *st, int type, struct FTW *ftw)
+{
+    (void)st, (void)type, (void)ftw;
+    remove(path);
+    return 0;
+}
+
+void tl_rmtree(const char *path) { nftw(path, rm_entry, 8, FTW_DEPTH | FTW_PHYS); }
+
+void tl_rmtree_prefixed(const char *prefix)
+{
+    const char *tmp = getenv("TMPDIR") && *getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
+    DIR *d = opendir(tmp);
+    if (!d) return;
+    struct dirent *e;
+    while ((e = readdir(d)))
+        if (strncmp(e->d_name, prefix, strlen(prefix)) == 0) {
+            char path[1024];
+            snprintf(path, sizeof path, "%s/%s", tmp, e->d_name);
+            tl_rmtree(path);
+        }
+    closedir(d);
 }

@@ -62,6 +62,23 @@ bool tl_check(const void *buf, size_t len, uint32_t id);
 int64_t tl_ms_since(int64_t start_ns);
 void    tl_sleep_ms(unsigned ms);
 
+/* Send message `id` (tl_fill bytes) of len bytes (<= 256), or fail the test;
+ * receive one and check it is message `id` of len bytes, returning its prio. */
+void tl_send_id(ipc_channel *ch, uint32_t id, size_t len, int prio);
+int  tl_recv_id(ipc_channel *ch, uint32_t id, size_t len, int timeout_ms);
+
+/* Processes the brokers start: is pid running (not a zombie), wait up to ms
+ * for it to be gone, and the first process named `comm` whose command line or
+ * working directory contains `needle` (0 if none). */
+bool  tl_pid_alive(pid_t pid);
+bool  tl_wait_gone(pid_t pid, int ms);
+pid_t tl_find_process(const char *comm, const char *needle);
+
+/* Remove a directory tree; and every entry of $TMPDIR (or /tmp) whose name
+ * starts with prefix (what a SIGKILLed broker owner could not remove). */
+void tl_rmtree(const char *path);
+void tl_rmtree_prefixed(const char *prefix);
+
 /* assert that an ipc_* call returned `want`, printing ipc_last_error() if not */
 #define assert_ipc(call, want) do { \
         int rc_ = (call); \
