@@ -85,8 +85,7 @@
  */
 #define _GNU_SOURCE
 #include "brokers/ipc_amqp.h"
-#include "../ipc_internal.h"
-#include "../pipes/named.h" /* ipc__named_tempdir, ipc__helper_start */
+#include "ipc_internal.h" /* the core: names, helper threads, fork/exit hooks */
 
 #include <amqp.h>
 #include <amqp_tcp_socket.h>
@@ -678,7 +677,6 @@ static void embedded_at_exit(void)
  * endpoint.  Started under g_server_lock so two first channels make one. */
 static int embedded_acquire(char *endpoint, size_t size)
 {
-    static bool at_exit_registered;
     int rc = IPC_OK;
     pthread_mutex_lock(&g_server_lock);
     if (g_embedded && g_embedded->owner != getpid()) g_embedded = NULL; /* a forked child's copy */
@@ -705,7 +703,7 @@ static int embedded_acquire(char *endpoint, size_t size)
         g_embedded_refs++;
         g_stop_at_ns = 0;
         snprintf(endpoint, size, "%s", g_embedded->endpoint);
-        if (!at_exit_registered && atexit(embedded_at_exit) == 0) at_exit_registered = true;
+        ipc__atexit(embedded_at_exit); /* once: a second registration is a no-op */
     }
     pthread_mutex_unlock(&g_server_lock);
     return rc;
@@ -1471,7 +1469,7 @@ static void fork_child(void)
 static void install_fork_handlers(void)
 {
     server_cond_init();
-    pthread_atfork(fork_prepare, fork_parent, fork_child);
+    ipc__atfork(fork_prepare, fork_parent, fork_child);
 }
 
 /* ---- open -------------------------------------------------------------- */
