@@ -15,8 +15,10 @@
 #include "events/event.h"
 #include "events/eventfd.h"
 #include "events/poll.h"
+#include "events/semaphore.h"
 #include "pipes/fifo.h"
 #include "pipes/socketpair.h"
+#include "pipes/stream_info.h"
 #include "pipes/tcp.h"
 #include "pipes/unix.h"
 #include "queues/thread_queue.h"
@@ -60,6 +62,8 @@ static void test_pipe_family_extras(void **state)
     assert_null(ipc_unix_path(ch));
     assert_error(ipc_tcp_port(NULL));
     assert_error(ipc_tcp_port(ch));
+    assert_error(ipc_stream_kernel_bytes(NULL));
+    assert_error(ipc_stream_kernel_bytes(ch)); /* a thread queue is no byte stream */
     assert_error(ipc_duplex_open(NULL, NULL, &b));
     assert_error(ipc_duplex_open(&(ipc_config){ .max_msg = (size_t)1 << 40 }, &a, &b));
     assert_null(a);
@@ -134,6 +138,16 @@ static void test_event_and_poll_extras(void **state)
     assert_error(ipc_event_pollfd(NULL));
     assert_null(ipc_event_name(NULL));
     ipc_event_free(NULL);
+
+    ipc_sem *sem = (ipc_sem *)0x1;
+    assert_error(ipc_sem_open(NULL, 1));
+    assert_error(ipc_sem_open_named("", 1, 0, &sem));
+    assert_null(sem);
+    assert_error(ipc_sem_acquire(NULL, 0));
+    assert_error(ipc_sem_release(NULL));
+    assert_error(ipc_sem_value(NULL));
+    assert_null(ipc_sem_name(NULL));
+    ipc_sem_free(NULL);
 
     assert_error(ipc_poller_open(NULL));
     assert_error(ipc_poller_add(NULL, NULL, NULL));
