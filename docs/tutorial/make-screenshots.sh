@@ -20,6 +20,7 @@ shot() { # shot NAME ipcviz-args...
 shot queue    --mech queue
 shot pipe     --mech pipe --processes
 shot pipe_full --scenario viz/scenarios/pipe-full.scn
+shot lifo     --scenario viz/scenarios/lifo-starvation.scn
 shot signal   --mech signal --threads --producers 1 --consumers 1
 shot unlocked --scenario viz/scenarios/unlocked-race.scn
 shot shm_spsc --mech shm_spsc --processes --producers 1 --consumers 1
