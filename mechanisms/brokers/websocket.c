@@ -79,6 +79,20 @@
  * The server lives in the owner: when the owner frees its handle, the
  * channel ends and every client's calls answer IPC_ECLOSED.
  *
+ * fork().  A child's inherited handle is not the owner (pid differs): on
+ * first use it opens its own client connection, and never touches the
+ * parent's server, lws contexts or locks (their threads did not come along);
+ * g_adopt serialises that first use.  The child does inherit the server's
+ * sockets, so after the owner frees the channel a listening socket stays
+ * open until those children exit: a new attacher then gets no answer and
+ * gives up after CONNECT_MS (IPC_ECLOSED) instead of being refused at once.
+ *
+ * Cost.  A client's send is a request and a reply, a receive a pull, the
+ * message and "got", each through the service threads of both ends: about
+ * ten thread hand-offs per round trip where a TCP stream needs two.  That
+ * buys exact capacity and honest failures across processes and hosts;
+ * threads of the owner pay none of it.
+ *
  * pollfd.  The owner's handles: an eventfd that is readable exactly while
  * a message is queued or the channel is closed.  A client handle has no
  * local queue to watch and answers -1 (IPC_CAP_POLL describes the owner).

@@ -30,9 +30,10 @@ const char *ipc_websocket_page_url(const ipc_channel *ch);
  * copy ("" gets everything).  Nothing is stored: a subscriber gets what is
  * published after ipc_websocket_subscribe returned (the server confirms the
  * subscription first, so there is no "slow joiner" window).  A subscriber
- * that stops reading is disconnected once 1024 messages (or 8 MiB) wait for it (its
- * ipc_websocket_sub_recv then drains and answers IPC_ECLOSED): the server
- * never blocks on it and never grows without bound. */
+ * that stops reading is disconnected once 1024 messages (or 8 MiB) wait for
+ * it on the server, beyond the 256 its own connection buffers (its
+ * ipc_websocket_sub_recv then drains those and answers IPC_ECLOSED): the
+ * server never blocks on it and never grows without bound. */
 typedef struct ipc_websocket_sub ipc_websocket_sub;
 
 /* Publish from any handle (owner or attacher).  RETURNS the number of
