@@ -99,7 +99,7 @@ int main(int argc, char **argv)
 {
     static const char *const opts[] = { "--browser", NULL };
     demo_start_opts(argc, argv,
-                    "Usage: ws_chat [--browser] [--help]\n"
+                    "usage: ws_chat [--browser] [--help]\n"
                     "  a chat room over the websocket mechanism: C consumers and your browser\n"
                     "  --browser  keep the room open 60 s for a browser (open the printed page)\n",
                     opts);
