@@ -93,7 +93,6 @@
 #include <arpa/inet.h>
 #include <stdarg.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <grp.h>
 #include <limits.h>
 #include <netinet/in.h>
@@ -165,30 +164,7 @@ struct ipc_amqp_server {
     char            epmd_exe[PATH_MAX];
 };
 
-/* $PATH lookup before fork(), like execvp, so that "not installed" is a
- * clear message and the child calls only async-signal-safe functions. */
-static bool find_in_path(const char *prog, char *out, size_t size)
-{
-    const char *path = getenv("PATH");
-    if (!path || !*path) path = "/usr/local/bin:/usr/bin:/bin";
-    for (const char *p = path; *p;) {
-        size_t n = strcspn(p, ":");
-        int len = snprintf(out, size, "%.*s/%s", (int)n, p, prog);
-        if (len > 0 && (size_t)len < size && access(out, X_OK) == 0) return true;
-        p += n;
-        if (*p == ':') p++;
-    }
-    return false;
-}
 
-static int rm_entry(const char *path, const struct stat *st, int type, struct FTW *ftw)
-{
-    (void)st, (void)type, (void)ftw;
-    remove(path);
-    return 0;
-}
-
-static void remove_tree(const char *dir) { nftw(dir, rm_entry, 8, FTW_DEPTH | FTW_PHYS); }
 
 /* The last non-empty line of the broker's output: why it did not start. */
 static void out_tail(const char *path, char *out, size_t size)
@@ -459,7 +435,7 @@ int ipc_amqp_server_start(const ipc_amqp_server_opts *opts, ipc_amqp_server **ou
     ipc_amqp_server *s = calloc(1, sizeof *s);
     if (!s) return ipc__fail(IPC_ESYS, "calloc");
     /* The script runs erl from $PATH, and epmd sits beside it. */
-    if (access(RABBITMQ_SERVER, X_OK) < 0 || !find_in_path("epmd", s->epmd_exe, sizeof s->epmd_exe)) {
+    if (access(RABBITMQ_SERVER, X_OK) < 0 || !ipc__find_in_path("epmd", s->epmd_exe, sizeof s->epmd_exe)) {
         free(s);
         errno = ENOENT;
         return ipc__fail(IPC_ESYS, "rabbitmq-server not found (%s, epmd in $PATH): apt-get install rabbitmq-server",
@@ -572,7 +548,7 @@ fail_cond:
 fail_mutex:
     pthread_mutex_destroy(&s->lock);
 fail_dir:
-    if (s->made_dir) remove_tree(s->dir);
+    if (s->made_dir) ipc__remove_tree(s->dir);
 fail_free:
     free(s);
     return rc;
@@ -604,7 +580,7 @@ int ipc_amqp_server_stop(ipc_amqp_server *s)
         pthread_join(s->sitter, NULL);
         pthread_cond_destroy(&s->changed);
         pthread_mutex_destroy(&s->lock);
-        if (s->made_dir) remove_tree(s->dir);
+        if (s->made_dir) ipc__remove_tree(s->dir);
         if (!clean) {
             errno = ETIMEDOUT;
             rc = ipc__fail(IPC_ESYS, "amqp: broker %ld or epmd %ld ignored SIGTERM: killed", (long)s->beam, (long)s->epmd);

@@ -82,7 +82,6 @@
 #include <hiredis.h>
 
 #include <fcntl.h>
-#include <ftw.h>
 #include <limits.h>
 #include <poll.h>
 #include <signal.h>
@@ -282,22 +281,6 @@ struct ipc_redis_server {
     char            password[33];        /* with bind: 128 random bits, hex     */
 };
 
-/* The one place that knows where redis-server is: $PATH, like execvp, but
- * looked up before fork() so the child only calls async-signal-safe
- * functions and "not installed" is a clear message, not an exit status. */
-static bool find_in_path(const char *prog, char *out, size_t size)
-{
-    const char *path = getenv("PATH");
-    if (!path || !*path) path = "/usr/local/bin:/usr/bin:/bin";
-    for (const char *p = path; *p;) {
-        size_t n = strcspn(p, ":");
-        int len = snprintf(out, size, "%.*s/%s", (int)n, p, prog);
-        if (len > 0 && (size_t)len < size && access(out, X_OK) == 0) return true;
-        p += n;
-        if (*p == ':') p++;
-    }
-    return false;
-}
 
 static void sitter_report(ipc_redis_server *s, bool exited)
 {
@@ -378,14 +361,6 @@ static bool wait_exited(ipc_redis_server *s, int timeout_ms)
     return done;
 }
 
-static int rm_entry(const char *path, const struct stat *st, int type, struct FTW *ftw)
-{
-    (void)st, (void)type, (void)ftw;
-    remove(path);
-    return 0;
-}
-
-static void remove_tree(const char *dir) { nftw(dir, rm_entry, 8, FTW_DEPTH | FTW_PHYS); }
 
 /* The last line of the server's log: why it refused to start. */
 static void log_tail(const char *log, char *out, size_t size)
@@ -471,7 +446,7 @@ int ipc_redis_server_start(const ipc_redis_server_opts *opts, ipc_redis_server *
     ipc_redis_server *s = calloc(1, sizeof *s);
     if (!s) return ipc__fail(IPC_ESYS, "calloc");
     int rc = IPC_OK;
-    if (!find_in_path("redis-server", s->exe, sizeof s->exe)) {
+    if (!ipc__find_in_path("redis-server", s->exe, sizeof s->exe)) {
         errno = ENOENT;
         rc = ipc__fail(IPC_ESYS, "redis-server not found: apt-get install redis-server");
         goto fail_free;
@@ -553,7 +528,7 @@ fail_cond:
 fail_mutex:
     pthread_mutex_destroy(&s->lock);
 fail_dir:
-    if (s->made_dir) remove_tree(s->dir);
+    if (s->made_dir) ipc__remove_tree(s->dir);
 fail_free:
     free(s);
     return rc;
@@ -578,7 +553,7 @@ int ipc_redis_server_stop(ipc_redis_server *s)
         pthread_join(s->sitter, NULL);
         pthread_cond_destroy(&s->changed);
         pthread_mutex_destroy(&s->lock);
-        if (s->made_dir) remove_tree(s->dir);
+        if (s->made_dir) ipc__remove_tree(s->dir);
     }
     free(s);
     return rc;

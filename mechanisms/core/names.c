@@ -7,11 +7,13 @@
 #include "core/names.h"
 #include "core/error.h"
 
+#include <ftw.h>
 #include <limits.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 const char *ipc__name_prefix(void)
@@ -65,3 +67,12 @@ int ipc__named_path(char *out, size_t size, const char *dir, const char *leaf, c
         return ipc__fail(IPC_EINVAL, "%s: path '%s/%s' is longer than %zu bytes", what, dir, leaf, size - 1);
     return IPC_OK;
 }
+
+static int remove_entry(const char *path, const struct stat *st, int type, struct FTW *ftw)
+{
+    (void)st, (void)type, (void)ftw;
+    remove(path);
+    return 0; /* go on with the rest */
+}
+
+void ipc__remove_tree(const char *dir) { nftw(dir, remove_entry, 8, FTW_DEPTH | FTW_PHYS); }

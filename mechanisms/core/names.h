@@ -27,6 +27,9 @@ int ipc__object_name(char *out, size_t size, const char *name, const char *what)
  * TMPDIR is unset) for generated names.  IPC_OK, IPC_ESYS, or IPC_EINVAL
  * (does not fit in size); `mech` names the caller in messages. */
 int ipc__named_tempdir(char *dir, size_t size, const char *mech);
+/* Remove a temp dir and everything below it (best effort: what cannot be
+ * removed stays, and a leftover check will name it). */
+void ipc__remove_tree(const char *dir);
 /* "dir/leaf" into out, or IPC_EINVAL naming `what` if it does not fit. */
 int ipc__named_path(char *out, size_t size, const char *dir, const char *leaf, const char *what);
 

@@ -15,7 +15,10 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
 
 typedef struct fork_hooks { void (*prepare)(void), (*parent)(void), (*child)(void); } fork_hooks;
 
@@ -111,4 +114,18 @@ int ipc__atexit(void (*fn)(void))
 out:
     pthread_mutex_unlock(&reg_lock);
     return rc;
+}
+
+bool ipc__find_in_path(const char *prog, char *out, size_t size)
+{
+    const char *path = getenv("PATH");
+    if (!path || !*path) path = "/usr/local/bin:/usr/bin:/bin";
+    for (const char *p = path; *p;) {
+        size_t n = strcspn(p, ":");
+        int len = snprintf(out, size, "%.*s/%s", (int)n, p, prog);
+        if (len > 0 && (size_t)len < size && access(out, X_OK) == 0) return true;
+        p += n;
+        if (*p == ':') p++;
+    }
+    return false;
 }

@@ -17,11 +17,20 @@
 #ifndef IPCPLAY_CORE_PROCESS_H
 #define IPCPLAY_CORE_PROCESS_H
 
+#include <stdbool.h>
+#include <stddef.h>
+
 #define IPC_HOOKS_MAX 16
 
 /* IPC_OK, or IPC_ESYS (pthread_atfork failed: errno) / IPC_EINVAL (table
  * full: a library bug). */
 int ipc__atfork(void (*prepare)(void), void (*parent)(void), void (*child)(void));
 int ipc__atexit(void (*fn)(void));
+
+/* Where execvp would find prog: the first executable "<dir>/prog" of $PATH
+ * (/usr/local/bin:/usr/bin:/bin when unset), into out.  Looked up before
+ * fork(), so that the child only calls async-signal-safe functions and "not
+ * installed" is a clear message, not an exit status.  false if none. */
+bool ipc__find_in_path(const char *prog, char *out, size_t size);
 
 #endif /* IPCPLAY_CORE_PROCESS_H */
