@@ -42,6 +42,10 @@ int  ipc__holdback_take(ipc_holdback *h, void *buf, size_t cap, size_t *len, int
 /* Remove the oldest held message into msg (IPC_KERNEL_MAX_MSG bytes) so the
  * caller can put it back into the kernel on free: 1 taken, 0 none. */
 int  ipc__holdback_pop(ipc_holdback *h, void *msg, size_t *len, int *prio);
+/* How long ipc_free waits for room to hand a held message back to its
+ * queue (posix_mq, sysv_mq) before it is lost with the handle. */
+#define IPC_HOLDBACK_FREE_MS 1000
+
 /* Drop everything (a forked child: what was held belongs to the parent). */
 void ipc__holdback_reset(ipc_holdback *h);
 void ipc__holdback_destroy(ipc_holdback *h);

@@ -346,14 +346,19 @@ static int pmq_close(ipc_channel *ch)
 static void pmq_free(ipc_channel *ch)
 {
     posix_mq *p = (posix_mq *)ch;
-    /* A message this handle still holds goes back to the queue for the
-     * others.  If the queue is full right now it is lost with the handle:
-     * its receiver was told IPC_EMSGSIZE and gave up on it. */
+    /* A message this handle still holds (the queue filled up in the instant
+     * its put-back needed a slot) goes back to the queue for the others,
+     * waiting up to IPC_HOLDBACK_FREE_MS for room: lost only if the queue
+     * stays full that long (issue 12, defect 9), or is shut. */
     unsigned char msg[IPC_KERNEL_MAX_MSG];
     size_t n;
     int prio;
+    ipc_deadline d;
+    ipc__deadline_start(&d, IPC_HOLDBACK_FREE_MS);
+    ipc_backoff b = IPC_BACKOFF_INIT;
     while (ipc__holdback_pop(&p->held, msg, &n, &prio))
-        mq_send(p->q, (const char *)msg, n, to_mq_prio(prio) | 1);
+        while (mq_send(p->q, (const char *)msg, n, to_mq_prio(prio) | 1) < 0 && (errno == EAGAIN || errno == EINTR)
+               && !atomic_load_explicit(&p->ctl->shut, memory_order_acquire) && ipc__backoff_sleep(&b, &d)) {}
     ipc__holdback_destroy(&p->held);
     release(p, p->owner == getpid());
     free(p);

@@ -293,14 +293,19 @@ static int sysv_close(ipc_channel *ch)
 static void sysv_free(ipc_channel *ch)
 {
     sysv_mq *s = (sysv_mq *)ch;
-    /* What this handle still holds goes back to the queue (lost only if the
-     * queue is full this instant: its receiver was told IPC_EMSGSIZE). */
+    /* What this handle still holds goes back to the queue, waiting up to
+     * IPC_HOLDBACK_FREE_MS for room: lost only if the queue stays full that
+     * long, or is shut (issue 12, defect 9). */
     msgbuf_max mb;
     size_t n;
     int prio;
+    ipc_deadline d;
+    ipc__deadline_start(&d, IPC_HOLDBACK_FREE_MS);
+    ipc_backoff b = IPC_BACKOFF_INIT;
     while (ipc__holdback_pop(&s->held, mb.mtext, &n, &prio)) {
         mb.mtype = to_type(prio) - 1;
-        msgsnd(s->msqid, &mb, n, IPC_NOWAIT);
+        while (msgsnd(s->msqid, &mb, n, IPC_NOWAIT) < 0 && (errno == EAGAIN || errno == EINTR) && !is_shut(s)
+               && ipc__backoff_sleep(&b, &d)) {}
     }
     ipc__holdback_destroy(&s->held);
     release(s);
