@@ -107,11 +107,13 @@ VIZ_BIN := $(if $(VIZ_SRC),$(OUT)/ipcviz)
 
 # ---- ipcplay-clean: removes the names killed creators left (core/stale.c)
 CLEAN_BIN := $(OUT)/ipcplay-clean
+# ---- ipcstress: the fault and load campaigns (make stress; --short in make test)
+STRESS_BIN := $(OUT)/ipcstress
 
-.PHONY: all run test bench demos viz deps install clean build-tests exercises clean-ipc
+.PHONY: all run test bench demos viz deps install clean build-tests exercises clean-ipc stress
 .DEFAULT_GOAL := all
 
-all: $(LIB) $(SOLIB) $(MAN_STAMP) $(TEST_BIN) $(DEMO_BIN) $(BENCH_BIN) $(VIZ_BIN) $(EX_BIN) $(CLEAN_BIN)
+all: $(LIB) $(SOLIB) $(MAN_STAMP) $(TEST_BIN) $(DEMO_BIN) $(BENCH_BIN) $(VIZ_BIN) $(EX_BIN) $(CLEAN_BIN) $(STRESS_BIN)
 
 deps:
 	@scripts/install-deps
@@ -163,6 +165,9 @@ $(OUT)/tests/test_bench: $(OUT)/obj/tests/test_bench.o $(TEST_HELP_OBJ) $(OUT)/o
 $(CLEAN_BIN): $(OUT)/obj/scripts/ipcplay-clean.o $(LIB)
 	$(CC) $(LDFLAGS) $< $(LIB) $(LIBS) -o $@
 
+$(STRESS_BIN): $(OUT)/obj/scripts/ipcstress.o $(LIB)
+	$(CC) $(LDFLAGS) $< $(LIB) $(LIBS) -o $@
+
 $(OUT)/ipcviz: $(VIZ_OBJ) $(LIB)
 	$(CC) $(LDFLAGS) $(VIZ_OBJ) $(LIB) $(call pkglibs,$(PKGS_VIZ)) $(LIBS) -o $@
 
@@ -175,7 +180,7 @@ $(OUT)/tests/test_viz: $(OUT)/obj/tests/test_viz.o $(TEST_HELP_OBJ) $(VIZ_TEST_O
 
 # The user-facing targets install what is missing first, then build in a
 # second make so that pkg-config sees the freshly installed packages.
-build-tests: $(LIB) $(SOLIB) $(MAN_STAMP) $(OUT)/tests/test_outside $(TEST_BIN) $(DEMO_BIN) $(BENCH_BIN) $(VIZ_BIN) $(EX_BIN) $(CLEAN_BIN)
+build-tests: $(LIB) $(SOLIB) $(MAN_STAMP) $(OUT)/tests/test_outside $(TEST_BIN) $(DEMO_BIN) $(BENCH_BIN) $(VIZ_BIN) $(EX_BIN) $(CLEAN_BIN) $(STRESS_BIN)
 
 test: deps
 	@$(MAKE) --no-print-directory build-tests
@@ -287,5 +292,13 @@ clean:
 # `build/ipcplay-clean --dry-run` lists them first.
 clean-ipc: $(CLEAN_BIN)
 	$(CLEAN_BIN)
+
+# The fault and load campaigns of issue 12 (minutes): kill storm (100
+# SIGKILLs per cross-process MPMC mechanism), soak (4x4 producers/consumers,
+# threads and processes), descriptor limit 64 with up to 10,000 channels.
+# tests/test_stress_short runs `ipcstress --short` in make test.
+stress: deps
+	@$(MAKE) --no-print-directory $(STRESS_BIN) $(CLEAN_BIN)
+	$(STRESS_BIN)
 
 -include $(shell find $(OUT)/obj $(OUT)/pic -name '*.d' 2>/dev/null)
