@@ -19,11 +19,13 @@
  * leaves it, and the next group switch (a later broadcast) waits for it
  * forever — holding our mutex (issue 12, defect 2).  The robust mutex does
  * not help: the condvar's own counters are not robust.  A wait point here is
- * state a dead process cannot corrupt:
- *   seq      the futex word, bumped under the lock by every state change a
- *            sleeper may wait for.  A sleeper reads it under the lock, after
- *            its last check, then unlocks and sleeps "while seq still holds
- *            that value": a change between the unlock and the sleep makes
+ * state a dead process cannot corrupt, the core's futex wait point
+ * (core/futex.h):
+ *   seq      the futex word.  A sleeper registers and reads it under the
+ *            lock, after its last check, then unlocks and sleeps "while seq
+ *            still holds that value"; a waker changes the state under the
+ *            lock and, after unlocking, bumps seq and wakes if anyone is
+ *            registered: a change between the unlock and the sleep makes
  *            FUTEX_WAIT return at once, so no wakeup is lost.
  *   waiters  sleepers right now, so a waker skips the FUTEX_WAKE system call
  *            when nobody sleeps.
@@ -54,12 +56,10 @@
 #define _GNU_SOURCE
 #include "../ipc_internal.h"
 
-#include <limits.h>
-#include <linux/futex.h>
+#include "core/futex.h"
+
 #include <stdlib.h>
 #include <string.h>
-#include <sys/syscall.h>
-#include <unistd.h>
 
 /* The longest a sleeper goes without looking at the ring (see the top). */
 #define PQ_RECHECK_NS 1000000000LL
@@ -70,10 +70,10 @@ typedef struct slot {
     unsigned char data[]; /* max_msg bytes */
 } slot;
 
-typedef struct waitpoint {
-    _Atomic uint32_t seq;     /* the futex word: bumped by every change   */
-    _Atomic uint32_t waiters; /* sleepers now (one too high per dead one) */
-} waitpoint;
+/* A wait point (core/futex.h): seq, the futex word, and waiters, the
+ * sleepers right now (one too high per dead one: a wasted wake, never a
+ * lost one). */
+typedef ipc_futex waitpoint;
 
 /* head (the oldest message's slot) and count in ONE word, so that a put and
  * a get each publish with a single store a dying process either made or
@@ -113,25 +113,11 @@ static bool is_shut(procq_shared *q) { return atomic_load_explicit(&q->shut, mem
 
 /* ---- the wait points ---------------------------------------------------- */
 
-static long futex(_Atomic uint32_t *word, int op, uint32_t val, const struct timespec *abs)
-{
-    /* Shared futex (no FUTEX_PRIVATE_FLAG): the queue is in MAP_SHARED memory. */
-    return syscall(SYS_futex, word, op, val, abs, NULL, FUTEX_BITSET_MATCH_ANY);
-}
-
-/* Under the lock, after a change sleepers on wp may wait for.  RELAXED: the
- * sleeper read seq under the same lock, so the mutex orders the two. */
-static void bump(waitpoint *wp) { atomic_fetch_add_explicit(&wp->seq, 1, memory_order_relaxed); }
-
-/* After unlocking: wake every sleeper, if there is one.  RELAXED: a sleeper
- * raised `waiters` under the lock before we took it, so our unlock/lock
- * chain already makes its increment visible here.  All, not one: a woken
- * sleeper may give up at its deadline, or die, without taking the change. */
-static void wake(waitpoint *wp)
-{
-    if (atomic_load_explicit(&wp->waiters, memory_order_relaxed) != 0)
-        (void)futex(&wp->seq, FUTEX_WAKE, INT_MAX, NULL); /* fails only on a bad address */
-}
+/* After unlocking: wake every sleeper on wp, in any process, or return at
+ * once when none is registered (core/futex.h).  A sleeper registered under
+ * the lock before our change, so the unlock/lock pair already orders its
+ * registration before this check. */
+static void wake(waitpoint *wp) { ipc__futex_wake(wp, true); }
 
 /* Take the lock (short-held: never held across a wait, so a nowait call
  * takes it too).  A holder that died: the ring is consistent (top), but it
@@ -141,9 +127,8 @@ static int lock(procq_shared *q, const ipc_deadline *d)
     bool died = false;
     int r = ipc__lock_brief(&q->lock, d, &died);
     if (r == 0 && died) {
-        bump(&q->not_empty), bump(&q->not_full);
-        (void)futex(&q->not_empty.seq, FUTEX_WAKE, INT_MAX, NULL);
-        (void)futex(&q->not_full.seq, FUTEX_WAKE, INT_MAX, NULL);
+        ipc__futex_wake_always(&q->not_empty, true);
+        ipc__futex_wake_always(&q->not_full, true);
     }
     return r;
 }
@@ -166,8 +151,7 @@ static int sleep_on(ipc_channel *ch, procq_shared *q, waitpoint *wp, const ipc_d
     }
     default: break;
     }
-    atomic_fetch_add_explicit(&wp->waiters, 1, memory_order_relaxed); /* under lock: see wake() */
-    uint32_t seq = atomic_load_explicit(&wp->seq, memory_order_relaxed);
+    uint32_t seq = ipc__futex_prepare(wp); /* under the lock: see wake() */
     pthread_mutex_unlock(&q->lock);
 
     struct timespec until;
@@ -176,13 +160,9 @@ static int sleep_on(ipc_channel *ch, procq_shared *q, waitpoint *wp, const ipc_d
     if (!ipc__deadline_blocks_forever(d) &&
         (d->when.tv_sec < until.tv_sec || (d->when.tv_sec == until.tv_sec && d->when.tv_nsec < until.tv_nsec)))
         until = d->when;
-    long r = futex(&wp->seq, FUTEX_WAIT_BITSET, seq, &until); /* absolute: EINTR cannot stretch it */
-    int err = errno;
-    atomic_fetch_sub_explicit(&wp->waiters, 1, memory_order_relaxed);
-    if (r < 0 && err != ETIMEDOUT && err != EAGAIN && err != EINTR) {
-        errno = err;
-        return ipc__fail(IPC_ESYS, "procq: futex(FUTEX_WAIT_BITSET)");
-    }
+    int r = ipc__futex_wait_until(wp, seq, true, &until); /* absolute: EINTR cannot stretch it */
+    ipc__futex_done(wp);
+    if (r < 0) return r; /* IPC_ESYS, the lock not held */
     int l = lock(q, &ipc__forever);
     if (l < 0) return l;
     return ipc__deadline_passed(d) ? 1 : 0;
@@ -215,7 +195,6 @@ static int pq_send(ipc_channel *ch, const void *msg, size_t len, int prio, const
         if (len) memcpy(s->data, msg, len);
         /* the one store that makes the message visible (see the top) */
         atomic_store_explicit(&q->hc, hc + 1, memory_order_relaxed);
-        bump(&q->not_empty);
     }
     pthread_mutex_unlock(&q->lock);
     if (rc == IPC_OK) wake(&q->not_empty);
@@ -253,7 +232,6 @@ static int pq_recv(ipc_channel *ch, void *buf, size_t cap, size_t *len, int *pri
             if (++head == q->capacity) head = 0;
             /* the one store that retires the message (see the top) */
             atomic_store_explicit(&q->hc, HC(head, HC_COUNT(hc) - 1), memory_order_relaxed);
-            bump(&q->not_full);
             took = true;
         }
     }
@@ -268,7 +246,6 @@ static int pq_close(ipc_channel *ch)
     int r = lock(q, &ipc__forever);
     if (r < 0) return r;
     atomic_store_explicit(&q->shut, true, memory_order_relaxed);
-    bump(&q->not_empty), bump(&q->not_full);
     pthread_mutex_unlock(&q->lock);
     wake(&q->not_empty); /* wakes sleepers in every process */
     wake(&q->not_full);
