@@ -56,10 +56,11 @@ static int cmp_i64(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
-/* Does the mechanism busy-wait before sleeping?  (Its wait strategy says.) */
+/* Does the mechanism busy-wait before sleeping?  (Its default wait strategy says.) */
 static int spins(const char *mech)
 {
-    return strstr(ipc_find(mech)->wait_strategy, "spin") != NULL;
+    int w = ipc_find(mech)->wait_default;
+    return w == IPC_WAIT_SPIN || w == IPC_WAIT_ADAPTIVE;
 }
 
 static void pin(int cpu, const cpu_set_t *all)

@@ -19,12 +19,14 @@
  * The counters count up forever (64 bits do not wrap in practice); the slot
  * is counter % capacity, so capacity is exact and need not be a power of two.
  *
- * Waiting.  When the ring is full (or empty) a caller first spins a bounded,
- * adaptive number of rounds (see spin(), with the CPU's pause hint): across two
+ * Waiting.  When the ring is full (or empty) a caller waits the way its
+ * handle's strategy says (ipc_config.wait, core/wait.c): SPIN and ADAPTIVE
+ * first check the ring in rounds with the CPU's pause hint (across two
  * cores the other side usually answers within a cache-line transfer, far
- * sooner than the kernel could put us to sleep and wake us.  Then it sleeps
- * on a futex (futex(2), no glibc wrapper: syscall(SYS_futex, ...)), so an
- * idle ring costs no CPU.  The futex protocol is in ring_wait.
+ * sooner than the kernel could put us to sleep and wake us); BLOCK, and
+ * ADAPTIVE once its budget is spent, sleep on a futex (futex(2), no glibc
+ * wrapper: syscall(SYS_futex, ...)), so an idle ring costs no CPU.  The
+ * futex protocol is in ring_wait.
  *
  * Close.  A `shut` flag plus a wake of every sleeper; pop keeps returning
  * queued messages until the ring is drained, then IPC_ECLOSED.
@@ -65,10 +67,6 @@ void ipc__ring_init(ipc_ring *r, size_t capacity, size_t max_msg, bool shared)
     r->capacity = capacity;
     r->slot_size = (sizeof(ring_slot) + max_msg + 63) & ~(size_t)63;
     r->shared = shared;
-    /* On one CPU the other side cannot run while we spin: go straight to sleep. */
-    r->spin_max = sysconf(_SC_NPROCESSORS_ONLN) > 1 ? IPC_RING_SPIN_MAX : 0;
-    atomic_init(&r->not_empty.spin, r->spin_max);
-    atomic_init(&r->not_full.spin, r->spin_max);
 }
 
 /* ---- the futex and the wait protocol ------------------------------------ */
@@ -77,15 +75,6 @@ static long futex(_Atomic uint32_t *word, int op, uint32_t val, const struct tim
 {
     if (!shared) op |= FUTEX_PRIVATE_FLAG; /* threads of one process: cheaper hashing */
     return syscall(SYS_futex, word, op, val, abs, NULL, FUTEX_BITSET_MATCH_ANY);
-}
-
-static inline void cpu_relax(void)
-{
-#if defined(__x86_64__) || defined(__i386__)
-    __builtin_ia32_pause(); /* tells the core it is a spin: saves power, frees the sibling thread */
-#elif defined(__aarch64__)
-    __asm__ __volatile__("yield");
-#endif
 }
 
 /* The notifier's half of the protocol, called right after publishing tail
@@ -121,31 +110,6 @@ static bool ready(const ipc_ring *r, bool for_room)
     return for_room ? tail - head < r->capacity : tail != head;
 }
 
-/* Adaptive spinning (the idea of glibc's PTHREAD_MUTEX_ADAPTIVE_NP and the
- * kernel's optimistic mutex spinning): spinning pays only when the other
- * side is running on another CPU right now.  When it is not — both sides
- * pinned to one core, or the peer idle — every round burns the CPU the peer
- * needs.  So a side that had to sleep anyway halves its budget, and a side
- * whose spin succeeded doubles it, between IPC_RING_SPIN_MIN and spin_max.
- * The budget is a hint shared by the waiters of one side; RELAXED is enough
- * (a lost update only means a slightly different budget).
- * Returns true when the ring became ready while spinning. */
-static bool spin(const ipc_ring *r, ipc_waitpoint *wp, bool for_room)
-{
-    uint32_t budget = atomic_load_explicit(&wp->spin, memory_order_relaxed), next;
-    uint32_t i = 0;
-    while (i < budget && !ready(r, for_room)) {
-        cpu_relax();
-        i++;
-    }
-    bool ok = i < budget;
-    if (ok) next = budget * 2 > r->spin_max ? r->spin_max : budget * 2;
-    else next = budget / 2 < IPC_RING_SPIN_MIN ? IPC_RING_SPIN_MIN : budget / 2;
-    if (next > r->spin_max) next = r->spin_max; /* 1 CPU: stays 0 */
-    if (next != budget) atomic_store_explicit(&wp->spin, next, memory_order_relaxed);
-    return ok;
-}
-
 /*
  * The waiter's half.  The lost wakeup to avoid: the waiter checks "empty",
  * the producer pushes and finds nobody asleep, then the waiter sleeps
@@ -169,7 +133,13 @@ static int ring_wait(ipc_channel *ch, ipc_ring *r, bool for_room, const ipc_dead
     ipc_waitpoint *wp = for_room ? &r->not_full : &r->not_empty;
     ipc__blocked(ch, for_room ? IPC_EV_SEND_BLOCKED : IPC_EV_RECV_BLOCKED);
 
-    if (spin(r, wp, for_room)) return 0;
+    for (;;) { /* SPIN and ADAPTIVE: look in rounds before (or instead of) sleeping */
+        int step = ipc__spin_next(d);
+        if (step == IPC__SPIN_BLOCK) break;
+        if (step == IPC__SPIN_TIMEOUT) return 1;
+        if (ready(r, for_room)) return 0;
+        ipc__spin_pause(d);
+    }
     const struct timespec *abs = ipc__deadline_blocks_forever(d) ? NULL : &d->when;
     for (;;) {
         /* SEQ_CST add and fence: `waiters` is visible before we look at the

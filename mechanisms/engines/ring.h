@@ -24,14 +24,12 @@
 typedef struct ipc_waitpoint {
     _Atomic uint32_t seq;     /* the futex word: bumped by every wake           */
     _Atomic uint32_t waiters; /* callers between "going to sleep" and "awake"   */
-    _Atomic uint32_t spin;    /* this side's current spin budget, in rounds     */
 } ipc_waitpoint;
 
 typedef struct ipc_ring {
     /* Set once at init, read-only afterwards. */
     uint64_t     capacity;   /* slots: messages in flight before send blocks  */
     uint64_t     slot_size;  /* bytes per slot, a multiple of 64               */
-    uint32_t     spin_max;   /* spin budget ceiling (0 on 1 CPU: never spin)   */
     bool         shared;     /* futexes cross processes (no FUTEX_PRIVATE_FLAG) */
     _Atomic bool shut;       /* ipc_close() was called by some holder           */
 
@@ -69,23 +67,8 @@ extern void (*ipc__ring_lock_hook)(ipc_channel *ch, int is_recv);
 int  ipc__ring_close(ipc_ring *r);
 long ipc__ring_depth(const ipc_ring *r);
 
-/* The spin budget (pause rounds before a waiter goes to the futex) adapts
- * between these bounds (ring.c, spin()), and is 0 on a machine with one
- * CPU; the wait_strategy string is built from the ceiling, so it says
- * exactly what happens.  Measured on this project's 2-vCPU machines (shm_spsc
- * ping-pong, 64 bytes, median round trip): a fixed 2000 rounds gave 0.2 us
- * on two cores but 105.6 us on one core; adaptive 128..2000 gives 0.3 us
- * and 13.1 us; a floor of 16 gives 4.9 us on one core but lets the
- * scheduler keep unpinned peers on one core more often. */
-#ifndef IPC_RING_SPIN_MIN /* tunable at build time: make EXTRA_CFLAGS=-DIPC_RING_SPIN_MIN=... */
-#define IPC_RING_SPIN_MIN 128
-#endif
-#ifndef IPC_RING_SPIN_MAX
-#define IPC_RING_SPIN_MAX 2000
-#endif
-#define IPC_RING_STR_(x) #x
-#define IPC_RING_STR(x) IPC_RING_STR_(x)
-#define IPC_RING_WAIT_STRATEGY \
-    "adaptive spin (<=" IPC_RING_STR(IPC_RING_SPIN_MAX) " rounds), then futex"
+/* What BLOCK (and ADAPTIVE, once its spin budget is spent) sleeps in; the
+ * spinning is the handle's strategy's (core/wait.c). */
+#define IPC_RING_WAIT_STRATEGY "futex"
 
 #endif /* IPCPLAY_RING_H */

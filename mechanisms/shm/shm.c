@@ -207,7 +207,7 @@ const ipc_mechanism ipc_mech_shm = {
     .caps = SHM_CAPS | IPC_CAP_MPMC,
     .max_msg_limit = 16u << 20, .default_max_msg = 64 * 1024, .default_capacity = 64,
     .wait_strategy = IPC_RING_WAIT_STRATEGY, .ops = &shm_ops,
-    .waits = IPC_WAIT_BIT(IPC_WAIT_ADAPTIVE), .wait_default = IPC_WAIT_ADAPTIVE,
+    .waits = IPC_WAITS_ALL, .wait_default = IPC_WAIT_ADAPTIVE,
 };
 
 const ipc_mechanism ipc_mech_shm_spsc = {
@@ -216,7 +216,7 @@ const ipc_mechanism ipc_mech_shm_spsc = {
     .caps = SHM_CAPS,
     .max_msg_limit = 16u << 20, .default_max_msg = 64 * 1024, .default_capacity = 64,
     .wait_strategy = IPC_RING_WAIT_STRATEGY, .ops = &shm_ops,
-    .waits = IPC_WAIT_BIT(IPC_WAIT_ADAPTIVE), .wait_default = IPC_WAIT_ADAPTIVE,
+    .waits = IPC_WAITS_ALL, .wait_default = IPC_WAIT_ADAPTIVE,
 };
 
 /* ---- "spsc": the ring in the heap, between two threads ------------------- */
@@ -278,7 +278,7 @@ const ipc_mechanism ipc_mech_spsc = {
     .caps = IPC_CAP_THREADS | IPC_CAP_BOUNDED | IPC_CAP_FIFO | IPC_CAP_CLOSE_WAKES,
     .max_msg_limit = 16u << 20, .default_max_msg = 64 * 1024, .default_capacity = 64,
     .wait_strategy = IPC_RING_WAIT_STRATEGY, .ops = &spsc_ops,
-    .waits = IPC_WAIT_BIT(IPC_WAIT_ADAPTIVE), .wait_default = IPC_WAIT_ADAPTIVE,
+    .waits = IPC_WAITS_ALL, .wait_default = IPC_WAIT_ADAPTIVE,
 };
 
 /* ---- extras (shm.h) ------------------------------------------------------ */
