@@ -472,7 +472,7 @@ static void *read_all(void *arg)
 static void test_client_that_never_reads_is_dropped(void **state)
 {
     (void)state;
-    enum { N = 3000 };
+    enum { N = 5000 }; /* 10 MB: more than the kernel buffers (tcp_wmem max 4 MB) hold */
     ipc_channel *ch = tl_open("websocket", NULL);
     int slow = raw_ws(ipc_websocket_endpoint(ch));
     int rcvbuf = 4096;
