@@ -551,6 +551,8 @@ static int find_script(const char *name, const char *env_name, char *path, size_
             *slash = '\0';
             snprintf(path, size, "%s/bench/%s", dir, name);
             if (access(path, R_OK) == 0) return 0;
+            snprintf(path, size, "%s/share/ipcplay/bench/%s", dir, name); /* installed: <prefix>/bin/ipcbench */
+            if (access(path, R_OK) == 0) return 0;
         }
     }
     snprintf(path, size, "bench/%s", name);
@@ -580,6 +582,7 @@ static void python_pins(char *buf, size_t size)
  * --benchmark_filter matching none of them does not start Python at all. */
 static const struct { const char *impl, *mode; } python_rows[] = {
     { "python:queue.Queue", "threads" }, { "python:mp.Queue", "procs" }, { "python:mp.Pipe", "procs" },
+    { "python:ipcplay.Queue", "procs" },
 };
 
 /* How many Python rows --benchmark_filter selects (Google Benchmark's rule:

@@ -150,9 +150,12 @@ class IpcplayQueue(ProcessBase):
 
 
 def load_ipcplay():
-    """The binding from the tree this script sits in (python/ipcplay), or None."""
+    """The binding beside this script: the tree's python/ipcplay, or the installed
+    one (<prefix>/share/ipcplay/bench -> <prefix>/lib/python3/dist-packages)."""
     global ipcplay
-    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "python"))
+    here = os.path.dirname(os.path.abspath(__file__))
+    sys.path[:0] = [os.path.join(here, "..", "python"),
+                    os.path.join(here, "..", "..", "..", "lib", "python3", "dist-packages")]
     try:
         import ipcplay
         return True

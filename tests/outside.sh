@@ -16,11 +16,14 @@
 #                the installed headers declare (derived here from the headers with sed,
 #                independently of scripts/gen-api), all versioned, no test hook
 #   pkgconfig    Requires.private = the brokers built, Libs.private = -lrt -lm -pthread
-#   man          every exported call and every inline one has a section-3 page, and it
-#                and ipcplay(7) render with `man -l` without a warning; no page says
-#                "undocumented"; ipcplay(7) lists every registered mechanism
+#   man          every exported call and every inline one has a section-3 page; every
+#                page renders without a warning (groff -ww), ipc_open.3 and ipcplay(7)
+#                with `man -l`; no page says "undocumented"; ipcplay(7) lists every
+#                registered mechanism
 #   layout       python/ipcplay's ctypes ipc_config has the installed header's offsets
 #   python       the Python package's unittest suite against the installed library
+#   bench        the installed ipcbench runs the installed Python baseline, with the row
+#                of the installed binding (python:ipcplay.Queue) beside python:mp.Queue
 #   viz          the installed ipcviz finds its installed scenario by name
 #
 # Output mimics cmocka's, so scripts/run-tests adds these to its totals.
@@ -39,8 +42,9 @@ passed=0; failed=0; failed_names=()
 run() {  # run NAME COMMAND...: one test case
   local name=$1; shift
   echo "[ RUN      ] $name"
+  local t0=$SECONDS
   if "$@" >"$tmp/log" 2>&1; then
-    echo "[       OK ] $name"; passed=$((passed + 1))
+    echo "[       OK ] $name ($((SECONDS - t0)) s)"; passed=$((passed + 1))
   else
     sed 's/^/    /' "$tmp/log" | tail -40
     echo "[  FAILED  ] $name"; failed=$((failed + 1)); failed_names+=("$name")
@@ -72,19 +76,21 @@ t_install() {
 
 t_headers() {
   local n=0 h
+  : > "$tmp/all.cc"
   for h in $(cd mechanisms/include/ipcplay && find . -name '*.h' | sed 's|^\./||' | sort); do
     [ -f "$P/include/ipcplay/$h" ] || { echo "not installed: $h"; return 1; }
     cmp -s "mechanisms/include/ipcplay/$h" "$P/include/ipcplay/$h" || { echo "differs: $h"; return 1; }
-    printf '#include <ipcplay/%s>\nint main(void) { return 0; }\n' "$h" > "$tmp/h.c"
-    cc -std=c11 -Wall -Wextra -Werror $(pc --cflags ipcplay) -c "$tmp/h.c" -o "$tmp/h.o" || { echo "C: $h"; return 1; }
-    # C++: every call of the header links (a header without extern "C" would ask for
-    # mangled names the library does not have)
-    { printf '#include <ipcplay/%s>\nvoid *calls[] = {\n' "$h"
-      declared "$P/include/ipcplay/$h" | sed 's/.*/    (void *)\&&,/'
-      printf '    0 };\nint main(void) { return calls[0] == 0 ? 1 : 0; }\n'; } > "$tmp/h.cc"
-    c++ -Wall -Wextra -Werror "$tmp/h.cc" $(pc --cflags --libs ipcplay) -o "$tmp/h.cxx" || { echo "C++: $h"; return 1; }
+    printf '#include <ipcplay/%s>\n' "$h" > "$tmp/h.c"
+    cc -std=c11 -Wall -Wextra -Werror $(pc --cflags ipcplay) -fsyntax-only "$tmp/h.c" || { echo "C: $h"; return 1; }
+    printf '#include <ipcplay/%s>\n' "$h" >> "$tmp/all.cc"
     n=$((n + 1))
   done
+  # C++: one program taking every call of every header links (a header without
+  # extern "C" would ask for mangled names the library does not have)
+  { printf 'void *calls[] = {\n'
+    declared | sed 's/.*/    (void *)\&&,/'
+    printf '    0 };\nint main(void) { return calls[0] == 0 ? 1 : 0; }\n'; } >> "$tmp/all.cc"
+  c++ -Wall -Wextra -Werror "$tmp/all.cc" $(pc --cflags --libs ipcplay) -o "$tmp/all.cxx" || { echo "C++"; return 1; }
   echo "$n headers"
 }
 
@@ -221,11 +227,13 @@ t_man() {
     [ -f "$P/share/man/man3/$m.3" ] || { echo "no page for $m"; return 1; }
     n=$((n + 1))
   done
-  for m in "$P"/share/man/man3/*.3 "$P"/share/man/man7/ipcplay.7; do
-    man --warnings -l "$m" 2>"$tmp/man.err" >"$tmp/man.out" || { echo "man -l $m failed"; cat "$tmp/man.err"; return 1; }
-    [ -s "$tmp/man.err" ] && { echo "$m:"; cat "$tmp/man.err"; return 1; }
-    grep -q 'undocumented' "$tmp/man.out" && { echo "$m: the header has no comment for it"; return 1; }
-  done
+  if grep -l 'undocumented' "$P"/share/man/man3/*.3; then echo "^ the header has no comment for these"; return 1; fi
+  # every page through one groff run with warnings on (its messages name the file;
+  # man(1) costs ~1 s a page on a loaded machine: it renders the two pages below)
+  groff -man -Tutf8 -ww -z "$P"/share/man/man3/*.3 "$P"/share/man/man7/ipcplay.7 2>"$tmp/man.err" \
+    && [ ! -s "$tmp/man.err" ] || { cat "$tmp/man.err"; return 1; }
+  man --warnings -l "$P/share/man/man3/ipc_open.3" 2>"$tmp/man.err" >/dev/null && [ ! -s "$tmp/man.err" ] \
+    || { cat "$tmp/man.err"; return 1; }
   man -l "$P/share/man/man3/ipc_open.3" | grep -q 'IPC_ENOMECH' || return 1
   man -l "$P/share/man/man7/ipcplay.7" > "$tmp/man7"
   for mech in $(PYTHONPATH=$P/lib/python3/dist-packages python3 -c 'import ipcplay; print(" ".join(m.name for m in ipcplay.mechanisms()))'); do
@@ -283,6 +291,17 @@ t_python() {
      timeout 120 python3 -m unittest discover -s "$TREE/python/tests" -t "$TREE/python/tests" 2>&1)
 }
 
+t_bench() {
+  # the installed ipcbench finds its installed Python baseline, which finds the
+  # installed binding: the ipcplay row beside multiprocessing's
+  (cd "$tmp" && env -u IPCBENCH_PYTHON_BASELINE timeout 120 "$P/bin/ipcbench" --only pair,latency,python --mech pipe \
+     --sizes 100 --pin same --min-time 0.01 --benchmark_filter='^pair/pipe|latency/python:(mp|ipcplay)\.Queue' \
+     --json "$tmp/bench.json") \
+     >/dev/null 2>"$tmp/bench.err" || { cat "$tmp/bench.err"; return 1; }
+  grep -q '"latency/python:ipcplay.Queue/procs/same/100"' "$tmp/bench.json" \
+    && grep -q '"latency/python:mp.Queue/procs/same/100"' "$tmp/bench.json" || { tail "$tmp/bench.err"; return 1; }
+}
+
 t_viz() {
   (cd "$tmp" && SDL_VIDEODRIVER=dummy "$P/bin/ipcviz" --scenario unlocked-race --headless --frames 2) \
     | grep -q 'frames of unlocked'
@@ -298,6 +317,7 @@ if [ $failed -eq 0 ]; then
   run man t_man
   run layout t_layout
   run python t_python
+  run bench t_bench
   run viz t_viz
 fi
 echo "[==========] test_outside: $((passed + failed)) test(s) run."

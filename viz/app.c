@@ -553,7 +553,7 @@ static void usage(FILE *f)
         "                         screenshots (key s) go here too (default:\n"
         "                         ~/ipcviz-screenshots)\n"
         "  --fps N                frames per second (default 30)\n"
-        "  --font FILE.ttf        instead of %s\n"
+        "  --font FILE.ttf        instead of $IPCVIZ_FONT or %s\n"
         "  --list                 list the mechanisms\n"
         "  --help                 this text; press h in the window for the keys\n\n"
         "default: 2 fast producers, 1 slow consumer, 4 slots: full, blocked, drained.\n",

@@ -11,6 +11,7 @@
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -44,11 +45,15 @@ static const struct { int size; bool bold; } font_spec[F__COUNT] = {
 int gfx_open(gfx **out, SDL_Renderer *r, const char *font_path, char *err, size_t errlen)
 {
     *out = NULL;
+    /* --font, else $IPCVIZ_FONT (a system without Debian's font path), else DejaVu
+     * from the Debian package: fonts are the system's, never installed with ipcviz. */
+    const char *env = getenv("IPCVIZ_FONT");
+    if (!font_path && env && *env) font_path = env;
     const char *regular = font_path ? font_path : VIZ_FONT_PATH;
     /* Bold comes from the same package; a custom font is used for both. */
     const char *bold = font_path ? font_path : access(VIZ_FONT_BOLD, R_OK) == 0 ? VIZ_FONT_BOLD : regular;
     if (access(regular, R_OK) != 0) {
-        snprintf(err, errlen, "font %s not found: install the Debian package %s (or pass --font FILE.ttf)",
+        snprintf(err, errlen, "font %s not found: install the Debian package %s (or pass --font FILE.ttf, or set IPCVIZ_FONT)",
                  regular, VIZ_FONT_PKG);
         return -1;
     }
