@@ -269,7 +269,7 @@ define write_pc
 	  'Libs.private: -lrt -lm -pthread' > $(1)
 endef
 
-install: $(LIB) $(SOLIB) $(MAN_STAMP) $(BENCH_BIN) $(VIZ_BIN) $(DEMO_BIN)
+install: $(LIB) $(SOLIB) $(MAN_STAMP) $(BENCH_BIN) $(VIZ_BIN) $(DEMO_BIN) $(CLEAN_BIN)
 	$(call write_pc,$(OUT)/ipcplay.pc)
 	install -d $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBEXECDIR) \
 	  $(DESTDIR)$(DATADIR)/scenarios $(DESTDIR)$(MANDIR)/man3 $(DESTDIR)$(MANDIR)/man7 $(DESTDIR)$(PYDIR)/ipcplay
@@ -283,6 +283,7 @@ install: $(LIB) $(SOLIB) $(MAN_STAMP) $(BENCH_BIN) $(VIZ_BIN) $(DEMO_BIN)
 	$(if $(BENCH_BIN),install -m 755 $(BENCH_BIN) $(DESTDIR)$(BINDIR)/)
 	$(if $(BENCH_BIN),install -d $(DESTDIR)$(DATADIR)/bench && install -m 644 bench/*.py $(DESTDIR)$(DATADIR)/bench/)
 	$(if $(VIZ_BIN),install -m 755 $(VIZ_BIN) $(DESTDIR)$(BINDIR)/)
+	$(if $(CLEAN_BIN),install -m 755 $(CLEAN_BIN) $(DESTDIR)$(BINDIR)/)
 	$(if $(DEMO_BIN),install -m 755 $(DEMO_BIN) $(DESTDIR)$(LIBEXECDIR)/)
 	install -m 644 viz/scenarios/*.scn $(DESTDIR)$(DATADIR)/scenarios/
 	install -m 644 $(OUT)/man/man3/*.3 $(DESTDIR)$(MANDIR)/man3/

@@ -58,7 +58,7 @@ BUILDVAR=()
 t_install() {
   "$MAKE" --no-print-directory -s "${BUILDVAR[@]}" install PREFIX="$P" >/dev/null || return 1
   for f in lib/libipcplay.a lib/libipcplay.so lib/libipcplay.so.0 lib/pkgconfig/ipcplay.pc \
-           include/ipcplay/ipc.h include/ipcplay/events/event.h bin/ipcbench bin/ipcviz \
+           include/ipcplay/ipc.h include/ipcplay/events/event.h bin/ipcbench bin/ipcviz bin/ipcplay-clean \
            share/man/man3/ipc_open.3 share/man/man7/ipcplay.7 share/ipcplay/LICENSE \
            lib/python3/dist-packages/ipcplay/__init__.py; do
     [ -e "$P/$f" ] || { echo "missing $P/$f"; return 1; }
