@@ -12,6 +12,31 @@
 
 BUILD    ?= build
 SANITIZE ?=
+
+# ---- brokers: optional, each needs its own library ---------------------------
+# BROKERS is a list (default: all of them); `make BROKERS=none`, `make
+# BROKERS=zmq`, `make test BROKERS="redis amqp"` ...  A broker left out is not
+# compiled (mechanisms/brokers/<name>.c), its registry line is compiled out
+# (registry.c: #ifdef IPC_WITH_<NAME>), its pkg-config package is never asked
+# for, and every test, demo or bench source that includes its header
+# brokers/ipc_<name>.h is skipped, unless that source guards the broker's
+# parts itself with #ifdef IPC_WITH_<NAME> (then it is built either way).
+# Adding a broker = one line here, "name:pkg-config-package", plus its file
+# and its #ifdef'd registry line:
+BROKER_TABLE := zmq:libzmq redis:hiredis websocket:libwebsockets amqp:librabbitmq
+BROKERS_ALL  := $(foreach b,$(BROKER_TABLE),$(word 1,$(subst :, ,$(b))))
+BROKERS      ?= $(BROKERS_ALL)
+BROKERS_ON   := $(filter-out none,$(BROKERS))
+ifneq ($(filter-out $(BROKERS_ALL) none,$(BROKERS)),)
+  $(error BROKERS: unknown '$(filter-out $(BROKERS_ALL) none,$(BROKERS))' (known: $(BROKERS_ALL), none))
+endif
+BROKERS_OFF  := $(filter-out $(BROKERS_ON),$(BROKERS_ALL))
+broker_pkg    = $(word 2,$(subst :, ,$(filter $(1):%,$(BROKER_TABLE))))
+BROKER_PKGS  := $(foreach b,$(BROKERS_ON),$(call broker_pkg,$(b)))
+BROKER_DEFS  := $(foreach b,$(BROKERS_ON),-DIPC_WITH_$(shell echo $(b) | tr a-z A-Z))
+# A build without some broker goes to its own directory: objects built with
+# other -DIPC_WITH_* flags are never mixed in.
+BUILD_SUFFIX := $(if $(BROKERS_OFF),/brokers-$(if $(BROKERS_ON),$(subst $() ,-,$(strip $(BROKERS_ON))),none))
 ifeq ($(origin CC),default)
   CC := gcc
 endif
@@ -21,7 +46,7 @@ endif
 PKG      ?= pkg-config
 
 ifneq ($(SANITIZE),)
-  OUT := $(BUILD)/san-$(SANITIZE)
+  OUT := $(BUILD)$(BUILD_SUFFIX)/san-$(SANITIZE)
   ifeq ($(SANITIZE),address)
     SANFLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
   else ifeq ($(SANITIZE),undefined)
@@ -33,13 +58,13 @@ ifneq ($(SANITIZE),)
   endif
   OPT := -O1 -g
 else
-  OUT := $(BUILD)
+  OUT := $(BUILD)$(BUILD_SUFFIX)
   OPT := -O2 -g
 endif
 
 # Libraries come from Debian packages through pkg-config.  Before `make deps` has
 # run, pkg-config may not know them: ask quietly, the deps step fixes it.
-PKGS_LIB  := libzmq hiredis libwebsockets librabbitmq
+PKGS_LIB  := $(BROKER_PKGS)
 PKGS_TEST := cmocka
 PKGS_VIZ  := sdl2 SDL2_ttf SDL2_image
 PKGS_BENCH:= benchmark
@@ -50,13 +75,17 @@ WARN     := -Wall -Wextra -Werror
 # Public headers live as they are installed (mechanisms/include/ipcplay/...);
 # private ones (ipc_internal.h, engines, core) under mechanisms/.
 INCLUDES := -Imechanisms/include/ipcplay -Imechanisms
-CFLAGS   := -std=c11 $(OPT) $(WARN) -pthread -MMD -MP $(INCLUDES) $(SANFLAGS) $(call pkgcflags,$(PKGS_LIB)) $(EXTRA_CFLAGS)
-CXXFLAGS := -std=c++17 $(OPT) $(WARN) -pthread -MMD -MP $(INCLUDES) -Ibench -DNDEBUG $(SANFLAGS) $(call pkgcflags,$(PKGS_BENCH))
+CFLAGS   := -std=c11 $(OPT) $(WARN) -pthread -MMD -MP $(INCLUDES) $(SANFLAGS) $(BROKER_DEFS) $(call pkgcflags,$(PKGS_LIB)) $(EXTRA_CFLAGS)
+CXXFLAGS := -std=c++17 $(OPT) $(WARN) -pthread -MMD -MP $(INCLUDES) -Ibench -DNDEBUG $(SANFLAGS) $(BROKER_DEFS) $(call pkgcflags,$(PKGS_BENCH))
 LDFLAGS  := -pthread $(SANFLAGS)
 LIBS     := $(call pkglibs,$(PKGS_LIB)) -lrt -lm
 
 # ---- the library ----------------------------------------------------------
-LIB_SRC  := $(sort $(wildcard mechanisms/*.c mechanisms/*/*.c))
+# Sources that need a broker left out of this build: its own file, and any
+# program source including its header without guarding it (IPC_WITH_<NAME>).
+BROKER_OFF_SRC = $(foreach b,$(BROKERS_OFF),mechanisms/brokers/$(b).c \
+  $(shell grep -L 'IPC_WITH_' $$(grep -l 'brokers/ipc_$(b)\.h' $(1) /dev/null) /dev/null 2>/dev/null))
+LIB_SRC  := $(sort $(filter-out $(call BROKER_OFF_SRC,),$(wildcard mechanisms/*.c mechanisms/*/*.c)))
 LIB_OBJ  := $(LIB_SRC:%.c=$(OUT)/obj/%.o)
 LIB      := $(OUT)/libipcplay.a
 
@@ -74,17 +103,18 @@ SONAME     := libipcplay.so.$(SO_MAJOR)
 SOLIB      := $(OUT)/libipcplay.so.$(SO_VERSION)
 # Public headers, as installed under include/ipcplay/ (a broker left out of the
 # build leaves its header out too, once BROKERS= exists).
-PUBLIC_HDRS:= $(sort $(wildcard mechanisms/include/ipcplay/*.h mechanisms/include/ipcplay/*/*.h))
+PUBLIC_HDRS:= $(sort $(filter-out $(BROKERS_OFF:%=mechanisms/include/ipcplay/brokers/ipc_%.h), \
+              $(wildcard mechanisms/include/ipcplay/*.h mechanisms/include/ipcplay/*/*.h)))
 MAN_STAMP  := $(OUT)/man/.stamp
 
 # ---- tests: tests/test_*.c are programs; other tests/*.c are linked into each
-TEST_SRC     := $(sort $(wildcard tests/test_*.c))
-TEST_HELPERS := $(filter-out $(TEST_SRC),$(wildcard tests/*.c))
+TEST_SRC     := $(sort $(filter-out $(call BROKER_OFF_SRC,tests/*.c),$(wildcard tests/test_*.c)))
+TEST_HELPERS := $(filter-out tests/test_%.c,$(wildcard tests/*.c))
 TEST_HELP_OBJ:= $(TEST_HELPERS:%.c=$(OUT)/obj/%.o)
 TEST_BIN     := $(TEST_SRC:tests/%.c=$(OUT)/tests/%)
 
 # ---- demos: one program per file ------------------------------------------
-DEMO_SRC := $(sort $(wildcard demos/*.c))
+DEMO_SRC := $(sort $(filter-out $(call BROKER_OFF_SRC,demos/*.c),$(wildcard demos/*.c)))
 DEMO_BIN := $(DEMO_SRC:demos/%.c=$(OUT)/demos/%)
 
 # ---- exercises: exercises/NN_name/{starter,solution}.c -> two programs each;
@@ -97,7 +127,7 @@ $(OUT)/exercises/%: exercises/%.c
 	$(CC) $(CFLAGS) $(LDFLAGS) $< -o $@
 
 # ---- benchmarks: bench/*.c + the C++ shim -> one program ------------------
-BENCH_C   := $(sort $(wildcard bench/*.c))
+BENCH_C   := $(sort $(filter-out $(call BROKER_OFF_SRC,bench/*.c),$(wildcard bench/*.c)))
 BENCH_CC  := $(sort $(wildcard bench/*.cc))
 BENCH_OBJ := $(BENCH_C:%.c=$(OUT)/obj/%.o) $(BENCH_CC:%.cc=$(OUT)/obj/%.o)
 BENCH_BIN := $(if $(BENCH_C),$(OUT)/ipcbench)

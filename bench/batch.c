@@ -23,8 +23,15 @@
  * "redis", by the report's usual throughput columns.
  */
 #include "bench.h"
+/* Each broker's rows exist only in a build with it (make BROKERS=...). */
+#ifdef IPC_WITH_AMQP
 #include "brokers/ipc_amqp.h"
+#endif
+#ifdef IPC_WITH_REDIS
 #include "brokers/ipc_redis.h"
+#endif
+
+#if defined(IPC_WITH_AMQP) || defined(IPC_WITH_REDIS)
 
 #include <stdlib.h>
 #include <string.h>
@@ -107,12 +114,24 @@ static void bt_free(bench_chan *c)
     free(b);
 }
 
+#ifdef IPC_WITH_AMQP
 static const batch_ops amqp_ops = { "amqp", ipc_amqp_send_batch, ipc_amqp_recv_batch };
+#endif
+#ifdef IPC_WITH_REDIS
 static const batch_ops redis_ops = { "redis", ipc_redis_send_batch, ipc_redis_recv_batch };
+#endif
 
 static int bt_open(const bench_impl *impl, size_t max_msg, bench_chan **out)
 {
+#if defined(IPC_WITH_AMQP) && defined(IPC_WITH_REDIS)
     const batch_ops *ops = strcmp(impl->name, "batch:amqp") == 0 ? &amqp_ops : &redis_ops;
+#elif defined(IPC_WITH_AMQP)
+    const batch_ops *ops = &amqp_ops;
+    (void)impl;
+#else
+    const batch_ops *ops = &redis_ops;
+    (void)impl;
+#endif
     batch_chan *b = calloc(1, sizeof *b);
     if (!b) return bench_fail_errno("calloc");
     b->ops = ops;
@@ -138,20 +157,31 @@ static int bt_open(const bench_impl *impl, size_t max_msg, bench_chan **out)
     return 0;
 }
 
+#ifdef IPC_WITH_AMQP
 const bench_impl batch_amqp = {
     .name = "batch:amqp", .wait = "confirm batches of 256; pipelined basic.get",
     .about = "amqp with 256 publishes per publisher confirm and 256 basic.get per round trip",
     .caps = IPC_CAP_THREADS, .max_msg = 1u << 20, .open = bt_open,
 };
+#endif
+#ifdef IPC_WITH_REDIS
 const bench_impl batch_redis = {
     .name = "batch:redis", .wait = "one script per batch of 256 (LPUSH of them all; pops)",
     .about = "redis with one push script (one LPUSH) per batch of 256 and one pop script per 256",
     .caps = IPC_CAP_THREADS, .max_msg = 1u << 20, .open = bt_open,
 };
 
+#endif
+#endif /* IPC_WITH_AMQP || IPC_WITH_REDIS */
+
 const bench_impl *bench_batch_for(const char *mechanism)
 {
+#ifdef IPC_WITH_AMQP
     if (strcmp(mechanism, "amqp") == 0) return &batch_amqp;
+#endif
+#ifdef IPC_WITH_REDIS
     if (strcmp(mechanism, "redis") == 0) return &batch_redis;
+#endif
+    (void)mechanism;
     return NULL;
 }

@@ -1,7 +1,9 @@
 /*
  * registry.c — every mechanism, listed once, in the order the course
  * teaches them.  Adding a mechanism = one extern line and one table line;
- * the conformance suite, the benchmarks and the visualizer pick it up.
+ * the conformance suite, the benchmarks and the visualizer pick it up.  A
+ * broker's lines sit under #ifdef IPC_WITH_<NAME>: the Makefile defines it
+ * only when the broker is in BROKERS (its library is then required).
  */
 #include "ipc_internal.h"
 
@@ -22,7 +24,7 @@ extern const ipc_mechanism ipc_mech_signal;
 extern const ipc_mechanism ipc_mech_shm, ipc_mech_shm_spsc, ipc_mech_spsc;
 /* events/ */
 extern const ipc_mechanism ipc_mech_eventfd;
-/* brokers/ */
+/* brokers/: each only in a build with it (make BROKERS=..., IPC_WITH_<NAME>) */
 extern const ipc_mechanism ipc_mech_zmq;
 extern const ipc_mechanism ipc_mech_redis, ipc_mech_redis_prio;
 extern const ipc_mechanism ipc_mech_websocket;
@@ -47,12 +49,20 @@ static const ipc_mechanism *const registry[] = {
     &ipc_mech_shm_spsc,
     &ipc_mech_spsc,
     &ipc_mech_eventfd,
+#ifdef IPC_WITH_ZMQ
     &ipc_mech_zmq,
+#endif
+#ifdef IPC_WITH_REDIS
     &ipc_mech_redis,
     &ipc_mech_redis_prio,
+#endif
+#ifdef IPC_WITH_WEBSOCKET
     &ipc_mech_websocket,
+#endif
+#ifdef IPC_WITH_AMQP
     &ipc_mech_amqp,
     &ipc_mech_amqp_prio,
+#endif
 };
 
 const ipc_mechanism *const *ipc_mechanisms(size_t *count)
