@@ -107,6 +107,8 @@ static const demo_case demos[] = {
     { "start_methods", { "fork       worker", "global = 42, threads = 1", "spawn      worker",
                          "forkserver worker", "global = 0, threads = 1",
                          "time to start an empty worker and see it exit (median of 20): fork " } },
+    { "task_queue", { "result: 8 (attempts 1)", "finished after 3 attempts", "finished after 2 attempts: \"survived\"",
+                      "dead letters: 1", "300 of 300 results right" } },
     { "joinable_queue", { ": 0 unfinished tasks", "queue closed, exiting", "refused (Python: ValueError)" } },
 };
 
