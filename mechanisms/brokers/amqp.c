@@ -98,6 +98,7 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <pwd.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -250,6 +251,13 @@ static pid_t spawn(ipc_amqp_server *s, char *const argv[])
         sigemptyset(&none);
         sigprocmask(SIG_SETMASK, &none, NULL);
         int e = 0;
+        /* A server, not part of the caller: it must not inherit a benchmark's
+         * CPU pinning (the node would run all its schedulers on that one CPU,
+         * beside the pinned threads it serves). */
+        cpu_set_t all;
+        CPU_ZERO(&all);
+        for (int cpu = 0; cpu < CPU_SETSIZE; cpu++) CPU_SET(cpu, &all);
+        sched_setaffinity(0, sizeof all, &all); /* the kernel keeps the CPUs we may use */
         if (chdir(s->dir) < 0) e = errno;
         if (!e && s->change_uid && (setgroups(0, NULL) < 0 || setgid(s->gid) < 0 || setuid(s->uid) < 0)) e = errno;
         /* after the uid change, which clears it */
