@@ -121,6 +121,13 @@ static const batch_ops amqp_ops = { "amqp", ipc_amqp_send_batch, ipc_amqp_recv_b
 static const batch_ops redis_ops = { "redis", ipc_redis_send_batch, ipc_redis_recv_batch };
 #endif
 
+static int bt_prepare(const bench_impl *impl)
+{
+    bench_impl as_mech = *impl;
+    as_mech.mech = ipc_find(strcmp(impl->name, "batch:amqp") == 0 ? "amqp" : "redis");
+    return as_mech.mech ? bench_ipc_prepare(&as_mech) : bench_fail("%s: mechanism not registered", impl->name);
+}
+
 static int bt_open(const bench_impl *impl, size_t max_msg, bench_chan **out)
 {
 #if defined(IPC_WITH_AMQP) && defined(IPC_WITH_REDIS)
@@ -161,14 +168,14 @@ static int bt_open(const bench_impl *impl, size_t max_msg, bench_chan **out)
 const bench_impl batch_amqp = {
     .name = "batch:amqp", .wait = "confirm batches of 256; pipelined basic.get",
     .about = "amqp with 256 publishes per publisher confirm and 256 basic.get per round trip",
-    .caps = IPC_CAP_THREADS, .max_msg = 1u << 20, .open = bt_open,
+    .caps = IPC_CAP_THREADS, .max_msg = 1u << 20, .open = bt_open, .prepare = bt_prepare,
 };
 #endif
 #ifdef IPC_WITH_REDIS
 const bench_impl batch_redis = {
     .name = "batch:redis", .wait = "one script per batch of 256 (LPUSH of them all; pops)",
     .about = "redis with one push script (one LPUSH) per batch of 256 and one pop script per 256",
-    .caps = IPC_CAP_THREADS, .max_msg = 1u << 20, .open = bt_open,
+    .caps = IPC_CAP_THREADS, .max_msg = 1u << 20, .open = bt_open, .prepare = bt_prepare,
 };
 
 #endif

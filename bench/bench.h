@@ -67,12 +67,19 @@ struct bench_impl {
     /* Open a channel for messages of up to max_msg bytes; it must work
      * between threads and, with IPC_CAP_FORK, across fork(). */
     int (*open)(const bench_impl *impl, size_t max_msg, bench_chan **out);
+    /* Optional: slow one-time set-up before a case's session, under a
+     * watchdog of its own (PREPARE_S): e.g. an embedded RabbitMQ broker,
+     * whose start (6-30 s on a loaded machine) must not eat the session's
+     * 30 s setup budget.  0 or -1 with bench_error(). */
+    int (*prepare)(const bench_impl *impl);
 };
 
 /* chan_ipc.c: the ipcplay mechanism m, waiting by `strategy` (an enum
  * ipc_wait it supports), as a bench_impl named "MECH@STRATEGY" (observed =
  * with a no-op observer, to measure the hook).  -1 if out of memory. */
 int bench_impl_from_mechanism(bench_impl *impl, const ipc_mechanism *m, bool observed, int strategy);
+/* The prepare step of a broker mechanism: open and free one channel. */
+int  bench_ipc_prepare(const bench_impl *impl);
 
 /* raw_table.c: the raw baseline of an ipcplay mechanism, or NULL ("no raw
  * baseline"); *why gets a short note either way. */

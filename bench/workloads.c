@@ -54,6 +54,7 @@
 
 #define MAX_SIDE     4         /* up to 4 producers and 4 consumers         */
 #define READY_MS     20000     /* a peer has this long to say it is ready   */
+#define PREPARE_S    180       /* an impl's one-time set-up (a broker start) */
 #define JOIN_MS      10000     /* and this long to finish once told         */
 #define WARMUP_MAX   200       /* round trips discarded before measuring    */
 #define WARMUP_NS    50000000  /* ... or 50 ms of them, whichever is first  */
@@ -915,6 +916,17 @@ void bench_case_run(gb_state *st, void *user)
     }
     if (S.owner != c) {
         bench_session_end();
+        if (c->impl->prepare) {
+            bench_watchdog_arm(PREPARE_S, c->name, session_expire, &S);
+            int prc = c->impl->prepare(c->impl);
+            bench_watchdog_disarm();
+            if (prc < 0) {
+                char msg[600];
+                snprintf(msg, sizeof msg, "setup failed: %s", bench_error());
+                gb_skip_with_error(st, msg);
+                return;
+            }
+        }
         bench_watchdog_arm(READY_MS / 1000.0 + 10, c->name, session_expire, &S);
         int rc = session_begin(c);
         bench_watchdog_disarm();
