@@ -33,11 +33,11 @@
  */
 #define _GNU_SOURCE
 #include "core/stale.h"
+#include "core/names.h" /* ipc__remove_tree */
 
 #include <ctype.h>
 #include <dirent.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <limits.h>
 #include <mqueue.h>
 #include <pthread.h>
@@ -134,12 +134,6 @@ static int stale_entry(const sweep *s, const char *dir, const char *leaf, struct
     return ipc__creator_alive(pid, st->st_ctime) ? -1 : pid;
 }
 
-static int rm_entry(const char *path, const struct stat *st, int type, struct FTW *ftw)
-{
-    (void)st, (void)type, (void)ftw;
-    return remove(path) < 0 && errno != ENOENT ? -1 : 0;
-}
-
 static void sweep_shm(sweep *s)
 {
     DIR *d = opendir("/dev/shm");
@@ -191,9 +185,11 @@ static void sweep_tmp(sweep *s, const char *tmp)
         char path[PATH_MAX];
         snprintf(path, sizeof path, "%s/%s", tmp, e->d_name);
         bool removed = false;
-        if (!s->dry_run)
-            removed = S_ISDIR(st.st_mode) ? nftw(path, rm_entry, 16, FTW_DEPTH | FTW_PHYS) == 0
-                                          : remove(path) == 0;
+        if (!s->dry_run) {
+            if (S_ISDIR(st.st_mode)) ipc__remove_tree(path); /* best effort; judged below */
+            else remove(path);
+            removed = lstat(path, &st) < 0 && errno == ENOENT;
+        }
         report(s, "tmpdir", path, pid, removed);
     }
     closedir(d);
