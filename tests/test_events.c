@@ -323,13 +323,20 @@ static void test_event_survives_killed_waiters_and_setters(void **state)
         kill(setter, SIGKILL);
         tl_wait(waiter, 10);
         assert_int_equal(tl_wait(setter, 10), 128 + SIGKILL);
+        int ready[2];
+        assert_int_equal(pipe(ready), 0);
         pid_t survivor = tl_fork(20);
         if (survivor == 0) {
+            close(ready[0]);
             if (ipc_event_clear(ev) != IPC_OK) _exit(2);
             if (ipc_event_wait(ev, 100) != IPC_EEMPTY) _exit(3);
+            if (write(ready[1], "r", 1) != 1) _exit(5);
             _exit(ipc_event_wait(ev, 5000) == IPC_OK ? 0 : 4);
         }
-        tl_sleep_ms(150);
+        close(ready[1]);
+        char c;
+        if (read(ready[0], &c, 1) != 1) c = 0; /* it failed: its status says why */
+        close(ready[0]);
         pid_t poster = tl_fork(20);
         if (poster == 0) _exit(ipc_event_set(ev) == IPC_OK ? 0 : 5);
         int p = tl_wait(poster, 10), s = tl_wait(survivor, 10);

@@ -111,16 +111,33 @@ static void test_zmq_nowait_drain_after_close(void **state)
 /* ---- (c) what a receiver that goes away takes with it ------------------ */
 
 /* Fork an attacher that learns the endpoint through a pipe (an unrelated
- * process would read it from a config file). */
-static pid_t fork_attacher(const char *ep, int (*body)(ipc_channel *))
+ * process would read it from a config file).  Forked before the channel
+ * exists: a child must not inherit ZeroMQ's threads (ThreadSanitizer also
+ * refuses a child that starts threads after a multi-threaded fork). */
+static pid_t fork_attacher(int *to_child, int (*body)(ipc_channel *))
 {
+    int p[2];
+    assert_int_equal(pipe(p), 0);
     pid_t pid = tl_fork(30);
     if (pid == 0) {
+        close(p[1]);
+        char ep[512];
+        ssize_t n = read(p[0], ep, sizeof ep - 1);
+        if (n <= 0) _exit(19);
+        ep[n] = '\0';
         ipc_channel *c = NULL;
         if (ipc_open("zmq", &(ipc_config){ .endpoint = ep, .flags = IPC_ATTACH }, &c) != IPC_OK) _exit(20);
         _exit(body(c));
     }
+    close(p[0]);
+    *to_child = p[1];
     return pid;
+}
+
+static void tell(int fd, const char *ep)
+{
+    assert_int_equal(write(fd, ep, strlen(ep)), (ssize_t)strlen(ep));
+    close(fd);
 }
 
 static int receive_once_then_sleep(ipc_channel *c)
@@ -147,13 +164,16 @@ static int too_small_then_free(ipc_channel *c)
 static void test_zmq_receiver_gone_keeps_the_rest(void **state)
 {
     (void)state;
+    int to_sleeper, to_freer;
+    pid_t pid = fork_attacher(&to_sleeper, receive_once_then_sleep);
+    pid_t freer = fork_attacher(&to_freer, too_small_then_free);
     ipc_channel *ch = tl_open("zmq", &(ipc_config){ .endpoint = "tcp://127.0.0.1:*" });
     const char *ep = ipc_zmq_endpoint(ch);
     unsigned char msg[16], buf[16];
     size_t got;
     tl_fill(msg, sizeof msg, 0);
     assert_ipc(ipc_send(ch, msg, sizeof msg, 0, 1000), IPC_OK);
-    pid_t pid = fork_attacher(ep, receive_once_then_sleep);
+    tell(to_sleeper, ep);
     tl_sleep_ms(500);
     for (uint32_t i = 1; i <= 20; i++) {
         tl_fill(msg, sizeof msg, i);
@@ -164,13 +184,18 @@ static void test_zmq_receiver_gone_keeps_the_rest(void **state)
     assert_int_equal(tl_wait(pid, 10), 128 + SIGKILL);
     for (uint32_t i = 1; i <= 20; i++) {
         int rc = ipc_recv(ch, buf, sizeof buf, &got, NULL, 3000);
-        if (rc != IPC_OK) fail_msg("message %u of 20 lost with the killed receiver: %s", i, ipc_strerror(rc));
+        if (rc != IPC_OK) {
+            kill(freer, SIGKILL);
+            tl_wait(freer, 10);
+            ipc_free(ch);
+            fail_msg("message %u of 20 lost with the killed receiver: %s", i, ipc_strerror(rc));
+        }
         assert_true(tl_check(buf, got, i));
     }
     tl_fill(msg, sizeof msg, 77);
     assert_ipc(ipc_send(ch, msg, sizeof msg, 0, 1000), IPC_OK);
-    pid = fork_attacher(ep, too_small_then_free);
-    assert_int_equal(tl_wait(pid, 20), 0);
+    tell(to_freer, ep);
+    assert_int_equal(tl_wait(freer, 20), 0);
     assert_ipc(ipc_recv(ch, buf, sizeof buf, &got, NULL, 3000), IPC_OK);
     assert_true(got == sizeof msg && tl_check(buf, got, 77));
     ipc_free(ch);
