@@ -13,6 +13,7 @@
  *   build/tests/test_conformance                  every mechanism, every strategy
  *   build/tests/test_conformance pipe shm         only those (every strategy)
  *   build/tests/test_conformance pipe/spin queue  pipe under spin only, and queue
+ *   TL_FILTER='*close_loses*' build/tests/test_conformance   matching cases only
  *   build/tests/test_conformance --attach-child ...   (what one case execs)
  */
 #define _GNU_SOURCE
@@ -27,6 +28,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sched.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
 #include <unistd.h>
@@ -495,6 +497,157 @@ static void test_close_wakes_receiver_in_other_process(void **state)
     ipc_free(ch);
     if (status == 2) fail_msg("the other process woke only after 8 s");
     if (status) fail_msg("the other process's receive did not answer IPC_ECLOSED (status %d)", status);
+}
+
+/* ---- close is linearizable against sends ---------------------------------
+ *
+ * ipc.h: "sends fail with IPC_ECLOSED at once, receives return what is still
+ * queued and then IPC_ECLOSED".  So a send that returned IPC_OK happened
+ * before the close, and some receiver gets it before the receivers are told
+ * IPC_ECLOSED.  Producers stream numbered messages, the channel is closed
+ * mid-stream, consumers receive until IPC_ECLOSED: every acknowledged
+ * message must have been received exactly once, and nothing unacknowledged.
+ * The race is narrow (a few instructions between a send's "shut?" check and
+ * its publish), so it runs many short rounds.  MPMC mechanisms run N x N,
+ * the others 1 x 1; producers are threads, then (with IPC_CAP_FORK)
+ * processes. */
+enum { LIN_MAX_PRODUCERS = 4, LIN_PER_PRODUCER = 1 << 15 };
+
+struct lin_round {               /* MAP_SHARED: producers may be processes */
+    ipc_channel *ch;
+    atomic_int   acked[LIN_MAX_PRODUCERS];   /* seqs 0..acked-1 returned IPC_OK */
+    atomic_uchar seen[LIN_MAX_PRODUCERS][LIN_PER_PRODUCER];
+    atomic_int   received, corrupt, consumers_closed, consumer_errors;
+    atomic_bool  stop;           /* the closer has closed */
+};
+
+static int lin_produce(struct lin_round *x, int p)
+{
+    unsigned char msg[8];
+    for (uint32_t seq = 0; seq < LIN_PER_PRODUCER; seq++) {
+        msg[0] = (unsigned char)p;
+        memcpy(msg + 1, &seq, sizeof seq);
+        msg[5] = msg[6] = msg[7] = (unsigned char)(p ^ seq ^ 0x5a);
+        int rc;
+        do rc = ipc_send(x->ch, msg, sizeof msg, 0, 50); while (rc == IPC_EFULL && !atomic_load(&x->stop));
+        if (rc == IPC_EFULL) rc = ipc_send(x->ch, msg, sizeof msg, 0, 3000); /* closed: must say so */
+        if (rc == IPC_ECLOSED) return 0;
+        if (rc != IPC_OK) return 1;
+        atomic_store(&x->acked[p], (int)seq + 1);
+    }
+    return 0;
+}
+
+static void *lin_consumer(void *arg)
+{
+    struct lin_round *x = arg;
+    int64_t t0 = ipc_now_ns();
+    for (;;) {
+        unsigned char msg[8];
+        size_t got;
+        int rc = ipc_recv(x->ch, msg, sizeof msg, &got, NULL, 200);
+        if (rc == IPC_ECLOSED) break;
+        if (rc == IPC_EEMPTY && tl_ms_since(t0) < 20000) continue;
+        if (rc != IPC_OK) { atomic_fetch_add(&x->consumer_errors, 1); break; }
+        uint32_t seq;
+        memcpy(&seq, msg + 1, sizeof seq);
+        if (got != sizeof msg || msg[0] >= LIN_MAX_PRODUCERS || seq >= LIN_PER_PRODUCER
+            || msg[7] != (unsigned char)(msg[0] ^ seq ^ 0x5a)) {
+            atomic_fetch_add(&x->corrupt, 1);
+            continue;
+        }
+        atomic_fetch_add(&x->seen[msg[0]][seq], 1);
+        atomic_fetch_add(&x->received, 1);
+    }
+    atomic_fetch_add(&x->consumers_closed, 1);
+    return NULL;
+}
+
+struct lin_producer { struct lin_round *x; int p, rc; };
+static void *lin_producer_thread(void *arg)
+{
+    struct lin_producer *w = arg;
+    w->rc = lin_produce(w->x, w->p);
+    return NULL;
+}
+
+/* One round: returns how many acknowledged messages were lost (or fails). */
+static int lin_round(bool processes, int producers, int consumers, int close_after)
+{
+    struct lin_round *x = mmap(NULL, sizeof *x, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    assert_true(x != MAP_FAILED);
+    ipc_config cfg = { .capacity = M->default_capacity && M->default_capacity < 16 ? M->default_capacity : 16, .max_msg = 8 };
+    x->ch = open_with(has(IPC_CAP_BOUNDED) ? &cfg : &(ipc_config){ .max_msg = 8 });
+    pthread_t ct[LIN_MAX_PRODUCERS], pt[LIN_MAX_PRODUCERS];
+    struct lin_producer w[LIN_MAX_PRODUCERS];
+    pid_t pid[LIN_MAX_PRODUCERS];
+    for (int p = 0; p < producers; p++) {
+        w[p] = (struct lin_producer){ .x = x, .p = p };
+        if (processes) {
+            pid[p] = tl_fork(30);
+            if (pid[p] == 0) _exit(lin_produce(x, p));
+        } else {
+            pt[p] = tl_thread(lin_producer_thread, &w[p]);
+        }
+    }
+    for (int c = 0; c < consumers; c++) ct[c] = tl_thread(lin_consumer, x);
+    int64_t t0 = ipc_now_ns();
+    while (atomic_load(&x->received) < close_after && tl_ms_since(t0) < 5000) sched_yield();
+    assert_ipc(ipc_close(x->ch), IPC_OK);
+    atomic_store(&x->stop, true);
+    int failed = 0;
+    for (int p = 0; p < producers; p++) {
+        if (processes) failed |= tl_wait(pid[p], 30);
+        else { pthread_join(pt[p], NULL); failed |= w[p].rc; }
+    }
+    for (int c = 0; c < consumers; c++) pthread_join(ct[c], NULL);
+    int lost = 0, extra = 0;
+    for (int p = 0; p < producers; p++) {
+        int acked = atomic_load(&x->acked[p]);
+        for (int s = 0; s < LIN_PER_PRODUCER; s++) {
+            int n = atomic_load(&x->seen[p][s]);
+            if (s < acked && n == 0) lost++;
+            if (n > 1 || (s >= acked && n)) extra++;
+        }
+    }
+    int corrupt = atomic_load(&x->corrupt), errors = atomic_load(&x->consumer_errors);
+    ipc_free(x->ch);
+    munmap(x, sizeof *x);
+    if (failed) fail_msg("a producer failed (a send answered neither IPC_OK, IPC_EFULL nor IPC_ECLOSED)");
+    if (errors) fail_msg("%d consumer(s) got an error other than IPC_ECLOSED (or no IPC_ECLOSED within 20 s)", errors);
+    if (corrupt || extra) fail_msg("%d corrupt, %d duplicated or unacknowledged messages delivered", corrupt, extra);
+    return lost;
+}
+
+static void close_linearizable(bool processes)
+{
+    bool mpmc = has(IPC_CAP_MPMC);
+    int n = mpmc ? LIN_MAX_PRODUCERS : 1, rounds = 0, bad_rounds = 0, lost = 0;
+    int64_t t0 = ipc_now_ns();
+    /* At least 8 rounds; more while under 2 s (the window is a few instructions wide). */
+    for (; rounds < 60 && (rounds < 8 || tl_ms_since(t0) < 2000); rounds++) {
+        int l = lin_round(processes, processes && mpmc ? 2 : n, processes && mpmc ? 2 : n, 20 + rounds * 37 % 400);
+        lost += l;
+        bad_rounds += l > 0;
+    }
+    if (lost) fail_msg("%d acknowledged message(s) never received after close, in %d of %d rounds",
+                       lost, bad_rounds, rounds);
+}
+
+static void test_close_loses_no_acknowledged_message(void **state)
+{
+    (void)state;
+    REQUIRE(IPC_CAP_THREADS);
+    if (M->max_msg_limit < 8) { skip(); return; }
+    close_linearizable(false);
+}
+
+static void test_close_loses_nothing_across_processes(void **state)
+{
+    (void)state;
+    REQUIRE(IPC_CAP_THREADS | IPC_CAP_FORK);
+    if (M->max_msg_limit < 8) { skip(); return; }
+    close_linearizable(true);
 }
 
 /* ---- priority ---------------------------------------------------------- */
@@ -1255,6 +1408,8 @@ static const struct CMUnitTest per_mechanism[] = {
     TL_CASE(test_close_wakes_blocked_receiver),
     TL_CASE(test_close_wakes_blocked_sender),
     TL_CASE(test_close_wakes_receiver_in_other_process),
+    TL_CASE(test_close_loses_no_acknowledged_message),
+    TL_CASE(test_close_loses_nothing_across_processes),
     TL_CASE(test_priority_order),
     TL_CASE(test_pollfd_readable_when_ready),
     TL_CASE(test_pollfd_wakes_on_close),
@@ -1314,6 +1469,8 @@ int main(int argc, char **argv)
             fprintf(stderr, "test_conformance: unknown mechanism or strategy '%s'\n", argv[a]);
             return 1;
         }
+    /* TL_FILTER="*close_loses*" runs only the matching cases (cmocka wildcards). */
+    if (getenv("TL_FILTER")) cmocka_set_test_filter(getenv("TL_FILTER"));
     enum { CASES = sizeof per_mechanism / sizeof per_mechanism[0] };
     for (size_t i = 0; i < count; i++) {
         unsigned waits = all[i]->waits ? all[i]->waits : IPC_WAIT_BIT(IPC_WAIT_BLOCK);
