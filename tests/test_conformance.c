@@ -29,6 +29,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sched.h>
+#include <time.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
 #include <unistd.h>
@@ -497,6 +498,96 @@ static void test_close_wakes_receiver_in_other_process(void **state)
     ipc_free(ch);
     if (status == 2) fail_msg("the other process woke only after 8 s");
     if (status) fail_msg("the other process's receive did not answer IPC_ECLOSED (status %d)", status);
+}
+
+/* ---- a deadline is a deadline, for every message size -------------------
+ *
+ * Fill the channel with nowait sends of one size until it answers
+ * IPC_EFULL, then try one send with a 200 ms timeout: each must return by
+ * its deadline (a frame that only partly fits a kernel buffer must not be
+ * started and then waited out), and afterwards every acknowledged message
+ * must come out whole and in order (no torn frame).  Sizes around the
+ * kernel's unit sizes: PIPE_BUF (4096), a pipe's page slots, a Unix
+ * socket's 32 KiB skbs.  The sender runs in a thread watched by a timed
+ * join, so a hang is a failure, not a stuck suite. */
+struct fill_run {
+    ipc_channel *ch;
+    size_t       len;
+    int          sent;         /* acknowledged sends */
+    int64_t      worst_nowait_ms, timed_ms;
+    int          timed_rc, bad_rc;
+};
+
+enum { FILL_MAX_SENDS = 64 };
+
+static void *fill_sender(void *arg)
+{
+    struct fill_run *f = arg;
+    unsigned char *msg = malloc(f->len);
+    if (!msg) { f->bad_rc = IPC_ESYS; return NULL; }
+    f->timed_rc = 1;
+    for (int i = 0; i < FILL_MAX_SENDS; i++) {
+        tl_fill(msg, f->len, (uint32_t)i);
+        int64_t t0 = ipc_now_ns();
+        int rc = ipc_send(f->ch, msg, f->len, 0, 0);
+        int64_t ms = tl_ms_since(t0);
+        if (ms > f->worst_nowait_ms) f->worst_nowait_ms = ms;
+        if (rc == IPC_EFULL) {
+            tl_fill(msg, f->len, (uint32_t)i);
+            t0 = ipc_now_ns();
+            f->timed_rc = ipc_send(f->ch, msg, f->len, 0, 200);
+            f->timed_ms = tl_ms_since(t0);
+            if (f->timed_rc == IPC_OK) f->sent++;
+            break;
+        }
+        if (rc != IPC_OK) { f->bad_rc = rc; break; }
+        f->sent++;
+    }
+    free(msg);
+    return NULL;
+}
+
+static void test_deadline_holds_for_every_size(void **state)
+{
+    (void)state;
+    REQUIRE(IPC_CAP_THREADS);
+    static const size_t sizes[] = { 4092, 4093, 4100, 4500, 4911, 6000, 8200, 12300,
+                                    33000, 37000, 40000, 60000 };
+    for (size_t k = 0; k < sizeof sizes / sizeof sizes[0]; k++) {
+        ipc_channel *ch = open_default();
+        if (sizes[k] > ipc_max_msg(ch)) { ipc_free(ch); continue; }
+        struct fill_run f = { .ch = ch, .len = sizes[k] };
+        pthread_t t = tl_thread(fill_sender, &f);
+        struct timespec until;
+        clock_gettime(CLOCK_REALTIME, &until);
+        until.tv_sec += 10;
+        bool hung = pthread_timedjoin_np(t, NULL, &until) != 0;
+        /* Drain (this also unsticks a sender hung on a half-written frame). */
+        unsigned char *buf = malloc(sizes[k]);
+        assert_non_null(buf);
+        int got_ok = 0, bad = 0;
+        for (;;) {
+            size_t got;
+            int rc = ipc_recv(ch, buf, sizes[k], &got, NULL, hung ? 500 : 100);
+            if (rc != IPC_OK) break;
+            uint32_t id = has(IPC_CAP_LIFO) ? (uint32_t)(f.sent - 1 - got_ok) : (uint32_t)got_ok;
+            if (got != sizes[k] || !tl_check(buf, got, id)) bad++;
+            got_ok++;
+        }
+        free(buf);
+        if (hung) pthread_join(t, NULL);
+        ipc_free(ch);
+        if (hung) fail_msg("%zu-byte messages: a send with timeout 0 or 200 ms was still blocked after 10 s",
+                           sizes[k]);
+        if (f.bad_rc) fail_msg("%zu-byte messages: send %d failed with %s", sizes[k], f.sent, ipc_strerror(f.bad_rc));
+        if (f.worst_nowait_ms > 1000)
+            fail_msg("%zu-byte messages: a send with timeout 0 took %lld ms", sizes[k], (long long)f.worst_nowait_ms);
+        if (f.timed_rc != 1 && f.timed_ms > 1500)
+            fail_msg("%zu-byte messages: a send with timeout 200 took %lld ms", sizes[k], (long long)f.timed_ms);
+        if (bad || got_ok != f.sent)
+            fail_msg("%zu-byte messages: %d acknowledged, %d received, %d torn or out of order",
+                     sizes[k], f.sent, got_ok, bad);
+    }
 }
 
 /* ---- close is linearizable against sends ---------------------------------
@@ -1408,6 +1499,7 @@ static const struct CMUnitTest per_mechanism[] = {
     TL_CASE(test_close_wakes_blocked_receiver),
     TL_CASE(test_close_wakes_blocked_sender),
     TL_CASE(test_close_wakes_receiver_in_other_process),
+    TL_CASE(test_deadline_holds_for_every_size),
     TL_CASE(test_close_loses_no_acknowledged_message),
     TL_CASE(test_close_loses_nothing_across_processes),
     TL_CASE(test_priority_order),

@@ -29,7 +29,25 @@
  * futex protocol is in ring_wait.
  *
  * Close.  A `shut` flag plus a wake of every sleeper; pop keeps returning
- * queued messages until the ring is drained, then IPC_ECLOSED.
+ * queued messages until the ring is drained, then IPC_ECLOSED.  Close must
+ * be linearizable against push: a push that returned IPC_OK is popped before
+ * anyone is told "closed and drained".  A flag checked before the publish
+ * leaves a window (push sees "open", close, pop sees "shut and empty", push
+ * publishes: a message acknowledged and never received).  So the close
+ * also sets the top bit of `tail` itself (TAIL_SHUT, one atomic OR), and a
+ * push publishes with a compare-and-swap of tail that fails once that bit
+ * is set: "shut" and "how far the producer got" are one word, read and
+ * written atomically.  On x86 the CAS costs what the store plus the fence
+ * of wake() cost before (both are one locked instruction).
+ *
+ * Hostile or crashed peers.  In shared memory another process can write
+ * anything into the header.  The geometry (capacity, slot size) is taken
+ * from this process's own handle (ch->capacity, ch->max_msg, checked
+ * against the mapping at attach), never re-read from the header, and the
+ * indices and lengths are checked where they are read: head <= tail,
+ * tail - head <= capacity, a slot's length <= max_msg.  A ring that fails
+ * them answers IPC_ECLOSED ("ring header corrupt") instead of being
+ * followed.  They are a few compares on values already in registers.
  */
 #define _GNU_SOURCE
 #include "ring.h"
@@ -50,14 +68,52 @@ typedef struct ring_slot {
     unsigned char data[]; /* up to slot_size - 8 bytes */
 } ring_slot;
 
-static ring_slot *slot_at(const ipc_ring *r, uint64_t index)
+/* The top bit of tail: set by close, after which no push can publish. */
+#define TAIL_SHUT ((uint64_t)1 << 63)
+
+/* The geometry, from this process's handle (never from the shared header). */
+typedef struct ring_geom { uint64_t capacity, slot_size, max_msg; } ring_geom;
+
+static inline uint64_t slot_bytes(size_t max_msg) { return (sizeof(ring_slot) + max_msg + 63) & ~(uint64_t)63; }
+
+static inline ring_geom geom_of(const ipc_channel *ch)
 {
-    return (ring_slot *)((char *)r + sizeof(ipc_ring) + (index % r->capacity) * r->slot_size);
+    return (ring_geom){ .capacity = ch->capacity, .slot_size = slot_bytes(ch->max_msg), .max_msg = ch->max_msg };
+}
+
+static ring_slot *slot_at(const ipc_ring *r, const ring_geom *g, uint64_t index)
+{
+    return (ring_slot *)((char *)r + sizeof(ipc_ring) + (index % g->capacity) * g->slot_size);
+}
+
+int ipc__ring_check(const ipc_ring *r, size_t capacity, size_t max_msg, size_t bytes)
+{
+    size_t need = ipc__ring_size(capacity, max_msg);
+    if (need == 0 || need > bytes || r->capacity != capacity || r->slot_size != slot_bytes(max_msg))
+        return ipc__fail(IPC_EINVAL, "ring header corrupt: capacity %llu, slot %llu bytes, for max_msg %zu "
+                         "in %zu bytes", (unsigned long long)r->capacity, (unsigned long long)r->slot_size,
+                         max_msg, bytes);
+    uint64_t tail = atomic_load_explicit(&r->tail, memory_order_acquire) & ~TAIL_SHUT;
+    uint64_t head = atomic_load_explicit(&r->head, memory_order_acquire);
+    if (head > tail || tail - head > capacity)
+        return ipc__fail(IPC_EINVAL, "ring header corrupt: head %llu, tail %llu, capacity %zu",
+                         (unsigned long long)head, (unsigned long long)tail, capacity);
+    return IPC_OK;
+}
+
+/* Cold: the message of a failed index or length check. */
+__attribute__((cold, noinline))
+static int corrupt(const ipc_channel *ch, uint64_t head, uint64_t tail, uint64_t len)
+{
+    return ipc__fail(IPC_ECLOSED, "%s: ring header corrupt (head %llu, tail %llu, capacity %zu, slot length %llu, "
+                     "max_msg %zu): a peer wrote it wrongly or died mid-write", ch->mech->name,
+                     (unsigned long long)head, (unsigned long long)tail, ch->capacity,
+                     (unsigned long long)len, ch->max_msg);
 }
 
 size_t ipc__ring_size(size_t capacity, size_t max_msg)
 {
-    size_t slot = (sizeof(ring_slot) + max_msg + 63) & ~(size_t)63;
+    size_t slot = slot_bytes(max_msg);
     if (capacity == 0 || capacity > ((size_t)1 << 30) / slot) return 0;
     return sizeof(ipc_ring) + capacity * slot;
 }
@@ -105,7 +161,7 @@ static void wake(ipc_ring *r, ipc_waitpoint *wp)
 static bool ready(const ipc_ring *r, bool for_room)
 {
     if (atomic_load_explicit(&r->shut, memory_order_relaxed)) return true;
-    uint64_t tail = atomic_load_explicit(&r->tail, memory_order_relaxed);
+    uint64_t tail = atomic_load_explicit(&r->tail, memory_order_relaxed) & ~TAIL_SHUT;
     uint64_t head = atomic_load_explicit(&r->head, memory_order_relaxed);
     return for_room ? tail - head < r->capacity : tail != head;
 }
@@ -168,51 +224,62 @@ static int ring_wait(ipc_channel *ch, ipc_ring *r, bool for_room, const ipc_dead
 
 /* ---- push and pop -------------------------------------------------------- */
 
-/* One attempt, never waits: IPC_OK, IPC_EFULL or IPC_ECLOSED. */
-static int push(ipc_ring *r, const void *msg, size_t len, int prio)
+/* One attempt, never waits: IPC_OK, IPC_EFULL, IPC_ECLOSED, or RING_CORRUPT. */
+enum { RING_CORRUPT = -100 };
+
+static int push(ipc_ring *r, const ring_geom *g, const void *msg, size_t len, int prio)
 {
-    /* RELAXED: shut is a flag with no data attached; a push racing with
-     * close may land just before it, which is a legal order. */
-    if (atomic_load_explicit(&r->shut, memory_order_relaxed)) return IPC_ECLOSED;
-    /* RELAXED: tail is our own index; nobody else writes it. */
+    /* RELAXED: tail is our own index (close only sets its top bit, and the
+     * CAS below is what decides). */
     uint64_t tail = atomic_load_explicit(&r->tail, memory_order_relaxed);
-    if (tail - r->head_cache >= r->capacity) {
+    if (tail & TAIL_SHUT) return IPC_ECLOSED;
+    if (tail - r->head_cache >= g->capacity) {
         /* ACQUIRE: pairs with the consumer's RELEASE store of head, so its
          * reads of the slots it freed are done before we overwrite them. */
-        r->head_cache = atomic_load_explicit(&r->head, memory_order_acquire);
-        if (tail - r->head_cache >= r->capacity) return IPC_EFULL;
+        uint64_t head = atomic_load_explicit(&r->head, memory_order_acquire);
+        if (__builtin_expect(head > tail || tail - head > g->capacity, 0)) return RING_CORRUPT;
+        r->head_cache = head;
+        if (tail - head >= g->capacity) return IPC_EFULL;
     }
-    ring_slot *s = slot_at(r, tail);
+    ring_slot *s = slot_at(r, g, tail);
     s->len = (uint32_t)len;
     s->prio = prio;
     if (len) memcpy(s->data, msg, len);
-    /* RELEASE: the slot's contents become visible no later than the new
-     * tail (pairs with the consumer's ACQUIRE load of tail). */
-    atomic_store_explicit(&r->tail, tail + 1, memory_order_release);
+    /* SEQ_CST compare-and-swap: publishes the slot (RELEASE: its contents
+     * are visible no later than the new tail, pairing with the consumer's
+     * ACQUIRE load of tail), and fails if close set TAIL_SHUT meanwhile: the
+     * slot is then simply not there, and the send says IPC_ECLOSED. */
+    if (!atomic_compare_exchange_strong_explicit(&r->tail, &tail, tail + 1, memory_order_seq_cst,
+                                                 memory_order_relaxed))
+        return tail & TAIL_SHUT ? IPC_ECLOSED : RING_CORRUPT; /* only close may touch tail */
     wake(r, &r->not_empty);
     return IPC_OK;
 }
 
-/* One attempt: IPC_OK, IPC_EEMPTY, IPC_ECLOSED (shut and drained) or
- * IPC_EMSGSIZE (*len = its size; the message stays queued). */
-static int pop(ipc_ring *r, void *buf, size_t cap, size_t *len, int *prio)
+/* One attempt: IPC_OK, IPC_EEMPTY, IPC_ECLOSED (shut and drained),
+ * IPC_EMSGSIZE (*len = its size; the message stays queued), RING_CORRUPT. */
+static int pop(ipc_ring *r, const ring_geom *g, void *buf, size_t cap, size_t *len, int *prio)
 {
     /* RELAXED: head is our own index. */
     uint64_t head = atomic_load_explicit(&r->head, memory_order_relaxed);
     if (head == r->tail_cache) {
-        /* ACQUIRE, and BEFORE tail: if shut is seen set, every push that
-         * happened before the close is seen by the tail load below, so
-         * "shut and empty" really means drained. */
-        bool shut = atomic_load_explicit(&r->shut, memory_order_acquire);
-        /* ACQUIRE: pairs with the producer's RELEASE store of tail: the
-         * slots up to it are filled. */
-        r->tail_cache = atomic_load_explicit(&r->tail, memory_order_acquire);
-        if (head == r->tail_cache) return shut ? IPC_ECLOSED : IPC_EEMPTY;
+        /* ACQUIRE: pairs with the producer's publishing CAS of tail: the
+         * slots up to it are filled.  Its top bit says shut: index and flag
+         * in one word, so "shut and empty" really means drained. */
+        uint64_t tail = atomic_load_explicit(&r->tail, memory_order_acquire);
+        uint64_t t = tail & ~TAIL_SHUT;
+        if (__builtin_expect(head > t || t - head > g->capacity, 0)) {
+            *len = 0;
+            return RING_CORRUPT;
+        }
+        r->tail_cache = t;
+        if (head == t) return tail & TAIL_SHUT ? IPC_ECLOSED : IPC_EEMPTY;
     }
-    const ring_slot *s = slot_at(r, head);
+    const ring_slot *s = slot_at(r, g, head);
     *len = s->len;
-    if (s->len > cap) return IPC_EMSGSIZE; /* head unchanged: it stays queued */
-    if (s->len) memcpy(buf, s->data, s->len);
+    if (__builtin_expect(*len > g->max_msg, 0)) return RING_CORRUPT;
+    if (*len > cap) return IPC_EMSGSIZE; /* head unchanged: it stays queued */
+    if (*len) memcpy(buf, s->data, *len);
     *prio = s->prio;
     /* RELEASE: our reads of the slot are done before the producer can see
      * it free (pairs with the producer's ACQUIRE load of head). */
@@ -241,14 +308,17 @@ static int lock_side(ipc_channel *ch, pthread_mutex_t *lock, const ipc_deadline 
 int ipc__ring_send(ipc_channel *ch, ipc_ring *r, pthread_mutex_t *lock,
                    const void *msg, size_t len, int prio, const ipc_deadline *d)
 {
+    const ring_geom g = geom_of(ch);
     for (;;) {
         int rc = lock_side(ch, lock, d, 0);
         if (rc == 1) return ipc__fail(IPC_EFULL, "%s: another sender held the lock past the deadline",
                                       ch->mech->name);
         if (rc < 0) return rc;
-        rc = push(r, msg, len, prio);
+        rc = push(r, &g, msg, len, prio);
         if (lock) pthread_mutex_unlock(lock);
         if (rc == IPC_ECLOSED) return ipc__fail(rc, "%s: channel is shut down", ch->mech->name);
+        if (rc == RING_CORRUPT)
+            return corrupt(ch, atomic_load(&r->head), atomic_load(&r->tail), len);
         if (rc != IPC_EFULL) return rc;
         rc = ring_wait(ch, r, true, d);
         if (rc == 1) return ipc__fail(IPC_EFULL, "%s: ring is full (%llu messages)", ch->mech->name,
@@ -260,14 +330,17 @@ int ipc__ring_send(ipc_channel *ch, ipc_ring *r, pthread_mutex_t *lock,
 int ipc__ring_recv(ipc_channel *ch, ipc_ring *r, pthread_mutex_t *lock,
                    void *buf, size_t cap, size_t *len, int *prio, const ipc_deadline *d)
 {
+    const ring_geom g = geom_of(ch);
     for (;;) {
         int rc = lock_side(ch, lock, d, 1);
         if (rc == 1) return ipc__fail(IPC_EEMPTY, "%s: another receiver held the lock past the deadline",
                                       ch->mech->name);
         if (rc < 0) return rc;
-        rc = pop(r, buf, cap, len, prio);
+        rc = pop(r, &g, buf, cap, len, prio);
         if (lock) pthread_mutex_unlock(lock);
         if (rc == IPC_ECLOSED) return ipc__fail(rc, "%s: shut down and drained", ch->mech->name);
+        if (rc == RING_CORRUPT)
+            return corrupt(ch, atomic_load(&r->head), atomic_load(&r->tail), *len);
         if (rc == IPC_EMSGSIZE)
             return ipc__fail(rc, "%s: message of %zu bytes does not fit a %zu-byte buffer",
                              ch->mech->name, *len, cap);
@@ -283,6 +356,8 @@ int ipc__ring_close(ipc_ring *r)
     /* SEQ_CST store then unconditional wakes: every sleeper, in every
      * process, re-checks and sees shut (ready() returns true for it). */
     atomic_store(&r->shut, true);
+    /* SEQ_CST OR: from here on no push can publish (see "Close" at the top). */
+    atomic_fetch_or(&r->tail, TAIL_SHUT);
     ipc_waitpoint *wps[] = { &r->not_empty, &r->not_full };
     for (size_t i = 0; i < 2; i++) {
         atomic_fetch_add_explicit(&wps[i]->seq, 1, memory_order_release);
@@ -296,6 +371,6 @@ long ipc__ring_depth(const ipc_ring *r)
 {
     /* RELAXED: a hint, like qsize(); head first so the result is never negative. */
     uint64_t head = atomic_load_explicit(&r->head, memory_order_relaxed);
-    uint64_t tail = atomic_load_explicit(&r->tail, memory_order_relaxed);
-    return tail > head ? (long)(tail - head) : 0;
+    uint64_t tail = atomic_load_explicit(&r->tail, memory_order_relaxed) & ~TAIL_SHUT;
+    return tail > head && tail - head <= r->capacity ? (long)(tail - head) : 0;
 }

@@ -63,6 +63,12 @@ int  ipc__ring_recv(ipc_channel *ch, ipc_ring *r, pthread_mutex_t *lock,
 /* Fault injection for tests (shm.h): called with a side's lock held. */
 extern void (*ipc__ring_lock_hook)(ipc_channel *ch, int is_recv);
 
+/* Check a ring another process set up (at attach): its geometry matches
+ * capacity and max_msg (which the caller then keeps privately: the ring
+ * calls take them from ch, never again from the shared header) and fits
+ * `bytes` of mapping, and its indices are in range.  IPC_OK or IPC_EINVAL. */
+int  ipc__ring_check(const ipc_ring *r, size_t capacity, size_t max_msg, size_t bytes);
+
 /* Shut down for every holder and wake every waiter, in every process. */
 int  ipc__ring_close(ipc_ring *r);
 long ipc__ring_depth(const ipc_ring *r);

@@ -1,16 +1,57 @@
 /*
  * stream.c — length-prefixed messages over any byte stream.
  *
- * Sending.  POSIX promises that a write of at most PIPE_BUF (4096 on Linux)
- * bytes to a pipe or FIFO is atomic: it is never interleaved with another
- * writer's bytes, and with O_NONBLOCK it either goes in whole or fails with
- * EAGAIN.  So a frame (header + payload) of <= PIPE_BUF bytes needs no lock
- * at all, from any number of processes.  A larger frame can be split and
- * interleaved with another writer's, which would corrupt the stream for
- * every reader: those senders take write_lock, a robust process-shared
- * mutex, for the whole frame.  Sockets promise no atomicity at any size, so
- * socket senders always take it.  Header and payload leave in one writev, so
- * a small message costs one system call.
+ * Sending.  A frame (4-byte length, then the payload) leaves in one
+ * writev/sendmsg, so a small message costs one system call.  Two frames must
+ * never interleave, and a frame must never be torn (half of it written: no
+ * reader could find the next boundary).  Every sender takes write_lock, a
+ * robust process-shared mutex, around "is the channel shut?" and its write;
+ * the lock is held across non-blocking calls only (one exception below), so
+ * a nowait sender that finds it taken waits microseconds, like Python's
+ * put_nowait waiting for the queue's mutex.
+ *
+ * Timeouts: a frame starts only when the kernel surely takes it whole, so a
+ * nowait or timed send never waits past its deadline for room and never
+ * leaves half a frame.  We reserve room the kernel reports, with bounds that
+ * hold for every history of writes (not a helper thread that finishes a
+ * started frame: that would make a send "succeed" with the message still in
+ * our process, lost if it exits, and cannot release a robust mutex another
+ * thread took):
+ *   - pipe, frame <= PIPE_BUF: POSIX makes the write all-or-nothing.
+ *   - pipe, larger frame: the pipe is a ring of page-sized slots.  A write
+ *     either merges its len % page tail into the newest slot or starts new
+ *     slots (full pages first), so of any two neighbouring slots behind the
+ *     oldest one, together they hold at least a page.  With `used` bytes
+ *     queued (FIONREAD) at most 2*floor(used/page) + 2 slots are busy (0 when
+ *     empty); the frame needs ceil(total/page) free ones.  (The old estimate,
+ *     ceil(used/page) + 2, was wrong for frames just over PIPE_BUF: ten
+ *     4,100-byte frames fill 15 of 16 slots, not 13.)
+ *   - Unix stream socket: one sendmsg is cut into skbs of at most 32 KiB of
+ *     payload (plus a head of under a page); one skb is all-or-nothing, and
+ *     each next skb is allocated only while the socket's write memory is
+ *     below SO_SNDBUF.  So a frame of k skbs goes in whole when wmem_alloc
+ *     (SO_MEMINFO) + total + 8 KiB * k < SO_SNDBUF.
+ *   - TCP: tcp.c checks the room before calling us (its own notes).
+ * When the frame does not fit yet, the sender drops the lock and waits for
+ * POLLOUT (then re-checks, napping 1 ms while POLLOUT is not enough), under
+ * its deadline.  The exception: a frame larger than the kernel buffer itself
+ * (a default pipe holds 64 KiB, a Unix socket about 208 KiB; raise them with
+ * F_SETPIPE_SZ or SO_SNDBUF) can never go in whole.  It starts under the
+ * deadline as soon as some room appears and is then finished, holding
+ * write_lock across the waits (long_hold tells a nowait sender not to wait
+ * for it); its deadline covers only the start.  ipc.h says so.
+ *
+ * Close is linearizable against sends.  Senders check `shut` under
+ * write_lock and count the bytes of every whole frame in `sent`; receivers
+ * count what they read in `taken`.  A receiver that finds the fd empty and
+ * the channel shut does not answer IPC_ECLOSED yet: it passes through
+ * write_lock once (any sender that saw "not shut" has then finished its
+ * write, and any later one sees "shut"), and answers IPC_ECLOSED only if
+ * taken >= sent.  Otherwise bytes are still in flight (TCP may hold an
+ * acknowledged send in its queue for a moment): it waits for them.  So a
+ * send that returned IPC_OK is received before anyone is told "closed and
+ * drained".  (A sender killed mid-frame never counted its frame: taken may
+ * exceed sent, never the reverse.)
  *
  * Receiving.  A reader that read(2)s the 4-byte header and then the payload
  * pays two system calls per message.  Instead the receiver holding
@@ -19,17 +60,6 @@
  * in the reader's process: a reader that exits (or is killed) between two
  * messages takes nothing with it, and any other process continues where it
  * stopped.
- *
- * Timeouts.  Once the first byte of a frame has left, the frame must be
- * finished whatever the deadline says: a half-sent frame could never be
- * parsed.  So a frame only starts when it can go out whole: one writev of
- * <= PIPE_BUF bytes to a pipe is all-or-nothing; a larger one waits (under
- * the deadline) until the pipe surely has room for all of it (pipe_room);
- * one sendmsg on a Unix stream socket of up to about SO_SNDBUF/2 bytes is a
- * single buffer, all-or-nothing too.  Only a frame larger than the kernel
- * buffer itself (56 KiB for a default pipe; raise it with F_SETPIPE_SZ)
- * starts as soon as some room appears, and then its deadline covers only
- * that start.
  */
 #define _GNU_SOURCE
 #include "stream.h"
@@ -40,6 +70,8 @@
 #include <poll.h>
 #include <stdint.h>
 #include <string.h>
+#include <linux/sock_diag.h>
+#include <sched.h>
 #include <sys/epoll.h>
 #include <sys/ioctl.h>
 #include <sys/eventfd.h>
@@ -57,6 +89,28 @@ int ipc__stream_shared_init(ipc_stream_shared *sh)
     return rc;
 }
 
+/* How this fd tells "the frame fits whole" (see "Timeouts" at the top). */
+static void set_room_kind(ipc_stream *s)
+{
+    s->room_kind = IPC_STREAM_ROOM_NONE;
+    s->atomic_max = 0;
+    if (!s->is_socket) {
+        s->room_kind = IPC_STREAM_ROOM_PIPE;
+        s->atomic_max = PIPE_BUF;
+        return;
+    }
+    int domain = 0, sndbuf = 0;
+    socklen_t dl = sizeof domain, bl = sizeof sndbuf;
+    if (getsockopt(s->wfd, SOL_SOCKET, SO_DOMAIN, &domain, &dl) < 0 || domain != AF_UNIX
+        || getsockopt(s->wfd, SOL_SOCKET, SO_SNDBUF, &sndbuf, &bl) < 0)
+        return; /* TCP: tcp.c looks at the room itself */
+    s->room_kind = IPC_STREAM_ROOM_UNIX;
+    /* one skb: at most sndbuf/2 - 64 bytes, and 32 KiB of page fragments
+     * plus a head (we count only the fragments: conservative) */
+    size_t one_skb = (size_t)sndbuf / 2 > 64 ? (size_t)sndbuf / 2 - 64 : 0;
+    s->atomic_max = one_skb < 32768 ? one_skb : 32768;
+}
+
 int ipc__stream_init(ipc_stream *s, int rfd, int wfd, bool is_socket, ipc_stream_shared *shared)
 {
     s->rfd = rfd;
@@ -69,6 +123,7 @@ int ipc__stream_init(ipc_stream *s, int rfd, int wfd, bool is_socket, ipc_stream
     if (rc == IPC_OK && wfd != rfd) rc = ipc__set_nonblock(wfd);
     if (rc != IPC_OK) return rc;
     if (!is_socket) ipc__ignore_sigpipe(); /* writev has no MSG_NOSIGNAL */
+    set_room_kind(s);
 
     /* One eventfd shared by every holder (it is inherited by fork): ipc_close
      * makes it readable for good, which wakes every poll() waiting on it. */
@@ -120,112 +175,182 @@ static ssize_t write_frame_part(const ipc_stream *s, struct iovec *iov, int iovc
     return writev(s->wfd, iov, iovcnt);
 }
 
-/* Bytes a pipe surely accepts right now without blocking.  A pipe stores
- * data in page-sized slots (F_GETPIPE_SZ / page of them); `used` bytes fill
- * at most ceil(used/page) + 2 slots, because only the oldest slot can be
- * partly read and only the newest partly written.  *most gets the room of an
- * empty pipe.  0 when the pipe cannot tell (then the caller just writes). */
-static size_t pipe_room(const ipc_stream *s, size_t *most)
+enum fit { FITS, NOT_NOW, NEVER };
+
+/* Does a frame of `total` bytes go into the kernel buffer whole right now
+ * (write_lock held, so no other sender of ours writes meanwhile)?  NEVER:
+ * it is larger than the empty buffer.  See "Timeouts" at the top. */
+static enum fit frame_fits(const ipc_stream *s, size_t total)
 {
-    size_t page = (size_t)sysconf(_SC_PAGESIZE);
-    int size = fcntl(s->wfd, F_GETPIPE_SZ), used = 0;
-    *most = 0;
-    if (size <= 0 || ioctl(s->wfd, FIONREAD, &used) < 0) return 0;
-    size_t slots = (size_t)size / page, busy = ((size_t)used + page - 1) / page + 2;
-    *most = slots > 2 ? (slots - 2) * page : 0;
-    return slots > busy ? (slots - busy) * page : 0;
+    if (total <= s->atomic_max) return FITS;
+    if (s->room_kind == IPC_STREAM_ROOM_PIPE) {
+        size_t page = (size_t)sysconf(_SC_PAGESIZE);
+        int size = fcntl(s->wfd, F_GETPIPE_SZ), used = 0;
+        if (size <= 0 || ioctl(s->wfd, FIONREAD, &used) < 0 || used < 0) return FITS; /* cannot tell */
+        size_t slots = (size_t)size / page, need = (total + page - 1) / page;
+        if (need > slots) return NEVER;
+        size_t busy = used == 0 ? 0 : 2 * ((size_t)used / page) + 2;
+        return busy + need <= slots ? FITS : NOT_NOW;
+    }
+    if (s->room_kind == IPC_STREAM_ROOM_UNIX) {
+        uint32_t mi[SK_MEMINFO_VARS];
+        socklen_t ml = sizeof mi;
+        if (getsockopt(s->wfd, SOL_SOCKET, SO_MEMINFO, mi, &ml) < 0) return FITS; /* cannot tell */
+        size_t sndbuf = mi[SK_MEMINFO_SNDBUF], wmem = mi[SK_MEMINFO_WMEM_ALLOC];
+        size_t need = total + 8192 * ((total + 32767) / 32768);
+        if (need >= sndbuf) return NEVER;
+        return wmem + need < sndbuf ? FITS : NOT_NOW;
+    }
+    return FITS; /* TCP: tcp.c checked; a partial write is finished below */
 }
 
-/* A frame bigger than PIPE_BUF (write_lock held): wait, under the caller's
- * deadline, until the pipe has room for all of it.  POLLOUT means "one slot
- * is free", maybe less than we need; then nap 1 ms and look again. */
-static int wait_for_pipe_room(ipc_stream *s, size_t total, const ipc_deadline *d)
+/* Take write_lock for a sender.  A nowait send waits for a holder that only
+ * does a non-blocking write (microseconds), never for one that holds the
+ * lock across waits (long_hold): it then answers IPC_EFULL.  0 locked, or
+ * an IPC_E* code (lock not held). */
+static int lock_writer(ipc_stream *s, const ipc_deadline *d, bool *died)
 {
-    size_t most;
-    for (;;) {
-        if (is_shut(s)) return ipc__fail(IPC_ECLOSED, "channel is shut down");
-        if (pipe_room(s, &most) >= total || total > most) return IPC_OK; /* fits, or never can */
-        if (ipc__deadline_passed(d)) return ipc__fail(IPC_EFULL, "no room for a %zu-byte frame", total);
-        ipc__blocked(&s->base, IPC_EV_SEND_BLOCKED);
-        int w = ipc__wait_fd(s->wfd, POLLOUT, s->shut_fd, d);
-        if (w < 0 && w != IPC_ECLOSED) return w;
-        if (w == 1 && pipe_room(s, &most) < total) {
-            ipc_deadline nap;
-            ipc__deadline_start(&nap, 1);
-            ipc__wait_fd(s->shut_fd, POLLIN, -1, &nap);
+    pthread_mutex_t *m = &s->shared->write_lock;
+    int r;
+    if (ipc__deadline_is_nowait(d)) {
+        while ((r = ipc__lock(m, &ipc__nowait, died)) == 1) {
+            if (atomic_load(&s->shared->long_hold))
+                return ipc__fail(IPC_EFULL, "another sender is writing a frame larger than the kernel buffer");
+            sched_yield();
         }
+    } else {
+        r = ipc__lock(m, d, died);
+        if (r == 1) return ipc__fail(IPC_EFULL, "another sender held the channel past the deadline");
     }
+    return r;
 }
 
-int ipc__stream_send(ipc_channel *ch, const void *msg, size_t len, int prio, const ipc_deadline *d)
+/* write_lock held, `done` bytes of the frame already written (0 for a frame
+ * larger than the kernel buffer, which starts here under the deadline):
+ * write the rest.  After the first byte nothing stops us (not the deadline,
+ * not a shutdown): a half frame would corrupt the stream for everyone. */
+static int finish_frame(ipc_stream *s, struct iovec *v, int nv, size_t done, size_t total, const ipc_deadline *d)
 {
-    (void)prio; /* a stream has one order: the order of the bytes */
-    ipc_stream *s = as_stream(ch);
-    if (is_shut(s)) return ipc__fail(IPC_ECLOSED, "channel is shut down");
-    if (atomic_load(&s->shared->broken)) return broken();
-
-    uint32_t header = (uint32_t)len;
-    struct iovec iov[2] = {
-        { .iov_base = &header, .iov_len = sizeof header },
-        { .iov_base = (void *)msg, .iov_len = len },
-    };
-    size_t total = sizeof header + len, sent = 0;
-    bool locked = s->is_socket || total > PIPE_BUF;
-    if (locked) {
-        bool died = false;
-        int r = ipc__lock(&s->shared->write_lock, d, &died);
-        if (r == 1) return ipc__fail(IPC_EFULL, "another sender holds the channel");
-        if (r < 0) return r;
-        /* A holder that died waiting for room left the stream intact; one
-         * that died after its first byte left half a frame in it. */
-        if (died && s->shared->mid_frame) atomic_store(&s->shared->broken, true);
-        if (atomic_load(&s->shared->broken)) {
-            pthread_mutex_unlock(&s->shared->write_lock);
-            return broken();
-        }
-        if (!s->is_socket) {
-            int r = wait_for_pipe_room(s, total, d);
-            if (r != IPC_OK) {
-                pthread_mutex_unlock(&s->shared->write_lock);
-                return r;
-            }
-        }
-    }
-
+    ipc_stream_shared *sh = s->shared;
+    atomic_store(&sh->long_hold, true);
     int rc = IPC_OK;
-    struct iovec *v = iov;
-    int nv = 2;
-    while (sent < total) {
+    bool reported = false;
+    while (done < total) {
         ssize_t n = write_frame_part(s, v, nv);
         if (n > 0) {
-            sent += (size_t)n;
-            if (locked) s->shared->mid_frame = sent < total;
+            done += (size_t)n;
+            sh->mid_frame = done < total;
             while (nv > 0 && (size_t)n >= v->iov_len) { n -= (ssize_t)v->iov_len; v++; nv--; }
             if (nv > 0) { v->iov_base = (char *)v->iov_base + n; v->iov_len -= (size_t)n; }
             continue;
         }
         if (n < 0 && errno == EINTR) continue;
         if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-            ipc__blocked(ch, IPC_EV_SEND_BLOCKED);
-            /* Before the first byte: the caller's deadline, and shutdown
-             * stops us.  After it: finish the frame, whatever happens. */
-            int w = sent ? ipc__wait_fd(s->wfd, POLLOUT, -1, &ipc__forever)
+            if (!reported) ipc__blocked(&s->base, IPC_EV_SEND_BLOCKED);
+            reported = true;
+            int w = done ? ipc__wait_fd(s->wfd, POLLOUT, -1, &ipc__forever)
                          : ipc__wait_fd(s->wfd, POLLOUT, s->shut_fd, d);
             if (w == 0) { rc = ipc__fail(IPC_EFULL, "channel is full"); break; }
             if (w == IPC_ECLOSED) { rc = ipc__fail(IPC_ECLOSED, "channel is shut down"); break; }
             if (w < 0) { rc = w; break; }
             continue;
         }
-        if (n < 0 && (errno == EPIPE || errno == ECONNRESET)) {
-            rc = ipc__fail(IPC_ECLOSED, "no receiver is left");
-        } else {
-            rc = ipc__fail(IPC_ESYS, "%s", s->is_socket ? "sendmsg" : "writev");
-        }
-        if (sent) atomic_store(&s->shared->broken, true);
+        rc = n < 0 && (errno == EPIPE || errno == ECONNRESET)
+           ? ipc__fail(IPC_ECLOSED, "no receiver is left")
+           : ipc__fail(IPC_ESYS, "%s", s->is_socket ? "sendmsg" : "writev");
         break;
     }
-    if (locked) pthread_mutex_unlock(&s->shared->write_lock);
+    if (rc != IPC_OK && done) atomic_store(&sh->broken, true);
+    if (rc == IPC_OK) atomic_fetch_add_explicit(&sh->sent, total, memory_order_relaxed); /* lock orders it */
+    sh->mid_frame = false;
+    atomic_store(&sh->long_hold, false);
     return rc;
+}
+
+/* Wait for room under the deadline (write_lock not held).  1: look again,
+ * or an IPC_E* code. */
+static int wait_for_room(ipc_stream *s, bool need_more_than_pollout, const ipc_deadline *d)
+{
+    /* POLLOUT may hold while the frame still does not fit: the deadline
+     * is checked here, not left to the poll */
+    if (need_more_than_pollout && ipc__deadline_passed(d)) return ipc__fail(IPC_EFULL, "channel is full");
+    int w = ipc__wait_fd(s->wfd, POLLOUT, s->shut_fd, d);
+    if (w == 0) return ipc__fail(IPC_EFULL, "channel is full");
+    if (w == IPC_ECLOSED) return ipc__fail(IPC_ECLOSED, "channel is shut down");
+    if (w < 0) return w;
+    if (need_more_than_pollout) {
+        /* POLLOUT means "some room", maybe less than the frame needs: nap
+         * 1 ms (never past the deadline) and look again */
+        int left = ipc__deadline_poll_ms(d);
+        ipc_deadline nap;
+        ipc__deadline_start(&nap, left < 0 || left > 1 ? 1 : left);
+        if (left != 0 && ipc__wait_fd(s->shut_fd, POLLIN, -1, &nap) == 1)
+            return ipc__fail(IPC_ECLOSED, "channel is shut down");
+    }
+    return 1;
+}
+
+int ipc__stream_send(ipc_channel *ch, const void *msg, size_t len, int prio, const ipc_deadline *d)
+{
+    (void)prio; /* a stream has one order: the order of the bytes */
+    ipc_stream *s = as_stream(ch);
+    ipc_stream_shared *sh = s->shared;
+    if (is_shut(s)) return ipc__fail(IPC_ECLOSED, "channel is shut down");
+    if (atomic_load(&sh->broken)) return broken();
+
+    uint32_t header = (uint32_t)len;
+    struct iovec iov[2] = {
+        { .iov_base = &header, .iov_len = sizeof header },
+        { .iov_base = (void *)msg, .iov_len = len },
+    };
+    size_t total = sizeof header + len;
+    bool reported = false, nap = false;
+    for (;;) {
+        bool died = false;
+        int rc = lock_writer(s, d, &died);
+        if (rc != 0) return rc;
+        /* A holder that died waiting for room left the stream intact; one
+         * that died after its first byte left half a frame in it. */
+        if (died && sh->mid_frame) atomic_store(&sh->broken, true);
+        if (atomic_load(&sh->broken)) rc = broken();
+        else if (is_shut(s)) rc = ipc__fail(IPC_ECLOSED, "channel is shut down"); /* under the lock: see the top */
+        else {
+            enum fit f = frame_fits(s, total);
+            if (f == NEVER) {
+                rc = finish_frame(s, iov, 2, 0, total, d);
+            } else if (f == FITS) {
+                ssize_t n = write_frame_part(s, iov, 2);
+                if (n == (ssize_t)total) {
+                    atomic_fetch_add_explicit(&sh->sent, total, memory_order_relaxed); /* lock orders it */
+                } else if (n > 0) { /* the kernel took part after all: finish it */
+                    struct iovec *v = iov;
+                    int nv = 2;
+                    size_t k = (size_t)n;
+                    while (nv > 0 && k >= v->iov_len) { k -= v->iov_len; v++; nv--; }
+                    if (nv > 0) { v->iov_base = (char *)v->iov_base + k; v->iov_len -= k; }
+                    sh->mid_frame = true;
+                    rc = finish_frame(s, v, nv, (size_t)n, total, &ipc__forever);
+                } else if (errno == EINTR) {
+                    rc = 1; /* look again */
+                } else if (errno == EAGAIN || errno == EWOULDBLOCK) {
+                    rc = 2; /* wait for room */
+                } else {
+                    rc = errno == EPIPE || errno == ECONNRESET ? ipc__fail(IPC_ECLOSED, "no receiver is left")
+                       : ipc__fail(IPC_ESYS, "%s", s->is_socket ? "sendmsg" : "writev");
+                }
+            } else {
+                rc = 2;
+                nap = true;
+            }
+        }
+        pthread_mutex_unlock(&sh->write_lock);
+        if (rc <= 0) return rc;
+        if (rc == 1) continue;
+        if (ipc__deadline_is_nowait(d)) return ipc__fail(IPC_EFULL, "channel is full");
+        if (!reported) ipc__blocked(ch, IPC_EV_SEND_BLOCKED);
+        reported = true;
+        if ((rc = wait_for_room(s, nap, d)) != 1) return rc;
+    }
 }
 
 /* ---- receive ----------------------------------------------------------- */
@@ -233,9 +358,30 @@ int ipc__stream_send(ipc_channel *ch, const void *msg, size_t len, int prio, con
 /* Read whatever the stream has into the shared buffer (read_lock held).
  * Returns bytes read (>0), 0 on end of stream, IPC_EEMPTY when nothing is
  * there before the deadline, IPC_ECLOSED on shutdown, IPC_ESYS. */
+/* The channel is shut and the fd was empty (read_lock held): may we answer
+ * IPC_ECLOSED?  Pass through write_lock once — a sender that saw "not shut"
+ * has then finished, any later one sees "shut" — and compare what was sent
+ * with what was read.  1 drained, 0 not yet (a sender holds the lock, or
+ * bytes are in flight), or an IPC_E* code. */
+static int drained(ipc_stream *s)
+{
+    ipc_stream_shared *sh = s->shared;
+    bool died = false;
+    int r = ipc__lock(&sh->write_lock, &ipc__nowait, &died); /* never wait here: the holder may need us to read */
+    if (r == 1) return 0;
+    if (r < 0) return r;
+    if (died && sh->mid_frame) atomic_store(&sh->broken, true);
+    /* RELAXED: write_lock orders the senders' updates before our load */
+    uint64_t sent = atomic_load_explicit(&sh->sent, memory_order_relaxed);
+    pthread_mutex_unlock(&sh->write_lock);
+    if (atomic_load(&sh->broken)) return 1; /* the caller reports it */
+    return atomic_load_explicit(&sh->taken, memory_order_relaxed) >= sent;
+}
+
 static int fill(ipc_stream *s, const ipc_deadline *d)
 {
     ipc_stream_shared *sh = s->shared;
+    unsigned in_flight_naps = 0;
     if (sh->rd_start > 0) { /* slide the unparsed tail to the front */
         memmove(sh->rbuf, sh->rbuf + sh->rd_start, sh->rd_end - sh->rd_start);
         sh->rd_end -= sh->rd_start;
@@ -245,13 +391,29 @@ static int fill(ipc_stream *s, const ipc_deadline *d)
         ssize_t n = read(s->rfd, sh->rbuf + sh->rd_end, sizeof sh->rbuf - sh->rd_end);
         if (n >= 0) {
             sh->rd_end += (size_t)n;
+            /* RELAXED: only read_lock holders touch it */
+            atomic_fetch_add_explicit(&sh->taken, (uint64_t)n, memory_order_relaxed);
             return (int)n;
         }
         if (errno == EINTR) continue;
         if (errno == ECONNRESET) return 0;
         if (errno != EAGAIN && errno != EWOULDBLOCK) return ipc__fail(IPC_ESYS, "read");
-        /* Nothing there.  After a shutdown, drained means done. */
-        if (is_shut(s)) return IPC_ECLOSED;
+        /* Nothing there.  After a shutdown, drained means done — once no
+         * acknowledged frame can still be on its way (see the top). */
+        if (is_shut(s)) {
+            int q = drained(s);
+            if (q < 0) return q;
+            if (q == 1) return IPC_ECLOSED;
+            /* in flight: wait for it (a nowait call too, briefly: it is
+             * already acknowledged and arrives within microseconds) */
+            if (ipc__deadline_is_nowait(d) && ++in_flight_naps > 100) return IPC_EEMPTY;
+            if (!ipc__deadline_is_nowait(d) && ipc__deadline_passed(d)) return IPC_EEMPTY;
+            ipc_deadline slice;
+            ipc__deadline_start(&slice, 1);
+            int w = ipc__wait_fd(s->rfd, POLLIN, -1, &slice);
+            if (w < 0) return w;
+            continue;
+        }
         ipc__blocked(&s->base, IPC_EV_RECV_BLOCKED);
         int w = ipc__wait_fd(s->rfd, POLLIN, s->shut_fd, d);
         if (w == 0) return IPC_EEMPTY;
@@ -285,7 +447,11 @@ static int read_large(ipc_stream *s, unsigned char *buf, size_t need)
     sh->rd_start = sh->rd_end = 0;
     while (have < need) {
         ssize_t n = read(s->rfd, buf + have, need - have);
-        if (n > 0) { have += (size_t)n; continue; }
+        if (n > 0) {
+            have += (size_t)n;
+            atomic_fetch_add_explicit(&sh->taken, (uint64_t)n, memory_order_relaxed); /* read_lock holders only */
+            continue;
+        }
         if (n == 0) break;
         if (errno == EINTR) continue;
         if (errno == EAGAIN || errno == EWOULDBLOCK) {

@@ -22,13 +22,23 @@
 #define IPC_STREAM_RBUF    (64 * 1024)        /* one read(2) takes up to this much */
 #define IPC_STREAM_MAX_MSG ((size_t)1 << 30)  /* fits the 32-bit length prefix     */
 
+/* ipc_stream.room_kind */
+enum { IPC_STREAM_ROOM_NONE = 0, IPC_STREAM_ROOM_PIPE = 1, IPC_STREAM_ROOM_UNIX = 2 };
+
 typedef struct ipc_stream_shared {
-    pthread_mutex_t write_lock; /* held by a sender whose frame may interleave  */
+    pthread_mutex_t write_lock; /* held by every sender while it checks "shut" and
+                                   writes (non-blocking calls only, except for a
+                                   frame larger than the kernel buffer)       */
     pthread_mutex_t read_lock;  /* held by the one receiver parsing the stream  */
     atomic_bool     shut;       /* ipc_close() was called by some holder        */
     atomic_bool     broken;     /* a holder died mid-frame: stream unparseable  */
+    atomic_bool     long_hold;  /* write_lock is held across waits (a frame
+                                   larger than the kernel buffer): a nowait
+                                   sender does not wait for it              */
     bool            in_large_read; /* a frame is being read past the buffer */
     bool            mid_frame;     /* write_lock holder has sent part of a frame */
+    _Atomic uint64_t sent;      /* bytes of whole frames written (write_lock)   */
+    _Atomic uint64_t taken;     /* bytes read from the fd (read_lock)           */
     size_t          rd_start;   /* unparsed bytes are rbuf[rd_start, rd_end)    */
     size_t          rd_end;
     unsigned char   rbuf[IPC_STREAM_RBUF];
@@ -39,7 +49,11 @@ typedef struct ipc_stream {
     int                rfd, wfd;   /* the same fd for a socket used both ways   */
     int                shut_fd;    /* eventfd shared by all holders (-1: none):
                                       readable once the channel is shut down    */
-    bool               is_socket;  /* send with MSG_NOSIGNAL; always lock sends  */
+    bool               is_socket;  /* send with MSG_NOSIGNAL                     */
+    int                room_kind;  /* how to tell a frame fits the kernel buffer
+                                      whole: IPC_STREAM_ROOM_* (0: cannot tell) */
+    size_t             atomic_max; /* frames up to this size go in whole or not
+                                      at all in one call (PIPE_BUF; one skb)    */
     atomic_int         pollset;    /* epoll fd over rfd + shut_fd, plus one; made
                                       at the first ipc_pollfd (0: none, so a
                                       zeroed struct is valid)                   */

@@ -30,6 +30,11 @@
  * woken by it, or a poller of `items` — finds the ring empty (or the flag
  * set), puts the unit back for the next one and reports IPC_ECLOSED.
  * Messages queued before the close come first: they have units of their own.
+ * Close is linearizable against sends: the flag is set, and checked by a
+ * sender, under the ring's lock, right where the message is put in.  A
+ * sender that saw "open" has its message in the ring before the flag is
+ * set; a receiver that finds the ring empty with the flag set (under the
+ * same lock) therefore knows no acknowledged message can still come.
  *
  * A process killed between the semaphore and the ring update (a window of
  * a few instructions) leaves the counts one off from the ring: a message
@@ -118,15 +123,16 @@ static int evq_send(ipc_channel *ch, const void *msg, size_t len, int prio, cons
     if (r == 0) return ipc__fail(IPC_EFULL, "eventfd channel is full (%zu messages)", q->sh->capacity);
     if (r == IPC_ECLOSED) return ipc__fail(IPC_ECLOSED, "eventfd: channel is shut down");
     if (r < 0) return r;
-    if (is_shut(q)) { /* closed while we waited for room */
-        sem_give(q->spaces);
-        return ipc__fail(IPC_ECLOSED, "eventfd: channel is shut down");
-    }
     if ((r = lock_ring(q)) != 0) {
         sem_give(q->spaces);
         return r;
     }
     evq_shared *sh = q->sh;
+    if (is_shut(q)) { /* closed while we waited for room; under the lock: see the top */
+        pthread_mutex_unlock(&sh->lock);
+        sem_give(q->spaces);
+        return ipc__fail(IPC_ECLOSED, "eventfd: channel is shut down");
+    }
     slot *s = &sh->slots[(sh->head + sh->count) % sh->capacity];
     s->len = (uint8_t)len;
     if (len) memcpy(s->data, msg, len);
@@ -142,23 +148,27 @@ static int evq_recv(ipc_channel *ch, void *buf, size_t cap, size_t *len, int *pr
     *prio = 0;
     int r = sem_take(q, q->items, IPC_EV_RECV_BLOCKED, d);
     if (r == 0) return ipc__fail(IPC_EEMPTY, "eventfd channel is empty");
-    if (r == IPC_ECLOSED) return ipc__fail(IPC_ECLOSED, "eventfd: shut down and drained");
-    if (r < 0) return r;
+    /* No unit, and shut down: a sender may have put its message in the ring
+     * before the close and not yet given its unit (it does so after the
+     * lock).  Look at the ring itself: such a message is taken without its
+     * unit, which then arrives as one more "closed" unit. */
+    bool unit = r == 1;
+    if (r < 0 && r != IPC_ECLOSED) return r;
     if ((r = lock_ring(q)) != 0) {
-        sem_give(q->items);
+        if (unit) sem_give(q->items);
         return r;
     }
     evq_shared *sh = q->sh;
-    if (sh->count == 0) { /* the unit ipc_close added: pass it on */
+    if (sh->count == 0) { /* drained: a unit with no message is ipc_close's; pass it on */
         pthread_mutex_unlock(&sh->lock);
-        sem_give(q->items);
+        if (unit) sem_give(q->items);
         return ipc__fail(IPC_ECLOSED, "eventfd: shut down and drained");
     }
     slot *s = &sh->slots[sh->head];
     *len = s->len;
     if (s->len > cap) { /* leave it at the head and give its unit back */
         pthread_mutex_unlock(&sh->lock);
-        sem_give(q->items);
+        if (unit) sem_give(q->items);
         return ipc__fail(IPC_EMSGSIZE, "message of %zu bytes does not fit a %zu-byte buffer", *len, cap);
     }
     if (s->len) memcpy(buf, s->data, s->len);
@@ -174,8 +184,11 @@ static int evq_recv(ipc_channel *ch, void *buf, size_t cap, size_t *len, int *pr
 static int evq_close(ipc_channel *ch)
 {
     evq *q = (evq *)ch;
-    atomic_store(&q->sh->shut, true);
-    int rc = sem_give(q->items); /* wakes a receiver (and pollers of items) */
+    int rc = lock_ring(q);
+    if (rc != 0) return rc;
+    atomic_store(&q->sh->shut, true); /* under the lock: no send is half-way in */
+    pthread_mutex_unlock(&q->sh->lock);
+    rc = sem_give(q->items); /* wakes a receiver (and pollers of items) */
     return rc == IPC_OK ? sem_give(q->spaces) : rc; /* and a blocked sender */
 }
 

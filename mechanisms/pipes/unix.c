@@ -96,7 +96,20 @@ static int msg_send(ipc_channel *ch, const void *msg, size_t len, int prio, cons
     ipc_stream *s = (ipc_stream *)ch;
     for (;;) {
         if (atomic_load(&s->shared->shut)) return ipc__fail(IPC_ECLOSED, "channel is shut down");
-        if (send(s->wfd, msg, len, MSG_NOSIGNAL | MSG_DONTWAIT) >= 0) return IPC_OK;
+        /* "shut?" and the send under write_lock (held for this one
+         * non-blocking call): close is linearizable against sends, as in
+         * stream.c — msg_recv passes through the lock before "drained". */
+        int r = ipc__lock_brief(&s->shared->write_lock, d, NULL);
+        if (r == 1) return ipc__fail(IPC_EFULL, "another sender held the channel past the deadline");
+        if (r < 0) return r;
+        ssize_t n = -1;
+        if (atomic_load(&s->shared->shut)) errno = ESHUTDOWN;
+        else n = send(s->wfd, msg, len, MSG_NOSIGNAL | MSG_DONTWAIT);
+        int err = errno;
+        pthread_mutex_unlock(&s->shared->write_lock);
+        errno = err;
+        if (n >= 0) return IPC_OK;
+        if (errno == ESHUTDOWN) return ipc__fail(IPC_ECLOSED, "channel is shut down");
         if (errno == EINTR) continue;
         if (errno == EAGAIN || errno == EWOULDBLOCK) {
             ipc__blocked(ch, IPC_EV_SEND_BLOCKED);
@@ -125,6 +138,7 @@ static int msg_recv(ipc_channel *ch, void *buf, size_t cap, size_t *len, int *pr
     if (r == 1) return ipc__fail(IPC_EEMPTY, "another receiver is waiting on the channel");
     if (r < 0) return r;
     int rc;
+    bool looked_again = false;
     for (;;) {
         ssize_t n = 0;
         if (cap < ch->max_msg) { /* might not fit: look at the size first */
@@ -145,7 +159,18 @@ static int msg_recv(ipc_channel *ch, void *buf, size_t cap, size_t *len, int *pr
         }
         if (errno == EINTR) continue;
         if (errno != EAGAIN && errno != EWOULDBLOCK) { rc = ipc__fail(IPC_ESYS, "recv"); break; }
-        if (atomic_load(&s->shared->shut)) { rc = ipc__fail(IPC_ECLOSED, "channel is shut down and drained"); break; }
+        if (atomic_load(&s->shared->shut)) {
+            /* A sender that saw "not shut" may have sent after our recv:
+             * wait for it to leave write_lock, then look once more. */
+            if (!looked_again) {
+                if ((r = ipc__lock_brief(&s->shared->write_lock, &ipc__forever, NULL)) < 0) { rc = r; break; }
+                pthread_mutex_unlock(&s->shared->write_lock);
+                looked_again = true;
+                continue;
+            }
+            rc = ipc__fail(IPC_ECLOSED, "channel is shut down and drained");
+            break;
+        }
         ipc__blocked(ch, IPC_EV_RECV_BLOCKED);
         int w = ipc__wait_fd(s->rfd, POLLIN, s->shut_fd, d);
         if (w == 0) { rc = ipc__fail(IPC_EEMPTY, "channel is empty"); break; }

@@ -163,9 +163,21 @@ static int attach(shm_chan *c, const char *name, bool mpmc)
         ipc__segment_release(&c->mem);
         return rc;
     }
+    /* The header is another process's writing: check the geometry against
+     * the mapping before trusting it, then keep our own copy (the ring
+     * calls read it from the handle, never again from the header). */
+    uint64_t capacity = seg->ring.capacity, max_msg = seg->max_msg;
+    if (max_msg > c->base.mech->max_msg_limit
+        || ipc__ring_check(&seg->ring, (size_t)capacity, (size_t)max_msg,
+                           c->mem.size - offsetof(shm_segment, ring)) != IPC_OK) {
+        rc = ipc__fail(IPC_EINVAL, "shm: %s has a corrupt header (capacity %llu, max_msg %llu, %zu bytes)",
+                       c->mem.name, (unsigned long long)capacity, (unsigned long long)max_msg, c->mem.size);
+        ipc__segment_release(&c->mem);
+        return rc;
+    }
     c->seg = seg;
-    c->base.capacity = seg->ring.capacity;
-    c->base.max_msg = seg->max_msg;
+    c->base.capacity = (size_t)capacity;
+    c->base.max_msg = (size_t)max_msg;
     return IPC_OK;
 }
 

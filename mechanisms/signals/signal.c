@@ -33,7 +33,15 @@
  *
  * Where a send goes (the peer).  Like multiprocessing.Pipe(): before any
  * fork the opener talks to itself (a loopback queue); after fork() the
- * opener's sends go to its newest child and a child's go to its parent.  A
+ * opener's sends go to its newest child that is still alive, and a child's
+ * go to its parent.  So a pool works: when the newest worker exits, the
+ * opener's sends go to the next newest live one (among its last 64
+ * children), and only when none is left do they answer IPC_ECLOSED.  Each
+ * send checks the peer is alive (its pidfd polls readable once it has
+ * exited — a signal sent to a zombie would be lost silently); a message
+ * that reached a worker which then exits is lost with it, like pending
+ * signals at exit.  The opener's messages are not shared out among the
+ * workers: they all go to one of them (ipc_signal_set_target picks another).  A
  * pthread_atfork handler keeps the books: in each new child it takes a pidfd
  * of the parent (alive at that moment, so the pidfd cannot name a stranger)
  * and, for the opener's children, records the child's pid in the channel's
@@ -44,7 +52,11 @@
  * Shutdown.  A shared flag (MAP_SHARED page, inherited) that every send and
  * every wait checks, plus a close marker sent to this process and to its
  * peer, so their blocked receivers wake at once; a receiver that takes the
- * marker posts it again for the next one.  A third process holding the
+ * marker posts it again for the next one.  Close is linearizable against
+ * sends: a sender checks the flag and posts under send_lock (a robust
+ * process-shared mutex in the shared page), and close sets the flag and
+ * posts the markers under it, so every acknowledged message is queued ahead
+ * of the marker (RT signals of one number are delivered in order).  A third process holding the
  * channel sees the flag within 100 ms: waits are sliced.  Messages pending
  * for a process when it frees the channel are discarded (as pending
  * signals are at exit).
@@ -70,6 +82,7 @@ enum {
     TAG_MASK = (1 << 20) - 1,
     SLICE_MS = 100,
     FORK_WAIT_MS = 1000,
+    KIDS = 64,            /* the opener's most recent children, for the pool rule */
 };
 _Static_assert(sizeof(union sigval) == PAYLOAD, "the payload is one union sigval");
 
@@ -79,6 +92,13 @@ typedef struct sig_shared {
     /* The opener's newest child: ticket (that fork's forks_begun) << 32 | pid,
      * one word so a reader never pairs one child's ticket with another's pid. */
     _Atomic uint64_t newest;
+    /* The last KIDS children, same encoding, at [ticket % KIDS]: when the
+     * newest has exited, sends go to the newest one still alive. */
+    _Atomic uint64_t kids[KIDS];
+    /* Held by a sender around "shut?" and its post, and by close around
+     * setting shut and posting the markers: close is linearizable against
+     * sends (an acknowledged message is queued before the close marker). */
+    pthread_mutex_t send_lock;
 } sig_shared;
 
 typedef struct sig_channel {
@@ -93,6 +113,7 @@ typedef struct sig_channel {
     unsigned        ticket;  /* set before fork() in the opener      */
     pthread_mutex_t peer_lock;
     pid_t           peer;    /* the process peer_fd names; 0 = not resolved */
+    pid_t           newest_seen; /* opener: the newest child last considered */
     int             peer_fd; /* its pidfd, -1 if none (or gone)             */
     bool            pinned;  /* ipc_signal_set_target chose the peer        */
     ipc_holdback    held;
@@ -110,6 +131,7 @@ static uint32_t used_signals; /* bit (sig - SIGRTMIN) */
 static void register_newest(sig_shared *sh, unsigned ticket, pid_t pid)
 {
     uint64_t mine = (uint64_t)ticket << 32 | (uint32_t)pid;
+    if (pid > 0) atomic_store(&sh->kids[ticket % KIDS], mine);
     uint64_t cur = atomic_load(&sh->newest);
     /* a later fork's child may have registered first: never go back */
     while ((int)(ticket - (unsigned)(cur >> 32)) > 0
@@ -216,8 +238,50 @@ static pid_t newest_child(sig_shared *sh)
     return (pid_t)(uint32_t)atomic_load(&sh->newest);
 }
 
+/* Has the process behind this pidfd exited?  (A pidfd polls readable then,
+ * while it is a zombie too: a signal sent to a zombie is silently lost.) */
+static bool exited(int pidfd)
+{
+    struct pollfd p = { .fd = pidfd, .events = POLLIN };
+    return poll(&p, 1, 0) != 0;
+}
+
+/* The opener's peer (peer_lock held): its newest child that is still alive
+ * (see "Where a send goes" at the top).  Sets c->peer/peer_fd; peer_fd -1
+ * when every child has exited. */
+static void aim_at_live_child(sig_channel *c, pid_t newest)
+{
+    if (newest != c->newest_seen) { /* a new fork: it becomes the peer */
+        c->newest_seen = newest;
+        int fd = child_pidfd(newest);
+        if (fd >= 0) {
+            if (c->peer_fd >= 0) close(c->peer_fd);
+            c->peer = newest;
+            c->peer_fd = fd;
+            return;
+        }
+    }
+    if (c->peer_fd >= 0 && !exited(c->peer_fd)) return;
+    if (c->peer_fd >= 0) close(c->peer_fd);
+    c->peer_fd = -1;
+    /* the next newest still alive, among the last KIDS children */
+    unsigned best = 0;
+    for (int i = 0; i < KIDS; i++) {
+        uint64_t k = atomic_load(&c->sh->kids[i]);
+        unsigned ticket = (unsigned)(k >> 32);
+        pid_t pid = (pid_t)(uint32_t)k;
+        if (!k || (c->peer_fd >= 0 && (int)(ticket - best) <= 0)) continue;
+        int fd = child_pidfd(pid);
+        if (fd < 0) continue;
+        if (c->peer_fd >= 0) close(c->peer_fd);
+        c->peer = pid;
+        c->peer_fd = fd;
+        best = ticket;
+    }
+}
+
 /* Where a send goes: *fd = a pidfd, or -1 for this process.  peer_lock held.
- * IPC_OK or IPC_ECLOSED (the peer has exited). */
+ * IPC_OK or IPC_ECLOSED (the peer has exited; for the opener: every child). */
 static int resolve_peer(sig_channel *c, int *fd)
 {
     pid_t me = c->self;
@@ -227,11 +291,8 @@ static int resolve_peer(sig_channel *c, int *fd)
             *fd = -1;
             return IPC_OK;
         }
-        if (child != c->peer) {
-            if (c->peer_fd >= 0) close(c->peer_fd);
-            c->peer = child;
-            c->peer_fd = child_pidfd(child);
-        }
+        aim_at_live_child(c, child);
+        if (c->peer_fd < 0) return ipc__fail(IPC_ECLOSED, "signal: every child of the opener has exited");
     }
     if (c->pinned && c->peer == me) {
         *fd = -1;
@@ -295,14 +356,22 @@ static int sig_send(ipc_channel *ch, const void *msg, size_t len, int prio, cons
     bool reported = false;
     for (;;) {
         if (is_shut(c)) return ipc__fail(IPC_ECLOSED, "signal: channel is shut down");
+        int rc = ipc__lock_brief(&c->sh->send_lock, d, NULL);
+        if (rc == 1) return ipc__fail(IPC_EFULL, "signal: another sender held the channel past the deadline");
+        if (rc < 0) return rc;
+        if (is_shut(c)) { /* under send_lock: see the top */
+            pthread_mutex_unlock(&c->sh->send_lock);
+            return ipc__fail(IPC_ECLOSED, "signal: channel is shut down");
+        }
         pthread_mutex_lock(&c->peer_lock);
         int fd, r = -1, err = 0;
-        int rc = resolve_peer(c, &fd);
+        rc = resolve_peer(c, &fd);
         if (rc == IPC_OK) {
             r = post(c, fd, &info);
             err = errno;
         }
         pthread_mutex_unlock(&c->peer_lock);
+        pthread_mutex_unlock(&c->sh->send_lock);
         if (rc != IPC_OK) return rc;
         if (r == 0) return IPC_OK;
         errno = err;
@@ -338,7 +407,7 @@ static int sig_recv(ipc_channel *ch, void *buf, size_t cap, size_t *len, int *pr
     int rc = ipc__holdback_take(&c->held, buf, cap, len, prio);
     if (rc != IPC_HOLDBACK_EMPTY) return rc;
     *prio = 0;
-    bool reported = false;
+    bool reported = false, looked_again = false;
     for (;;) {
         struct signalfd_siginfo si;
         ssize_t n = read(c->sfd, &si, sizeof si);
@@ -361,7 +430,15 @@ static int sig_recv(ipc_channel *ch, void *buf, size_t cap, size_t *len, int *pr
         }
         if (n < 0 && errno == EINTR) continue;
         if (n < 0 && errno != EAGAIN) return ipc__fail(IPC_ESYS, "read(signalfd)");
-        if (is_shut(c)) return ipc__fail(IPC_ECLOSED, "signal: shut down and drained");
+        if (is_shut(c)) {
+            /* Shut was set after every acknowledged send was queued (under
+             * send_lock), but maybe after our read: read once more. */
+            if (!looked_again) {
+                looked_again = true;
+                continue;
+            }
+            return ipc__fail(IPC_ECLOSED, "signal: shut down and drained");
+        }
         if (ipc__deadline_is_nowait(d)) return ipc__fail(IPC_EEMPTY, "signal: nothing pending");
         if (!reported) {
             ipc__blocked(ch, IPC_EV_RECV_BLOCKED);
@@ -378,8 +455,12 @@ static int sig_recv(ipc_channel *ch, void *buf, size_t cap, size_t *len, int *pr
 static int sig_close(ipc_channel *ch)
 {
     sig_channel *c = (sig_channel *)ch;
+    int rc = ipc__lock(&c->sh->send_lock, &ipc__forever, NULL);
+    if (rc != 0) return rc;
+    /* Under send_lock: every acknowledged send is queued before the markers. */
     atomic_store(&c->sh->shut, true);
     post_markers(c, true);
+    pthread_mutex_unlock(&c->sh->send_lock);
     return IPC_OK;
 }
 
@@ -446,6 +527,7 @@ static int sig_open(const ipc_mechanism *m, const ipc_config *cfg, ipc_channel *
         rc = IPC_ESYS;
         goto fail;
     }
+    if ((rc = ipc__shared_mutex_init(&c->sh->send_lock)) != IPC_OK) goto fail;
 
     pthread_mutex_lock(&open_lock);
     c->sig = take_signal();

@@ -126,7 +126,10 @@ enum ipc_caps {
     IPC_CAP_FORK       = 1u << 1,  /* a handle inherited across fork() works         */
     IPC_CAP_UNRELATED  = 1u << 2,  /* an unrelated process can attach by name        */
     IPC_CAP_HOSTS      = 1u << 3,  /* can cross machines                             */
-    IPC_CAP_MPMC       = 1u << 4,  /* many senders and many receivers at once        */
+    IPC_CAP_MPMC       = 1u << 4,  /* many senders and many receivers at once; without
+                                      it, across processes a message goes to one
+                                      process (signal: the opener's sends to its
+                                      newest live child, a child's to its parent) */
     IPC_CAP_PRIORITY   = 1u << 5,  /* the prio argument orders delivery              */
     IPC_CAP_BOUNDED    = 1u << 6,  /* capacity in messages is enforced exactly       */
     IPC_CAP_PERSISTENT = 1u << 7,  /* messages survive the processes (or a restart)  */
@@ -156,7 +159,11 @@ int  ipc_open(const char *mechanism, const ipc_config *cfg, ipc_channel **out);
 /* Send len bytes.  prio matters only with IPC_CAP_PRIORITY (higher first).
  * RETURNS 0, or IPC_EFULL (timed out), IPC_ECLOSED (closed, or no receiver
  * can ever read it), IPC_EMSGSIZE (len > channel's max_msg), IPC_EINVAL,
- * IPC_ESYS.  On failure nothing was sent. */
+ * IPC_ESYS.  On failure nothing was sent.  A send never waits past its
+ * deadline, with one exception: on a byte stream (pipe, fifo, socketpair,
+ * unix, tcp) a message larger than the kernel's buffer (64 KiB for a default
+ * pipe) cannot go in whole, so once its first byte is in, the send finishes
+ * it as receivers make room; its deadline covers only that start. */
 int  ipc_send(ipc_channel *ch, const void *msg, size_t len, int prio, int timeout_ms);
 
 /* Receive one message into buf (cap bytes).  *len gets its size; prio may be

@@ -28,7 +28,9 @@ int   ipc_signal_block(const ipc_channel *ch);
 
 /* Send this handle's messages to `pid` from now on (a pidfd is taken now, so
  * a later reuse of the pid cannot misdirect them); pid 0 goes back to the
- * default peer: the opener sends to its newest child, a child to its parent.
+ * default peer: the opener sends to its newest child that is still alive
+ * (a pool: once the newest exits, the next newest live one; IPC_ECLOSED when
+ * none is left; itself before any fork), a child to its parent.
  * Affects this process only.  RETURNS 0, IPC_EINVAL, IPC_ECLOSED (no such
  * process), IPC_ESYS. */
 int   ipc_signal_set_target(ipc_channel *ch, pid_t pid);
