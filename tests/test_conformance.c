@@ -433,6 +433,30 @@ static void test_close_then_drain(void **state)
     ipc_free(ch);
 }
 
+/* ipc_depth counts messages, and only messages: not the internal markers a
+ * mechanism uses to signal shutdown.  1 queued -> 1, still 1 after close,
+ * 0 once drained (and after the IPC_ECLOSED that follows). */
+static void test_depth_counts_messages_only(void **state)
+{
+    (void)state;
+    ipc_channel *ch = open_default();
+    if (ipc_depth(ch) < 0) { ipc_free(ch); skip(); return; } /* cannot tell */
+    char msg[1] = { 'x' }, buf[8];
+    size_t got;
+    send_ok(ch, msg, min_sz(sizeof msg, ipc_max_msg(ch)));
+    long before = ipc_depth(ch);
+    assert_ipc(ipc_close(ch), IPC_OK);
+    long closed = ipc_depth(ch);
+    assert_ipc(ipc_recv(ch, buf, sizeof buf, &got, NULL, 2000), IPC_OK);
+    long drained = ipc_depth(ch);
+    assert_ipc(ipc_recv(ch, buf, sizeof buf, &got, NULL, 2000), IPC_ECLOSED);
+    long after = ipc_depth(ch);
+    ipc_free(ch);
+    if (before != 1 || closed != 1 || drained != 0 || after != 0)
+        fail_msg("ipc_depth: %ld with one message queued, %ld after close, %ld drained, %ld after IPC_ECLOSED "
+                 "(want 1, 1, 0, 0)", before, closed, drained, after);
+}
+
 struct blocked_call { ipc_channel *ch; bool send; int rc; int64_t ms; };
 
 static void *blocked_call(void *arg)
@@ -1496,6 +1520,7 @@ static const struct CMUnitTest per_mechanism[] = {
     TL_CASE(test_bounded_full),
     TL_CASE(test_fills_until_full),
     TL_CASE(test_close_then_drain),
+    TL_CASE(test_depth_counts_messages_only),
     TL_CASE(test_close_wakes_blocked_receiver),
     TL_CASE(test_close_wakes_blocked_sender),
     TL_CASE(test_close_wakes_receiver_in_other_process),

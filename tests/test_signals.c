@@ -18,6 +18,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 static ipc_channel *open_signal(void)
@@ -182,6 +183,38 @@ static void test_peer_rules_across_fork(void **state)
     assert_ipc(ipc_send(ch, "x", 1, 0, 0), IPC_OK);
     assert_ipc(ipc_recv(ch, buf, sizeof buf, &got, NULL, 0), IPC_OK);
     assert_ipc(ipc_signal_set_target(ch, 999999999), IPC_ECLOSED); /* no such process */
+    ipc_free(ch);
+}
+
+/* The peer rule works for a pool: the opener's sends go to its newest child
+ * that is still alive.  A newer child that has exited — a zombie not yet
+ * reaped, then reaped — must not swallow messages or end the channel while
+ * an older worker lives. */
+static void test_pool_sends_reach_a_live_child(void **state)
+{
+    (void)state;
+    ipc_channel *ch = open_signal();
+    pid_t worker = tl_fork(20);
+    if (worker == 0) {
+        char buf[8];
+        size_t got;
+        if (ipc_recv(ch, buf, sizeof buf, &got, NULL, 8000) != IPC_OK || got != 2 || memcmp(buf, "m1", 2)) _exit(1);
+        if (ipc_recv(ch, buf, sizeof buf, &got, NULL, 8000) != IPC_OK || got != 2 || memcmp(buf, "m2", 2)) _exit(2);
+        _exit(0);
+    }
+    pid_t quitter = tl_fork(20);
+    if (quitter == 0) _exit(0);
+    siginfo_t si;
+    memset(&si, 0, sizeof si);
+    assert_int_equal(waitid(P_PID, (id_t)quitter, &si, WEXITED | WNOWAIT), 0); /* a zombie now */
+    assert_int_equal(ipc_signal_target(ch), worker);
+    assert_ipc(ipc_send(ch, "m1", 2, 0, 2000), IPC_OK);   /* to the worker, not the zombie */
+    assert_int_equal(tl_wait(quitter, 10), 0);              /* reaped */
+    assert_ipc(ipc_send(ch, "m2", 2, 0, 2000), IPC_OK);   /* still the worker, not IPC_ECLOSED */
+    int status = tl_wait(worker, 15);
+    if (status) fail_msg("the live worker did not get both messages (exit %d)", status);
+    /* every child gone: now a send says so */
+    assert_ipc(ipc_send(ch, "x", 1, 0, 0), IPC_ECLOSED);
     ipc_free(ch);
 }
 
@@ -369,6 +402,7 @@ int main(void)
         TL_CASE(test_usr1_handler_helper),
         TL_CASE(test_full_pending_queue_is_efull),
         TL_CASE(test_peer_rules_across_fork),
+        TL_CASE(test_pool_sends_reach_a_live_child),
         TL_CASE(test_close_in_child_wakes_parent),
         TL_CASE(test_foreign_signal_is_ignored),
         TL_CASE(test_channels_are_separate),

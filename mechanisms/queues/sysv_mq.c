@@ -312,11 +312,18 @@ static void sysv_free(ipc_channel *ch)
     free(s);
 }
 
+/* Messages queued, not counting the close marker: after close the queue
+ * holds exactly one (posted by close, re-posted by each receiver that meets
+ * it; for an instant none while a receiver holds it — depth is a hint). */
 static long sysv_depth(const ipc_channel *ch)
 {
+    const sysv_mq *s = (const sysv_mq *)ch;
     struct msqid_ds ds;
-    if (msgctl(((const sysv_mq *)ch)->msqid, IPC_STAT, &ds) < 0) return -1;
-    return (long)ds.msg_qnum;
+    if (msgctl(s->msqid, IPC_STAT, &ds) < 0) return -1;
+    long n = (long)ds.msg_qnum;
+    /* ACQUIRE: pairs with close's RELEASE store, which precedes its marker */
+    if (n > 0 && atomic_load_explicit(&s->ctl->shut, memory_order_acquire)) n--;
+    return n;
 }
 
 static int sysv_attach_config(const ipc_channel *ch, ipc_config *cfg)
