@@ -6,6 +6,7 @@
 #   make bench    the full benchmark sweep          make demos / make viz / make clean
 #   make install [PREFIX=/usr/local] [DESTDIR=]    libraries, headers, ipcplay.pc, man pages,
 #                 binaries, scenarios, the Python package (see README: outside the tree)
+#   make fuzz     each libFuzzer target (tests/fuzz/) 10^7 executions (FUZZ_RUNS=...)
 #
 # Sources are found by wildcard: a new mechanisms/<family>/<name>.c, tests/test_<name>.c,
 # demos/<name>.c needs no edit here.  All output goes to $(BUILD) (default build/).
@@ -142,7 +143,7 @@ CLEAN_BIN := $(OUT)/ipcplay-clean
 # ---- ipcstress: the fault and load campaigns (make stress; --short in make test)
 STRESS_BIN := $(OUT)/ipcstress
 
-.PHONY: all run test bench demos viz deps install clean build-tests exercises clean-ipc stress
+.PHONY: all run test bench demos viz deps install clean build-tests exercises clean-ipc stress fuzz fuzz-build
 .DEFAULT_GOAL := all
 
 all: $(LIB) $(SOLIB) $(MAN_STAMP) $(TEST_BIN) $(DEMO_BIN) $(BENCH_BIN) $(VIZ_BIN) $(EX_BIN) $(CLEAN_BIN) $(STRESS_BIN)
@@ -210,13 +211,48 @@ $(OUT)/tests/test_viz: $(OUT)/obj/tests/test_viz.o $(TEST_HELP_OBJ) $(VIZ_TEST_O
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS) $< $(TEST_HELP_OBJ) $(VIZ_TEST_OBJ) $(LIB) $(call pkglibs,$(PKGS_TEST) $(PKGS_VIZ)) $(LIBS) -o $@
 
+# ---- fuzz targets: tests/fuzz/<target>.c, libFuzzer + ASan/UBSan (clang) ---
+# The library is rebuilt with clang into $(BUILD)/fuzz (not $(OUT): the
+# targets always carry ASan, whatever SANITIZE says).  `make fuzz` runs each
+# target FUZZ_RUNS times (10^7) from its seed corpus tests/fuzz/<target>/corpus
+# (new inputs go to $(BUILD)/fuzz/corpus/<target>, crashes to
+# $(BUILD)/fuzz/crashes); test_fuzz_smoke runs each for a few seconds in
+# `make test`.  Without clang the targets are skipped (and the smoke test says so).
+FUZZ_CC   ?= $(shell command -v clang-14 || command -v clang)
+FUZZ_OUT  := $(BUILD)/fuzz
+FUZZ_RUNS ?= 10000000
+FUZZ_SRC  := $(sort $(wildcard tests/fuzz/*.c))
+FUZZ_BIN  := $(if $(FUZZ_CC),$(FUZZ_SRC:tests/fuzz/%.c=$(FUZZ_OUT)/%))
+FUZZ_SAN  := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+FUZZ_CFLAGS := -std=c11 -O1 -g -Wall -Wextra -pthread -MMD -MP $(INCLUDES) $(FUZZ_SAN) \
+               $(call pkgcflags,$(PKGS_LIB))
+FUZZ_LIB  := $(FUZZ_OUT)/libipcplay.a
+
+$(FUZZ_OUT)/obj/%.o: %.c
+	@mkdir -p $(@D)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -c $< -o $@
+
+$(FUZZ_LIB): $(LIB_SRC:%.c=$(FUZZ_OUT)/obj/%.o)
+	rm -f $@
+	ar rcs $@ $^
+
+$(FUZZ_OUT)/%: tests/fuzz/%.c $(FUZZ_LIB)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer $< $(FUZZ_LIB) $(LIBS) -o $@
+
+fuzz-build: $(FUZZ_BIN)
+
+fuzz: deps
+	@$(MAKE) --no-print-directory fuzz-build
+	@FUZZ_OUT=$(FUZZ_OUT) FUZZ_RUNS=$(FUZZ_RUNS) scripts/run-fuzz
+
 # The user-facing targets install what is missing first, then build in a
 # second make so that pkg-config sees the freshly installed packages.
 build-tests: $(LIB) $(SOLIB) $(MAN_STAMP) $(OUT)/tests/test_outside $(TEST_BIN) $(DEMO_BIN) $(BENCH_BIN) $(VIZ_BIN) $(EX_BIN) $(CLEAN_BIN) $(STRESS_BIN)
+build-tests: $(LIB) $(SOLIB) $(MAN_STAMP) $(OUT)/tests/test_outside $(TEST_BIN) $(DEMO_BIN) $(BENCH_BIN) $(VIZ_BIN) $(EX_BIN) $(CLEAN_BIN) $(FUZZ_BIN)
 
 test: deps
 	@$(MAKE) --no-print-directory build-tests
-	@OUT=$(OUT) SANITIZE=$(SANITIZE) scripts/run-tests
+	@OUT=$(OUT) SANITIZE=$(SANITIZE) IPCPLAY_FUZZ_DIR=$(FUZZ_OUT) scripts/run-tests
 
 run: deps
 	@mkdir -p $(OUT)/results
@@ -340,3 +376,5 @@ stress: deps
 	$(STRESS_BIN)
 
 -include $(shell find $(OUT)/obj -name '*.d' 2>/dev/null)
+-include $(shell find $(OUT)/obj $(OUT)/pic -name '*.d' 2>/dev/null)
+-include $(shell find $(FUZZ_OUT)/obj -name '*.d' 2>/dev/null)

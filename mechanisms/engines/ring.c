@@ -372,5 +372,6 @@ long ipc__ring_depth(const ipc_ring *r)
     /* RELAXED: a hint, like qsize(); head first so the result is never negative. */
     uint64_t head = atomic_load_explicit(&r->head, memory_order_relaxed);
     uint64_t tail = atomic_load_explicit(&r->tail, memory_order_relaxed) & ~TAIL_SHUT;
-    return tail > head && tail - head <= r->capacity ? (long)(tail - head) : 0;
+    /* (a header another process wrote may say anything: never a negative count) */
+    return tail > head && tail - head <= r->capacity && tail - head <= (uint64_t)LONG_MAX ? (long)(tail - head) : 0;
 }

@@ -382,6 +382,10 @@ static int fill(ipc_stream *s, const ipc_deadline *d)
 {
     ipc_stream_shared *sh = s->shared;
     unsigned in_flight_naps = 0;
+    if (sh->rd_start > sh->rd_end || sh->rd_end > sizeof sh->rbuf) { /* never follow bad indices */
+        atomic_store(&sh->broken, true);
+        return ipc__fail(IPC_ECLOSED, "stream broken: read buffer indices out of range");
+    }
     if (sh->rd_start > 0) { /* slide the unparsed tail to the front */
         memmove(sh->rbuf, sh->rbuf + sh->rd_start, sh->rd_end - sh->rd_start);
         sh->rd_end -= sh->rd_start;
@@ -473,6 +477,18 @@ static int read_large(ipc_stream *s, unsigned char *buf, size_t need)
     return IPC_OK;
 }
 
+int ipc__stream_parse(const unsigned char *rbuf, size_t rbuf_size, size_t start, size_t end, size_t cap,
+                      uint32_t *size)
+{
+    if (start > end || end > rbuf_size) return IPC_FRAME_CORRUPT;
+    size_t have = end - start;
+    if (have < IPC_STREAM_HEADER) return IPC_FRAME_NEED_MORE;
+    memcpy(size, rbuf + start, sizeof *size);
+    if (*size > cap) return IPC_FRAME_TOO_BIG;
+    if (IPC_STREAM_HEADER + (size_t)*size > rbuf_size) return IPC_FRAME_LARGE;
+    return have >= IPC_STREAM_HEADER + (size_t)*size ? IPC_FRAME_WHOLE : IPC_FRAME_NEED_MORE;
+}
+
 int ipc__stream_recv(ipc_channel *ch, void *buf, size_t cap, size_t *len, int *prio, const ipc_deadline *d)
 {
     ipc_stream *s = as_stream(ch);
@@ -490,30 +506,33 @@ int ipc__stream_recv(ipc_channel *ch, void *buf, size_t cap, size_t *len, int *p
     int rc;
     for (;;) {
         if (atomic_load(&sh->broken)) { rc = broken(); break; }
-        size_t have = sh->rd_end - sh->rd_start;
-        if (have >= IPC_STREAM_HEADER) {
-            uint32_t size;
-            memcpy(&size, sh->rbuf + sh->rd_start, sizeof size);
-            if (size > cap) { /* leave it queued, say how big it is */
-                *len = size;
-                rc = ipc__fail(IPC_EMSGSIZE, "message of %u bytes does not fit a %zu-byte buffer", size, cap);
-                break;
-            }
-            if (IPC_STREAM_HEADER + size > sizeof sh->rbuf) {
-                sh->rd_start += IPC_STREAM_HEADER;
-                sh->in_large_read = true;
-                rc = read_large(s, buf, size);
-                sh->in_large_read = false;
-                if (rc == IPC_OK) *len = size;
-                break;
-            }
-            if (have >= IPC_STREAM_HEADER + size) {
-                if (size) memcpy(buf, sh->rbuf + sh->rd_start + IPC_STREAM_HEADER, size);
-                sh->rd_start += IPC_STREAM_HEADER + size;
-                *len = size;
-                rc = IPC_OK;
-                break;
-            }
+        uint32_t size = 0;
+        int f = ipc__stream_parse(sh->rbuf, sizeof sh->rbuf, sh->rd_start, sh->rd_end, cap, &size);
+        if (f == IPC_FRAME_CORRUPT) { /* a holder wrote the shared indices wrongly: never follow them */
+            atomic_store(&sh->broken, true);
+            rc = ipc__fail(IPC_ECLOSED, "stream broken: read buffer indices %zu..%zu out of range",
+                           sh->rd_start, sh->rd_end);
+            break;
+        }
+        if (f == IPC_FRAME_TOO_BIG) { /* leave it queued, say how big it is */
+            *len = size;
+            rc = ipc__fail(IPC_EMSGSIZE, "message of %u bytes does not fit a %zu-byte buffer", size, cap);
+            break;
+        }
+        if (f == IPC_FRAME_LARGE) {
+            sh->rd_start += IPC_STREAM_HEADER;
+            sh->in_large_read = true;
+            rc = read_large(s, buf, size);
+            sh->in_large_read = false;
+            if (rc == IPC_OK) *len = size;
+            break;
+        }
+        if (f == IPC_FRAME_WHOLE) {
+            if (size) memcpy(buf, sh->rbuf + sh->rd_start + IPC_STREAM_HEADER, size);
+            sh->rd_start += IPC_STREAM_HEADER + size;
+            *len = size;
+            rc = IPC_OK;
+            break;
         }
         int n = fill(s, d);
         if (n > 0) continue;

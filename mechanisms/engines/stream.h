@@ -70,6 +70,15 @@ int  ipc__stream_shared_init(ipc_stream_shared *sh);
 /* Close the fds and release what ipc__stream_init created; not s itself. */
 void ipc__stream_destroy(ipc_stream *s);
 
+/* The frame parser, pure (no I/O): what the unparsed bytes rbuf[start, end)
+ * of a read buffer of rbuf_size bytes hold, for a receiver with a cap-byte
+ * buffer.  *size gets the frame's payload length once the header is there.
+ * CORRUPT: the indices are out of range (shared memory a holder wrote
+ * wrongly) and must not be followed.  tests/fuzz/stream_parse fuzzes it. */
+enum { IPC_FRAME_NEED_MORE, IPC_FRAME_WHOLE, IPC_FRAME_LARGE, IPC_FRAME_TOO_BIG, IPC_FRAME_CORRUPT };
+int  ipc__stream_parse(const unsigned char *rbuf, size_t rbuf_size, size_t start, size_t end, size_t cap,
+                       uint32_t *size);
+
 /* ops a stream mechanism can put straight into its table */
 int  ipc__stream_send(ipc_channel *ch, const void *msg, size_t len, int prio, const ipc_deadline *d);
 int  ipc__stream_recv(ipc_channel *ch, void *buf, size_t cap, size_t *len, int *prio, const ipc_deadline *d);

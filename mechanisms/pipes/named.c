@@ -108,6 +108,16 @@ int ipc__hello_recv(int fd, ipc_hello *h, int *fds, int nfds, const ipc_deadline
     return rc;
 }
 
+int ipc__hello_check(const ipc_hello *h, uint32_t kind, size_t max_msg_limit, const char *mech)
+{
+    if (h->magic != IPC_HELLO_MAGIC || h->kind != kind)
+        return ipc__fail(IPC_EINVAL, "%s: the peer is not an ipcplay %s channel (kind %u)", mech, mech, h->kind);
+    if (h->max_msg == 0 || h->max_msg > max_msg_limit)
+        return ipc__fail(IPC_EINVAL, "%s: the owner announced max_msg %llu (limit %zu): refused", mech,
+                         (unsigned long long)h->max_msg, max_msg_limit);
+    return IPC_OK;
+}
+
 /* ---- connect ---------------------------------------------------------- */
 
 int ipc__named_connect(int fd, const struct sockaddr *addr, socklen_t len, const ipc_deadline *d)

@@ -44,6 +44,11 @@ int  ipc__hello_send(int fd, const ipc_hello *h, const int *fds, int nfds);
  * ipcplay answer), IPC_ESYS (errno ETIMEDOUT: no answer in time).  On
  * failure no fd is left open. */
 int  ipc__hello_recv(int fd, ipc_hello *h, int *fds, int nfds, const ipc_deadline *d);
+/* Check a received hello before trusting it: the right kind, and a max_msg
+ * the attacher can carry (1..limit; a bigger one would let sends past the
+ * 32-bit frame length).  RETURNS 0 or IPC_EINVAL.  tests/fuzz/hello fuzzes
+ * ipc__hello_recv + this. */
+int  ipc__hello_check(const ipc_hello *h, uint32_t kind, size_t max_msg_limit, const char *mech);
 
 /* connect(2) a socket (made non-blocking here) before the deadline.
  * RETURNS 0 or IPC_ESYS (errno from connect, or ETIMEDOUT). */

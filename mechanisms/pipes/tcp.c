@@ -451,8 +451,7 @@ static int attacher_open(tcp_chan *t, const ipc_config *cfg)
     rc = ipc__named_connect(t->s.wfd, (struct sockaddr *)&a, alen, &d);
     if (rc == IPC_ESYS) ipc__fail(IPC_ESYS, "tcp: connect('%s')", cfg->endpoint);
     if (rc == IPC_OK) rc = ipc__hello_recv(t->s.wfd, &h, NULL, 0, &d);
-    if (rc == IPC_OK && h.kind != TCP_HELLO_KIND)
-        rc = ipc__fail(IPC_EINVAL, "tcp: '%s' is not an ipcplay tcp channel", cfg->endpoint);
+    if (rc == IPC_OK) rc = ipc__hello_check(&h, TCP_HELLO_KIND, ipc_mech_tcp.max_msg_limit, "tcp");
     if (rc == IPC_OK) rc = set_nodelay(t->s.wfd);
     if (rc == IPC_OK) rc = ipc__stream_init(&t->s, t->s.wfd, t->s.wfd, true, NULL);
     if (rc == IPC_OK && !(t->room = ipc__shared_alloc(sizeof *t->room))) rc = IPC_ESYS;

@@ -326,6 +326,10 @@ static int attacher_open(unix_chan *u, const ipc_config *cfg)
         close(shut_fd);
         return ipc__fail(IPC_EINVAL, "%s: '%s' is a %s channel", u->s.base.mech->name, u->path, mech_of(h.kind));
     }
+    if (ipc__hello_check(&h, (uint32_t)u->type, u->s.base.mech->max_msg_limit, u->s.base.mech->name) != IPC_OK) {
+        close(shut_fd);
+        return IPC_EINVAL;
+    }
     rc = map_state(u);
     if (rc == IPC_OK) rc = ipc__stream_init(&u->s, fds[0], fds[1], true, u->s.shared);
     ipc__named_adopt_shut_fd(&u->s, shut_fd);
