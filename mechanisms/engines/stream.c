@@ -175,6 +175,13 @@ static ssize_t write_frame_part(const ipc_stream *s, struct iovec *iov, int iovc
     return writev(s->wfd, iov, iovcnt);
 }
 
+/* Skip n bytes already written off the front of an iovec array. */
+static void advance(struct iovec **v, int *nv, size_t n)
+{
+    while (*nv > 0 && n >= (*v)->iov_len) { n -= (*v)->iov_len; (*v)++; (*nv)--; }
+    if (*nv > 0) { (*v)->iov_base = (char *)(*v)->iov_base + n; (*v)->iov_len -= n; }
+}
+
 enum fit { FITS, NOT_NOW, NEVER };
 
 /* Does a frame of `total` bytes go into the kernel buffer whole right now
@@ -240,8 +247,7 @@ static int finish_frame(ipc_stream *s, struct iovec *v, int nv, size_t done, siz
         if (n > 0) {
             done += (size_t)n;
             sh->mid_frame = done < total;
-            while (nv > 0 && (size_t)n >= v->iov_len) { n -= (ssize_t)v->iov_len; v++; nv--; }
-            if (nv > 0) { v->iov_base = (char *)v->iov_base + n; v->iov_len -= (size_t)n; }
+            advance(&v, &nv, (size_t)n);
             continue;
         }
         if (n < 0 && errno == EINTR) continue;
@@ -325,9 +331,7 @@ int ipc__stream_send(ipc_channel *ch, const void *msg, size_t len, int prio, con
                 } else if (n > 0) { /* the kernel took part after all: finish it */
                     struct iovec *v = iov;
                     int nv = 2;
-                    size_t k = (size_t)n;
-                    while (nv > 0 && k >= v->iov_len) { k -= v->iov_len; v++; nv--; }
-                    if (nv > 0) { v->iov_base = (char *)v->iov_base + k; v->iov_len -= k; }
+                    advance(&v, &nv, (size_t)n);
                     sh->mid_frame = true;
                     rc = finish_frame(s, v, nv, (size_t)n, total, &ipc__forever);
                 } else if (errno == EINTR) {
