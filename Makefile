@@ -247,8 +247,7 @@ fuzz: deps
 
 # The user-facing targets install what is missing first, then build in a
 # second make so that pkg-config sees the freshly installed packages.
-build-tests: $(LIB) $(SOLIB) $(MAN_STAMP) $(OUT)/tests/test_outside $(TEST_BIN) $(DEMO_BIN) $(BENCH_BIN) $(VIZ_BIN) $(EX_BIN) $(CLEAN_BIN) $(STRESS_BIN)
-build-tests: $(LIB) $(SOLIB) $(MAN_STAMP) $(OUT)/tests/test_outside $(TEST_BIN) $(DEMO_BIN) $(BENCH_BIN) $(VIZ_BIN) $(EX_BIN) $(CLEAN_BIN) $(FUZZ_BIN)
+build-tests: $(LIB) $(SOLIB) $(MAN_STAMP) $(OUT)/tests/test_outside $(TEST_BIN) $(DEMO_BIN) $(BENCH_BIN) $(VIZ_BIN) $(EX_BIN) $(CLEAN_BIN) $(STRESS_BIN) $(FUZZ_BIN)
 
 test: deps
 	@$(MAKE) --no-print-directory build-tests
@@ -376,5 +375,4 @@ stress: deps
 	$(STRESS_BIN)
 
 -include $(shell find $(OUT)/obj -name '*.d' 2>/dev/null)
--include $(shell find $(OUT)/obj $(OUT)/pic -name '*.d' 2>/dev/null)
 -include $(shell find $(FUZZ_OUT)/obj -name '*.d' 2>/dev/null)
