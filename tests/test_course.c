@@ -59,82 +59,61 @@ static void program(const char *name, const char *which, char *path, size_t size
     if (access(path, X_OK) != 0) fail_msg("%s is not built (make exercises)", path);
 }
 
-/* The solution prints PASS and exits 0. */
-static void test_solution(void **state)
+/* Run argv; it must exit with want_code and, when want_last is given, end
+ * with a line starting with it.  `what` names the promise in the failure. */
+static void expect_run(char *const argv[], int want_code, const char *want_last, const char *what)
 {
-    const char *name = *state;
-    char path[PATH_MAX];
-    program(name, "solution", path, sizeof path);
     tl_watchdog(TIME_LIMIT_S + 15);
     char *out;
-    int code = run((char *const[]){ path, NULL }, &out);
+    int code = run(argv, &out);
     const char *last = last_line(out);
-    if (code != 0 || strcmp(last, "PASS") != 0) {
-        print_error("---- %s (exit %d) ----\n%s\n---- end ----\n", path, code, out);
+    if (code != want_code || (want_last && strncmp(last, want_last, strlen(want_last)) != 0)) {
+        print_error("---- %s (exit %d) ----\n%s\n---- end ----\n", argv[0], code, out);
         free(out);
-        fail_msg("%s: the solution does not pass", name);
+        fail_msg("%s", what);
     }
     free(out);
     tl_watchdog(0);
 }
 
+/* The solution prints PASS and exits 0. */
+static void test_solution(void **state)
+{
+    char path[PATH_MAX];
+    program(*state, "solution", path, sizeof path);
+    expect_run((char *const[]){ path, NULL }, 0, "PASS", "the solution does not pass");
+}
+
 /* The starter builds, runs to its end and says FAIL: its TODOs matter. */
 static void test_starter(void **state)
 {
-    const char *name = *state;
     char path[PATH_MAX];
-    program(name, "starter", path, sizeof path);
-    tl_watchdog(TIME_LIMIT_S + 15);
-    char *out;
-    int code = run((char *const[]){ path, NULL }, &out);
-    const char *last = last_line(out);
-    if (code != 1 || strncmp(last, "FAIL", 4) != 0) {
-        print_error("---- %s (exit %d) ----\n%s\n---- end ----\n", path, code, out);
-        free(out);
-        fail_msg("%s: the unfinished starter should say FAIL and exit 1", name);
+    program(*state, "starter", path, sizeof path);
+    expect_run((char *const[]){ path, NULL }, 1, "FAIL", "the unfinished starter should say FAIL and exit 1");
+}
+
+/* Scripts that check the course's sources; skipped outside the tree. */
+static void script_passes(const char *script, const char *arg, const char *what)
+{
+    if (access(script, X_OK) != 0) {
+        print_message("not run from the top of the source tree: skipped\n");
+        skip();
     }
-    free(out);
-    tl_watchdog(0);
+    expect_run((char *const[]){ (char *)script, (char *)arg, NULL }, 0, NULL, what);
 }
 
 /* starter.c is exactly what scripts/make-starters makes of solution.c. */
 static void test_starters_in_sync(void **state)
 {
     (void)state;
-    if (access("scripts/make-starters", X_OK) != 0) {
-        print_message("not run from the top of the source tree: skipped\n");
-        skip();
-    }
-    tl_watchdog(30);
-    char *out;
-    int code = run((char *const[]){ "scripts/make-starters", "--check", NULL }, &out);
-    if (code != 0) {
-        print_error("%s\n", out);
-        free(out);
-        fail_msg("a starter.c is out of date: run scripts/make-starters");
-    }
-    free(out);
-    tl_watchdog(0);
+    script_passes("scripts/make-starters", "--check", "a starter.c is out of date: run scripts/make-starters");
 }
 
 /* scripts/check-course passes (it prints each problem it finds). */
 static void test_course_documents(void **state)
 {
     (void)state;
-    if (access("scripts/check-course", X_OK) != 0) {
-        print_message("not run from the top of the source tree: skipped\n");
-        skip();
-    }
-    tl_watchdog(30);
-    char *out;
-    int code = run((char *const[]){ "scripts/check-course", NULL }, &out);
-    if (code != 0) {
-        print_error("%s\n", out);
-        free(out);
-        fail_msg("the course documents have problems (see above)");
-    }
-    free(out);
-    tl_watchdog(0);
+    script_passes("scripts/check-course", NULL, "the course documents have problems (see above)");
 }
 
 static int by_name(const void *a, const void *b) { return strcmp(a, b); }
