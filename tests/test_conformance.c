@@ -781,7 +781,6 @@ static void test_close_loses_nothing_across_processes(void **state)
     (void)state;
     REQUIRE(IPC_CAP_THREADS | IPC_CAP_FORK);
     if (M->max_msg_limit < 8) { skip(); return; }
-    if (known_open_defect("amqp-prio", "1 acknowledged message lost in 1 of 8 rounds (issue 16)")) { skip(); return; }
     close_linearizable(true);
 }
 

@@ -762,6 +762,9 @@ struct amqp_chan {
     atomic_bool     gone;      /* learned that exchange N is gone (closed or removed).
                                   Relaxed: a hint that saves a round trip; the broker is
                                   the authority, and it only ever goes false -> true.     */
+    _Atomic int64_t settled_ns; /* once gone: from this CLOCK_MONOTONIC time an empty
+                                  queue means "closed and drained" (see learned_gone).
+                                  Relaxed like gone: it only moves earlier.              */
     char            endpoint[256];
     char            host[128], user[64], pass[64], vhost[64];
     int             port;
@@ -773,6 +776,26 @@ struct amqp_chan {
 };
 
 static amqp_chan *as_amqp(ipc_channel *ch) { return (amqp_chan *)ch; }
+
+/* Closing races routing.  A publish that another channel routed through
+ * exchange N just before ipc_close deleted it is still on its way to the
+ * queue (RabbitMQ orders messages per channel, not across channels), and its
+ * sender gets the confirm once it lands.  So an empty queue means "closed
+ * and drained" only CLOSE_SETTLE_MS after the delete: the closer waits that
+ * long before it publishes the wake (a woken receiver is settled at once),
+ * and a receiver that found the exchange gone by itself (404) waits that
+ * long from then.  A settle time is a bound on in-flight routing, not a
+ * proof; 250 ms is three orders of magnitude above it on an idle broker. */
+#define CLOSE_SETTLE_MS 250
+
+static void learned_gone(amqp_chan *a, bool settled)
+{
+    int64_t at = settled ? 1 : ipc_now_ns() + (int64_t)CLOSE_SETTLE_MS * 1000000;
+    int64_t cur = atomic_load_explicit(&a->settled_ns, memory_order_relaxed);
+    while ((cur == 0 || at < cur)
+           && !atomic_compare_exchange_weak_explicit(&a->settled_ns, &cur, at, memory_order_relaxed, memory_order_relaxed)) {}
+    atomic_store_explicit(&a->gone, true, memory_order_relaxed);
+}
 static amqp_bytes_t B(const char *s) { return amqp_cstring_bytes(s); }
 
 static int lib_fail(int status, const char *what)
@@ -1051,7 +1074,7 @@ static int publish_confirmed(amqp_chan *a, conn *c, const char *exchange, const 
             int rc = read_content(c, &m);
             if (rc != IPC_OK) return rc;
             amqp_destroy_message(&m);
-            atomic_store_explicit(&a->gone, true, memory_order_relaxed);
+            learned_gone(a, true);
             break;
         }
         default: {
@@ -1072,7 +1095,7 @@ static int publish_confirmed(amqp_chan *a, conn *c, const char *exchange, const 
 
 static int closed_error(amqp_chan *a, bool removed)
 {
-    atomic_store_explicit(&a->gone, true, memory_order_relaxed);
+    learned_gone(a, removed);
     if (removed) return ipc__fail(IPC_ECLOSED, "amqp: channel '%s' was removed by its owner", a->name);
     return ipc__fail(IPC_ECLOSED, "amqp: channel '%s' is closed", a->name);
 }
@@ -1148,7 +1171,7 @@ static int still_open(amqp_chan *a, conn *c)
     int code, rc = rpc_result(c, "exchange.declare (passive)", &code);
     if (rc == IPC_OK) return 1;
     if (code == 404) {
-        atomic_store_explicit(&a->gone, true, memory_order_relaxed);
+        learned_gone(a, false);
         return 0;
     }
     return rc;
@@ -1242,7 +1265,7 @@ static int consume_wait(amqp_chan *a, conn *c, take *t, const ipc_deadline *d, i
             if ((rc = read_content(c, &msg)) != IPC_OK) break;
             if (wake) {
                 amqp_destroy_message(&msg);
-                atomic_store_explicit(&a->gone, true, memory_order_relaxed);
+                learned_gone(a, true);
             } else if (!have) {
                 held = msg, tag = dtag, have = true;
             } else { /* cannot happen with prefetch 1; requeue rather than lose it */
@@ -1251,7 +1274,7 @@ static int consume_wait(amqp_chan *a, conn *c, take *t, const ipc_deadline *d, i
             }
         } else if (f.payload.method.id == AMQP_BASIC_CANCEL_METHOD) {
             cancelled = true; /* the broker cancelled us: the queue was deleted */
-            atomic_store_explicit(&a->gone, true, memory_order_relaxed);
+            learned_gone(a, true);
         } else if ((code = unexpected_close(c, &f)) != 0) {
             errno = EPROTO;
             rc = ipc__fail(IPC_ESYS, "amqp: the broker closed the channel (%d) during a receive", code);
@@ -1274,8 +1297,13 @@ static int recv_on(amqp_chan *a, conn *c, take *t, const ipc_deadline *d)
         int result = IPC_OK, got = try_get(a, c, t, &result);
         if (got < 0) return got;
         if (got == 1) return result;
-        if (atomic_load_explicit(&a->gone, memory_order_relaxed))
-            return ipc__fail(IPC_ECLOSED, "amqp: channel '%s' is closed and drained", a->name);
+        if (atomic_load_explicit(&a->gone, memory_order_relaxed)) {
+            int64_t left_ns = atomic_load_explicit(&a->settled_ns, memory_order_relaxed) - ipc_now_ns();
+            if (left_ns <= 0) return ipc__fail(IPC_ECLOSED, "amqp: channel '%s' is closed and drained", a->name);
+            if (ipc__deadline_passed(d)) return ipc__fail(IPC_EEMPTY, "amqp: channel '%s' is empty (closing)", a->name);
+            backoff_sleep(d, (int)(left_ns / 1000000) + 1); /* until settled, then one more look */
+            continue;
+        }
         int rc = wake_setup(a, c);
         if (rc != IPC_OK) return rc;
         int open = still_open(a, c);
@@ -1343,14 +1371,17 @@ static int close_on(amqp_chan *a, conn *c)
     amqp_exchange_delete(c->st, CH, B(a->name), 0);
     int code;
     if ((rc = rpc_result(c, "exchange.delete", &code)) != IPC_OK) return rc;
-    atomic_store_explicit(&a->gone, true, memory_order_relaxed);
+    learned_gone(a, false);
     if ((rc = shovel_delayed(a, c)) != IPC_OK) return rc; /* any that raced the delete */
+    backoff_sleep(&ipc__forever, CLOSE_SETTLE_MS); /* what was routed before the delete lands */
     amqp_basic_properties_t props;
     fill_props(&props, 0, NULL);
     const void *msgs[1] = { "closed" };
     size_t lens[1] = { 6 };
     int outcome;
-    return publish_confirmed(a, c, a->close_x, "", &props, msgs, lens, 1, &outcome);
+    rc = publish_confirmed(a, c, a->close_x, "", &props, msgs, lens, 1, &outcome);
+    learned_gone(a, true);
+    return rc;
 }
 
 static int am_close(ipc_channel *ch)
@@ -1716,7 +1747,7 @@ static int recv_batch_on(amqp_chan *a, conn *c, unsigned char *buf, size_t each,
             amqp_message_t m;
             if ((rc = read_content(c, &m)) != IPC_OK) return rc;
             amqp_destroy_message(&m);
-            atomic_store_explicit(&a->gone, true, memory_order_relaxed);
+            learned_gone(a, true);
         } else if (unexpected_close(c, &f)) {
             c->broken = true;
             break;
