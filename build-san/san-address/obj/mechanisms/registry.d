@@ -1,0 +1,23 @@
+build-san/san-address/obj/mechanisms/registry.o: mechanisms/registry.c \
+ mechanisms/ipc_internal.h mechanisms/include/ipcplay/ipc.h \
+ mechanisms/core/backend.h mechanisms/core/deadline.h \
+ mechanisms/core/wait.h mechanisms/core/deadline.h \
+ mechanisms/core/error.h mechanisms/core/fd.h mechanisms/core/futex.h \
+ mechanisms/core/names.h mechanisms/core/process.h \
+ mechanisms/core/segment.h mechanisms/core/sync.h \
+ mechanisms/core/thread.h mechanisms/core/wait.h
+mechanisms/ipc_internal.h:
+mechanisms/include/ipcplay/ipc.h:
+mechanisms/core/backend.h:
+mechanisms/core/deadline.h:
+mechanisms/core/wait.h:
+mechanisms/core/deadline.h:
+mechanisms/core/error.h:
+mechanisms/core/fd.h:
+mechanisms/core/futex.h:
+mechanisms/core/names.h:
+mechanisms/core/process.h:
+mechanisms/core/segment.h:
+mechanisms/core/sync.h:
+mechanisms/core/thread.h:
+mechanisms/core/wait.h:

@@ -1,0 +1,29 @@
+build-san/san-thread/obj/mechanisms/brokers/websocket.o: \
+ mechanisms/brokers/websocket.c \
+ mechanisms/include/ipcplay/brokers/ipc_websocket.h \
+ mechanisms/include/ipcplay/brokers/../ipc.h \
+ mechanisms/brokers/../ipc_internal.h mechanisms/include/ipcplay/ipc.h \
+ mechanisms/brokers/../core/backend.h mechanisms/core/deadline.h \
+ mechanisms/core/wait.h mechanisms/brokers/../core/deadline.h \
+ mechanisms/brokers/../core/error.h mechanisms/brokers/../core/fd.h \
+ mechanisms/brokers/../core/futex.h mechanisms/brokers/../core/names.h \
+ mechanisms/brokers/../core/process.h \
+ mechanisms/brokers/../core/segment.h mechanisms/brokers/../core/sync.h \
+ mechanisms/brokers/../core/thread.h mechanisms/brokers/../core/wait.h
+mechanisms/include/ipcplay/brokers/ipc_websocket.h:
+mechanisms/include/ipcplay/brokers/../ipc.h:
+mechanisms/brokers/../ipc_internal.h:
+mechanisms/include/ipcplay/ipc.h:
+mechanisms/brokers/../core/backend.h:
+mechanisms/core/deadline.h:
+mechanisms/core/wait.h:
+mechanisms/brokers/../core/deadline.h:
+mechanisms/brokers/../core/error.h:
+mechanisms/brokers/../core/fd.h:
+mechanisms/brokers/../core/futex.h:
+mechanisms/brokers/../core/names.h:
+mechanisms/brokers/../core/process.h:
+mechanisms/brokers/../core/segment.h:
+mechanisms/brokers/../core/sync.h:
+mechanisms/brokers/../core/thread.h:
+mechanisms/brokers/../core/wait.h:

@@ -1,0 +1,27 @@
+build-san/san-thread/obj/mechanisms/queues/posix_mq.o: \
+ mechanisms/queues/posix_mq.c mechanisms/core/stale.h \
+ mechanisms/ipc_internal.h mechanisms/include/ipcplay/ipc.h \
+ mechanisms/core/backend.h mechanisms/core/deadline.h \
+ mechanisms/core/wait.h mechanisms/core/deadline.h \
+ mechanisms/core/error.h mechanisms/core/fd.h mechanisms/core/futex.h \
+ mechanisms/core/names.h mechanisms/core/process.h \
+ mechanisms/core/segment.h mechanisms/core/sync.h \
+ mechanisms/core/thread.h mechanisms/core/wait.h \
+ mechanisms/core/kernel_util.h
+mechanisms/core/stale.h:
+mechanisms/ipc_internal.h:
+mechanisms/include/ipcplay/ipc.h:
+mechanisms/core/backend.h:
+mechanisms/core/deadline.h:
+mechanisms/core/wait.h:
+mechanisms/core/deadline.h:
+mechanisms/core/error.h:
+mechanisms/core/fd.h:
+mechanisms/core/futex.h:
+mechanisms/core/names.h:
+mechanisms/core/process.h:
+mechanisms/core/segment.h:
+mechanisms/core/sync.h:
+mechanisms/core/thread.h:
+mechanisms/core/wait.h:
+mechanisms/core/kernel_util.h:
