@@ -1,5 +1,0 @@
-build-san/san-address/obj/mechanisms/core/error.o: \
- mechanisms/core/error.c mechanisms/core/error.h \
- mechanisms/include/ipcplay/ipc.h
-mechanisms/core/error.h:
-mechanisms/include/ipcplay/ipc.h:

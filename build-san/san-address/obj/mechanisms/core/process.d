@@ -1,6 +1,0 @@
-build-san/san-address/obj/mechanisms/core/process.o: \
- mechanisms/core/process.c mechanisms/core/process.h \
- mechanisms/core/error.h mechanisms/include/ipcplay/ipc.h
-mechanisms/core/process.h:
-mechanisms/core/error.h:
-mechanisms/include/ipcplay/ipc.h:

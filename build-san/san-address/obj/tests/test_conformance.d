@@ -1,5 +1,0 @@
-build-san/san-address/obj/tests/test_conformance.o: \
- tests/test_conformance.c tests/testlib.h \
- mechanisms/include/ipcplay/ipc.h
-tests/testlib.h:
-mechanisms/include/ipcplay/ipc.h:

@@ -1,6 +1,0 @@
-build-san/san-thread/obj/mechanisms/core/names.o: mechanisms/core/names.c \
- mechanisms/core/names.h mechanisms/core/error.h \
- mechanisms/include/ipcplay/ipc.h
-mechanisms/core/names.h:
-mechanisms/core/error.h:
-mechanisms/include/ipcplay/ipc.h:
