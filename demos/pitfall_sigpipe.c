@@ -14,8 +14,10 @@
  *   2. raw pipe, SIGPIPE ignored: write() fails with EPIPE, the child lives;
  *   3. ipcplay: the peer of a duplex channel has exited; ipc_send returns
  *      IPC_ECLOSED ("the peer is gone").  The library sends on sockets with
- *      MSG_NOSIGNAL and ignores SIGPIPE for pipes unless the program set a
- *      handler of its own, so a broken pipe is an error code, never a death.
+ *      MSG_NOSIGNAL and, for pipes, blocks SIGPIPE in the writing thread
+ *      around each write and consumes the one it raised (core/fd.c), so a
+ *      broken pipe is an error code, never a death — and the program's own
+ *      SIGPIPE disposition is left exactly as it was.
  *
  * Mirrors: the pitfall behind seed 004 §2 (a Pipe whose other end is
  * closed: Python turns EPIPE into BrokenPipeError because the interpreter

@@ -19,18 +19,6 @@
 #include <string.h>
 #include <unistd.h>
 
-void ipc__ignore_sigpipe(void)
-{
-    static atomic_flag done = ATOMIC_FLAG_INIT;
-    if (atomic_flag_test_and_set(&done)) return;
-    struct sigaction old;
-    if (sigaction(SIGPIPE, NULL, &old) == 0 && old.sa_handler == SIG_DFL) {
-        struct sigaction ign = { .sa_handler = SIG_IGN };
-        sigemptyset(&ign.sa_mask);
-        sigaction(SIGPIPE, &ign, NULL);
-    }
-}
-
 static bool valid(const ipc_channel *ch) { return ch && ch->magic == IPC_CHANNEL_MAGIC; }
 
 /* ---- observer ---------------------------------------------------------- */

@@ -41,8 +41,4 @@
 #include <stdbool.h>
 #include <time.h>
 
-/* Until every pipe write goes through ipc__writev_nosigpipe: SIGPIPE
- * ignored process-wide unless the program installed a handler. */
-void ipc__ignore_sigpipe(void);
-
 #endif /* IPCPLAY_IPC_INTERNAL_H */

@@ -1415,8 +1415,7 @@ static int wsc_open(const ipc_mechanism *m, const ipc_config *cfg, ipc_channel *
     if (cfg->order != IPC_FIFO) return ipc__fail(IPC_EINVAL, "websocket: only FIFO order");
     bool attach = cfg->flags & IPC_ATTACH;
     if (attach && !cfg->endpoint) return ipc__fail(IPC_EINVAL, "websocket: IPC_ATTACH needs the endpoint");
-    ipc__ignore_sigpipe();
-
+    /* No SIGPIPE handling needed: libwebsockets sends with MSG_NOSIGNAL. */
     ws_channel *w = ipc__channel_alloc(sizeof *w, m, cfg);
     if (!w) return IPC_ESYS;
     int rc = parse_endpoint(cfg->endpoint ? cfg->endpoint : "ws://127.0.0.1:0", &w->ep);

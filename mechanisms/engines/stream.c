@@ -122,7 +122,6 @@ int ipc__stream_init(ipc_stream *s, int rfd, int wfd, bool is_socket, ipc_stream
     int rc = ipc__set_nonblock(rfd);
     if (rc == IPC_OK && wfd != rfd) rc = ipc__set_nonblock(wfd);
     if (rc != IPC_OK) return rc;
-    if (!is_socket) ipc__ignore_sigpipe(); /* writev has no MSG_NOSIGNAL */
     set_room_kind(s);
 
     /* One eventfd shared by every holder (it is inherited by fork): ipc_close
@@ -172,7 +171,9 @@ static ssize_t write_frame_part(const ipc_stream *s, struct iovec *iov, int iovc
         struct msghdr mh = { .msg_iov = iov, .msg_iovlen = (size_t)iovcnt };
         return sendmsg(s->wfd, &mh, MSG_NOSIGNAL);
     }
-    return writev(s->wfd, iov, iovcnt);
+    /* writev has no MSG_NOSIGNAL: SIGPIPE blocked in this thread for the
+     * write and consumed if raised; the process's disposition untouched. */
+    return ipc__writev_nosigpipe(s->wfd, iov, iovcnt);
 }
 
 /* Skip n bytes already written off the front of an iovec array. */

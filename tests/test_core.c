@@ -1,0 +1,137 @@
+/*
+ * test_core.c — the core's own promises (mechanisms/core/), checked from
+ * below the mechanisms: SIGPIPE never touches the process's disposition, the
+ * named-segment helper's lifecycle and name rule, the futex wait point, the
+ * timespec helper and the atfork registry.
+ */
+#define _GNU_SOURCE
+#include "testlib.h"
+#include "ipc_internal.h"
+#include "engines/stream.h" /* the pipe's read end, to close it */
+
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+/* A pipe whose reader is gone, SIGPIPE at its default (death): the send
+ * answers IPC_ECLOSED, the process lives, its disposition is still SIG_DFL
+ * and no SIGPIPE is left pending (the library consumed the one it raised).
+ * Failed before: opening a pipe set SIGPIPE to SIG_IGN for the process. */
+static void test_sigpipe_disposition_untouched(void **state)
+{
+    (void)state;
+    pid_t child = tl_fork(20);
+    if (child == 0) {
+        signal(SIGPIPE, SIG_DFL);
+        ipc_channel *ch = NULL;
+        if (ipc_open("pipe", NULL, &ch) != IPC_OK) _exit(2);
+        struct sigaction sa;
+        if (sigaction(SIGPIPE, NULL, &sa) != 0 || sa.sa_handler != SIG_DFL) _exit(3); /* open changed it */
+        /* close the only read end: nobody can read any more */
+        close(((ipc_stream *)ch)->rfd);
+        int rc = ipc_send(ch, "x", 1, 0, 1000);
+        if (rc != IPC_ECLOSED && rc != IPC_ESYS) { fprintf(stderr, "send: %d %s\n", rc, ipc_last_error()); _exit(4); }
+        if (sigaction(SIGPIPE, NULL, &sa) != 0 || sa.sa_handler != SIG_DFL) _exit(5);
+        sigset_t pending;
+        sigpending(&pending);
+        if (sigismember(&pending, SIGPIPE)) _exit(6);
+        _exit(0);
+    }
+    int code = tl_wait(child, 20);
+    if (code != 0) fail_msg("child exited %d (%s)", code, code == 128 + SIGPIPE ? "killed by SIGPIPE" : "see test");
+}
+
+static void test_segment_lifecycle_and_names(void **state)
+{
+    (void)state;
+    char name[64];
+    assert_ipc(ipc__unique_name(name, sizeof name, "/", ".seg"), IPC_OK);
+    ipc_segment a, b;
+    assert_ipc(ipc__segment_create(&a, name, 4096, 0), IPC_OK);
+    assert_ipc(ipc__segment_create(&b, name, 4096, 0), IPC_ESYS);      /* exclusive */
+    _Atomic uint32_t *magic = a.addr;
+    /* not ready yet: the attacher waits IPC_SEGMENT_SETTLE_MS, then says so */
+    assert_ipc(ipc__segment_attach(&b, name, 64, 0, 0xC0DEu), IPC_EINVAL);
+    ipc__segment_ready(magic, 0xC0DEu);
+    assert_ipc(ipc__segment_attach(&b, name + 1, 64, 0, 0xC0DEu), IPC_OK); /* "word" = "/word" */
+    assert_int_equal(b.size, 4096);
+    assert_int_equal(b.unlinker, 0);
+    ((char *)b.addr)[100] = 'x';
+    assert_int_equal(((char *)a.addr)[100], 'x');
+    ipc__segment_release(&b);                   /* an attacher never unlinks */
+    char path[128];
+    snprintf(path, sizeof path, "/dev/shm%s", name);
+    assert_int_equal(access(path, F_OK), 0);
+    ipc__segment_release(&a);                   /* the creator does */
+    assert_int_equal(access(path, F_OK), -1);
+    assert_ipc(ipc__segment_attach(&b, name, 64, 0, 0xC0DEu), IPC_ESYS);
+    assert_ipc(ipc__segment_create(&a, "/a/b", 64, 0), IPC_EINVAL);     /* one name rule */
+    assert_ipc(ipc__segment_create(&a, "", 64, 0), IPC_EINVAL);
+}
+
+static void test_futex_wait_point(void **state)
+{
+    (void)state;
+    ipc_futex wp = { 0 };
+    ipc__futex_wake(&wp, false);                /* nobody registered: no bump */
+    assert_int_equal(atomic_load(&wp.seq), 0);
+    uint32_t seen = ipc__futex_prepare(&wp);
+    assert_int_equal(ipc__futex_waiters(&wp), 1);
+    ipc_deadline d;
+    ipc__deadline_start(&d, 20);
+    int64_t t0 = ipc_now_ns();
+    assert_int_equal(ipc__futex_wait(&wp, seen, false, &d), 1); /* times out */
+    assert_true(ipc_now_ns() - t0 >= 20 * 1000000LL);
+    ipc__futex_wake(&wp, false);                /* a registered waiter: bump */
+    assert_int_equal(atomic_load(&wp.seq), 1);
+    assert_int_equal(ipc__futex_wait(&wp, seen, false, &d), 1); /* word moved: no sleep */
+    ipc__futex_done(&wp);
+    assert_int_equal(ipc__futex_waiters(&wp), 0);
+}
+
+static void test_timespec_helper(void **state)
+{
+    (void)state;
+    struct timespec t = { .tv_sec = 1, .tv_nsec = 999999999 };
+    ipc__timespec_add_ns(&t, 1);
+    assert_int_equal(t.tv_sec, 2);
+    assert_int_equal(t.tv_nsec, 0);
+    ipc__timespec_add_ns(&t, 2500000000LL);
+    assert_int_equal(t.tv_sec, 4);
+    assert_int_equal(t.tv_nsec, 500000000);
+    struct timespec u = t;
+    ipc__timespec_add_ns(&u, 1);
+    assert_true(ipc__timespec_before(&t, &u));
+    assert_false(ipc__timespec_before(&u, &t));
+}
+
+static int prepared, in_child;
+static void on_prepare(void) { prepared++; }
+static void on_child(void) { in_child = 1; }
+
+static void test_atfork_registry_once(void **state)
+{
+    (void)state;
+    assert_ipc(ipc__atfork(on_prepare, NULL, on_child), IPC_OK);
+    assert_ipc(ipc__atfork(on_prepare, NULL, on_child), IPC_OK); /* same set: no second entry */
+    prepared = 0;
+    pid_t child = fork();
+    if (child == 0) _exit(in_child == 1 ? 0 : 1);
+    assert_int_equal(tl_wait(child, 10), 0);
+    assert_int_equal(prepared, 1);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        TL_CASE(test_sigpipe_disposition_untouched),
+        TL_CASE(test_segment_lifecycle_and_names),
+        TL_CASE(test_futex_wait_point),
+        TL_CASE(test_timespec_helper),
+        TL_CASE(test_atfork_registry_once),
+    };
+    return cmocka_run_group_tests_name("core", tests, NULL, NULL);
+}
