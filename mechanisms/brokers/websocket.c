@@ -337,6 +337,97 @@ static void quiet_lws(void)
     lws_set_log_level(v ? atoi(v) : 0, NULL);
 }
 
+/* ---- fork(): the service threads stand still ----------------------------
+ * A fork() while a service thread is inside malloc (accepting a client,
+ * queueing a frame) copies the allocator's lock held into the child, where
+ * nobody releases it — glibc's malloc protects itself with fork handlers,
+ * but GCC 12's AddressSanitizer allocator does not, and forked children then
+ * hang at their first malloc (seen in mpmc_processes under SANITIZE=address).
+ * So a fork handler parks every service thread of this process outside lws
+ * and outside malloc first: prepare raises g_parking, wakes each thread
+ * (lws_cancel_service) and waits (at most PARK_MS) until each says parked;
+ * parent and child lower it.  The child starts with no service threads. */
+#define PARK_MS 1000
+
+typedef struct ws_svc {
+    struct ws_svc      *next;
+    struct lws_context *ctx;
+    bool                parked;  /* g_park_lock */
+} ws_svc;
+
+static pthread_mutex_t g_park_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t  g_park_cond = PTHREAD_COND_INITIALIZER; /* CLOCK_REALTIME */
+static bool            g_parking;
+static ws_svc         *g_svcs;    /* this process's running service threads */
+
+static void park_prepare(void)
+{
+    pthread_mutex_lock(&g_park_lock);
+    g_parking = true;
+    for (ws_svc *v = g_svcs; v; v = v->next) lws_cancel_service(v->ctx);
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += PARK_MS / 1000;
+    for (;;) {
+        bool all = true;
+        for (ws_svc *v = g_svcs; v; v = v->next) all &= v->parked;
+        if (all || pthread_cond_timedwait(&g_park_cond, &g_park_lock, &until) == ETIMEDOUT) break;
+    }
+    /* g_park_lock stays held across fork(): the list cannot change */
+}
+
+static void park_parent(void)
+{
+    g_parking = false;
+    pthread_cond_broadcast(&g_park_cond);
+    pthread_mutex_unlock(&g_park_lock);
+}
+
+static void park_child(void)
+{
+    g_parking = false;
+    g_svcs = NULL; /* the parent's threads did not come along */
+    pthread_cond_init(&g_park_cond, NULL);
+    pthread_mutex_unlock(&g_park_lock);
+}
+
+/* One service thread's loop: lws_service until stop, standing still while a
+ * fork() is in progress. */
+static void service_loop(ws_svc *v, atomic_bool *stop)
+{
+    while (!atomic_load_explicit(stop, memory_order_relaxed)) {
+        pthread_mutex_lock(&g_park_lock);
+        if (g_parking) {
+            v->parked = true;
+            pthread_cond_broadcast(&g_park_cond);
+            while (g_parking) pthread_cond_wait(&g_park_cond, &g_park_lock);
+            v->parked = false;
+        }
+        pthread_mutex_unlock(&g_park_lock);
+        if (lws_service(v->ctx, 0) < 0) break;
+    }
+}
+
+static void svc_register(ws_svc *v, struct lws_context *ctx)
+{
+    ipc__atfork(park_prepare, park_parent, park_child); /* a no-op after the first */
+    pthread_mutex_lock(&g_park_lock);
+    *v = (ws_svc){ .ctx = ctx, .next = g_svcs };
+    g_svcs = v;
+    pthread_mutex_unlock(&g_park_lock);
+}
+
+static void svc_unregister(ws_svc *v)
+{
+    pthread_mutex_lock(&g_park_lock);
+    for (ws_svc **p = &g_svcs; *p; p = &(*p)->next)
+        if (*p == v) {
+            *p = v->next;
+            break;
+        }
+    pthread_mutex_unlock(&g_park_lock);
+}
+
 /* ---- the server (in the owner) ----------------------------------------- */
 
 typedef struct ws_conn ws_conn;
@@ -344,6 +435,7 @@ typedef struct ws_conn ws_conn;
 typedef struct ws_server {
     struct lws_context *ctx;
     ipc_helper          thread;
+    ws_svc              svc;         /* in g_svcs while the thread runs */
     atomic_bool         stop;        /* relaxed is enough: lws_cancel_service
                                         (a write to a pipe) orders it */
     pthread_mutex_t     lock;
@@ -745,8 +837,7 @@ static const struct lws_protocols server_protocols[] = {
 static void *server_main(void *arg)
 {
     ws_server *s = arg;
-    while (!atomic_load_explicit(&s->stop, memory_order_relaxed))
-        if (lws_service(s->ctx, 0) < 0) break;
+    service_loop(&s->svc, &s->stop);
     return NULL;
 }
 
@@ -761,7 +852,9 @@ static void server_free(ws_server *s)
         atomic_store_explicit(&s->stop, true, memory_order_relaxed);
         server_kick(s);
     }
+    bool ran = s->thread.pid == getpid();
     ipc__helper_stop(&s->thread, 2000, server_unstick, s);
+    if (ran) svc_unregister(&s->svc);
     if (s->ctx) lws_context_destroy(s->ctx); /* closes every connection (CLOSED requeues) */
     while (s->count) msg_put(q_pop(s));
     free(s->ring);
@@ -813,7 +906,11 @@ static int server_start(const ws_endpoint *want, size_t capacity, size_t max_msg
             else s->ep.port = port;
         }
     }
-    if (rc == IPC_OK) rc = ipc__helper_start(&s->thread, server_main, s);
+    if (rc == IPC_OK) {
+        svc_register(&s->svc, s->ctx);
+        rc = ipc__helper_start(&s->thread, server_main, s);
+        if (rc != IPC_OK) svc_unregister(&s->svc);
+    }
     if (rc != IPC_OK) {
         server_free(s);
         return rc;
@@ -828,6 +925,7 @@ typedef struct ws_client {
     struct lws_context *ctx;
     struct lws         *wsi;
     ipc_helper          thread;
+    ws_svc              svc;      /* in g_svcs while the thread runs       */
     atomic_bool         stop;     /* relaxed: lws_cancel_service orders it */
     pid_t               pid;      /* the process whose threads these are   */
     pthread_mutex_t     lock;     /* everything below                     */
@@ -979,8 +1077,7 @@ static const struct lws_protocols client_protocols[] = {
 static void *client_main(void *arg)
 {
     ws_client *c = arg;
-    while (!atomic_load_explicit(&c->stop, memory_order_relaxed))
-        if (lws_service(c->ctx, 0) < 0) break;
+    service_loop(&c->svc, &c->stop);
     return NULL;
 }
 
@@ -994,7 +1091,9 @@ static void client_free(ws_client *c)
         atomic_store_explicit(&c->stop, true, memory_order_relaxed);
         lws_cancel_service(c->ctx);
     }
+    bool ran = c->thread.pid == getpid();
     ipc__helper_stop(&c->thread, 2000, client_unstick, c);
+    if (ran) svc_unregister(&c->svc);
     if (c->ctx) lws_context_destroy(c->ctx);
     out_clear(&c->out);
     rx_free(&c->rx);
@@ -1079,7 +1178,9 @@ static int client_open(const ws_endpoint *ep, bool sub, ws_client **out)
         ci.retry_and_idle_policy = &c->retry;
         ci.pwsi = &c->wsi;
         if (!lws_client_connect_via_info(&ci) && !c->wsi) c->state = 2;
+        svc_register(&c->svc, c->ctx);
         rc = ipc__helper_start(&c->thread, client_main, c);
+        if (rc != IPC_OK) svc_unregister(&c->svc);
     }
     if (rc == IPC_OK) {
         ipc_deadline d;
