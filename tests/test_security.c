@@ -125,7 +125,14 @@ static int nobody_creator(const char *mech, int fd)
     if (ipc_attach_config(ch, &ac) != IPC_OK) return 12;
     dprintf(fd, "%s\n%s\n", ac.name ? ac.name : "", ac.endpoint ? ac.endpoint : "");
     close(fd);
-    for (;;) pause();
+    sigset_t term;
+    sigemptyset(&term);
+    sigaddset(&term, SIGTERM);
+    sigprocmask(SIG_BLOCK, &term, NULL);
+    int sig;
+    sigwait(&term, &sig); /* then free: a SysV queue has no name to sweep */
+    ipc_free(ch);
+    return 0;
 }
 
 static void test_attach_refuses_another_users_channel(void **state)
@@ -171,7 +178,7 @@ static void test_attach_refuses_another_users_channel(void **state)
         char why[256];
         snprintf(why, sizeof why, "%s", ipc_last_error());
         if (ch) ipc_free(ch);
-        kill(pid, SIGKILL);
+        kill(pid, SIGTERM);
         tl_wait(pid, 10);
         if (rc == IPC_OK) fail_msg("%s: root attached to uid %d's channel '%s%s'", m->name, NOBODY, name, ep);
         if (!strstr(why, "belongs to uid")) fail_msg("%s: refused, but not for its owner: %s", m->name, why);
