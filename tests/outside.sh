@@ -51,12 +51,12 @@ run() {  # run NAME COMMAND...: one test case
   fi
 }
 pc() { PKG_CONFIG_PATH=$P/lib/pkgconfig pkg-config "$@"; }
+# make install runs with this run's variables: `make test BUILD=... BROKERS=...` hands
+# them down through MAKEFLAGS, so it installs what was just built and tested.
 MAKE=${MAKE:-make}
-BUILDVAR=()
-[ "$OUT" != build ] && BUILDVAR=(BUILD="$OUT")
 
 t_install() {
-  "$MAKE" --no-print-directory -s "${BUILDVAR[@]}" install PREFIX="$P" >/dev/null || return 1
+  "$MAKE" --no-print-directory -s install PREFIX="$P" >/dev/null || return 1
   for f in lib/libipcplay.a lib/libipcplay.so lib/libipcplay.so.0 lib/pkgconfig/ipcplay.pc \
            include/ipcplay/ipc.h include/ipcplay/events/event.h bin/ipcbench bin/ipcviz bin/ipcplay-clean \
            share/man/man3/ipc_open.3 share/man/man7/ipcplay.7 share/ipcplay/LICENSE \
@@ -67,7 +67,7 @@ t_install() {
   ls "$P"/libexec/ipcplay/ | grep -q . || { echo "no demos in libexec/ipcplay"; return 1; }
   ls "$P"/share/ipcplay/scenarios/*.scn >/dev/null || return 1
   # DESTDIR: the same tree under the staging dir, naming the final prefix
-  "$MAKE" --no-print-directory -s "${BUILDVAR[@]}" install PREFIX=/opt/ipcplay DESTDIR="$tmp/stage" >/dev/null || return 1
+  "$MAKE" --no-print-directory -s install PREFIX=/opt/ipcplay DESTDIR="$tmp/stage" >/dev/null || return 1
   [ -e "$tmp/stage/opt/ipcplay/lib/libipcplay.so.0" ] || { echo "DESTDIR not honoured"; return 1; }
   grep -qx 'prefix=/opt/ipcplay' "$tmp/stage/opt/ipcplay/lib/pkgconfig/ipcplay.pc" || { echo "pc prefix"; return 1; }
   grep -q 'LIBDIR = "/opt/ipcplay/lib"' "$tmp/stage/opt/ipcplay/lib/python3/dist-packages/ipcplay/_installed.py" \
@@ -78,7 +78,16 @@ t_headers() {
   local n=0 h
   : > "$tmp/all.cc"
   for h in $(cd mechanisms/include/ipcplay && find . -name '*.h' | sed 's|^\./||' | sort); do
-    [ -f "$P/include/ipcplay/$h" ] || { echo "not installed: $h"; return 1; }
+    if [ ! -f "$P/include/ipcplay/$h" ]; then
+      # only the header of a broker left out of this build (BROKERS=) may be missing
+      case $h in brokers/ipc_*.h)
+        b=${h#brokers/ipc_}; b=${b%.h}
+        if ! nm -D --defined-only "$P/lib/libipcplay.so" | grep -q " ipc_${b}_"; then
+          echo "not installed: $h (broker $b not built)"; continue
+        fi ;;
+      esac
+      echo "not installed: $h"; return 1
+    fi
     cmp -s "mechanisms/include/ipcplay/$h" "$P/include/ipcplay/$h" || { echo "differs: $h"; return 1; }
     printf '#include <ipcplay/%s>\n' "$h" > "$tmp/h.c"
     cc -std=c11 -Wall -Wextra -Werror $(pc --cflags ipcplay) -fsyntax-only "$tmp/h.c" || { echo "C: $h"; return 1; }
