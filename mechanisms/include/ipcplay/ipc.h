@@ -15,11 +15,14 @@
  *     IPC_E* code on failure.  Nothing here aborts or prints.
  *   - On failure, ipc_last_error() describes what happened in this thread
  *     (e.g. which system call failed, or the list of known mechanisms), and
- *     for IPC_ESYS errno is left as the failing system call set it.
+ *     for IPC_ESYS errno is left as the failing system call set it (kept in
+ *     a thread-local beside the message, so the library's own clean-up on
+ *     the error path cannot change it).
  *   - Timeouts follow Python's queue module: -1 blocks, 0 never waits
  *     (put_nowait/get_nowait), >0 waits at most that many milliseconds,
  *     measured against CLOCK_MONOTONIC; a signal (EINTR) does not restart
- *     the clock.
+ *     the clock.  Any other negative value (-2, INT_MIN: a computed timeout
+ *     gone negative) is a mistake and answers IPC_EINVAL; it never blocks.
  *   - A message that cannot be delivered is never lost silently: either the
  *     call succeeds or it fails and the message is still where it was
  *     (the caller's buffer on send, the channel on receive).
@@ -148,8 +151,13 @@ enum ipc_caps {
 typedef struct ipc_channel ipc_channel;
 
 /* Open a channel of the named mechanism.  cfg may be NULL (all defaults).
+ * The config is checked against the mechanism's caps, the same way for
+ * every mechanism: unknown flag bits, order IPC_LIFO without IPC_CAP_LIFO,
+ * IPC_PRIORITY without IPC_CAP_PRIORITY, and a name or endpoint without
+ * IPC_CAP_UNRELATED are IPC_EINVAL (the message names the cap); IPC_FIFO
+ * (0) means "the mechanism's own order".
  * RETURNS 0 and *out, or IPC_ENOMECH, IPC_EINVAL (e.g. max_msg above the
- * mechanism's limit, a bad name, wait not an enum ipc_wait, spin_ns < 0 or
+ * mechanism's limit, a bad name, a field the caps rule out (above), wait not an enum ipc_wait, spin_ns < 0 or
  * > 1 s), IPC_ENOTSUP (IPC_ATTACH or IPC_ATTACHABLE on a mechanism without
  * IPC_CAP_UNRELATED; a wait strategy not in the mechanism's waits), IPC_ECLOSED (IPC_ATTACH to a
  * channel whose owner has shut it down or gone), IPC_ESYS.  On failure *out
@@ -178,8 +186,11 @@ int  ipc_recv(ipc_channel *ch, void *buf, size_t cap, size_t *len, int *prio, in
  * and then IPC_ECLOSED instead of blocking, and callers blocked on the channel
  * wake.  Across processes this holds wherever the mechanism can signal it
  * (IPC_CAP_CLOSE_WAKES); elsewhere blocked peers notice at their next call or
- * deadline.  It replaces the "one sentinel per consumer" idiom.  Idempotent.
- * RETURNS 0 or IPC_EINVAL. */
+ * deadline.  It replaces the "one sentinel per consumer" idiom.  Idempotent
+ * once it has succeeded.  RETURNS 0, IPC_EINVAL (not an open channel), or
+ * the mechanism's failure to signal the shutdown (IPC_ESYS, or IPC_ECLOSED /
+ * IPC_EFULL from a broker that cannot be reached): then the handle is left
+ * open, exactly as before the call, and ipc_close may be called again. */
 int  ipc_close(ipc_channel *ch);
 
 /* Release this process's handle.  It does not shut the channel down for the
