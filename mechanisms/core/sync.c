@@ -93,17 +93,24 @@ int ipc__lock_brief(pthread_mutex_t *m, const ipc_deadline *d, bool *holder_died
     return ipc__lock(m, ipc__deadline_is_nowait(d) ? &ipc__forever : d, holder_died);
 }
 
-int ipc__cond_wait(pthread_cond_t *c, pthread_mutex_t *m, const ipc_deadline *d, bool *holder_died)
+int ipc__monitor_spin(pthread_mutex_t *m, const ipc_deadline *d, bool *holder_died)
 {
-    if (ipc__deadline_is_nowait(d)) return 1;
     switch (ipc__spin_next(d)) { /* the monitor kind of waiting (core/wait.c) */
     case IPC__SPIN_TIMEOUT: return 1;
     case IPC__SPIN_ROUND: /* let the peer in, pause, and report "woken": the caller re-checks */
         pthread_mutex_unlock(m);
         ipc__spin_pause(d);
         return ipc__lock(m, &ipc__forever, holder_died); /* 0 held, or IPC_ESYS not held */
-    default: break;
+    default:
+        return IPC__MONITOR_SLEEP;
     }
+}
+
+int ipc__cond_wait(pthread_cond_t *c, pthread_mutex_t *m, const ipc_deadline *d, bool *holder_died)
+{
+    if (ipc__deadline_is_nowait(d)) return 1;
+    int spun = ipc__monitor_spin(m, d, holder_died);
+    if (spun != IPC__MONITOR_SLEEP) return spun;
     int err = ipc__deadline_blocks_forever(d) ? pthread_cond_wait(c, m)
                                               : pthread_cond_timedwait(c, m, &d->when);
     if (err == EOWNERDEAD) return owner_died(m, holder_died); /* 0, or an error with m released */

@@ -45,6 +45,14 @@ int  ipc__lock_brief(pthread_mutex_t *m, const ipc_deadline *d, bool *holder_die
  * consistent and *holder_died set.  A negative IPC_E* return means m could
  * not be made consistent and is NOT held: return at once without unlocking. */
 int  ipc__cond_wait(pthread_cond_t *c, pthread_mutex_t *m, const ipc_deadline *d, bool *holder_died);
+/* A monitor's wait under SPIN or ADAPTIVE (core/wait.c), m held: before it
+ * sleeps, a monitor calls this.  Returns IPC__MONITOR_SLEEP (sleep now, m
+ * still held: BLOCK, or ADAPTIVE's budget is spent), 1 (the deadline passed
+ * while spinning, m held), 0 (one spin round: m was released, the peer could
+ * get in, and m is held again; the caller re-checks its condition), or a
+ * negative IPC_E* with m NOT held (as ipc__cond_wait). */
+#define IPC__MONITOR_SLEEP 2
+int  ipc__monitor_spin(pthread_mutex_t *m, const ipc_deadline *d, bool *holder_died);
 
 /* size bytes of zeroed MAP_SHARED|MAP_ANONYMOUS memory, inherited by fork().
  * NULL (with ipc__fail) on error. */

@@ -141,16 +141,13 @@ static int sleep_on(ipc_channel *ch, procq_shared *q, waitpoint *wp, const ipc_d
 {
     if (ipc__deadline_is_nowait(d) || ipc__deadline_passed(d)) return 1;
     ipc__blocked(ch, kind);
-    switch (ipc__spin_next(d)) { /* SPIN/ADAPTIVE: a monitor's spin round (core/wait.c) */
-    case IPC__SPIN_TIMEOUT: return 1;
-    case IPC__SPIN_ROUND: {   /* let the peer in, pause, and look again */
-        pthread_mutex_unlock(&q->lock);
-        ipc__spin_pause(d);
-        int l = lock(q, &ipc__forever);
-        return l < 0 ? l : 0;
+    bool died = false;
+    int spun = ipc__monitor_spin(&q->lock, d, &died); /* SPIN/ADAPTIVE: a round first */
+    if (spun == 0 && died) { /* retaken from a dead holder: as lock() does */
+        ipc__futex_wake_always(&q->not_empty, true);
+        ipc__futex_wake_always(&q->not_full, true);
     }
-    default: break;
-    }
+    if (spun != IPC__MONITOR_SLEEP) return spun;
     uint32_t seq = ipc__futex_prepare(wp); /* under the lock: see wake() */
     pthread_mutex_unlock(&q->lock);
 
