@@ -27,6 +27,7 @@
 #include "brokers/ipc_zmq.h"
 
 #include <fcntl.h>
+#include <poll.h>
 #include <sched.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -133,8 +134,11 @@ typedef struct plan {
 
 static size_t msg_len(uint32_t i) { return 1 + (i * 37) % 1500; }
 
-/* Exit codes say where it went wrong. */
-static int consumer(const plan *p, int endpoint_fd)
+/* Exit codes say where it went wrong.  done_fd: the producer writes one
+ * byte there once every send has returned; the consumer (the owner) keeps
+ * the channel until then, so a send whose acknowledgement is still on its
+ * way (websocket: the server's reply) is not cut off by the owner's free. */
+static int consumer(const plan *p, int endpoint_fd, int done_fd)
 {
     if (!enter(ns_b)) return 20;
     ipc_channel *ch = NULL;
@@ -159,12 +163,15 @@ static int consumer(const plan *p, int endpoint_fd)
             rc = 24;
         }
     }
+    struct pollfd wait_done = { .fd = done_fd, .events = POLLIN };
+    char byte;
+    if (rc == 0 && (poll(&wait_done, 1, 30000) != 1 || read(done_fd, &byte, 1) != 1)) rc = 26;
     ipc_free(ch);
     if (p->stop && p->stop(srv) != IPC_OK) rc = rc ? rc : 25;
     return rc;
 }
 
-static int producer(const plan *p, int endpoint_fd)
+static int producer(const plan *p, int endpoint_fd, int done_fd)
 {
     if (!enter(ns_a)) return 30;
     char endpoint[256];
@@ -186,6 +193,7 @@ static int producer(const plan *p, int endpoint_fd)
             rc = 33;
         }
     }
+    if (rc == 0 && write(done_fd, "d", 1) != 1) rc = 34;
     ipc_free(ch); /* zmq: flushes what is still queued */
     return rc;
 }
@@ -202,22 +210,28 @@ static void cross(const plan *p)
         skip();
         return;
     }
-    int fds[2];
+    int fds[2], done[2];
     assert_int_equal(pipe(fds), 0);
-    /* Each side closes the end it does not use, so the producer sees EOF
-     * if the consumer dies before it could publish its endpoint. */
+    assert_int_equal(pipe(done), 0);
+    /* Each side closes the ends it does not use, so the producer sees EOF
+     * if the consumer dies before it could publish its endpoint, and the
+     * consumer sees EOF (not "done") if the producer dies. */
     pid_t cons = tl_fork(120);
     if (cons == 0) {
         close(fds[0]);
-        _exit(consumer(p, fds[1]));
+        close(done[1]);
+        _exit(consumer(p, fds[1], done[0]));
     }
     pid_t prod = tl_fork(120);
     if (prod == 0) {
         close(fds[1]);
-        _exit(producer(p, fds[0]));
+        close(done[0]);
+        _exit(producer(p, fds[0], done[1]));
     }
     close(fds[0]);
     close(fds[1]);
+    close(done[0]);
+    close(done[1]);
     int pst = tl_wait(prod, 120), cst = tl_wait(cons, 120);
     if (pst || cst) fail_msg("%s across hosts: producer exited %d, consumer %d", p->mech, pst, cst);
 }
