@@ -115,6 +115,14 @@ enum { NOBODY = 65534 };
  * config (name\nendpoint\n) to fd, and wait to be killed. */
 static int nobody_creator(const char *mech, int fd)
 {
+    /* SIGTERM blocked before the parent can learn anything: it sends the
+     * signal as soon as it has read the config, and a SIGTERM arriving
+     * before the block killed the creator before its ipc_free (the names it
+     * made were left behind, a SysV queue for good). */
+    sigset_t term;
+    sigemptyset(&term);
+    sigaddset(&term, SIGTERM);
+    sigprocmask(SIG_BLOCK, &term, NULL);
     if (setgid(NOBODY) < 0 || setuid(NOBODY) < 0) return 10;
     ipc_channel *ch = NULL;
     if (ipc_open(mech, &(ipc_config){ .flags = IPC_ATTACHABLE }, &ch) != IPC_OK) {
@@ -125,10 +133,6 @@ static int nobody_creator(const char *mech, int fd)
     if (ipc_attach_config(ch, &ac) != IPC_OK) return 12;
     dprintf(fd, "%s\n%s\n", ac.name ? ac.name : "", ac.endpoint ? ac.endpoint : "");
     close(fd);
-    sigset_t term;
-    sigemptyset(&term);
-    sigaddset(&term, SIGTERM);
-    sigprocmask(SIG_BLOCK, &term, NULL);
     int sig;
     sigwait(&term, &sig); /* then free: a SysV queue has no name to sweep */
     ipc_free(ch);
