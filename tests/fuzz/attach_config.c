@@ -32,9 +32,20 @@ static ipc_channel *real[NMECH];
 
 static char dir[] = "/tmp/ipcplay-fuzz.XXXXXX";
 
+/* At exit (libFuzzer returns from main when its time or run budget is
+ * spent): free the channels setup made, so their names — a SysV queue
+ * above all, which no stale sweep can recognise — and temp dirs go with
+ * them.  test_zz_leftovers found the queue after every make test. */
+static void teardown(void)
+{
+    for (int i = 0; i < NMECH; i++) ipc_free(real[i]);
+    rmdir(dir);
+}
+
 static void setup(void)
 {
     if (!mkdtemp(dir)) abort();
+    atexit(teardown);
     setenv("IPCPLAY_NAME_PREFIX", "ipcfuzz", 1);
     for (int i = 0; i < NMECH; i++) {
         ipc_config cfg = { .flags = IPC_ATTACHABLE, .capacity = 4, .max_msg = 64 };
