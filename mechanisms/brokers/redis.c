@@ -76,6 +76,7 @@
  */
 #define _GNU_SOURCE
 #include "brokers/ipc_redis.h"
+#include "brokers/redis_reply.h"
 #include "../ipc_internal.h"
 
 
@@ -861,6 +862,66 @@ static int closed_or_gone(long long code, const redis_channel *r)
     return ipc__fail(IPC_ECLOSED, "redis: channel '%s' is closed", r->key[K_QUEUE]);
 }
 
+/* ---- reading the scripts' replies (redis_reply.h) ---------------------- */
+
+static bool is_int(const redisReply *e) { return e->type == REDIS_REPLY_INTEGER; }
+
+long long ipc__redis_pop_reply(const redisReply *rep, void *buf, size_t cap, size_t *len, int *prio, long long *arg)
+{
+    *arg = -1;
+    if (rep->type != REDIS_REPLY_ARRAY || rep->elements < 1 || !is_int(rep->element[0])) return IPC_REPLY_BAD;
+    long long code = rep->element[0]->integer;
+    if (rep->elements >= 2) {
+        if (!is_int(rep->element[1])) return IPC_REPLY_BAD;
+        *arg = rep->element[1]->integer;
+    }
+    if (code != 0) return code;
+    const redisReply *m = rep->elements == 3 ? rep->element[2] : NULL;
+    if (!m || m->type != REDIS_REPLY_STRING || m->len > cap || *arg < INT_MIN || *arg > INT_MAX) return IPC_REPLY_BAD;
+    *len = m->len;
+    *prio = (int)*arg;
+    if (m->len) memcpy(buf, m->str, m->len);
+    return 0;
+}
+
+size_t ipc__redis_popn_reply(const redisReply *rep, void *buf, size_t each, size_t *lens, size_t first, size_t max)
+{
+    size_t n = first;
+    if (rep->type == REDIS_REPLY_ARRAY)
+        for (size_t i = 1; i < rep->elements && n < max; i++) {
+            const redisReply *m = rep->element[i];
+            if (m->type != REDIS_REPLY_STRING || m->len > each) break;
+            lens[n] = m->len;
+            if (m->len) memcpy((unsigned char *)buf + n * each, m->str, m->len);
+            n++;
+        }
+    return n;
+}
+
+/* A decimal in [lo, hi], all of the string. */
+static int reply_number(const redisReply *e, unsigned long long lo, unsigned long long hi, unsigned long long *out)
+{
+    if (e->type != REDIS_REPLY_STRING || e->len == 0 || e->len > 20 || e->str[0] < '0' || e->str[0] > '9') return -1;
+    char *end;
+    errno = 0;
+    unsigned long long v = strtoull(e->str, &end, 10);
+    if (errno || end != e->str + e->len || v < lo || v > hi) return -1;
+    *out = v;
+    return 0;
+}
+
+int ipc__redis_meta_reply(const redisReply *rep, int *order, size_t *capacity, size_t *max_msg)
+{
+    unsigned long long o, c, m;
+    if (rep->type != REDIS_REPLY_ARRAY || rep->elements != 3 || reply_number(rep->element[0], 0, IPC_PRIORITY, &o)
+        || reply_number(rep->element[1], 0, SIZE_MAX, &c) || reply_number(rep->element[2], 1, SIZE_MAX, &m))
+        return -1;
+    *order = (int)o;
+    *capacity = (size_t)c;
+    *max_msg = (size_t)m;
+    return 0;
+}
+
 /* ---- the channel ops --------------------------------------------------- */
 
 /* Send now or when due_ms (a decimal string, or NULL) comes. */
@@ -915,16 +976,15 @@ static int rd_recv(ipc_channel *ch, void *buf, size_t cap, size_t *len, int *pri
     for (;;) {
         redisReply *rep;
         if ((rc = run_script(r, c, S_POP, 1, extra, extra_len, wait, &rep)) != IPC_OK) break;
-        redisReply **e = rep->element;
-        long long code = rep->type == REDIS_REPLY_ARRAY && rep->elements >= 1 ? e[0]->integer : -9;
-        long long arg = rep->type == REDIS_REPLY_ARRAY && rep->elements >= 2 ? e[1]->integer : -1;
-        if (code == 0 && rep->elements == 3 && e[2]->type == REDIS_REPLY_STRING) {
-            *len = e[2]->len;
-            *prio = (int)arg;
-            if (e[2]->len) memcpy(buf, e[2]->str, e[2]->len);
-        }
+        long long arg;
+        long long code = ipc__redis_pop_reply(rep, buf, cap, len, prio, &arg);
         freeReplyObject(rep);
         if (code == 0) break;
+        if (code == IPC_REPLY_BAD) {
+            errno = EPROTO;
+            rc = ipc__fail(IPC_ESYS, "redis: malformed reply to a receive on '%s'", r->key[K_QUEUE]);
+            break;
+        }
         if (code == IPC_EMSGSIZE) {
             *len = (size_t)arg;
             rc = ipc__fail(IPC_EMSGSIZE, "redis: message of %lld bytes does not fit a %zu-byte buffer", arg, cap);
@@ -1065,14 +1125,10 @@ static int attach(redis_channel *r, redisContext *c)
     redisReply *rep = redisCommandArgv(c, 5, argv, len);
     int rc = reply_check(c, rep, "HMGET");
     if (rc == IPC_OK) {
-        if (rep->type != REDIS_REPLY_ARRAY || rep->elements != 3 || rep->element[0]->type != REDIS_REPLY_STRING)
+        if (ipc__redis_meta_reply(rep, &r->order, &r->base.capacity, &r->base.max_msg) != 0)
             rc = ipc__fail(IPC_EINVAL, "redis: no channel named '%s' at %s", r->key[K_QUEUE], shown(r->endpoint));
-        else {
-            r->order = atoi(rep->element[0]->str);
-            r->base.capacity = strtoull(rep->element[1]->str ? rep->element[1]->str : "0", NULL, 10);
-            r->base.max_msg = strtoull(rep->element[2]->str ? rep->element[2]->str : "0", NULL, 10);
+        else
             set_args(r);
-        }
     }
     if (rep) freeReplyObject(rep);
     return rc;
@@ -1269,14 +1325,7 @@ int ipc_redis_recv_batch(ipc_channel *ch, void *buf, size_t each, size_t *lens, 
     redisReply *rep;
     if (conn_get(r, &c) != IPC_OK) return 1; /* the first one is ours already */
     if (run_script_many(r, c, S_POPN, 2, extra, extra_len, &rep) == IPC_OK) {
-        if (rep->type == REDIS_REPLY_ARRAY)
-            for (size_t i = 1; i < rep->elements && n < max; i++) {
-                const redisReply *m = rep->element[i];
-                if (m->type != REDIS_REPLY_STRING || m->len > each) break;
-                lens[n] = m->len;
-                if (m->len) memcpy((unsigned char *)buf + n * each, m->str, m->len);
-                n++;
-            }
+        n = ipc__redis_popn_reply(rep, buf, each, lens, n, max);
         freeReplyObject(rep);
     }
     conn_put(r, c);
