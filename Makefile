@@ -225,7 +225,7 @@ FUZZ_RUNS ?= 10000000
 FUZZ_SRC  := $(filter-out $(foreach b,$(BROKERS_OFF),tests/fuzz/$(b)_%.c),$(sort $(wildcard tests/fuzz/*.c)))
 FUZZ_BIN  := $(if $(FUZZ_CC),$(FUZZ_SRC:tests/fuzz/%.c=$(FUZZ_OUT)/%))
 FUZZ_SAN  := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
-FUZZ_CFLAGS := -std=c11 -O1 -g -Wall -Wextra -pthread -MMD -MP $(INCLUDES) $(FUZZ_SAN) \
+FUZZ_CFLAGS := -std=c11 -O1 -g -Wall -Wextra -pthread -MMD -MP $(INCLUDES) $(FUZZ_SAN) $(BROKER_DEFS) \
                $(call pkgcflags,$(PKGS_LIB))
 FUZZ_LIB  := $(FUZZ_OUT)/libipcplay.a
 

@@ -17,6 +17,37 @@
 #include <string.h>
 #include <unistd.h>
 
+/* A target named <broker>_* is not built when that broker is left out
+ * (make BROKERS=...): the Makefile filters it the same way. */
+static bool broker_left_out(const char *target)
+{
+    static const struct { const char *prefix; bool on; } brokers[] = {
+#ifdef IPC_WITH_ZMQ
+        { "zmq_", true },
+#else
+        { "zmq_", false },
+#endif
+#ifdef IPC_WITH_REDIS
+        { "redis_", true },
+#else
+        { "redis_", false },
+#endif
+#ifdef IPC_WITH_WEBSOCKET
+        { "websocket_", true },
+#else
+        { "websocket_", false },
+#endif
+#ifdef IPC_WITH_AMQP
+        { "amqp_", true },
+#else
+        { "amqp_", false },
+#endif
+    };
+    for (size_t i = 0; i < sizeof brokers / sizeof brokers[0]; i++)
+        if (strncmp(target, brokers[i].prefix, strlen(brokers[i].prefix)) == 0) return !brokers[i].on;
+    return false;
+}
+
 static void test_every_fuzz_target_survives_a_short_run(void **state)
 {
     (void)state;
@@ -33,7 +64,10 @@ static void test_every_fuzz_target_survives_a_short_run(void **state)
         snprintf(target, sizeof target, "%.*s", (int)(n - 2), e->d_name);
         snprintf(bin, sizeof bin, "%s/%s", dir, target);
         snprintf(corpus, sizeof corpus, "tests/fuzz/%s/corpus", target);
-        if (access(bin, X_OK) != 0) { missing++; continue; }
+        if (access(bin, X_OK) != 0) {
+            if (!broker_left_out(target)) missing++;
+            continue;
+        }
         tl_tempdir(work, sizeof work, "fuzz");
         snprintf(log, sizeof log, "%s/log", work);
         pid_t pid = tl_fork(60);

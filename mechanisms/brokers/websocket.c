@@ -103,6 +103,7 @@
  */
 #define _GNU_SOURCE
 #include "brokers/ipc_websocket.h"
+#include "brokers/websocket_proto.h"
 #include "../ipc_internal.h"
 
 #include <libwebsockets.h>
@@ -120,7 +121,7 @@
 #define EP_MAX         512
 #define HOST_MAX       256
 #define PATH_MAX_WS    256
-#define TOPIC_MAX      128
+#define TOPIC_MAX      IPC_WS_TOPIC_MAX
 #define CTRL_MAX       (TOPIC_MAX + 32) /* longest text frame accepted            */
 #define CHUNK          (64 * 1024)      /* bytes written per writable callback     */
 #define OUT_MAX        1024             /* frames queued for one client: then drop */
@@ -279,6 +280,82 @@ static void rx_free(ws_rx *rx)
 {
     free(rx->buf);
     *rx = (ws_rx){ 0 };
+}
+
+/* ---- the text lines (websocket_proto.h) ---------------------------------- */
+
+/* "<word>" exactly, or "<word> <arg>" with *arg the rest (word given with its space). */
+static bool is_word(const char *t, const char *word) { return strcmp(t, word) == 0; }
+static bool has_arg(const char *t, const char *word, const char **arg)
+{
+    size_t n = strlen(word);
+    if (strncmp(t, word, n) != 0) return false;
+    *arg = t + n;
+    return true;
+}
+
+/* Decimal digits only, up to the end or a space (*next after it). */
+static bool number(const char *s, unsigned long long *v, const char **next)
+{
+    unsigned long long x = 0;
+    const char *p = s;
+    for (; *p >= '0' && *p <= '9'; p++) {
+        unsigned d = (unsigned)(*p - '0');
+        if (x > (ULLONG_MAX - d) / 10) return false;
+        x = x * 10 + d;
+    }
+    if (p == s || (*p && *p != ' ')) return false;
+    *v = x;
+    if (next) *next = *p ? p + 1 : p;
+    else if (*p) return false;
+    return true;
+}
+
+static bool topic(const char *s, ipc_ws_parsed *out)
+{
+    if (strlen(s) >= IPC_WS_TOPIC_MAX) return false;
+    out->topic = s;
+    return true;
+}
+
+int ipc__ws_request_line(const char *t, ipc_ws_parsed *out)
+{
+    const char *arg;
+    *out = (ipc_ws_parsed){ 0 };
+    if (has_arg(t, "pull ", &arg)) return number(arg, &out->a, NULL) ? IPC_WS_PULL : IPC_WS_BAD;
+    if (is_word(t, "cancel-pull")) return IPC_WS_CANCEL_PULL;
+    if (is_word(t, "got")) return IPC_WS_GOT;
+    if (is_word(t, "cancel-send")) return IPC_WS_CANCEL_SEND;
+    if (is_word(t, "close")) return IPC_WS_CLOSE;
+    if (has_arg(t, "sub ", &arg)) return topic(arg, out) ? IPC_WS_SUB : IPC_WS_BAD;
+    if (has_arg(t, "pub ", &arg)) return topic(arg, out) ? IPC_WS_PUB : IPC_WS_BAD;
+    return IPC_WS_BAD;
+}
+
+int ipc__ws_reply_line(const char *t, ipc_ws_parsed *out)
+{
+    const char *arg;
+    *out = (ipc_ws_parsed){ 0 };
+    if (has_arg(t, "hello ", &arg)) {
+        unsigned long long closed;
+        if (!number(arg, &out->a, &arg) || !*arg || !number(arg, &out->b, &arg) || !*arg
+            || !number(arg, &closed, NULL) || closed > 1 || out->a == 0 || out->a > SIZE_MAX || out->b > SIZE_MAX)
+            return IPC_WS_BAD;
+        out->closed = closed == 1;
+        return IPC_WS_HELLO;
+    }
+    if (is_word(t, "s ok")) return IPC_WS_S_OK;
+    if (is_word(t, "s closed")) return IPC_WS_S_CLOSED;
+    if (is_word(t, "s cancelled")) return IPC_WS_S_CANCELLED;
+    if (is_word(t, "s wait")) return IPC_WS_S_WAIT;
+    if (is_word(t, "r wait")) return IPC_WS_R_WAIT;
+    if (has_arg(t, "r toobig ", &arg)) return number(arg, &out->a, NULL) && out->a <= SIZE_MAX ? IPC_WS_R_TOOBIG : IPC_WS_BAD;
+    if (is_word(t, "r closed")) return IPC_WS_R_CLOSED;
+    if (is_word(t, "r cancelled")) return IPC_WS_R_CANCELLED;
+    if (is_word(t, "c ok")) return IPC_WS_C_OK;
+    if (is_word(t, "sub ok")) return IPC_WS_SUB_OK;
+    if (has_arg(t, "p ", &arg)) return number(arg, &out->a, NULL) && out->a <= LONG_MAX ? IPC_WS_P : IPC_WS_BAD;
+    return IPC_WS_BAD;
 }
 
 /* ---- endpoints: ws://host:port/path[?ping=N&hangup=M] -------------------- */
@@ -651,48 +728,56 @@ static int handle_binary(ws_server *s, ws_conn *c)
 
 static int handle_text(ws_server *s, ws_conn *c)
 {
-    const char *t = (const char *)c->rx.buf;
-    char *end;
-    if (strncmp(t, "pull ", 5) == 0) {
-        unsigned long long cap = strtoull(t + 5, &end, 10);
-        if (c->pull_parked || c->inflight || c->sub || *end) goto bad;
-        c->pull_cap = cap;
+    ipc_ws_parsed p;
+    switch (ipc__ws_request_line((const char *)c->rx.buf, &p)) {
+    case IPC_WS_PULL:
+        if (c->pull_parked || c->inflight || c->sub) goto bad;
+        c->pull_cap = p.a;
         c->pull_parked = true;
         s->parked_pulls++;
         try_pull(s, c);
         if (c->pull_parked) reply(s, c, "r wait");
-    } else if (strcmp(t, "cancel-pull") == 0) {
+        break;
+    case IPC_WS_CANCEL_PULL:
         if (c->pull_parked) {
             c->pull_parked = false;
             s->parked_pulls--;
         }
         reply(s, c, "r cancelled");
-    } else if (strcmp(t, "got") == 0) {
+        break;
+    case IPC_WS_GOT:
         if (!c->inflight) goto bad;
         msg_put(c->inflight);
         c->inflight = NULL;
         s->inflight--;
         pthread_cond_broadcast(&s->changed);
         dispatch(s); /* room for a parked send */
-    } else if (strcmp(t, "cancel-send") == 0) {
+        break;
+    case IPC_WS_CANCEL_SEND:
         if (c->send_parked) {
             msg_put(c->send_parked);
             c->send_parked = NULL;
             s->parked_sends--;
         }
         reply(s, c, "s cancelled");
-    } else if (strcmp(t, "close") == 0) {
+        break;
+    case IPC_WS_CLOSE:
         server_close_locked(s);
         dispatch(s);
         reply(s, c, "c ok");
-    } else if (strncmp(t, "sub ", 4) == 0 && strlen(t + 4) < TOPIC_MAX && !c->pull_parked && !c->inflight) {
-        strcpy(c->topic, t + 4);
+        break;
+    case IPC_WS_SUB:
+        if (c->pull_parked || c->inflight) goto bad;
+        strcpy(c->topic, p.topic);
         c->sub = true;
         reply(s, c, "sub ok");
-    } else if (strncmp(t, "pub ", 4) == 0 && strlen(t + 4) < TOPIC_MAX && !c->pub_next) {
-        strcpy(c->pub_topic, t + 4);
+        break;
+    case IPC_WS_PUB:
+        if (c->pub_next) goto bad;
+        strcpy(c->pub_topic, p.topic);
         c->pub_next = true;
-    } else {
+        break;
+    default:
         goto bad;
     }
     return 0;
@@ -964,28 +1049,30 @@ static void client_gone(ws_client *c, const char *why)
 
 static void client_text(ws_client *c, const char *t)
 {
-    if (strncmp(t, "hello ", 6) == 0) {
-        unsigned long long mm, cap;
-        int closed;
-        if (sscanf(t + 6, "%llu %llu %d", &mm, &cap, &closed) == 3) {
-            c->max_msg = (size_t)mm;
-            c->capacity = (size_t)cap;
-            c->closed_at_hello = closed != 0;
-            c->hello = true;
-        }
-    } else if (strcmp(t, "s ok") == 0) c->s_reply = IPC_OK + 1;
-    else if (strcmp(t, "s closed") == 0) c->s_reply = IPC_ECLOSED;
-    else if (strcmp(t, "s cancelled") == 0) c->s_cancelled = true;
-    else if (strcmp(t, "s wait") == 0) c->s_parked = true;
-    else if (strcmp(t, "r wait") == 0) c->r_parked = true;
-    else if (strncmp(t, "r toobig ", 9) == 0) {
-        c->r_size = (size_t)strtoull(t + 9, NULL, 10);
+    ipc_ws_parsed p;
+    switch (ipc__ws_reply_line(t, &p)) {
+    case IPC_WS_HELLO:
+        c->max_msg = (size_t)p.a;
+        c->capacity = (size_t)p.b;
+        c->closed_at_hello = p.closed;
+        c->hello = true;
+        break;
+    case IPC_WS_S_OK: c->s_reply = IPC_OK + 1; break;
+    case IPC_WS_S_CLOSED: c->s_reply = IPC_ECLOSED; break;
+    case IPC_WS_S_CANCELLED: c->s_cancelled = true; break;
+    case IPC_WS_S_WAIT: c->s_parked = true; break;
+    case IPC_WS_R_WAIT: c->r_parked = true; break;
+    case IPC_WS_R_TOOBIG:
+        c->r_size = (size_t)p.a;
         c->r_reply = IPC_EMSGSIZE;
-    } else if (strcmp(t, "r closed") == 0) c->r_reply = IPC_ECLOSED;
-    else if (strcmp(t, "r cancelled") == 0) c->r_cancelled = true;
-    else if (strcmp(t, "c ok") == 0) c->c_ok = true;
-    else if (strcmp(t, "sub ok") == 0) c->sub_ok = true;
-    else if (strncmp(t, "p ", 2) == 0) c->p_reply = strtol(t + 2, NULL, 10);
+        break;
+    case IPC_WS_R_CLOSED: c->r_reply = IPC_ECLOSED; break;
+    case IPC_WS_R_CANCELLED: c->r_cancelled = true; break;
+    case IPC_WS_C_OK: c->c_ok = true; break;
+    case IPC_WS_SUB_OK: c->sub_ok = true; break;
+    case IPC_WS_P: c->p_reply = (long)p.a; break;
+    default: break; /* not ours: ignored */
+    }
     pthread_cond_broadcast(&c->changed);
 }
 
@@ -1031,6 +1118,8 @@ static int client_cb(struct lws *wsi, enum lws_callback_reasons reason, void *us
                         c->paused = true;
                     }
                 }
+            } else if (c->r_data) {
+                rc = -1; /* a message nobody pulled: not an ipcplay server */
             } else {
                 c->r_data = msg_new(c->rx.buf, c->rx.len);
                 if (!c->r_data || !out_text(&c->out, "got")) rc = -1;
@@ -1271,7 +1360,13 @@ static int client_recv(ws_client *c, ipc_channel *ch, void *buf, size_t cap, siz
          * right after this call must not make the server requeue (and so
          * duplicate) the message it has just delivered. */
         while (c->r_reply == 1 && c->got_unsent && c->state != 2) client_wait(c, &ipc__forever);
-        if (c->r_reply == 1) {
+        if (c->r_reply == 1 && c->r_data->len > cap) {
+            /* the server must answer "r toobig" instead: never trust it */
+            errno = EPROTO;
+            rc = ipc__fail(IPC_ESYS, "websocket: the server sent %zu bytes for a %zu-byte pull", c->r_data->len, cap);
+            msg_put(c->r_data);
+            c->r_data = NULL;
+        } else if (c->r_reply == 1) {
             *len = c->r_data->len;
             if (*len) memcpy(buf, c->r_data->data, *len);
             msg_put(c->r_data);
