@@ -45,28 +45,30 @@
  * Timeouts: FUTEX_WAIT_BITSET takes an ABSOLUTE CLOCK_MONOTONIC time, so
  * the call's deadline is passed as is and a signal (EINTR) cannot restart
  * the clock.
+ *
+ * From the core: the futex calls are core/futex.h's word calls (the word is
+ * its own futex word, so not its wait point); the shared page is a
+ * core/segment.h segment — anonymous for ipc_event_open, named for
+ * ipc_event_open_named (exclusive create, O_CLOEXEC, the object-name rule
+ * "word" or "/word", an attacher waits for the ready magic and checks the
+ * owner, only the creating process unlinks).
  */
 #define _GNU_SOURCE
-#include "core/stale.h" /* ipc__check_owner */
 #include "events/event.h"
-#include "../ipc_internal.h"
+#include "../ipc_internal.h" /* core/segment.h, core/futex.h */
 
 #include <fcntl.h>
 #include <limits.h>
-#include <linux/futex.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
-#include <sys/mman.h>
-#include <sys/stat.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 #define FLAG        1u
 #define EVENT_MAGIC 0x45564E54u /* "EVNT": written last by the creator */
-#define NAME_LEN    256
 
 typedef struct event_shared {
     _Atomic uint32_t word;    /* flag + generation: the futex word          */
@@ -77,24 +79,20 @@ typedef struct event_shared {
 } event_shared;
 
 struct ipc_event_obj {
-    event_shared *sh;
+    ipc_segment   seg;       /* core/segment.h: anonymous, or named (creator unlinks) */
+    event_shared *sh;        /* seg.addr                                    */
     int           mirror_fd; /* eventfd readable while set; -1 if named    */
-    pid_t         owner;     /* named: the creating process, which unlinks  */
-    char          name[NAME_LEN]; /* "" for a private event                 */
 };
-
-/* glibc has no futex() wrapper. */
-static long futex(_Atomic uint32_t *word, int op, uint32_t val, const struct timespec *abs)
-{
-    return syscall(SYS_futex, (uint32_t *)word, op, val, abs, NULL, FUTEX_BITSET_MATCH_ANY);
-}
 
 /* ---- open and free ----------------------------------------------------- */
 
-static int init_shared(event_shared *sh)
+/* Fill in a new segment's lock, then mark it ready (core/segment.h: the
+ * magic, RELEASE, last).  The word starts zeroed: flag clear, generation 0. */
+static int init_shared(ipc_event_obj *ev)
 {
-    int rc = ipc__shared_mutex_init(&sh->lock);
-    if (rc == IPC_OK) atomic_store_explicit(&sh->magic, EVENT_MAGIC, memory_order_release);
+    ev->sh = ev->seg.addr;
+    int rc = ipc__shared_mutex_init(&ev->sh->lock);
+    if (rc == IPC_OK) ipc__segment_ready(&ev->sh->magic, EVENT_MAGIC);
     return rc;
 }
 
@@ -110,25 +108,15 @@ int ipc_event_open(ipc_event_obj **out)
         rc = ipc__fail(IPC_ESYS, "eventfd");
         goto fail;
     }
-    ev->sh = ipc__shared_alloc(sizeof *ev->sh); /* zeroed: flag clear, generation 0 */
-    if (!ev->sh) goto fail;
-    if ((rc = init_shared(ev->sh)) != IPC_OK) goto fail;
+    if ((rc = ipc__segment_create(&ev->seg, NULL, sizeof(event_shared), 0)) != IPC_OK) goto fail;
+    if ((rc = init_shared(ev)) != IPC_OK) goto fail;
     *out = ev;
     return IPC_OK;
 fail:
     if (ev->mirror_fd >= 0) close(ev->mirror_fd);
-    ipc__shared_free(ev->sh, sizeof *ev->sh);
+    ipc__segment_release(&ev->seg);
     free(ev);
     return rc;
-}
-
-static int check_name(const char *name)
-{
-    if (name[0] != '/' || strchr(name + 1, '/') || name[1] == '\0')
-        return ipc__fail(IPC_EINVAL, "event name '%s' must be \"/name\" with no other '/'", name);
-    if (strlen(name) >= NAME_MAX)
-        return ipc__fail(IPC_EINVAL, "event name '%.40s...' longer than %d bytes", name, NAME_MAX - 1);
-    return IPC_OK;
 }
 
 int ipc_event_open_named(const char *name, unsigned flags, ipc_event_obj **out)
@@ -138,77 +126,45 @@ int ipc_event_open_named(const char *name, unsigned flags, ipc_event_obj **out)
     bool attach = flags & IPC_ATTACH;
     if (flags & ~(unsigned)IPC_ATTACH) return ipc__fail(IPC_EINVAL, "unknown flags 0x%x", flags);
     if (attach && !name) return ipc__fail(IPC_EINVAL, "IPC_ATTACH needs the event's name");
-    int rc = name ? check_name(name) : IPC_OK;
-    if (rc != IPC_OK) return rc;
 
+    char made[NAME_MAX + 1];
+    int rc;
+    if (!name) {
+        if ((rc = ipc__unique_name(made, sizeof made, "/", ".event")) != IPC_OK) return rc;
+        name = made;
+    }
     ipc_event_obj *ev = calloc(1, sizeof *ev);
     if (!ev) return ipc__fail(IPC_ESYS, "calloc");
     ev->mirror_fd = -1;
-    ev->sh = NULL;
-    if (name) snprintf(ev->name, sizeof ev->name, "%s", name);
-    else if ((rc = ipc__unique_name(ev->name, sizeof ev->name, "/", ".event")) != IPC_OK) {
+    /* core/segment.h: the name rule, O_EXCL|O_CLOEXEC, the owner check, and
+     * an attacher waits out a creator still between shm_open and its magic. */
+    rc = attach ? ipc__segment_attach(&ev->seg, name, sizeof(event_shared), offsetof(event_shared, magic), EVENT_MAGIC)
+                : ipc__segment_create(&ev->seg, name, sizeof(event_shared), 0);
+    if (rc == IPC_OK) {
+        if (attach) ev->sh = ev->seg.addr;
+        else rc = init_shared(ev);
+    }
+    if (rc != IPC_OK) {
+        ipc__segment_release(&ev->seg); /* the creator's failed set-up unlinks */
         free(ev);
         return rc;
     }
-
-    int fd = shm_open(ev->name, attach ? O_RDWR : O_RDWR | O_CREAT | O_EXCL, 0600);
-    if (fd < 0) {
-        rc = ipc__fail(IPC_ESYS, "shm_open(%s)", ev->name);
-        free(ev);
-        return rc;
-    }
-    ev->owner = attach ? 0 : getpid();
-    struct stat st;
-    if (attach) {
-        if (fstat(fd, &st) < 0) { rc = ipc__fail(IPC_ESYS, "fstat(%s)", ev->name); goto fail; }
-        if ((rc = ipc__check_owner(st.st_uid, ev->name)) != IPC_OK) goto fail;
-        if ((size_t)st.st_size < sizeof *ev->sh) {
-            rc = ipc__fail(IPC_EINVAL, "%s is not (yet) an initialised event", ev->name);
-            goto fail;
-        }
-    } else if (ftruncate(fd, sizeof *ev->sh) < 0) {
-        rc = ipc__fail(IPC_ESYS, "ftruncate(%s)", ev->name);
-        goto fail;
-    }
-    void *p = mmap(NULL, sizeof *ev->sh, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-    if (p == MAP_FAILED) { rc = ipc__fail(IPC_ESYS, "mmap(%s)", ev->name); goto fail; }
-    ev->sh = p;
-    if (attach) {
-        if (atomic_load_explicit(&ev->sh->magic, memory_order_acquire) != EVENT_MAGIC) {
-            rc = ipc__fail(IPC_EINVAL, "%s is not (yet) an initialised event", ev->name);
-            goto fail;
-        }
-    } else if ((rc = init_shared(ev->sh)) != IPC_OK) {
-        goto fail;
-    }
-    close(fd); /* the mapping keeps the object alive */
     *out = ev;
     return IPC_OK;
-fail:
-    close(fd);
-    if (ev->sh) munmap(ev->sh, sizeof *ev->sh);
-    if (ev->owner) shm_unlink(ev->name);
-    free(ev);
-    return rc;
 }
 
 const char *ipc_event_name(const ipc_event_obj *ev)
 {
-    return ev && ev->name[0] ? ev->name : NULL;
+    return ev && ev->seg.name[0] ? ev->seg.name : NULL;
 }
 
 void ipc_event_free(ipc_event_obj *ev)
 {
     if (!ev) return;
     /* No pthread_mutex_destroy: other holders may still use the lock; the
-     * memory goes away with the last mapping. */
-    if (ev->name[0]) {
-        munmap(ev->sh, sizeof *ev->sh);
-        /* a child that inherited the creator's handle must not unlink */
-        if (ev->owner == getpid()) shm_unlink(ev->name);
-    } else {
-        ipc__shared_free(ev->sh, sizeof *ev->sh);
-    }
+     * memory goes away with the last mapping.  Only the creating process
+     * unlinks the name (a child that inherited its handle does not). */
+    ipc__segment_release(&ev->seg);
     if (ev->mirror_fd >= 0) close(ev->mirror_fd);
     free(ev);
 }
@@ -227,11 +183,12 @@ static int mirror(const ipc_event_obj *ev, bool up)
     return IPC_OK;
 }
 
+/* The word is shared (core/futex.h: no FUTEX_PRIVATE_FLAG), since other
+ * processes may map it. */
 static int wake_all(event_shared *sh)
 {
-    if (futex(&sh->word, FUTEX_WAKE, INT_MAX, NULL) < 0)
-        return ipc__fail(IPC_ESYS, "futex(FUTEX_WAKE)");
-    return IPC_OK;
+    int r = ipc__futex_wake_word(&sh->word, INT_MAX, true);
+    return r < 0 ? r : IPC_OK;
 }
 
 /* Take the set/clear lock.  If its holder died mid-update, the word itself
@@ -298,7 +255,7 @@ int ipc_event_pollfd(ipc_event_obj *ev)
 {
     if (!ev) return ipc__fail(IPC_EINVAL, "ipc_event_pollfd: event is NULL"), -1;
     if (ev->mirror_fd < 0)
-        return ipc__fail(IPC_ENOTSUP, "%s: a named event has no pollfd", ev->name), -1;
+        return ipc__fail(IPC_ENOTSUP, "%s: a named event has no pollfd", ev->seg.name), -1;
     int rc = lock_state(ev);
     if (rc != IPC_OK) return -1;
     if (!ev->sh->mirrored) { /* switch the mirror on, starting from the flag */
@@ -324,19 +281,15 @@ int ipc_event_wait(ipc_event_obj *ev, int timeout_ms)
     for (;;) {
         if (ipc__deadline_passed(&d)) return ipc__fail(IPC_EEMPTY, "event not set before the deadline");
         atomic_fetch_add(&sh->waiters, 1); /* seq_cst: see ipc_event_set */
-        long r = futex(&sh->word, FUTEX_WAIT_BITSET, seen,
-                       ipc__deadline_blocks_forever(&d) ? NULL : &d.when);
-        int err = errno;
+        int r = ipc__futex_wait_word(&sh->word, seen, true,
+                                     ipc__deadline_blocks_forever(&d) ? NULL : &d.when);
         atomic_fetch_sub(&sh->waiters, 1);
 
         uint32_t now = atomic_load_explicit(&sh->word, memory_order_acquire);
         if ((now & FLAG) || (now >> 1) != (seen >> 1))
             return IPC_OK; /* set now, or set (and cleared) while we slept */
-        /* Timed out, interrupted by a signal or woken for nothing: the
-         * deadline check at the top decides whether to sleep again. */
-        if (r < 0 && err != ETIMEDOUT && err != EINTR && err != EAGAIN) {
-            errno = err;
-            return ipc__fail(IPC_ESYS, "futex(FUTEX_WAIT_BITSET)");
-        }
+        /* Timed out (1), interrupted by a signal or woken for nothing (0):
+         * the deadline check at the top decides whether to sleep again. */
+        if (r < 0) return r;
     }
 }

@@ -42,7 +42,7 @@
  * that reached a worker which then exits is lost with it, like pending
  * signals at exit.  The opener's messages are not shared out among the
  * workers: they all go to one of them (ipc_signal_set_target picks another).  A
- * pthread_atfork handler keeps the books: in each new child it takes a pidfd
+ * fork handler (core/process.h's table, registered at the first open) keeps the books: in each new child it takes a pidfd
  * of the parent (alive at that moment, so the pidfd cannot name a stranger)
  * and, for the opener's children, records the child's pid in the channel's
  * shared page.  ipc_signal_set_target() overrides, per process.  A channel
@@ -183,10 +183,6 @@ static void after_fork_child(void)
     }
     pthread_mutex_unlock(&open_lock);
 }
-
-static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
-static int atfork_err;
-static void install_atfork(void) { atfork_err = pthread_atfork(before_fork, after_fork_parent, after_fork_child); }
 
 /* A free RT signal: not used by another channel here, no handler installed. */
 static int take_signal(void)
@@ -499,11 +495,9 @@ static int sig_pollfd(ipc_channel *ch) { return ((sig_channel *)ch)->sfd; }
 
 static int sig_open(const ipc_mechanism *m, const ipc_config *cfg, ipc_channel **out)
 {
-    pthread_once(&atfork_once, install_atfork);
-    if (atfork_err) {
-        errno = atfork_err;
-        return ipc__fail(IPC_ESYS, "pthread_atfork");
-    }
+    /* core/process.h's one table: registering again is a no-op */
+    int hooked = ipc__atfork(before_fork, after_fork_parent, after_fork_child);
+    if (hooked != IPC_OK) return hooked;
     sig_channel *c = ipc__channel_alloc(sizeof *c, m, cfg);
     if (!c) return IPC_ESYS;
     c->base.capacity = 0; /* bounded by RLIMIT_SIGPENDING, per user, not per channel */

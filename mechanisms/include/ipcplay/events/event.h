@@ -38,8 +38,9 @@ typedef struct ipc_event_obj ipc_event_obj;
 int  ipc_event_open(ipc_event_obj **out);
 
 /* A named event for unrelated processes.  Without IPC_ATTACH in flags it
- * creates the shm object `name` ("/something"; NULL = a generated unique
- * name, see ipc_event_name) and owns it: its ipc_event_free unlinks it.
+ * creates the shm object `name` ("/something", or "something", which gets
+ * the slash: the one object-name rule of every named channel; NULL = a
+ * generated unique name, see ipc_event_name) and owns it: its ipc_event_free unlinks it.
  * With IPC_ATTACH it opens the existing one.  Named events have no pollfd.
  * RETURNS 0, IPC_EINVAL (bad or too long name, not an event), IPC_ESYS
  * (e.g. ENOENT when attaching to a name nobody created). */
