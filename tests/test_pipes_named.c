@@ -56,15 +56,17 @@ static bool exists(const char *path)
     return lstat(path, &st) == 0;
 }
 
-/* How many /dev/shm objects carry the fifo state of this run. */
+/* How many /dev/shm objects carry the fifo state of this run
+ * ("<prefix>.<pid>.<n>.fifo.<dev>.<ino>", fifo.c). */
 static int fifo_states(void)
 {
     char lead[128];
-    snprintf(lead, sizeof lead, "%s.fifo.", prefix());
+    snprintf(lead, sizeof lead, "%s.", prefix());
     DIR *d = opendir("/dev/shm");
     if (!d) return -1;
     int n = 0;
-    for (struct dirent *e; (e = readdir(d));) n += strncmp(e->d_name, lead, strlen(lead)) == 0;
+    for (struct dirent *e; (e = readdir(d));)
+        n += strncmp(e->d_name, lead, strlen(lead)) == 0 && strstr(e->d_name, ".fifo.") != NULL;
     closedir(d);
     return n;
 }

@@ -67,6 +67,31 @@ static int names_of_shown(int pid, bool show)
     return n;
 }
 
+/* Count (and show) the names of g_prefix in /dev/shm and the temp dir that
+ * are not pid's ("<prefix>.<pid>."): pid 0 counts every one.  Whatever
+ * form a name has, it is counted: a name the sweep cannot judge (no pid in
+ * it) shows up here. */
+static int names_not_of(int pid)
+{
+    const char *tmp = getenv("TMPDIR");
+    const char *dirs[] = { "/dev/shm", tmp && *tmp ? tmp : "/tmp" };
+    char lead[96], mine[96];
+    snprintf(lead, sizeof lead, "%s.", g_prefix);
+    snprintf(mine, sizeof mine, "%s.%d.", g_prefix, pid);
+    int n = 0;
+    for (size_t i = 0; i < 2; i++) {
+        DIR *d = opendir(dirs[i]);
+        if (!d) continue;
+        for (struct dirent *e; (e = readdir(d));)
+            if (strncmp(e->d_name, lead, strlen(lead)) == 0 && (!pid || strncmp(e->d_name, mine, strlen(mine)) != 0)) {
+                n++;
+                fprintf(stderr, "  left: %s/%s\n", dirs[i], e->d_name);
+            }
+        closedir(d);
+    }
+    return n;
+}
+
 /* A creator: opens what it can of every cross-process mechanism, says so
  * on `ready`, then waits for its end (SIGKILL, or SIGTERM: free and exit). */
 static volatile sig_atomic_t g_term;
@@ -161,6 +186,11 @@ static void test_sweep_removes_exactly_the_dead_creators_names(void **state)
     assert_int_equal(s.live_hits, 0);
     if (names_of(dead) != 0) fail_msg("%d of the dead creator's names survived the sweep", names_of(dead));
     assert_int_equal(names_of(live), live_before);
+    /* every name left is the live creator's, and says so (issue 12 defect
+     * 10: fifo's state "<prefix>.fifo.<dev>.<ino>" carried no pid, so the
+     * sweep could not judge it and the killed creator's stayed) */
+    int foreign = names_not_of(live);
+    if (foreign) fail_msg("%d names (above) are not the live creator's after the sweep", foreign);
 
     kill(live, SIGTERM); /* it checks its channels still work, then frees them */
     assert_int_equal(tl_wait(live, 30), 0);
@@ -223,23 +253,14 @@ static void test_ipcplay_clean_command(void **state)
     if (names_of(dead) != 0) fail_msg("ipcplay-clean left %d names:\n%s", names_of(dead), out);
 }
 
-/* fifo's shared state is named "<prefix>.fifo.<dev>.<ino>" (fifo.c): it
- * carries no creator, so the sweep cannot judge it, and the creators this
- * test kills leave theirs.  The prefix is this test's own: remove them. */
-static void test_remove_this_tests_fifo_states(void **state)
+/* Last: every creator this test made is gone, killed or freed, and the
+ * sweeps and ipcplay-clean left nothing of this test's prefix. */
+static void test_nothing_left_of_this_test(void **state)
 {
     (void)state;
-    char lead[96];
-    snprintf(lead, sizeof lead, "%s.fifo.", g_prefix);
-    DIR *d = opendir("/dev/shm");
-    assert_non_null(d);
-    for (struct dirent *e; (e = readdir(d));)
-        if (strncmp(e->d_name, lead, strlen(lead)) == 0) {
-            char path[512];
-            snprintf(path, sizeof path, "/dev/shm/%s", e->d_name);
-            unlink(path);
-        }
-    closedir(d);
+    (void)ipc__stale_sweep(g_prefix, false, NULL, NULL);
+    int left = names_not_of(0);
+    if (left) fail_msg("%d names of this test's prefix are left (above)", left);
 }
 
 int main(int argc, char **argv)
@@ -255,7 +276,7 @@ int main(int argc, char **argv)
         TL_CASE(test_sweep_removes_exactly_the_dead_creators_names),
         TL_CASE(test_next_open_sweeps),
         TL_CASE(test_ipcplay_clean_command),
-        TL_CASE(test_remove_this_tests_fifo_states),
+        TL_CASE(test_nothing_left_of_this_test),
     };
     return cmocka_run_group_tests_name("stale_names", tests, NULL, NULL);
 }

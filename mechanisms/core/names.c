@@ -7,6 +7,7 @@
 #include "core/names.h"
 #include "core/error.h"
 
+#include <ctype.h>
 #include <ftw.h>
 #include <limits.h>
 #include <stdatomic.h>
@@ -31,6 +32,24 @@ int ipc__unique_name(char *buf, size_t size, const char *lead, const char *suffi
     if (len < 0 || (size_t)len >= size)
         return ipc__fail(IPC_EINVAL, "generated name does not fit in %zu bytes", size);
     return IPC_OK;
+}
+
+/* "<prefix>.<pid>.<n>" then end or '.' (names.h). */
+int ipc__generated_pid(const char *name, const char *prefix)
+{
+    if (!prefix) prefix = ipc__name_prefix();
+    size_t n = strlen(prefix);
+    if (strncmp(name, prefix, n) != 0 || name[n] != '.') return -1;
+    const char *p = name + n + 1;
+    if (!isdigit((unsigned char)*p)) return -1;
+    char *end;
+    long pid = strtol(p, &end, 10);
+    if (*end != '.' || pid <= 0 || pid > INT_MAX) return -1;
+    p = end + 1;
+    if (!isdigit((unsigned char)*p)) return -1;
+    while (isdigit((unsigned char)*p)) p++;
+    if (*p != '\0' && *p != '.') return -1;
+    return (int)pid;
 }
 
 int ipc__object_name(char *out, size_t size, const char *name, const char *what)

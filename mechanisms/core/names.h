@@ -20,6 +20,10 @@ const char *ipc__name_prefix(void);
 /* A unique name "<lead><prefix>.<pid>.<counter><suffix>" (lead/suffix may be
  * NULL).  IPC_OK, or IPC_EINVAL if it does not fit in size. */
 int ipc__unique_name(char *buf, size_t size, const char *lead, const char *suffix);
+/* The creator's pid of a generated name: leaf is "<prefix>.<pid>.<n>"
+ * followed by nothing or a '.'-suffix; -1 if it is not one (prefix NULL:
+ * ipc__name_prefix()). */
+int ipc__generated_pid(const char *leaf, const char *prefix);
 /* The object-name rule: name ("word" or "/word") as "/word" into out.
  * IPC_OK, or IPC_EINVAL naming `what` (empty, another '/', too long). */
 int ipc__object_name(char *out, size_t size, const char *name, const char *what);

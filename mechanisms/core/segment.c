@@ -8,12 +8,90 @@
 #include "core/stale.h" /* ipc__check_owner */
 #include "core/sync.h"
 
+#include <dirent.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
+
+static int check_tag(const char *tag)
+{
+    if (tag[0] != '.' || strchr(tag, '/') || strlen(tag) > NAME_MAX / 2)
+        return ipc__fail(IPC_EINVAL, "segment tag '%.40s' must be a short '.'-suffix without '/'", tag);
+    return IPC_OK;
+}
+
+/* Every /dev/shm entry "<prefix>.<pid>.<n><tag>": calls fn(arg, leaf, pid)
+ * until it returns true.  false if /dev/shm cannot be listed (errno). */
+static bool each_tagged(const char *tag, bool (*fn)(void *, const char *, int), void *arg)
+{
+    DIR *d = opendir("/dev/shm");
+    if (!d) return false;
+    size_t tlen = strlen(tag);
+    for (struct dirent *e; (e = readdir(d));) {
+        size_t len = strlen(e->d_name);
+        if (len <= tlen || strcmp(e->d_name + len - tlen, tag) != 0) continue;
+        /* exactly "<prefix>.<pid>.<n>" before the tag */
+        char head[NAME_MAX + 1];
+        snprintf(head, sizeof head, "%.*s", (int)(len - tlen), e->d_name);
+        int pid = ipc__generated_pid(head, NULL);
+        if (pid <= 0) continue;
+        const char *p = head + strlen(ipc__name_prefix()) + 1;
+        p += strspn(p, "0123456789") + 1; /* the pid and its '.' */
+        if (p[strspn(p, "0123456789")] != '\0') continue;
+        if (fn(arg, e->d_name, pid)) break;
+    }
+    closedir(d);
+    return true;
+}
+
+static bool unlink_one(void *arg, const char *leaf, int pid)
+{
+    (void)arg, (void)pid;
+    char name[NAME_MAX + 2];
+    snprintf(name, sizeof name, "/%s", leaf);
+    shm_unlink(name); /* ENOENT: a sweep was quicker */
+    return false;
+}
+
+typedef struct found { char leaf[NAME_MAX + 1]; bool any, alive; } found;
+
+static bool pick(void *arg, const char *leaf, int pid)
+{
+    found *f = arg;
+    struct stat st;
+    char path[NAME_MAX + 16];
+    snprintf(path, sizeof path, "/dev/shm/%s", leaf);
+    bool alive = stat(path, &st) == 0 && ipc__creator_alive(pid, st.st_ctime);
+    if (!f->any || (alive && !f->alive)) {
+        snprintf(f->leaf, sizeof f->leaf, "%s", leaf);
+        f->any = true;
+        f->alive = alive;
+    }
+    return f->alive; /* a live creator's: done */
+}
+
+int ipc__segment_find(char *out, size_t size, const char *tag)
+{
+    int rc = check_tag(tag);
+    if (rc != IPC_OK) return rc;
+    const struct timespec tick = { .tv_sec = 0, .tv_nsec = 1000000 };
+    found f = { .any = false };
+    for (int i = 0; i <= IPC_SEGMENT_SETTLE_MS && !f.any; i++) {
+        if (i) nanosleep(&tick, NULL); /* the creator may be between its mkfifo and here */
+        if (!each_tagged(tag, pick, &f)) return ipc__fail(IPC_ESYS, "opendir(/dev/shm)");
+    }
+    if (!f.any) {
+        errno = ENOENT;
+        return ipc__fail(IPC_ESYS, "no shared segment '<prefix>.<pid>.<n>%s' (prefix '%s')", tag, ipc__name_prefix());
+    }
+    int n = snprintf(out, size, "/%s", f.leaf);
+    if (n < 0 || (size_t)n >= size) return ipc__fail(IPC_EINVAL, "segment name '%s' does not fit", f.leaf);
+    return IPC_OK;
+}
 
 int ipc__segment_create(ipc_segment *s, const char *name, size_t size, unsigned flags)
 {
@@ -24,13 +102,19 @@ int ipc__segment_create(ipc_segment *s, const char *name, size_t size, unsigned 
         s->size = size;
         return IPC_OK;
     }
-    int rc = ipc__object_name(s->name, sizeof s->name, name, "shared segment");
-    if (rc != IPC_OK) return rc;
-    int fd = shm_open(s->name, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-    if (fd < 0 && errno == EEXIST && (flags & IPC_SEGMENT_REPLACE_STALE)) {
-        shm_unlink(s->name);
-        fd = shm_open(s->name, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    int rc;
+    if (flags & IPC_SEGMENT_TAGGED) {
+        if ((rc = check_tag(name)) != IPC_OK) return rc;
+        (void)each_tagged(name, unlink_one, NULL); /* a dead creator's, from an earlier identity */
+        rc = ipc__unique_name(s->name, sizeof s->name, "/", name);
+    } else {
+        rc = ipc__object_name(s->name, sizeof s->name, name, "shared segment");
     }
+    if (rc != IPC_OK) {
+        s->name[0] = '\0';
+        return rc;
+    }
+    int fd = shm_open(s->name, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
     if (fd < 0) {
         rc = ipc__fail(IPC_ESYS, "shm_open(%s)", s->name);
         s->name[0] = '\0';

@@ -23,6 +23,17 @@
  * Names follow core/names.h's object rule ("/word").  A segment created
  * with name NULL is anonymous (MAP_SHARED|MAP_ANONYMOUS, reachable by
  * fork() only).  Every path that fails leaves nothing behind.
+ *
+ * Tagged segments, for state named after something an attacher can see but
+ * whose creator it cannot know (fifo: the FIFO's device and inode).  The
+ * creator passes a tag (".fifo.<dev>.<ino>") with IPC_SEGMENT_TAGGED and
+ * gets a generated name "/<prefix>.<pid>.<n><tag>": it says whose it is, so
+ * the stale sweep (core/stale.h) and ipcplay-clean can judge it once its
+ * creator is killed.  Any older segment with the same tag is a dead
+ * creator's leftover from an earlier identity (the identity is brand new,
+ * e.g. a just-made inode): the creator unlinks it.  An attacher resolves the
+ * tag to the name with ipc__segment_find (a listing of /dev/shm, waiting
+ * like an attach for a creator still setting up), then attaches as usual.
  */
 #ifndef IPCPLAY_CORE_SEGMENT_H
 #define IPCPLAY_CORE_SEGMENT_H
@@ -38,10 +49,8 @@
 #define IPC_SEGMENT_SETTLE_MS 1000
 
 enum ipc_segment_flags {
-    /* create: an object already under the name is a stale leftover of a dead
-     * owner (the caller knows: e.g. named after a brand-new inode): unlink it
-     * and create again, once. */
-    IPC_SEGMENT_REPLACE_STALE = 1u << 0,
+    /* create: `name` is a tag ('.'-suffix), not a name: see "Tagged" above. */
+    IPC_SEGMENT_TAGGED = 1u << 0,
 };
 
 typedef struct ipc_segment {
@@ -51,8 +60,9 @@ typedef struct ipc_segment {
     char   name[NAME_MAX + 1]; /* "/word", or "" for an anonymous segment       */
 } ipc_segment;
 
-/* Create (name NULL: anonymous) a zeroed segment of size bytes.  IPC_OK, or
- * IPC_EINVAL (bad name), IPC_ESYS (EEXIST: the name is taken). */
+/* Create (name NULL: anonymous) a zeroed segment of size bytes; with
+ * IPC_SEGMENT_TAGGED, name is a tag and s->name the generated name.  IPC_OK,
+ * or IPC_EINVAL (bad name or tag), IPC_ESYS (EEXIST: the name is taken). */
 int  ipc__segment_create(ipc_segment *s, const char *name, size_t size, unsigned flags);
 /* Mark it ready: RELEASE-store magic into *word (inside the segment). */
 void ipc__segment_ready(_Atomic uint32_t *word, uint32_t magic);
@@ -62,6 +72,12 @@ void ipc__segment_ready(_Atomic uint32_t *word, uint32_t magic);
  * IPC_SEGMENT_SETTLE_MS: not an ipcplay object, or of another version). */
 int  ipc__segment_attach(ipc_segment *s, const char *name, size_t min_size,
                          size_t magic_offset, uint32_t magic);
+/* The name ("/<prefix>.<pid>.<n><tag>") of the tagged segment of a live
+ * creator (else of any creator) into out, waiting up to
+ * IPC_SEGMENT_SETTLE_MS for one to appear.  IPC_OK, IPC_EINVAL (a tag
+ * without a leading '.' or with '/'; too long), IPC_ESYS (none: errno
+ * ENOENT). */
+int  ipc__segment_find(char *out, size_t size, const char *tag);
 /* Unmap; the creating process also unlinks.  Idempotent; zeroes *s. */
 void ipc__segment_release(ipc_segment *s);
 

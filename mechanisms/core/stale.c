@@ -6,7 +6,8 @@
  * nothing or a '.'-suffix (".ctl", ".event", ".shut", ".XXXXXX" of mkdtemp).
  * A name the user chose (cfg->name) carries no pid and is never touched.
  * Where:
- *   /dev/shm       shm and shm_spsc segments, named events, posix_mq's
+ *   /dev/shm       shm and shm_spsc segments, named events, fifo states
+ *                  ("<prefix>.<pid>.<n>.fifo.<dev>.<ino>"), posix_mq's
  *                  ".ctl" word — whose queue and ".shut" doorbell are
  *                  mq_unlink()ed with it (the mq namespace cannot be listed
  *                  unless /dev/mqueue is mounted; when it is, it is scanned
@@ -33,7 +34,7 @@
  */
 #define _GNU_SOURCE
 #include "core/stale.h"
-#include "core/names.h" /* ipc__remove_tree */
+#include "core/names.h" /* ipc__generated_pid, ipc__remove_tree */
 
 #include <ctype.h>
 #include <dirent.h>
@@ -90,23 +91,6 @@ bool ipc__creator_alive(int pid, time_t since)
     return started <= since + 1; /* a second of slack for rounding */
 }
 
-/* "<prefix>.<pid>.<n>" then end or '.': the pid, or -1 if not one of ours. */
-static int pid_of(const char *name, const char *prefix)
-{
-    size_t n = strlen(prefix);
-    if (strncmp(name, prefix, n) != 0 || name[n] != '.') return -1;
-    const char *p = name + n + 1;
-    if (!isdigit((unsigned char)*p)) return -1;
-    char *end;
-    long pid = strtol(p, &end, 10);
-    if (*end != '.' || pid <= 0 || pid > INT_MAX) return -1;
-    p = end + 1;
-    if (!isdigit((unsigned char)*p)) return -1;
-    while (isdigit((unsigned char)*p)) p++;
-    if (*p != '\0' && *p != '.') return -1;
-    return (int)pid;
-}
-
 typedef struct sweep {
     const char  *prefix;
     bool         dry_run;
@@ -124,7 +108,7 @@ static void report(sweep *s, const char *kind, const char *name, int pid, bool r
 /* Is the entry at path stale (ours, with a dead creator)?  The pid, or -1. */
 static int stale_entry(const sweep *s, const char *dir, const char *leaf, struct stat *st)
 {
-    int pid = pid_of(leaf, s->prefix);
+    int pid = ipc__generated_pid(leaf, s->prefix);
     if (pid < 0) return -1;
     char path[PATH_MAX];
     if (snprintf(path, sizeof path, "%s/%s", dir, leaf) >= (int)sizeof path) return -1;

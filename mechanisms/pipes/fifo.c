@@ -13,11 +13,16 @@
  *
  *   the FIFO     cfg->name, or "fifo" in a private mkdtemp directory;
  *   the state    a POSIX shm object holding stream.c's shared part (locks,
- *                read buffer, shut flag).  fork() children inherit the
- *                mapping; an attacher finds it by a name derived from the
- *                FIFO's identity: "/<prefix>.fifo.<st_dev>.<st_ino>".  The
- *                prefix is $IPCPLAY_NAME_PREFIX (default "ipcplay"), so an
- *                attacher must run with the owner's prefix;
+ *                read buffer, shut flag): a core/segment.h segment tagged
+ *                with the FIFO's identity, named
+ *                "/<prefix>.<pid>.<n>.fifo.<st_dev>.<st_ino>".  fork()
+ *                children inherit the mapping; an attacher fstat(2)s the
+ *                FIFO it opened and finds the state by that tag
+ *                (ipc__segment_find lists /dev/shm), whatever path it used.
+ *                The owner's pid in the name lets the stale sweep and
+ *                ipcplay-clean remove it once the owner is killed (issue 12,
+ *                defect 10).  The prefix is $IPCPLAY_NAME_PREFIX (default
+ *                "ipcplay"), so an attacher must run with the owner's prefix;
  *   shut         a second FIFO in the owner's private directory, the
  *                shut-down signal.  stream.c wakes blocked callers by making
  *                an eventfd readable, but an eventfd only reaches processes
@@ -44,10 +49,10 @@
 
 #include <fcntl.h>
 #include <limits.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -63,11 +68,11 @@ typedef struct fifo_state {
 
 typedef struct fifo_chan {
     ipc_stream  s;              /* rfd == wfd: the FIFO opened O_RDWR          */
-    fifo_state *state;
+    ipc_segment seg;            /* the state (core/segment.h: creator unlinks) */
+    fifo_state *state;          /* seg.addr                                    */
     pid_t       owner;          /* the creating process (0 in an attacher)     */
-    bool        made_fifo, made_shm, made_shut;
+    bool        made_fifo, made_shut;
     char        path[PATH_MAX];
-    char        shm_name[NAME_MAX];
     char        dir[PATH_MAX];  /* owner: private directory (holds "shut")     */
 } fifo_chan;
 
@@ -79,12 +84,11 @@ static void fifo_release(fifo_chan *f)
 {
     int saved = errno;
     ipc__stream_destroy(&f->s);
-    if (f->state) munmap(f->state, sizeof *f->state);
+    ipc__segment_release(&f->seg); /* unlinks in the creating process only */
     /* A fork()ed child holds a copy of the owner's handle: only the process
      * that created the names removes them. */
     if (f->owner == getpid()) {
         if (f->made_fifo) unlink(f->path);
-        if (f->made_shm) shm_unlink(f->shm_name);
         if (f->made_shut) {
             char shut[PATH_MAX];
             if (ipc__named_path(shut, sizeof shut, f->dir, "shut", "fifo") == IPC_OK) unlink(shut);
@@ -108,64 +112,40 @@ static int open_fifo(const char *path, int *fd)
     return ipc__check_owner(st.st_uid, path);
 }
 
-/* The state's shm name comes from the FIFO's identity, which the owner and
+/* The state's tag comes from the FIFO's identity, which the owner and
  * every attacher can read with fstat(2), whatever path they used. */
-static int state_name(fifo_chan *f)
+static int state_tag(const fifo_chan *f, char *tag, size_t size)
 {
     struct stat st;
     if (fstat(f->s.rfd, &st) < 0) return ipc__fail(IPC_ESYS, "fifo: fstat('%s')", f->path);
-    int n = snprintf(f->shm_name, sizeof f->shm_name, "/%s.fifo.%llx.%llx", ipc__name_prefix(),
-                     (unsigned long long)st.st_dev, (unsigned long long)st.st_ino);
-    if (n < 0 || (size_t)n >= sizeof f->shm_name)
-        return ipc__fail(IPC_EINVAL, "fifo: $IPCPLAY_NAME_PREFIX is too long for a shm name");
+    snprintf(tag, size, ".fifo.%llx.%llx", (unsigned long long)st.st_dev, (unsigned long long)st.st_ino);
     return IPC_OK;
 }
 
-static int map_state(fifo_chan *f, int shm_fd)
-{
-    void *p = mmap(NULL, sizeof *f->state, PROT_READ | PROT_WRITE, MAP_SHARED, shm_fd, 0);
-    if (p == MAP_FAILED) return ipc__fail(IPC_ESYS, "fifo: mmap(%s)", f->shm_name);
-    f->state = p;
-    return IPC_OK;
-}
-
+/* The FIFO's inode is brand new, so an older state tagged with it can only
+ * be a killed owner's, of an earlier inode: core/segment replaces it. */
 static int create_state(fifo_chan *f)
 {
-    int rc = state_name(f);
+    char tag[64];
+    int rc = state_tag(f, tag, sizeof tag);
+    if (rc == IPC_OK) rc = ipc__segment_create(&f->seg, tag, sizeof *f->state, IPC_SEGMENT_TAGGED);
     if (rc != IPC_OK) return rc;
-    int fd = shm_open(f->shm_name, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-    if (fd < 0 && errno == EEXIST) {
-        /* The FIFO's inode is brand new, so an object named after it can
-         * only be left over by a dead owner of an earlier inode: replace it. */
-        shm_unlink(f->shm_name);
-        fd = shm_open(f->shm_name, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-    }
-    if (fd < 0) return ipc__fail(IPC_ESYS, "fifo: shm_open('%s')", f->shm_name);
-    f->made_shm = true;
-    if (ftruncate(fd, sizeof *f->state) < 0) rc = ipc__fail(IPC_ESYS, "fifo: ftruncate(%s)", f->shm_name);
-    if (rc == IPC_OK) rc = map_state(f, fd);
-    close(fd);
-    if (rc == IPC_OK) rc = ipc__stream_shared_init(&f->state->stream);
-    return rc;
+    f->state = f->seg.addr;
+    return ipc__stream_shared_init(&f->state->stream);
 }
 
 static int attach_state(fifo_chan *f)
 {
-    int rc = state_name(f);
+    char tag[64], name[NAME_MAX + 1];
+    int rc = state_tag(f, tag, sizeof tag);
     if (rc != IPC_OK) return rc;
-    int fd = shm_open(f->shm_name, O_RDWR | O_CLOEXEC, 0);
-    if (fd < 0)
-        return ipc__fail(IPC_ESYS, "fifo: no channel state %s for '%s' (not an ipcplay fifo, its owner "
-                         "is gone, or $IPCPLAY_NAME_PREFIX differs from the owner's): shm_open",
-                         f->shm_name, f->path);
-    struct stat st;
-    if (fstat(fd, &st) < 0) rc = ipc__fail(IPC_ESYS, "fifo: fstat(%s)", f->shm_name);
-    else if ((size_t)st.st_size < sizeof *f->state)
-        rc = ipc__fail(IPC_EINVAL, "fifo: %s is not ready yet (its owner is still opening it)", f->shm_name);
-    if (rc == IPC_OK) rc = map_state(f, fd);
-    close(fd);
-    if (rc == IPC_OK && atomic_load_explicit(&f->state->magic, memory_order_acquire) != FIFO_MAGIC)
-        rc = ipc__fail(IPC_EINVAL, "fifo: %s is not ready yet (its owner is still opening it)", f->shm_name);
+    if ((rc = ipc__segment_find(name, sizeof name, tag)) == IPC_ESYS) /* errno ENOENT: none */
+        return ipc__fail(rc, "fifo: no channel state <prefix>.<pid>.<n>%s for '%s' (not an ipcplay fifo, its "
+                         "owner is gone, or $IPCPLAY_NAME_PREFIX differs from the owner's '%s')", tag, f->path,
+                         ipc__name_prefix());
+    if (rc != IPC_OK) return rc;
+    rc = ipc__segment_attach(&f->seg, name, sizeof *f->state, offsetof(fifo_state, magic), FIFO_MAGIC);
+    if (rc == IPC_OK) f->state = f->seg.addr;
     return rc;
 }
 
@@ -195,7 +175,7 @@ static int owner_open(fifo_chan *f, const ipc_config *cfg)
     ipc__named_adopt_shut_fd(&f->s, shut_fd);
     if (rc != IPC_OK) return rc;
     /* Publish: an attacher that sees the magic sees everything above. */
-    atomic_store_explicit(&st->magic, FIFO_MAGIC, memory_order_release);
+    ipc__segment_ready(&st->magic, FIFO_MAGIC);
     return IPC_OK;
 }
 
