@@ -44,34 +44,11 @@
 static char g_prefix[64];
 static char g_clean[PATH_MAX]; /* the ipcplay-clean binary */
 
-/* Count the names of g_prefix made by pid (in /dev/shm and the temp dir). */
-static int names_of_shown(int pid, bool show);
-static int names_of(int pid) { return names_of_shown(pid, false); }
-static int names_of_shown(int pid, bool show)
-{
-    const char *tmp = getenv("TMPDIR");
-    const char *dirs[] = { "/dev/shm", tmp && *tmp ? tmp : "/tmp" };
-    char lead[96];
-    snprintf(lead, sizeof lead, "%s.%d.", g_prefix, pid);
-    int n = 0;
-    for (size_t i = 0; i < 2; i++) {
-        DIR *d = opendir(dirs[i]);
-        if (!d) continue;
-        for (struct dirent *e; (e = readdir(d));)
-            if (strncmp(e->d_name, lead, strlen(lead)) == 0) {
-                n++;
-                if (show) fprintf(stderr, "  left: %s/%s\n", dirs[i], e->d_name);
-            }
-        closedir(d);
-    }
-    return n;
-}
-
-/* Count (and show) the names of g_prefix in /dev/shm and the temp dir that
- * are not pid's ("<prefix>.<pid>."): pid 0 counts every one.  Whatever
- * form a name has, it is counted: a name the sweep cannot judge (no pid in
- * it) shows up here. */
-static int names_not_of(int pid)
+/* Count (and show) the names of g_prefix in /dev/shm and the temp dir:
+ * pid's ("<prefix>.<pid>."), or with `others` every one that is not pid's
+ * (pid 0: every one).  Whatever form a name has, `others` counts it: a name
+ * the sweep cannot judge (no pid in it) shows up there. */
+static int count_names(int pid, bool others, bool show)
 {
     const char *tmp = getenv("TMPDIR");
     const char *dirs[] = { "/dev/shm", tmp && *tmp ? tmp : "/tmp" };
@@ -82,15 +59,19 @@ static int names_not_of(int pid)
     for (size_t i = 0; i < 2; i++) {
         DIR *d = opendir(dirs[i]);
         if (!d) continue;
-        for (struct dirent *e; (e = readdir(d));)
-            if (strncmp(e->d_name, lead, strlen(lead)) == 0 && (!pid || strncmp(e->d_name, mine, strlen(mine)) != 0)) {
-                n++;
-                fprintf(stderr, "  left: %s/%s\n", dirs[i], e->d_name);
-            }
+        for (struct dirent *e; (e = readdir(d));) {
+            bool is_mine = strncmp(e->d_name, mine, strlen(mine)) == 0;
+            if (strncmp(e->d_name, lead, strlen(lead)) != 0 || is_mine == others) continue;
+            n++;
+            if (show) fprintf(stderr, "  left: %s/%s\n", dirs[i], e->d_name);
+        }
         closedir(d);
     }
     return n;
 }
+static int names_of(int pid) { return count_names(pid, false, false); }
+static int names_of_shown(int pid, bool show) { return count_names(pid, false, show); }
+static int names_not_of(int pid) { return count_names(pid, true, true); }
 
 /* A creator: opens what it can of every cross-process mechanism, says so
  * on `ready`, then waits for its end (SIGKILL, or SIGTERM: free and exit). */
