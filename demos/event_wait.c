@@ -60,9 +60,9 @@ static void part1_threads(void)
 
     int rc = ipc_event_wait(ev, 100);
     printf("main: is_set() = %d; wait(100 ms) -> %s\n", demo_ok(ipc_event_is_set(ev), "is_set"),
-           rc == IPC_OK ? "set" : rc == IPC_EEMPTY ? "timed out (IPC_EEMPTY): nobody set it again" : ipc_strerror(rc));
+           rc == IPC_OK ? "set" : rc == IPC_ETIMEDOUT ? "timed out (IPC_ETIMEDOUT): nobody set it again" : ipc_strerror(rc));
     ipc_event_free(ev);
-    if (rc != IPC_EEMPTY) exit(1);
+    if (rc != IPC_ETIMEDOUT) exit(1);
 }
 
 static void part2_processes(void)

@@ -233,9 +233,7 @@ static inline int send_checked(const char *what, ipc_channel *ch, const void *ms
 {
     if (!valid(ch)) return ipc__fail(IPC_EINVAL, "%s: not an open channel", what);
     if (!msg && len) return ipc__fail(IPC_EINVAL, "%s: msg is NULL", what);
-    if (!ipc__timeout_valid(timeout_ms))
-        return ipc__fail(IPC_EINVAL, "%s: timeout %d ms (use -1 to block, 0 not to wait, > 0 to wait)",
-                         what, timeout_ms);
+    if (!ipc__timeout_valid(timeout_ms)) return ipc__timeout_check(what, timeout_ms);
 #ifndef IPC_NO_OBSERVER
     if (__builtin_expect(ch->observer != NULL, 0)) return send_observed(ch, msg, len, prio, timeout_ms, fn, arg);
 #endif
@@ -248,9 +246,7 @@ static inline int recv_checked(const char *what, ipc_channel *ch, void *buf, siz
     if (!valid(ch)) return ipc__fail(IPC_EINVAL, "%s: not an open channel", what);
     if (!len) return ipc__fail(IPC_EINVAL, "%s: len is NULL", what);
     if (!buf && cap) return ipc__fail(IPC_EINVAL, "%s: buf is NULL", what);
-    if (!ipc__timeout_valid(timeout_ms))
-        return ipc__fail(IPC_EINVAL, "%s: timeout %d ms (use -1 to block, 0 not to wait, > 0 to wait)",
-                         what, timeout_ms);
+    if (!ipc__timeout_valid(timeout_ms)) return ipc__timeout_check(what, timeout_ms);
     int p, rc;
 #ifndef IPC_NO_OBSERVER
     if (__builtin_expect(ch->observer != NULL, 0))

@@ -57,7 +57,7 @@ static const demo_case demos[] = {
     { "signal_usr1", { "kill -USR1 ", "Signal handler called with signal SIGUSR1", "received 3 SIGUSR1" } },
     { "shared_value", { "\n1\n[1, 2, 3, 4, 5, 6, 7, 8, 9, 10]\n", "without a lock:",
                         "with a lock:          400000  (exact)", "atomic fetch-and-add: 400000" } },
-    { "event_wait", { "task: Event received!", "timed out (IPC_EEMPTY)", "all 3 runners started on one set()" } },
+    { "event_wait", { "task: Event received!", "timed out (IPC_ETIMEDOUT)", "all 3 runners started on one set()" } },
     { "event_loop", { "report requested:", "pipe       says bye", "socketpair says bye",
                       "readings from" } },
     { "broadcast", { "\"too early\": 0 receivers", "9 deliveries for 3 publishes",

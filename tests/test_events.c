@@ -85,7 +85,7 @@ static void test_event_set_clear_is_set(void **state)
     (void)state;
     ipc_event_obj *ev = open_event();
     assert_int_equal(ipc_event_is_set(ev), 0);
-    assert_ipc(ipc_event_wait(ev, 0), IPC_EEMPTY);
+    assert_ipc(ipc_event_wait(ev, 0), IPC_ETIMEDOUT);
     assert_ipc(ipc_event_set(ev), IPC_OK);
     assert_ipc(ipc_event_set(ev), IPC_OK); /* idempotent */
     assert_int_equal(ipc_event_is_set(ev), 1);
@@ -94,7 +94,7 @@ static void test_event_set_clear_is_set(void **state)
     assert_ipc(ipc_event_clear(ev), IPC_OK);
     assert_ipc(ipc_event_clear(ev), IPC_OK);
     assert_int_equal(ipc_event_is_set(ev), 0);
-    assert_ipc(ipc_event_wait(ev, 0), IPC_EEMPTY);
+    assert_ipc(ipc_event_wait(ev, 0), IPC_ETIMEDOUT);
 
     /* the pollfd mirror starts from the flag as it is when first asked for */
     assert_ipc(ipc_event_set(ev), IPC_OK);
@@ -115,7 +115,7 @@ static void test_event_wait_times_out(void **state)
     tl_watchdog(20);
     ipc_event_obj *ev = open_event();
     int64_t t0 = ipc_now_ns();
-    assert_ipc(ipc_event_wait(ev, 150), IPC_EEMPTY);
+    assert_ipc(ipc_event_wait(ev, 150), IPC_ETIMEDOUT);
     int64_t ms = tl_ms_since(t0);
     assert_true(ms >= 150);
     assert_true(ms < 5000);
@@ -134,7 +134,7 @@ static void test_event_wait_deadline_survives_signals(void **state)
     int rc = ipc_event_wait(ev, 300);
     int64_t ms = tl_ms_since(t0);
     storm_stop(&s);
-    assert_ipc(rc, IPC_EEMPTY);
+    assert_ipc(rc, IPC_ETIMEDOUT);
     /* ~60 interruptions: a clock restarted on each would never expire */
     assert_true(ms >= 300);
     assert_true(ms < 5000);
@@ -150,7 +150,7 @@ static void test_event_bad_arguments(void **state)
     assert_ipc(ipc_event_clear(NULL), IPC_EINVAL);
     assert_ipc(ipc_event_is_set(NULL), IPC_EINVAL);
     assert_ipc(ipc_event_wait(NULL, 0), IPC_EINVAL);
-    assert_int_equal(ipc_event_pollfd(NULL), -1);
+    assert_ipc(ipc_event_pollfd(NULL), IPC_EINVAL);
     assert_null(ipc_event_name(NULL));
     ipc_event_free(NULL);
 
@@ -297,7 +297,7 @@ static void test_event_parent_waits_with_timeout(void **state)
     }
     /* nobody sets it yet: the timeout answers */
     int64_t t0 = ipc_now_ns();
-    assert_ipc(ipc_event_wait(ev, 100), IPC_EEMPTY);
+    assert_ipc(ipc_event_wait(ev, 100), IPC_ETIMEDOUT);
     assert_true(tl_ms_since(t0) >= 100);
     assert_false(fd_readable(ipc_event_pollfd(ev)));
     assert_ipc(ipc_event_set(go), IPC_OK);
@@ -344,7 +344,7 @@ static void test_event_survives_killed_waiters_and_setters(void **state)
         if (survivor == 0) {
             close(ready[0]);
             if (ipc_event_clear(ev) != IPC_OK) _exit(2);
-            if (ipc_event_wait(ev, 100) != IPC_EEMPTY) _exit(3);
+            if (ipc_event_wait(ev, 100) != IPC_ETIMEDOUT) _exit(3);
             if (write(ready[1], "r", 1) != 1) _exit(5);
             _exit(ipc_event_wait(ev, 5000) == IPC_OK ? 0 : 4);
         }
@@ -391,7 +391,7 @@ static void test_event_named_between_unrelated_processes(void **state)
     const char *prefix = getenv("IPCPLAY_NAME_PREFIX");
     assert_true(strncmp(name + 1, prefix && *prefix ? prefix : "ipcplay",
                         strlen(prefix && *prefix ? prefix : "ipcplay")) == 0);
-    assert_int_equal(ipc_event_pollfd(ev), -1);
+    assert_ipc(ipc_event_pollfd(ev), IPC_ENOTSUP); /* a named event has none */
 
     /* a forked child freeing its inherited handle does not unlink the name */
     pid_t pid = tl_fork(20);
@@ -504,7 +504,7 @@ static void test_poll_reports_the_ready_channel(void **state)
     ipc_ready r[4];
 
     int64_t t0 = ipc_now_ns();
-    assert_ipc(ipc_poller_wait(p, r, 4, 100), IPC_EEMPTY);
+    assert_ipc(ipc_poller_wait(p, r, 4, 100), IPC_ETIMEDOUT);
     assert_true(tl_ms_since(t0) >= 100);
 
     assert_ipc(ipc_send(b, "hi", 2, 0, 1000), IPC_OK);
@@ -522,7 +522,7 @@ static void test_poll_reports_the_ready_channel(void **state)
 
     /* removed: no longer reported */
     assert_ipc(ipc_poller_remove(p, b), IPC_OK);
-    assert_ipc(ipc_poller_wait(p, r, 4, 50), IPC_EEMPTY);
+    assert_ipc(ipc_poller_wait(p, r, 4, 50), IPC_ETIMEDOUT);
     ipc_free(a);
     ipc_free(b);
     ipc_poller_free(p);
@@ -547,7 +547,7 @@ static void test_poll_drain_contract_on_a_stream(void **state)
     size_t len;
     assert_ipc(ipc_recv(ch, &v, sizeof v, &len, NULL, 0), IPC_OK);
     assert_int_equal(v, 0);
-    assert_ipc(ipc_poller_wait(p, r, 1, 50), IPC_EEMPTY); /* quiet fd, full buffer */
+    assert_ipc(ipc_poller_wait(p, r, 1, 50), IPC_ETIMEDOUT); /* quiet fd, full buffer */
 
     uint32_t next = 1;
     int rc;
@@ -585,7 +585,7 @@ static void test_poll_mixes_channels_and_an_event(void **state)
     /* level: still ready while set, quiet once cleared */
     assert_int_equal(ipc_poller_wait(p, r, 2, 0), 1);
     assert_ipc(ipc_event_clear(ev), IPC_OK);
-    assert_ipc(ipc_poller_wait(p, r, 2, 0), IPC_EEMPTY);
+    assert_ipc(ipc_poller_wait(p, r, 2, 0), IPC_ETIMEDOUT);
     assert_ipc(ipc_poller_remove_fd(p, ipc_event_pollfd(ev)), IPC_OK);
     assert_int_equal(ipc_poller_count(p), 1);
     ipc_poller_free(p);
@@ -607,7 +607,7 @@ static void test_poll_deadline_survives_signals(void **state)
     int rc = ipc_poller_wait(p, r, 1, 300);
     int64_t ms = tl_ms_since(t0);
     storm_stop(&s);
-    assert_ipc(rc, IPC_EEMPTY);
+    assert_ipc(rc, IPC_ETIMEDOUT);
     assert_true(ms >= 300);
     assert_true(ms < 5000);
     ipc_poller_free(p);

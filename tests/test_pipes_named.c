@@ -488,7 +488,7 @@ static void test_unix_private_has_no_name(void **state)
     assert_null(ipc_unix_path(ch));
     assert_null(ipc_unix_path(NULL));
     assert_null(ipc_fifo_path(ch));
-    assert_int_equal(ipc_tcp_port(ch), -1);
+    assert_ipc(ipc_tcp_port(ch), IPC_EINVAL);
     ipc_free(ch);
 }
 

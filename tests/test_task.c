@@ -211,7 +211,7 @@ static void countdown_and_stop_keep_the_job(void **state)
     int32_t args[2] = { 20, 22 }, sum = 0;
     int64_t t0 = ipc_now_ns();
     assert_ipc(ipc_task_enqueue(tq, "add", args, sizeof args, &(ipc_task_opts){ .countdown_ms = 600 }, &id), IPC_OK);
-    assert_ipc(ipc_task_result(tq, id, &sum, sizeof sum, NULL, 150), IPC_EEMPTY); /* not yet: not due */
+    assert_ipc(ipc_task_result(tq, id, &sum, sizeof sum, NULL, 150), IPC_ETIMEDOUT); /* not yet: not due */
     assert_ipc(ipc_task_stop(tq), IPC_OK);       /* the held job goes back to the queue */
     assert_ipc(ipc_task_work(tq, 1), IPC_OK);    /* a new pool finds it, still not due  */
     assert_ipc(ipc_task_result(tq, id, &sum, sizeof sum, NULL, 20000), IPC_OK);
@@ -265,7 +265,7 @@ static void bad_input(void **state)
     assert_ipc(ipc_task_enqueue(tq, "add", big, sizeof big, NULL, NULL), IPC_EMSGSIZE);
     assert_ipc(ipc_task_work(tq, 0), IPC_EINVAL);
     assert_ipc(ipc_task_result(tq, 1, NULL, 0, NULL, -2), IPC_EINVAL);
-    assert_ipc(ipc_task_result(tq, 12345, NULL, 0, NULL, 0), IPC_EEMPTY); /* never heard of */
+    assert_ipc(ipc_task_result(tq, 12345, NULL, 0, NULL, 0), IPC_ETIMEDOUT); /* never heard of */
     assert_int_equal(ipc_task_status(tq, 12345), IPC_TASK_UNKNOWN);
     assert_ipc(ipc_task_stop(NULL), IPC_EINVAL);
     ipc_task_free(tq);

@@ -598,13 +598,15 @@ int ipc_amqp_server_stop(ipc_amqp_server *s)
     return rc;
 }
 
-const char *ipc_amqp_server_endpoint(const ipc_amqp_server *s) { return s ? s->endpoint : NULL; }
-const char *ipc_amqp_server_dir(const ipc_amqp_server *s) { return s ? s->dir : NULL; }
-int         ipc_amqp_server_port(const ipc_amqp_server *s) { return s ? s->port : -1; }
-const char *ipc_amqp_server_user(const ipc_amqp_server *s) { return s ? s->user : NULL; }
-const char *ipc_amqp_server_password(const ipc_amqp_server *s) { return s ? s->password : NULL; }
-pid_t       ipc_amqp_server_pid(const ipc_amqp_server *s) { return s ? s->beam : -1; }
-pid_t       ipc_amqp_server_epmd_pid(const ipc_amqp_server *s) { return s ? s->epmd : -1; }
+#define NO_SERVER(what) ipc__fail(IPC_EINVAL, what ": server is NULL")
+const char *ipc_amqp_server_endpoint(const ipc_amqp_server *s) { return s ? s->endpoint : (NO_SERVER("ipc_amqp_server_endpoint"), NULL); }
+const char *ipc_amqp_server_dir(const ipc_amqp_server *s) { return s ? s->dir : (NO_SERVER("ipc_amqp_server_dir"), NULL); }
+int         ipc_amqp_server_port(const ipc_amqp_server *s) { return s ? s->port : NO_SERVER("ipc_amqp_server_port"); }
+const char *ipc_amqp_server_user(const ipc_amqp_server *s) { return s ? s->user : (NO_SERVER("ipc_amqp_server_user"), NULL); }
+const char *ipc_amqp_server_password(const ipc_amqp_server *s) { return s ? s->password : (NO_SERVER("ipc_amqp_server_password"), NULL); }
+pid_t       ipc_amqp_server_pid(const ipc_amqp_server *s) { return s ? s->beam : NO_SERVER("ipc_amqp_server_pid"); }
+pid_t       ipc_amqp_server_epmd_pid(const ipc_amqp_server *s) { return s ? s->epmd : NO_SERVER("ipc_amqp_server_epmd_pid"); }
+#undef NO_SERVER
 
 /* ---- the embedded broker: one per process, shared by its channels ----- */
 
@@ -716,10 +718,11 @@ static void install_fork_handlers(void);
 
 int ipc_amqp_embedded_linger_ms(int ms)
 {
+    if (ms < 0) return ipc__fail(IPC_EINVAL, "ipc_amqp_embedded_linger_ms: %d ms (0 or more)", ms);
     pthread_once(&g_once, install_fork_handlers);
     pthread_mutex_lock(&g_server_lock);
     int old = g_linger_ms;
-    g_linger_ms = ms < 0 ? 0 : ms;
+    g_linger_ms = ms;
     ipc_amqp_server *stop = NULL;
     if (g_embedded && g_embedded_refs == 0 && g_embedded->owner == getpid()) {
         if (g_linger_ms == 0) {
@@ -738,7 +741,7 @@ int ipc_amqp_embedded_linger_ms(int ms)
 pid_t ipc_amqp_embedded_pid(void)
 {
     pthread_mutex_lock(&g_server_lock);
-    pid_t pid = g_embedded && g_embedded->owner == getpid() ? g_embedded->beam : -1;
+    pid_t pid = g_embedded && g_embedded->owner == getpid() ? g_embedded->beam : 0;
     pthread_mutex_unlock(&g_server_lock);
     return pid;
 }
@@ -1762,7 +1765,8 @@ int ipc_amqp_recv_batch(ipc_channel *ch, void *buf, size_t each, size_t *lens, s
     if (!lens || !max || max > 4096 || (!buf && each)) return ipc__fail(IPC_EINVAL, "ipc_amqp_recv_batch: NULL argument or max not 1..4096");
     amqp_chan *a = as_amqp(ch);
     ipc_deadline d;
-    ipc__deadline_start(&d, timeout_ms);
+    int bad = ipc__deadline_begin(&d, timeout_ms, "ipc_amqp_recv_batch");
+    if (bad != IPC_OK) return bad;
     conn *c;
     int rc;
     WITH_RETRY(a, c, rc, recv_batch_on(a, c, buf, each, lens, max, &d));
@@ -1908,7 +1912,8 @@ int ipc_amqp_sub_recv(ipc_amqp_sub *s, void *buf, size_t cap, size_t *len, int t
 {
     if (!s || !len || (!buf && cap)) return ipc__fail(IPC_EINVAL, "ipc_amqp_sub_recv: NULL argument");
     ipc_deadline d;
-    ipc__deadline_start(&d, timeout_ms);
+    int bad = ipc__deadline_begin(&d, timeout_ms, "ipc_amqp_sub_recv");
+    if (bad != IPC_OK) return bad;
     while (!s->holding) {
         amqp_frame_t f;
         int w = next_frame(s->c, &f, &d);

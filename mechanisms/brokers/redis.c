@@ -560,9 +560,11 @@ int ipc_redis_server_stop(ipc_redis_server *s)
     return rc;
 }
 
-const char *ipc_redis_server_endpoint(const ipc_redis_server *s) { return s ? s->endpoint : NULL; }
-const char *ipc_redis_server_dir(const ipc_redis_server *s) { return s ? s->dir : NULL; }
-pid_t       ipc_redis_server_pid(const ipc_redis_server *s) { return s ? s->pid : -1; }
+#define NO_SERVER(what) ipc__fail(IPC_EINVAL, what ": server is NULL")
+const char *ipc_redis_server_endpoint(const ipc_redis_server *s) { return s ? s->endpoint : (NO_SERVER("ipc_redis_server_endpoint"), NULL); }
+const char *ipc_redis_server_dir(const ipc_redis_server *s) { return s ? s->dir : (NO_SERVER("ipc_redis_server_dir"), NULL); }
+pid_t       ipc_redis_server_pid(const ipc_redis_server *s) { return s ? s->pid : NO_SERVER("ipc_redis_server_pid"); }
+#undef NO_SERVER
 
 /* ---- the embedded server: one per process, shared by its channels ----- */
 
@@ -1311,7 +1313,8 @@ int ipc_redis_recv_batch(ipc_channel *ch, void *buf, size_t each, size_t *lens, 
     if (!lens || !max || max > 4096 || (!buf && each))
         return ipc__fail(IPC_EINVAL, "ipc_redis_recv_batch: NULL argument or max not 1..4096");
     ipc_deadline d;
-    ipc__deadline_start(&d, timeout_ms);
+    int bad = ipc__deadline_begin(&d, timeout_ms, "ipc_redis_recv_batch");
+    if (bad != IPC_OK) return bad;
     int prio, rc = rd_recv(ch, buf, each, &lens[0], &prio, &d); /* the first one waits */
     if (rc != IPC_OK || max == 1) return rc == IPC_OK ? 1 : rc;
     redis_channel *r = as_redis(ch);
@@ -1405,7 +1408,8 @@ int ipc_redis_sub_recv(ipc_redis_sub *s, void *buf, size_t cap, size_t *len, int
 {
     if (!s || !len || (!buf && cap)) return ipc__fail(IPC_EINVAL, "ipc_redis_sub_recv: NULL argument");
     ipc_deadline d;
-    ipc__deadline_start(&d, timeout_ms);
+    int bad = ipc__deadline_begin(&d, timeout_ms, "ipc_redis_sub_recv");
+    if (bad != IPC_OK) return bad;
     while (!s->held) {
         void *rep = NULL;
         if (redisGetReplyFromReader(s->c, &rep) != REDIS_OK) return conn_error(s->c, "subscriber");

@@ -1655,13 +1655,15 @@ static ws_channel *as_ws(const ipc_channel *ch)
 const char *ipc_websocket_endpoint(const ipc_channel *ch)
 {
     ws_channel *w = as_ws(ch);
-    return w ? w->endpoint : NULL;
+    if (!w) return ipc__fail(IPC_EINVAL, "ipc_websocket_endpoint: not a websocket channel"), NULL;
+    return w->endpoint;
 }
 
 const char *ipc_websocket_page_url(const ipc_channel *ch)
 {
     ws_channel *w = as_ws(ch);
-    return w ? w->page_url : NULL;
+    if (!w) return ipc__fail(IPC_EINVAL, "ipc_websocket_page_url: not a websocket channel"), NULL;
+    return w->page_url;
 }
 
 int ipc_websocket_stats_get(const ipc_channel *ch, ipc_websocket_stats *st)
@@ -1744,7 +1746,8 @@ int ipc_websocket_sub_recv(ipc_websocket_sub *s, void *buf, size_t cap, size_t *
     if (!s || !len || (!buf && cap)) return ipc__fail(IPC_EINVAL, "ipc_websocket_sub_recv: NULL argument");
     ws_client *c = s->c;
     ipc_deadline d;
-    ipc__deadline_start(&d, timeout_ms);
+    int bad = ipc__deadline_begin(&d, timeout_ms, "ipc_websocket_sub_recv");
+    if (bad != IPC_OK) return bad;
     pthread_mutex_lock(&c->lock);
     int rc = IPC_OK;
     while (c->subq_n == 0) {

@@ -992,7 +992,9 @@ static int zq_open(const ipc_mechanism *m, const ipc_config *cfg, ipc_channel **
 
 const char *ipc_zmq_endpoint(const ipc_channel *ch)
 {
-    return ipc_channel_mechanism(ch) == &ipc_mech_zmq ? ((const zmq_channel *)ch)->in_ep : NULL;
+    if (ipc_channel_mechanism(ch) != &ipc_mech_zmq)
+        return ipc__fail(IPC_EINVAL, "ipc_zmq_endpoint: not a zmq channel"), NULL;
+    return ((const zmq_channel *)ch)->in_ep;
 }
 
 /* ---- publish/subscribe ------------------------------------------------- */
@@ -1027,7 +1029,11 @@ int ipc_zmq_pub_open(const char *endpoint, ipc_zmq_pub **out)
     return IPC_OK;
 }
 
-const char *ipc_zmq_pub_endpoint(const ipc_zmq_pub *p) { return p ? p->endpoint : NULL; }
+const char *ipc_zmq_pub_endpoint(const ipc_zmq_pub *p)
+{
+    if (!p) return ipc__fail(IPC_EINVAL, "ipc_zmq_pub_endpoint: publisher is NULL"), NULL;
+    return p->endpoint;
+}
 
 int ipc_zmq_publish(ipc_zmq_pub *p, const char *topic, const void *msg, size_t len)
 {
@@ -1085,7 +1091,8 @@ int ipc_zmq_sub_recv(ipc_zmq_sub *s, void *buf, size_t cap, size_t *len, int tim
 {
     if (!s || !len || (!buf && cap)) return ipc__fail(IPC_EINVAL, "ipc_zmq_sub_recv: NULL argument");
     ipc_deadline d;
-    ipc__deadline_start(&d, timeout_ms);
+    int bad = ipc__deadline_begin(&d, timeout_ms, "ipc_zmq_sub_recv");
+    if (bad != IPC_OK) return bad;
     while (!s->has_held) {
         if (zmq_msg_recv(&s->held, s->sock, ZMQ_DONTWAIT) >= 0) {
             /* [topic][payload]: keep the last part (the payload) */

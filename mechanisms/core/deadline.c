@@ -4,6 +4,7 @@
  */
 #define _GNU_SOURCE
 #include "core/deadline.h"
+#include "core/error.h"
 #include "ipc.h"
 
 int64_t ipc_now_ns(void)
@@ -33,6 +34,20 @@ void ipc__deadline_arm(ipc_deadline *d, int timeout_ms)
     d->spin_end = 0;
     clock_gettime(CLOCK_MONOTONIC, &d->when);
     ipc__timespec_add_ns(&d->when, (int64_t)timeout_ms * 1000000);
+}
+
+int ipc__timeout_check(const char *what, int timeout_ms)
+{
+    if (__builtin_expect(ipc__timeout_valid(timeout_ms), 1)) return IPC_OK;
+    return ipc__fail(IPC_EINVAL, "%s: timeout %d ms (use -1 to block, 0 not to wait, > 0 to wait)",
+                     what, timeout_ms);
+}
+
+int ipc__deadline_begin(ipc_deadline *d, int timeout_ms, const char *what)
+{
+    int rc = ipc__timeout_check(what, timeout_ms);
+    if (rc == IPC_OK) ipc__deadline_start(d, timeout_ms);
+    return rc;
 }
 
 bool ipc__deadline_blocks_forever(const ipc_deadline *d) { return d->timeout_ms < 0; }

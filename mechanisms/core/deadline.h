@@ -58,6 +58,13 @@ static inline void ipc__deadline_start(ipc_deadline *d, int timeout_ms)
 }
 /* A timeout an ipc_* call accepts: -1, 0 or > 0 (ipc.h). */
 static inline bool ipc__timeout_valid(int timeout_ms) { return timeout_ms >= -1; }
+/* The one check of a caller's timeout, for dispatch and every extra that
+ * takes one (ipc_queue_join, ipc_event_wait, ipc_poll, *_sub_recv, ...):
+ * RETURNS IPC_OK, or IPC_EINVAL (below -1) with a message naming `what`. */
+int  ipc__timeout_check(const char *what, int timeout_ms);
+/* ipc__timeout_check, then ipc__deadline_start: how an extra begins a wait.
+ * RETURNS IPC_OK (d started) or IPC_EINVAL (d untouched). */
+int  ipc__deadline_begin(ipc_deadline *d, int timeout_ms, const char *what);
 
 bool ipc__deadline_blocks_forever(const ipc_deadline *d);
 bool ipc__deadline_is_nowait(const ipc_deadline *d);

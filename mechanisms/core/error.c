@@ -25,6 +25,7 @@ const char *ipc_strerror(int err)
     case IPC_ENOMECH:  return "unknown mechanism";
     case IPC_ESYS:     return "system call failed (see errno)";
     case IPC_ENOTSUP:  return "not supported by this mechanism";
+    case IPC_ETIMEDOUT: return "timed out (the awaited state was not reached)";
     default:           return "unknown error code";
     }
 }

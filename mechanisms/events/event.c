@@ -155,7 +155,9 @@ int ipc_event_open_named(const char *name, unsigned flags, ipc_event_obj **out)
 
 const char *ipc_event_name(const ipc_event_obj *ev)
 {
-    return ev && ev->seg.name[0] ? ev->seg.name : NULL;
+    if (!ev) return ipc__fail(IPC_EINVAL, "ipc_event_name: event is NULL"), NULL;
+    if (!ev->seg.name[0]) return ipc__fail(IPC_EINVAL, "ipc_event_name: a private event has no name"), NULL;
+    return ev->seg.name;
 }
 
 void ipc_event_free(ipc_event_obj *ev)
@@ -253,17 +255,17 @@ int ipc_event_is_set(const ipc_event_obj *ev)
 
 int ipc_event_pollfd(ipc_event_obj *ev)
 {
-    if (!ev) return ipc__fail(IPC_EINVAL, "ipc_event_pollfd: event is NULL"), -1;
+    if (!ev) return ipc__fail(IPC_EINVAL, "ipc_event_pollfd: event is NULL");
     if (ev->mirror_fd < 0)
-        return ipc__fail(IPC_ENOTSUP, "%s: a named event has no pollfd", ev->seg.name), -1;
+        return ipc__fail(IPC_ENOTSUP, "%s: a named event has no pollfd", ev->seg.name);
     int rc = lock_state(ev);
-    if (rc != IPC_OK) return -1;
+    if (rc != IPC_OK) return rc;
     if (!ev->sh->mirrored) { /* switch the mirror on, starting from the flag */
         ev->sh->mirrored = true;
         if (atomic_load(&ev->sh->word) & FLAG) rc = mirror(ev, true);
     }
     pthread_mutex_unlock(&ev->sh->lock);
-    return rc == IPC_OK ? ev->mirror_fd : -1;
+    return rc == IPC_OK ? ev->mirror_fd : rc;
 }
 
 /* ---- wait -------------------------------------------------------------- */
@@ -271,6 +273,8 @@ int ipc_event_pollfd(ipc_event_obj *ev)
 int ipc_event_wait(ipc_event_obj *ev, int timeout_ms)
 {
     if (!ev) return ipc__fail(IPC_EINVAL, "ipc_event_wait: event is NULL");
+    int rc = ipc__timeout_check("ipc_event_wait", timeout_ms);
+    if (rc != IPC_OK) return rc;
     event_shared *sh = ev->sh;
     /* acquire: whatever the setter wrote before set() is visible after. */
     uint32_t seen = atomic_load_explicit(&sh->word, memory_order_acquire);
@@ -279,7 +283,7 @@ int ipc_event_wait(ipc_event_obj *ev, int timeout_ms)
     ipc_deadline d;
     ipc__deadline_start(&d, timeout_ms);
     for (;;) {
-        if (ipc__deadline_passed(&d)) return ipc__fail(IPC_EEMPTY, "event not set before the deadline");
+        if (ipc__deadline_passed(&d)) return ipc__fail(IPC_ETIMEDOUT, "event not set before the deadline");
         atomic_fetch_add(&sh->waiters, 1); /* seq_cst: see ipc_event_set */
         int r = ipc__futex_wait_word(&sh->word, seen, true,
                                      ipc__deadline_blocks_forever(&d) ? NULL : &d.when);

@@ -60,7 +60,11 @@ void ipc_poller_free(ipc_poller *p)
     free(p);
 }
 
-size_t ipc_poller_count(const ipc_poller *p) { return p ? p->used : 0; }
+size_t ipc_poller_count(const ipc_poller *p)
+{
+    if (!p) return ipc__fail(IPC_EINVAL, "ipc_poller_count: poller is NULL"), 0;
+    return p->used;
+}
 
 static entry *find(ipc_poller *p, const ipc_channel *ch, int fd)
 {
@@ -155,7 +159,8 @@ int ipc_poller_wait(ipc_poller *p, ipc_ready *ready, size_t max, int timeout_ms)
     struct epoll_event evs[WAIT_BATCH];
     int batch = max < WAIT_BATCH ? (int)max : WAIT_BATCH;
     ipc_deadline d;
-    ipc__deadline_start(&d, timeout_ms);
+    int rc = ipc__deadline_begin(&d, timeout_ms, "ipc_poller_wait");
+    if (rc != IPC_OK) return rc;
     for (;;) {
         int n = epoll_wait(p->epfd, evs, batch, ipc__deadline_poll_ms(&d));
         if (n < 0) {
@@ -165,7 +170,7 @@ int ipc_poller_wait(ipc_poller *p, ipc_ready *ready, size_t max, int timeout_ms)
         if (n == 0) {
             /* millisecond rounding may wake a hair early: re-check */
             if (!ipc__deadline_passed(&d)) continue;
-            return ipc__fail(IPC_EEMPTY, "no channel ready before the deadline");
+            return ipc__fail(IPC_ETIMEDOUT, "no channel ready before the deadline");
         }
         for (int i = 0; i < n; i++) {
             const entry *e = &p->slots[evs[i].data.u64];
@@ -179,6 +184,7 @@ int ipc_poll(ipc_channel *const *chs, size_t n, bool *ready, int timeout_ms)
 {
     if (!chs || !ready || n == 0)
         return ipc__fail(IPC_EINVAL, "ipc_poll: %s", n == 0 ? "no channels" : "NULL array");
+    if (!ipc__timeout_valid(timeout_ms)) return ipc__timeout_check("ipc_poll", timeout_ms);
     ipc_ready *got = malloc(n * sizeof *got);
     if (!got) return ipc__fail(IPC_ESYS, "malloc");
     ipc_poller *p = NULL;

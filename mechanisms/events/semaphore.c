@@ -108,7 +108,9 @@ int ipc_sem_open_named(const char *name, unsigned initial, unsigned flags, ipc_s
 
 const char *ipc_sem_name(const ipc_sem *s)
 {
-    return valid(s) && s->seg.name[0] ? s->seg.name : NULL;
+    if (!valid(s)) return ipc__fail(IPC_EINVAL, "ipc_sem_name: not an open semaphore"), NULL;
+    if (!s->seg.name[0]) return ipc__fail(IPC_EINVAL, "ipc_sem_name: a private semaphore has no name"), NULL;
+    return s->seg.name;
 }
 
 /* One unit if there is one: CAS count -> count - 1 from a positive value. */
@@ -128,7 +130,7 @@ static bool try_take(sem_shared *sh)
 int ipc_sem_acquire(ipc_sem *s, int timeout_ms)
 {
     if (!valid(s)) return ipc__fail(IPC_EINVAL, "ipc_sem_acquire: not an open semaphore");
-    if (timeout_ms < -1) return ipc__fail(IPC_EINVAL, "ipc_sem_acquire: timeout %d ms (use -1, 0 or > 0)", timeout_ms);
+    if (!ipc__timeout_valid(timeout_ms)) return ipc__timeout_check("ipc_sem_acquire", timeout_ms);
     sem_shared *sh = s->sh;
     if (try_take(sh)) return IPC_OK;
     ipc_deadline d;

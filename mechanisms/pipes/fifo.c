@@ -220,7 +220,8 @@ static int fifo_open(const ipc_mechanism *m, const ipc_config *cfg, ipc_channel 
 
 const char *ipc_fifo_path(const ipc_channel *ch)
 {
-    if (ipc_channel_mechanism(ch) != &ipc_mech_fifo) return NULL;
+    if (ipc_channel_mechanism(ch) != &ipc_mech_fifo)
+        return ipc__fail(IPC_EINVAL, "ipc_fifo_path: not a fifo channel"), NULL;
     return ((const fifo_chan *)ch)->path;
 }
 

@@ -547,7 +547,8 @@ static int tcp_pollfd(ipc_channel *ch)
 
 int ipc_tcp_port(const ipc_channel *ch)
 {
-    if (ipc_channel_mechanism(ch) != &ipc_mech_tcp) return -1;
+    if (ipc_channel_mechanism(ch) != &ipc_mech_tcp)
+        return ipc__fail(IPC_EINVAL, "ipc_tcp_port: not a tcp channel");
     return ((const tcp_chan *)ch)->port;
 }
 

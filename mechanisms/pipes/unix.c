@@ -380,7 +380,8 @@ static int unix_open(const ipc_mechanism *m, const ipc_config *cfg, ipc_channel 
 const char *ipc_unix_path(const ipc_channel *ch)
 {
     const ipc_mechanism *m = ipc_channel_mechanism(ch);
-    if (m != &ipc_mech_unix && m != &ipc_mech_unix_seqpacket && m != &ipc_mech_unix_dgram) return NULL;
+    if (m != &ipc_mech_unix && m != &ipc_mech_unix_seqpacket && m != &ipc_mech_unix_dgram)
+        return ipc__fail(IPC_EINVAL, "ipc_unix_path: not a unix channel"), NULL;
     const unix_chan *u = (const unix_chan *)ch;
     return u->path[0] ? u->path : NULL;
 }

@@ -393,12 +393,12 @@ int ipc_queue_join(ipc_channel *ch, int timeout_ms)
     thread_queue *q = checked(ch);
     if (!q) return IPC_EINVAL;
     ipc_deadline d;
-    ipc__deadline_start(&d, timeout_ms);
-    int rc = IPC_OK;
+    int rc = ipc__deadline_begin(&d, timeout_ms, "ipc_queue_join");
+    if (rc != IPC_OK) return rc;
     pthread_mutex_lock(&q->lock);
     while (q->unfinished > 0) {
         if (wait_on(q, &q->all_done, &d) && q->unfinished > 0) {
-            rc = ipc__fail(IPC_EEMPTY, "join timed out with %zu unfinished tasks", q->unfinished);
+            rc = ipc__fail(IPC_ETIMEDOUT, "join timed out with %zu unfinished tasks", q->unfinished);
             break;
         }
     }

@@ -104,9 +104,16 @@ void ipc_value_free(ipc_value *v)
 
 static bool valid(const ipc_value *v) { return v && v->magic == VALUE_MAGIC; }
 
-size_t ipc_array_len(const ipc_value *v) { return valid(v) ? v->n : 0; }
-char ipc_value_typecode(const ipc_value *v) { return valid(v) ? v->typecode : 0; }
-bool ipc_value_has_lock(const ipc_value *v) { return valid(v) && v->has_lock; }
+/* The queries answer 0/false on a bad handle, with a message (ipc.h). */
+static bool valid_or_say(const ipc_value *v, const char *what)
+{
+    if (valid(v)) return true;
+    ipc__fail(IPC_EINVAL, "%s: not an open value or array", what);
+    return false;
+}
+size_t ipc_array_len(const ipc_value *v) { return valid_or_say(v, "ipc_array_len") ? v->n : 0; }
+char ipc_value_typecode(const ipc_value *v) { return valid_or_say(v, "ipc_value_typecode") ? v->typecode : 0; }
+bool ipc_value_has_lock(const ipc_value *v) { return valid_or_say(v, "ipc_value_has_lock") && v->has_lock; }
 
 /* Element i of a value of kind `type`, or NULL after saying why. */
 static atomic_long *element(ipc_value *v, size_t i, char type)

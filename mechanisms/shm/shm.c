@@ -298,7 +298,7 @@ const ipc_mechanism ipc_mech_spsc = {
 const char *ipc_shm_name(const ipc_channel *ch)
 {
     const ipc_mechanism *m = ipc_channel_mechanism(ch);
-    if (!m || m->ops != &shm_ops) return NULL;
+    if (!m || m->ops != &shm_ops) return ipc__fail(IPC_EINVAL, "ipc_shm_name: not a shm channel"), NULL;
     const shm_chan *c = (const shm_chan *)ch;
     return c->mem.name[0] ? c->mem.name : NULL;
 }

@@ -669,13 +669,14 @@ long ipc_signal_usr1_count(void) { return usr1_seen; }
 int ipc_signal_usr1_wait(long seen, int timeout_ms)
 {
     ipc_deadline d;
-    ipc__deadline_start(&d, timeout_ms);
+    int rc = ipc__deadline_begin(&d, timeout_ms, "ipc_signal_usr1_wait");
+    if (rc != IPC_OK) return rc;
     sigset_t during;
     pthread_sigmask(SIG_BLOCK, NULL, &during);
     sigdelset(&during, SIGUSR1);
     while (usr1_seen <= seen) {
         int ms = ipc__deadline_poll_ms(&d);
-        if (ms == 0 && ipc__deadline_passed(&d)) return ipc__fail(IPC_EEMPTY, "no SIGUSR1 within %d ms", timeout_ms);
+        if (ms == 0 && ipc__deadline_passed(&d)) return ipc__fail(IPC_ETIMEDOUT, "no SIGUSR1 within %d ms", timeout_ms);
         struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
         /* SIGUSR1 is unblocked only inside ppoll: checking the count and
          * going to sleep cannot be split by the signal. */

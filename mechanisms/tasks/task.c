@@ -366,8 +366,10 @@ enum ipc_task_state ipc_task_status(ipc_task_queue *tq, uint64_t id)
 
 int ipc_task_result(ipc_task_queue *tq, uint64_t id, void *buf, size_t cap, ipc_task_info *info, int timeout_ms)
 {
-    if (!tq || (cap && !buf) || timeout_ms < -1)
-        return ipc__fail(IPC_EINVAL, "ipc_task_result: a queue, a buffer for cap bytes, a timeout of -1, 0 or > 0");
+    if (!tq || (cap && !buf))
+        return ipc__fail(IPC_EINVAL, "ipc_task_result: a queue and a buffer for cap bytes");
+    int bad = ipc__timeout_check("ipc_task_result", timeout_ms);
+    if (bad != IPC_OK) return bad;
     int64_t deadline = timeout_ms > 0 ? ipc_now_ns() + (int64_t)timeout_ms * 1000000 : 0;
     for (;;) {
         record *r = find_rec(tq, id, false);
@@ -406,7 +408,7 @@ int ipc_task_result(ipc_task_queue *tq, uint64_t id, void *buf, size_t cap, ipc_
         info->result_len = 0;
         info->error[0] = '\0';
     }
-    return ipc__fail(IPC_EEMPTY, "ipc_task_result: job %llu not done within %d ms", (unsigned long long)id, timeout_ms);
+    return ipc__fail(IPC_ETIMEDOUT, "ipc_task_result: job %llu not done within %d ms", (unsigned long long)id, timeout_ms);
 }
 
 long ipc_task_dead(ipc_task_queue *tq, uint64_t *ids, size_t max)

@@ -43,13 +43,13 @@ from . import _lib
 from ._lib import Config, lib
 
 __all__ = ["Queue", "Pipe", "Connection", "IpcError", "Full", "Empty", "Closed", "MessageTooLarge",
-           "InvalidArgument", "UnknownMechanism", "SystemError_", "NotSupported", "mechanisms",
+           "InvalidArgument", "UnknownMechanism", "SystemError_", "NotSupported", "Timeout", "mechanisms",
            "find", "strerror", "last_error", "now_ns", "library_path"]
 
 library_path = _lib.path
 
 # ---- error codes (ipc.h) ------------------------------------------------------------
-OK, EFULL, EEMPTY, ECLOSED, EMSGSIZE, EINVAL, ENOMECH, ESYS, ENOTSUP = 0, -1, -2, -3, -4, -5, -6, -7, -8
+OK, EFULL, EEMPTY, ECLOSED, EMSGSIZE, EINVAL, ENOMECH, ESYS, ENOTSUP, ETIMEDOUT = 0, -1, -2, -3, -4, -5, -6, -7, -8, -9
 FIFO, LIFO, PRIORITY = 0, 1, 2
 ATTACH, ATTACHABLE = 1, 2
 CAPS = {"threads": 1 << 0, "fork": 1 << 1, "unrelated": 1 << 2, "hosts": 1 << 3, "mpmc": 1 << 4,
@@ -94,6 +94,10 @@ class NotSupported(IpcError):
     pass
 
 
+class Timeout(IpcError, TimeoutError):
+    """IPC_ETIMEDOUT: a wait for a state (not for a message or room) timed out."""
+
+
 class SystemError_(IpcError, OSError):
     """IPC_ESYS: a system call failed; .errno is what it set."""
 
@@ -103,7 +107,7 @@ class SystemError_(IpcError, OSError):
 
 
 _EXC = {EFULL: Full, EEMPTY: Empty, ECLOSED: Closed, EMSGSIZE: MessageTooLarge, EINVAL: InvalidArgument,
-        ENOMECH: UnknownMechanism, ESYS: SystemError_, ENOTSUP: NotSupported}
+        ENOMECH: UnknownMechanism, ESYS: SystemError_, ENOTSUP: NotSupported, ETIMEDOUT: Timeout}
 
 
 def strerror(code):

@@ -49,7 +49,31 @@ enum {
     IPC_ENOMECH  = -6, /* unknown mechanism name (ipc_last_error lists known ones)   */
     IPC_ESYS     = -7, /* a system call failed; errno kept                           */
     IPC_ENOTSUP  = -8, /* the mechanism cannot do this (see its caps)                */
+    IPC_ETIMEDOUT= -9, /* a wait for a state, not for a message or room, timed out:
+                          ipc_queue_join, ipc_event_wait, ipc_poll/ipc_poller_wait,
+                          ipc_task_result, ipc_signal_usr1_wait (see below)        */
 };
+/* The most negative code: every IPC_E* lies in [IPC_E_LAST, -1]. */
+#define IPC_E_LAST IPC_ETIMEDOUT
+
+/* Which code a timeout gives — one rule, for ipc_* and every extra:
+ *   - a wait for a MESSAGE or for ROOM for one (ipc_send/ipc_recv, a
+ *     subscriber's *_sub_recv, *_recv_batch, ipc_sem_acquire/release: a unit
+ *     of a semaphore is a token in a queue) answers IPC_EFULL / IPC_EEMPTY,
+ *     like Python's queue.Full / queue.Empty: "would block" and "timed out"
+ *     are the same answer there, and timeout 0 is the non-blocking try;
+ *   - a wait for a STATE (all tasks done, a flag raised, some channel ready,
+ *     a job finished, a signal counted) answers IPC_ETIMEDOUT, like Python's
+ *     Event.wait() returning False or AsyncResult.get() raising TimeoutError.
+ *
+ * The extras (the module headers under ipcplay/) follow the conventions of
+ * this file too: a call that can fail returns an int (a long for counts)
+ * that is >= 0 on success or a negative IPC_E* code with ipc_last_error()
+ * set; a call that returns a pointer returns NULL on failure with
+ * ipc_last_error() set; a bool or size_t query of a bad handle answers
+ * false / 0 with ipc_last_error() set; release calls (*_free, *_stop) take
+ * NULL as a no-op, like free().  Every timeout argument follows the rule at
+ * the top (-1, 0, > 0; below -1 is IPC_EINVAL). */
 
 /* Short fixed text for an error code ("channel is full"); never NULL. */
 const char *ipc_strerror(int err);

@@ -127,9 +127,10 @@ int ipc_amqp_server_stop(ipc_amqp_server *s);
  * milliseconds (default 30000: a restart costs seconds, and a program that
  * frees its last channel often opens another), then stops; exit stops it at
  * once, and so does the death of this process (PR_SET_PDEATHSIG).  0 stops
- * it with the last channel.  Returns the previous value. */
+ * it with the last channel.  RETURNS the previous value, or IPC_EINVAL
+ * (ms < 0). */
 int ipc_amqp_embedded_linger_ms(int ms);
-/* The embedded broker's pid, or -1 if none runs in this process. */
+/* The embedded broker's pid, or 0 if none runs in this process (until 2026-12: -1). */
 pid_t ipc_amqp_embedded_pid(void);
 
 #ifdef __cplusplus

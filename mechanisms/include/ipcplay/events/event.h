@@ -63,17 +63,17 @@ int  ipc_event_is_set(const ipc_event_obj *ev);
 /* Block until the flag is raised (or was raised at some point since the
  * call began, see the top).  timeout_ms: -1 forever, 0 just check, >0 ms on
  * CLOCK_MONOTONIC; signals do not restart the clock.
- * RETURNS 0 (set), IPC_EEMPTY (timed out), IPC_EINVAL, IPC_ESYS. */
+ * RETURNS 0 (set), IPC_ETIMEDOUT (timed out), IPC_EINVAL (also a timeout below -1), IPC_ESYS. */
 int  ipc_event_wait(ipc_event_obj *ev, int timeout_ms);
 
 /* An fd that polls readable while the flag is raised, for ipc_poller or
  * your own poll loop: an eventfd that set/clear update under the same lock
  * as the flag, in every process holding the event.  The first call switches
  * that mirror on; from then on each set/clear pair costs two more system
- * calls (measured 0.6-0.9 us instead of 27-61 ns).  -1 for named events
- * (an eventfd cannot be handed to an unrelated process by name: IPC_ENOTSUP
- * in ipc_last_error) or on error.  Owned by the event: do not close or read
- * it. */
+ * calls (measured 0.6-0.9 us instead of 27-61 ns).  Owned by the event:
+ * do not close or read it.  RETURNS the fd (>= 0), IPC_ENOTSUP for a named
+ * event (an eventfd cannot be handed to an unrelated process by name),
+ * IPC_EINVAL, IPC_ESYS (until 2026-12 every failure answered -1). */
 int  ipc_event_pollfd(ipc_event_obj *ev);
 
 /* Release this handle (the state stays for the other holders); the creator

@@ -73,8 +73,8 @@ int  ipc_poller_remove_fd(ipc_poller *p, int fd);
  * sender gone) counts as ready: the receive then says IPC_ECLOSED.  Whether
  * another holder's ipc_close() wakes the poller depends on the mechanism's
  * pollfd (stream mechanisms signal shutdown on a separate fd today).
- * RETURNS the number of entries filled (>= 1), IPC_EEMPTY (nothing ready
- * before the deadline), IPC_EINVAL, IPC_ESYS. */
+ * RETURNS the number of entries filled (>= 1), IPC_ETIMEDOUT (nothing ready
+ * before the deadline), IPC_EINVAL (also a timeout below -1), IPC_ESYS. */
 int  ipc_poller_wait(ipc_poller *p, ipc_ready *ready, size_t max, int timeout_ms);
 
 /* How many channels and fds are watched. */
@@ -86,7 +86,7 @@ void ipc_poller_free(ipc_poller *p);
 /* One shot: wait until at least one of chs[0..n) is ready; ready[i] says
  * which.  For a loop keep an ipc_poller instead (this one sets a poller up
  * and tears it down on every call).
- * RETURNS how many are ready (>= 1), IPC_EEMPTY (timeout), IPC_ENOTSUP
+ * RETURNS how many are ready (>= 1), IPC_ETIMEDOUT (timeout), IPC_ENOTSUP
  * (chs[i] has no pollfd; ipc_last_error names it), IPC_EINVAL, IPC_ESYS. */
 int  ipc_poll(ipc_channel *const *chs, size_t n, bool *ready, int timeout_ms);
 

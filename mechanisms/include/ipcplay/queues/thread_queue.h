@@ -21,8 +21,8 @@ extern "C" {
 int ipc_queue_task_done(ipc_channel *ch);
 
 /* Block until every message ever sent has been task_done()'d (Queue.join()).
- * RETURNS 0, IPC_EEMPTY on timeout (the name is odd but the code is the
- * "timed out waiting" one), IPC_EINVAL. */
+ * RETURNS 0, IPC_ETIMEDOUT (tasks still unfinished at the deadline: a wait
+ * for a state, ipc.h), IPC_EINVAL (not a thread queue; timeout below -1). */
 int ipc_queue_join(ipc_channel *ch, int timeout_ms);
 
 /* Hints, like Python's: another thread may change the answer at once.

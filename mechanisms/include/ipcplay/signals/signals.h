@@ -52,7 +52,7 @@ long  ipc_signal_usr1_count(void);
 
 /* Wait until the count exceeds `seen` or timeout_ms passes: ppoll(2) unblocks
  * SIGUSR1 and sleeps in one atomic step, so a signal arriving between the
- * check and the sleep is not missed.  RETURNS 0, IPC_EEMPTY (timed out),
+ * check and the sleep is not missed.  RETURNS 0, IPC_ETIMEDOUT (timed out),
  * IPC_ESYS. */
 int   ipc_signal_usr1_wait(long seen, int timeout_ms);
 

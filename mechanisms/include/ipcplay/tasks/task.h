@@ -124,7 +124,7 @@ enum ipc_task_state ipc_task_status(ipc_task_queue *tq, uint64_t id);
 
 /* Wait up to timeout_ms (-1 forever) until job id is FINISHED or DEAD.
  * info (may be NULL) gets the details; the result is copied to buf (cap).
- * RETURNS 0 (finished or dead: see info->state), IPC_EEMPTY (still not done
+ * RETURNS 0 (finished or dead: see info->state), IPC_ETIMEDOUT (still not done
  * at the deadline), IPC_EMSGSIZE (cap too small: info->result_len says the
  * size; call again), IPC_EINVAL. */
 int  ipc_task_result(ipc_task_queue *tq, uint64_t id, void *buf, size_t cap, ipc_task_info *info,
