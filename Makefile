@@ -113,6 +113,17 @@ TEST_SRC     := $(sort $(filter-out $(call BROKER_OFF_SRC,tests/*.c),$(wildcard 
 TEST_HELPERS := $(filter-out tests/test_%.c,$(wildcard tests/*.c))
 TEST_HELP_OBJ:= $(TEST_HELPERS:%.c=$(OUT)/obj/%.o)
 TEST_BIN     := $(TEST_SRC:tests/%.c=$(OUT)/tests/%)
+# Test hooks are built only into the tests (issue 11): a library source with
+# code under #ifdef IPC_TESTING (fault injection: engines/ring.c's lock hook)
+# is compiled a second time with -DIPC_TESTING into $(OUT)/obj-testing/, and
+# the tests link $(TEST_LIB), the library with those objects swapped in.  The
+# shipped $(LIB) and $(SOLIB) never contain a hook (tests/outside.sh checks
+# `nm -D`).  The TSan suppressions for libzmq (tests/tsan_suppressions.c) are
+# linked into the programs of a SANITIZE=thread build only ($(TSAN_OBJ)).
+TESTING_SRC  := $(shell grep -l 'ifdef IPC_TESTING' $(LIB_SRC) 2>/dev/null)
+TEST_LIB     := $(OUT)/libipcplay-testing.a
+TEST_LIB_OBJ := $(filter-out $(TESTING_SRC:%.c=$(OUT)/obj/%.o),$(LIB_OBJ)) $(TESTING_SRC:%.c=$(OUT)/obj-testing/%.o)
+TSAN_OBJ     := $(if $(filter thread,$(SANITIZE)),$(OUT)/obj/tests/tsan_suppressions.o)
 
 # ---- demos: one program per file ------------------------------------------
 DEMO_SRC := $(sort $(filter-out $(call BROKER_OFF_SRC,demos/*.c),$(wildcard demos/*.c)))
@@ -161,7 +172,11 @@ $(OUT)/obj/viz/%.o: viz/%.c
 
 $(OUT)/obj/tests/%.o: tests/%.c
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) $(call pkgcflags,$(PKGS_TEST)) -Itests -c $< -o $@
+	$(CC) $(CFLAGS) $(call pkgcflags,$(PKGS_TEST)) -Itests -DIPC_TESTING -c $< -o $@
+
+$(OUT)/obj-testing/%.o: %.c
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -fPIC -DIPC_TESTING -c $< -o $@
 
 $(OUT)/obj/%.o: %.cc
 	@mkdir -p $(@D)
@@ -175,41 +190,46 @@ $(LIB): $(LIB_OBJ)
 	rm -f $@
 	ar rcs $@ $^
 
-$(OUT)/tests/%: $(OUT)/obj/tests/%.o $(TEST_HELP_OBJ) $(LIB)
+$(TEST_LIB): $(TEST_LIB_OBJ)
 	@mkdir -p $(@D)
-	$(CC) $(LDFLAGS) $< $(TEST_HELP_OBJ) $(LIB) $(call pkglibs,$(PKGS_TEST)) $(LIBS) -o $@
+	rm -f $@
+	ar rcs $@ $^
 
-$(OUT)/demos/%: $(OUT)/obj/demos/%.o $(LIB)
+$(OUT)/tests/%: $(OUT)/obj/tests/%.o $(TEST_HELP_OBJ) $(TEST_LIB)
 	@mkdir -p $(@D)
-	$(CC) $(LDFLAGS) $< $(LIB) $(LIBS) -o $@
+	$(CC) $(LDFLAGS) $< $(TEST_HELP_OBJ) $(TEST_LIB) $(call pkglibs,$(PKGS_TEST)) $(LIBS) -o $@
+
+$(OUT)/demos/%: $(OUT)/obj/demos/%.o $(LIB) $(TSAN_OBJ)
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS) $< $(TSAN_OBJ) $(LIB) $(LIBS) -o $@
 
 # ipcbench records how it was built in every result file (bench/context.c).
 $(OUT)/obj/bench/context.o: CFLAGS += -DIPCBENCH_CFLAGS='"$(OPT) $(SANFLAGS) $(EXTRA_CFLAGS)"' \
   -DIPCBENCH_BUILD='"$(if $(SANITIZE),sanitize=$(SANITIZE),release) ($(OPT))"'
-$(OUT)/ipcbench: $(BENCH_OBJ) $(LIB)
-	$(CXX) $(LDFLAGS) $(BENCH_OBJ) $(LIB) $(call pkglibs,$(PKGS_BENCH)) $(LIBS) -o $@
+$(OUT)/ipcbench: $(BENCH_OBJ) $(LIB) $(TSAN_OBJ)
+	$(CXX) $(LDFLAGS) $(BENCH_OBJ) $(TSAN_OBJ) $(LIB) $(call pkglibs,$(PKGS_BENCH)) $(LIBS) -o $@
 
 # tests/test_bench drives the C++ shim itself, then runs ipcbench and bench/report.py.
 $(OUT)/obj/tests/test_bench.o: CFLAGS += -Ibench
-$(OUT)/tests/test_bench: $(OUT)/obj/tests/test_bench.o $(TEST_HELP_OBJ) $(OUT)/obj/bench/gbench_shim.o $(LIB) | $(BENCH_BIN)
+$(OUT)/tests/test_bench: $(OUT)/obj/tests/test_bench.o $(TEST_HELP_OBJ) $(OUT)/obj/bench/gbench_shim.o $(TEST_LIB) | $(BENCH_BIN)
 	@mkdir -p $(@D)
-	$(CXX) $(LDFLAGS) $< $(TEST_HELP_OBJ) $(OUT)/obj/bench/gbench_shim.o $(LIB) $(call pkglibs,$(PKGS_TEST) $(PKGS_BENCH)) $(LIBS) -o $@
+	$(CXX) $(LDFLAGS) $< $(TEST_HELP_OBJ) $(OUT)/obj/bench/gbench_shim.o $(TEST_LIB) $(call pkglibs,$(PKGS_TEST) $(PKGS_BENCH)) $(LIBS) -o $@
 
 $(CLEAN_BIN): $(OUT)/obj/scripts/ipcplay-clean.o $(LIB)
 	$(CC) $(LDFLAGS) $< $(LIB) $(LIBS) -o $@
 
-$(STRESS_BIN): $(OUT)/obj/scripts/ipcstress.o $(LIB)
-	$(CC) $(LDFLAGS) $< $(LIB) $(LIBS) -o $@
+$(STRESS_BIN): $(OUT)/obj/scripts/ipcstress.o $(LIB) $(TSAN_OBJ)
+	$(CC) $(LDFLAGS) $< $(TSAN_OBJ) $(LIB) $(LIBS) -o $@
 
-$(OUT)/ipcviz: $(VIZ_OBJ) $(LIB)
-	$(CC) $(LDFLAGS) $(VIZ_OBJ) $(LIB) $(call pkglibs,$(PKGS_VIZ)) $(LIBS) -o $@
+$(OUT)/ipcviz: $(VIZ_OBJ) $(LIB) $(TSAN_OBJ)
+	$(CC) $(LDFLAGS) $(VIZ_OBJ) $(TSAN_OBJ) $(LIB) $(call pkglibs,$(PKGS_VIZ)) $(LIBS) -o $@
 
 # tests/test_viz drives the visualizer itself: viz/ without its main, and SDL.
 VIZ_TEST_OBJ := $(filter-out $(OUT)/obj/viz/main.o,$(VIZ_OBJ))
 $(OUT)/obj/tests/test_viz.o: CFLAGS += $(call pkgcflags,$(PKGS_VIZ)) -Iviz
-$(OUT)/tests/test_viz: $(OUT)/obj/tests/test_viz.o $(TEST_HELP_OBJ) $(VIZ_TEST_OBJ) $(LIB)
+$(OUT)/tests/test_viz: $(OUT)/obj/tests/test_viz.o $(TEST_HELP_OBJ) $(VIZ_TEST_OBJ) $(TEST_LIB)
 	@mkdir -p $(@D)
-	$(CC) $(LDFLAGS) $< $(TEST_HELP_OBJ) $(VIZ_TEST_OBJ) $(LIB) $(call pkglibs,$(PKGS_TEST) $(PKGS_VIZ)) $(LIBS) -o $@
+	$(CC) $(LDFLAGS) $< $(TEST_HELP_OBJ) $(VIZ_TEST_OBJ) $(TEST_LIB) $(call pkglibs,$(PKGS_TEST) $(PKGS_VIZ)) $(LIBS) -o $@
 
 # ---- fuzz targets: tests/fuzz/<target>.c, libFuzzer + ASan/UBSan (clang) ---
 # The library is rebuilt with clang into $(BUILD)/fuzz (not $(OUT): the
@@ -375,5 +395,5 @@ stress: deps
 	@$(MAKE) --no-print-directory $(STRESS_BIN) $(CLEAN_BIN)
 	$(STRESS_BIN)
 
--include $(shell find $(OUT)/obj -name '*.d' 2>/dev/null)
+-include $(shell find $(OUT)/obj $(OUT)/obj-testing -name '*.d' 2>/dev/null)
 -include $(shell find $(FUZZ_OUT)/obj -name '*.d' 2>/dev/null)

@@ -123,22 +123,15 @@ static const batch_ops redis_ops = { "redis", ipc_redis_send_batch, ipc_redis_re
 
 static int bt_prepare(const bench_impl *impl)
 {
+    const batch_ops *ops = impl->user;
     bench_impl as_mech = *impl;
-    as_mech.mech = ipc_find(strcmp(impl->name, "batch:amqp") == 0 ? "amqp" : "redis");
+    as_mech.mech = ipc_find(ops->mechanism);
     return as_mech.mech ? bench_ipc_prepare(&as_mech) : bench_fail("%s: mechanism not registered", impl->name);
 }
 
 static int bt_open(const bench_impl *impl, size_t max_msg, bench_chan **out)
 {
-#if defined(IPC_WITH_AMQP) && defined(IPC_WITH_REDIS)
-    const batch_ops *ops = strcmp(impl->name, "batch:amqp") == 0 ? &amqp_ops : &redis_ops;
-#elif defined(IPC_WITH_AMQP)
-    const batch_ops *ops = &amqp_ops;
-    (void)impl;
-#else
-    const batch_ops *ops = &redis_ops;
-    (void)impl;
-#endif
+    const batch_ops *ops = impl->user;
     batch_chan *b = calloc(1, sizeof *b);
     if (!b) return bench_fail_errno("calloc");
     b->ops = ops;
@@ -169,6 +162,7 @@ const bench_impl batch_amqp = {
     .name = "batch:amqp", .wait = "confirm batches of 256; pipelined basic.get",
     .about = "amqp with 256 publishes per publisher confirm and 256 basic.get per round trip",
     .caps = IPC_CAP_THREADS, .max_msg = 1u << 20, .open = bt_open, .prepare = bt_prepare,
+    .user = &amqp_ops,
 };
 #endif
 #ifdef IPC_WITH_REDIS
@@ -176,19 +170,23 @@ const bench_impl batch_redis = {
     .name = "batch:redis", .wait = "one script per batch of 256 (LPUSH of them all; pops)",
     .about = "redis with one push script (one LPUSH) per batch of 256 and one pop script per 256",
     .caps = IPC_CAP_THREADS, .max_msg = 1u << 20, .open = bt_open, .prepare = bt_prepare,
+    .user = &redis_ops,
 };
 
 #endif
 #endif /* IPC_WITH_AMQP || IPC_WITH_REDIS */
 
-const bench_impl *bench_batch_for(const char *mechanism)
+/* The batched path belongs to the broker whose extras it calls (ipc_amqp_*
+ * for the mechanism "amqp"): the one descriptor ipc_find gives for it, not
+ * its -prio variant. */
+const bench_impl *bench_batch_for(const ipc_mechanism *m)
 {
 #ifdef IPC_WITH_AMQP
-    if (strcmp(mechanism, "amqp") == 0) return &batch_amqp;
+    if (m == ipc_find(amqp_ops.mechanism)) return &batch_amqp;
 #endif
 #ifdef IPC_WITH_REDIS
-    if (strcmp(mechanism, "redis") == 0) return &batch_redis;
+    if (m == ipc_find(redis_ops.mechanism)) return &batch_redis;
 #endif
-    (void)mechanism;
+    (void)m;
     return NULL;
 }

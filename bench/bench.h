@@ -64,6 +64,7 @@ struct bench_impl {
     const ipc_mechanism *mech;  /* the ipcplay mechanism, NULL for baselines */
     int         strategy;   /* ipcplay only: the enum ipc_wait it opens with */
     bool        observed;   /* ipcplay only: with a no-op observer attached */
+    const void *user;       /* the implementation's own data (batch.c: its ops) */
     /* Open a channel for messages of up to max_msg bytes; it must work
      * between threads and, with IPC_CAP_FORK, across fork(). */
     int (*open)(const bench_impl *impl, size_t max_msg, bench_chan **out);
@@ -81,9 +82,10 @@ int bench_impl_from_mechanism(bench_impl *impl, const ipc_mechanism *m, bool obs
 /* The prepare step of a broker mechanism: open and free one channel. */
 int  bench_ipc_prepare(const bench_impl *impl);
 
-/* raw_table.c: the raw baseline of an ipcplay mechanism, or NULL ("no raw
- * baseline"); *why gets a short note either way. */
-const bench_impl *bench_raw_for(const char *mechanism, const char **why);
+/* raw_table.c: the raw baseline of an ipcplay mechanism, chosen by its
+ * carrier (registry data), or NULL ("no raw baseline"); *why gets a short
+ * note either way. */
+const bench_impl *bench_raw_for(const ipc_mechanism *m, const char **why);
 
 /* The raw baselines (raw_streams.c, raw_queues.c, raw_events.c). */
 extern const bench_impl raw_pipe, raw_socketpair, raw_tcp, raw_seqpacket, raw_dgram;
@@ -93,7 +95,7 @@ extern const bench_impl raw_eventfd, raw_signal;
 /* batch.c: the batched path of a broker mechanism ("batch:amqp" for
  * "amqp": confirm batches; "batch:redis": pipelined scripts), or NULL.
  * Measured for 1x1 throughput only, beside the mechanism's own rows. */
-const bench_impl *bench_batch_for(const char *mechanism);
+const bench_impl *bench_batch_for(const ipc_mechanism *m);
 
 /* Physical limits (workloads.c): not channels, measured by their own loops. */
 extern const bench_impl limit_cacheline, limit_memcpy, limit_spsc;

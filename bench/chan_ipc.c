@@ -103,7 +103,7 @@ int bench_impl_from_mechanism(bench_impl *impl, const ipc_mechanism *m, bool obs
         .name = name, .wait = wait,
         .about = m->summary, .caps = m->caps, .max_msg = m->max_msg_limit,
         .mech = m, .strategy = strategy, .observed = observed, .open = ipcb_open,
-        .prepare = strcmp(m->family, "brokers") == 0 ? bench_ipc_prepare : NULL,
+        .prepare = m->family_id == IPC_FAMILY_BROKERS ? bench_ipc_prepare : NULL,
     };
     return 0;
 }

@@ -421,12 +421,12 @@ static void list_mechanisms(void)
 {
     size_t n;
     const ipc_mechanism *const *all = ipc_mechanisms(&n);
-    printf("%-15s %-8s %-19s %-11s %-24s %-45s %s\n", "mechanism", "family", "runs in", "max msg",
-           "waits (*default)", "blocks in", "raw baseline");
+    printf("%-15s %-8s %-14s %-19s %-11s %-24s %-45s %s\n", "mechanism", "family", "carrier", "runs in",
+           "max msg", "waits (*default)", "blocks in", "raw baseline");
     for (size_t i = 0; i < n; i++) {
         const ipc_mechanism *m = all[i];
         const char *why;
-        const bench_impl *raw = bench_raw_for(m->name, &why);
+        const bench_impl *raw = bench_raw_for(m, &why);
         char runs[40];
         snprintf(runs, sizeof runs, "%s%s%s", m->caps & IPC_CAP_THREADS ? "threads " : "",
                  m->caps & IPC_CAP_FORK ? "procs " : "", m->caps & IPC_CAP_MPMC ? "mpmc" : "");
@@ -437,7 +437,8 @@ static void list_mechanisms(void)
             if (set & IPC_WAIT_BIT(w))
                 snprintf(waits + strlen(waits), sizeof waits - strlen(waits), "%s%s%s",
                          waits[0] ? "," : "", ipc_wait_name(w), w == dflt ? "*" : "");
-        printf("%-15s %-8s %-19s %-11zu %-24s %-45s %s%s%s\n", m->name, m->family, runs, m->max_msg_limit,
+        printf("%-15s %-8s %-14s %-19s %-11zu %-24s %-45s %s%s%s\n", m->name, ipc_family_name(m->family_id),
+               ipc_carrier_name(m->carrier), runs, m->max_msg_limit,
                waits, m->wait_strategy ? m->wait_strategy : "?", raw ? raw->name : "", raw ? " — " : "", why);
     }
 }
@@ -461,7 +462,7 @@ static int register_all(void)
             if (opt.waits & IPC_WAIT_BIT(w)) want |= IPC_WAIT_BIT(w == IPC_WAIT_DEFAULT ? dflt : w);
         if (want & ~can) fprintf(stderr, "%s: cannot wait by the other strategies asked for\n", m->name);
         const char *why;
-        current_raw = bench_raw_for(m->name, &why);
+        current_raw = bench_raw_for(m, &why);
         for (int w = IPC_WAIT_BLOCK; w < STRATEGIES; w++) {
             if (!(want & can & IPC_WAIT_BIT(w))) continue;
             bench_impl *impl = &impls[2 * (STRATEGIES * i + (size_t)w)], *observed = impl + 1;
@@ -476,11 +477,11 @@ static int register_all(void)
         bool raw_seen = false; /* several mechanisms share a raw baseline */
         const char *note;
         for (size_t k = 0; k < i && current_raw; k++)
-            raw_seen |= selected(all[k]->name) && bench_raw_for(all[k]->name, &note) == current_raw;
+            raw_seen |= selected(all[k]->name) && bench_raw_for(all[k], &note) == current_raw;
         if (current_raw && (opt.only & ONLY_RAW) && !raw_seen)
             add_context(current_raw->name, "raw", current_raw->wait, NULL);
         if (!current_raw) fprintf(stderr, "%s: %s\n", m->name, why);
-        const bench_impl *batch = bench_batch_for(m->name);
+        const bench_impl *batch = bench_batch_for(m);
         if (batch && (opt.only & ONLY_THROUGHPUT)) { /* its batched path, beside it */
             current_raw = current_observed = NULL;
             add_modes(KIND_THROUGHPUT, batch, &opt.thr, opt.pin, 1, 1);

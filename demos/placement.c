@@ -140,7 +140,7 @@ int main(int argc, char **argv)
         const ipc_mechanism *const *all = ipc_mechanisms(&all_count);
         for (size_t i = 0; i < all_count && n < MAX_MECHS; i++)
             if ((all[i]->caps & IPC_CAP_FORK) && all[i]->max_msg_limit >= SIZE
-                && strcmp(all[i]->family, "brokers") != 0)
+                && all[i]->family_id != IPC_FAMILY_BROKERS)
                 mechs[n++] = all[i]->name;
     }
     int count = n;

@@ -71,6 +71,28 @@ const ipc_mechanism *const *ipc_mechanisms(size_t *count)
     return registry;
 }
 
+const char *ipc_family_name(int family)
+{
+    static const char *const names[] = {
+        [IPC_FAMILY_QUEUES] = "queues", [IPC_FAMILY_PIPES] = "pipes", [IPC_FAMILY_SIGNALS] = "signals",
+        [IPC_FAMILY_SHM] = "shm", [IPC_FAMILY_EVENTS] = "events", [IPC_FAMILY_BROKERS] = "brokers",
+    };
+    return family > 0 && (size_t)family < sizeof names / sizeof names[0] ? names[family] : NULL;
+}
+
+const char *ipc_carrier_name(int carrier)
+{
+    static const char *const names[] = {
+        [IPC_CARRIER_MONITOR] = "monitor", [IPC_CARRIER_PIPE] = "pipe",
+        [IPC_CARRIER_UNIX_STREAM] = "unix_stream", [IPC_CARRIER_UNIX_SEQPACKET] = "unix_seqpacket",
+        [IPC_CARRIER_UNIX_DGRAM] = "unix_dgram", [IPC_CARRIER_TCP] = "tcp",
+        [IPC_CARRIER_POSIX_MQ] = "posix_mq", [IPC_CARRIER_SYSV_MQ] = "sysv_mq",
+        [IPC_CARRIER_EVENTFD] = "eventfd", [IPC_CARRIER_SIGNAL] = "signal",
+        [IPC_CARRIER_SHM_RING] = "shm_ring", [IPC_CARRIER_BROKER] = "broker",
+    };
+    return carrier > 0 && (size_t)carrier < sizeof names / sizeof names[0] ? names[carrier] : NULL;
+}
+
 const ipc_mechanism *ipc_find(const char *name)
 {
     if (!name) return NULL;

@@ -396,6 +396,13 @@ static void test_registry_ops_agree_with_caps(void **state)
     for (size_t i = 0; i < n; i++)
         if (ipc__mechanism_check(all[i]) != IPC_OK) fail_msg("%s", ipc_last_error());
 
+    /* Descriptors sharing one ops table are told apart by their variant
+     * (never by comparing descriptor pointers, issue 11). */
+    for (size_t i = 0; i < n; i++)
+        for (size_t j = i + 1; j < n; j++)
+            if (all[i]->ops == all[j]->ops && all[i]->variant == all[j]->variant)
+                fail_msg("%s and %s share ops and variant %d", all[i]->name, all[j]->name, all[i]->variant);
+
     const ipc_mechanism *pipe = ipc_find("pipe");
     assert_non_null(pipe);
     ipc_mechanism liar = *pipe;
@@ -408,6 +415,12 @@ static void test_registry_ops_agree_with_caps(void **state)
     no_recv.recv = NULL;
     liar = *pipe;
     liar.ops = &no_recv;
+    assert_ipc(ipc__mechanism_check(&liar), IPC_EINVAL);
+    liar = *pipe;
+    liar.family_id = IPC_FAMILY_SHM;      /* but family says "pipes" */
+    assert_ipc(ipc__mechanism_check(&liar), IPC_EINVAL);
+    liar = *pipe;
+    liar.carrier = (enum ipc_carrier)0;   /* no carrier */
     assert_ipc(ipc__mechanism_check(&liar), IPC_EINVAL);
 }
 

@@ -9,6 +9,8 @@
 #include "testlib.h"
 #include "shm/shared_value.h"
 #include "shm/shm.h"
+#include "ipc_internal.h"
+#include "engines/ring.h" /* the lock hook: tests link the -DIPC_TESTING copy */
 
 #include <errno.h>
 #include <signal.h>
@@ -445,7 +447,7 @@ static pid_t child_stuck_in_lock(ipc_channel *ch, int is_recv)
     if (pid == 0) {
         close(fds[0]);
         hook_fd = fds[1];
-        ipc_shm_set_lock_hook(stop_in_lock);
+        ipc__ring_set_lock_hook(stop_in_lock);
         char buf[64] = "from the doomed sender";
         size_t got;
         if (is_recv) ipc_recv(ch, buf, sizeof buf, &got, NULL, -1);

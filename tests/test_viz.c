@@ -301,10 +301,37 @@ static void record_send(viz_trace *tr, int actor, int64_t ms, uint32_t seq)
     viz_trace_put(tr, &d);
 }
 
+/* Views come from registry data (family, carrier, caps), never from a
+ * name: every registered mechanism keeps its view under any other name, and
+ * the kernel message queues (carrier POSIX_MQ / SYSV_MQ) get the mailbox. */
+static void views_come_from_registry_data(void **state)
+{
+    (void)state;
+    size_t n;
+    const ipc_mechanism *const *all = ipc_mechanisms(&n);
+    int mailboxes = 0;
+    for (size_t i = 0; i < n; i++) {
+        const ipc_mechanism *mech = all[i];
+        viz_run_info in = { .family_id = mech->family_id, .carrier = mech->carrier, .caps = mech->caps,
+                            .capacity = mech->default_capacity };
+        snprintf(in.name, sizeof in.name, "%s", mech->name);
+        snprintf(in.family, sizeof in.family, "%s", mech->family);
+        enum viz_view v = viz_view_for(&in);
+        snprintf(in.name, sizeof in.name, "renamed%zu", i);
+        snprintf(in.family, sizeof in.family, "?");
+        if (viz_view_for(&in) != v) fail_msg("%s: the view changes with the name", mech->name);
+        bool kernel_mq = mech->carrier == IPC_CARRIER_POSIX_MQ || mech->carrier == IPC_CARRIER_SYSV_MQ;
+        if (kernel_mq != (v == VIEW_MAILBOX)) fail_msg("%s: mailbox view iff a kernel message queue", mech->name);
+        if ((mech->family_id == IPC_FAMILY_PIPES) != (v == VIEW_PIPE)) fail_msg("%s: pipe view iff family pipes", mech->name);
+        mailboxes += kernel_mq;
+    }
+    assert_int_equal(mailboxes, 2); /* posix_mq, sysv_mq */
+}
+
 static void model_out_of_order(void **state)
 {
     (void)state;
-    viz_run_info info = { .name = "queue", .family = "queues", .capacity = 2,
+    viz_run_info info = { .name = "queue", .family = "queues", .family_id = IPC_FAMILY_QUEUES, .carrier = IPC_CARRIER_MONITOR, .capacity = 2,
                           .caps = IPC_CAP_BOUNDED | IPC_CAP_FIFO | IPC_CAP_MPMC };
     viz_model m;
     assert_int_equal(viz_model_init(&m, &info), 0);
@@ -363,7 +390,7 @@ static void player_rewind_is_replay(void **state)
     (void)state;
     /* Rewinding rebuilds the state by replay: it must equal the state of a
      * model that only ever saw the events up to that time. */
-    viz_run_info info = { .name = "lifo", .family = "queues", .capacity = 8,
+    viz_run_info info = { .name = "lifo", .family = "queues", .family_id = IPC_FAMILY_QUEUES, .carrier = IPC_CARRIER_MONITOR, .capacity = 8,
                           .caps = IPC_CAP_BOUNDED | IPC_CAP_LIFO | IPC_CAP_MPMC };
     viz_trace *tr = viz_trace_create(10);
     assert_non_null(tr);
@@ -404,7 +431,7 @@ static void trace_ring_laps_and_folds(void **state)
 
     /* The player bounds its history by folding the oldest half into its
      * base state: the counters stay exact. */
-    viz_run_info info = { .name = "queue", .family = "queues", .caps = IPC_CAP_FIFO | IPC_CAP_MPMC };
+    viz_run_info info = { .name = "queue", .family = "queues", .family_id = IPC_FAMILY_QUEUES, .carrier = IPC_CARRIER_MONITOR, .caps = IPC_CAP_FIFO | IPC_CAP_MPMC };
     viz_player p;
     assert_int_equal(viz_player_init(&p, &info, 1024), 0);
     const int P = viz_actor_id(VIZ_PRODUCER, 0);
@@ -745,6 +772,7 @@ int main(int argc, char **argv)
     (void)argc;
     (void)argv;
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(views_come_from_registry_data, tl_setup, tl_teardown),
         cmocka_unit_test_setup_teardown(model_out_of_order, tl_setup, tl_teardown),
         cmocka_unit_test_setup_teardown(player_rewind_is_replay, tl_setup, tl_teardown),
         cmocka_unit_test_setup_teardown(trace_ring_laps_and_folds, tl_setup, tl_teardown),

@@ -23,12 +23,18 @@
 enum viz_view viz_view_for(const viz_run_info *in)
 {
     if (in->toy) return VIEW_RING;
-    if (!strcmp(in->family, "pipes")) return VIEW_PIPE;
-    if (!strcmp(in->family, "shm")) return VIEW_RING;
-    if (!strcmp(in->family, "events") || !strcmp(in->family, "signals")) return VIEW_COUNTER;
-    if (!strcmp(in->family, "brokers")) return VIEW_BROKER;
+    /* Registry data only (family, carrier, caps), never the name: a new
+     * mechanism gets its picture from what its descriptor says it is. */
+    switch (in->family_id) {
+    case IPC_FAMILY_PIPES:   return VIEW_PIPE;
+    case IPC_FAMILY_SHM:     return VIEW_RING;
+    case IPC_FAMILY_EVENTS:
+    case IPC_FAMILY_SIGNALS: return VIEW_COUNTER;
+    case IPC_FAMILY_BROKERS: return VIEW_BROKER;
+    default:                 break;
+    }
     if (in->caps & IPC_CAP_LIFO) return VIEW_STACK;
-    if (strstr(in->name, "mq")) return VIEW_MAILBOX;
+    if (in->carrier == IPC_CARRIER_POSIX_MQ || in->carrier == IPC_CARRIER_SYSV_MQ) return VIEW_MAILBOX;
     if (in->caps & IPC_CAP_PRIORITY) return VIEW_PRIORITY;
     return in->capacity ? VIEW_RING : VIEW_CONVEYOR;
 }

@@ -536,7 +536,7 @@ static void counter_box(ctx *c, SDL_Rect r, SDL_Color edge, enum gfx_font f, lon
 static void view_counter(ctx *c)
 {
     const viz_model *m = c->m;
-    bool signals = !strcmp(m->info.family, "signals");
+    bool signals = m->info.family_id == IPC_FAMILY_SIGNALS;
     long depth = viz_model_depth(m);
     counter_box(c, (SDL_Rect){ (int)CX - 120, (int)CY - 40, 240, 140 }, ACCENT, F_HUGE, depth,
                 signals ? "signals pending (queued by the kernel)" : "items: messages to take");

@@ -363,6 +363,8 @@ int viz_run_start(const viz_scenario *s, viz_run **out, char *err, size_t errlen
     if (in->toy) {
         snprintf(in->name, sizeof in->name, "%s", VIZ_TOY_NAME);
         snprintf(in->family, sizeof in->family, "queues");
+        in->family_id = IPC_FAMILY_QUEUES;
+        in->carrier = IPC_CARRIER_MONITOR; /* a monitor without its lock */
         snprintf(in->wait, sizeof in->wait, "NO LOCK (polls)");
         snprintf(in->summary, sizeof in->summary, "a ring buffer without its mutex: loses and duplicates messages");
         in->caps = IPC_CAP_THREADS | IPC_CAP_MPMC | IPC_CAP_BOUNDED | IPC_CAP_FIFO;
@@ -370,6 +372,8 @@ int viz_run_start(const viz_scenario *s, viz_run **out, char *err, size_t errlen
         const ipc_mechanism *m = ipc_find(s->mech);
         snprintf(in->name, sizeof in->name, "%s", m->name);
         snprintf(in->family, sizeof in->family, "%s", m->family);
+        in->family_id = m->family_id;
+        in->carrier = m->carrier;
         snprintf(in->wait, sizeof in->wait, "%s", m->wait_strategy ? m->wait_strategy : "?");
         snprintf(in->summary, sizeof in->summary, "%s", m->summary ? m->summary : "");
         in->caps = m->caps;

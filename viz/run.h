@@ -18,7 +18,9 @@
 /* What the picture needs to know about the channel. */
 typedef struct viz_run_info {
     char     name[64];       /* "queue", "pipe", ... or VIZ_TOY_NAME      */
-    char     family[32];     /* "queues", "pipes", ...                    */
+    char     family[32];     /* "queues", "pipes", ... (for printing)     */
+    int      family_id;      /* enum ipc_family: what views choose by     */
+    int      carrier;        /* enum ipc_carrier                          */
     char     wait[64];       /* the wait strategy (like aeGetApiName)     */
     char     summary[160];
     unsigned caps;           /* IPC_CAP_*                                 */

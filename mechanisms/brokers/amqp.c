@@ -1570,12 +1570,12 @@ static int am_open(const ipc_mechanism *m, const ipc_config *cfg, ipc_channel **
         return ipc__fail(IPC_EINVAL, "amqp: name must be 1..%d bytes", NAME_MAX_LEN);
     if ((cfg->flags & IPC_ATTACH) && !cfg->name)
         return ipc__fail(IPC_EINVAL, "amqp: IPC_ATTACH needs the channel's name (the queue)");
-    if (m == &ipc_mech_amqp_prio ? cfg->order == IPC_LIFO : cfg->order != IPC_FIFO)
+    if (m->variant == IPC_PRIORITY ? cfg->order == IPC_LIFO : cfg->order != IPC_FIFO)
         return ipc__fail(IPC_EINVAL, "%s: order %d not offered (amqp is FIFO; amqp-prio is IPC_PRIORITY)", m->name, cfg->order);
 
     amqp_chan *a = ipc__channel_alloc(sizeof *a, m, cfg);
     if (!a) return IPC_ESYS;
-    a->order = m == &ipc_mech_amqp_prio ? IPC_PRIORITY : IPC_FIFO;
+    a->order = m->variant; /* the descriptor's order: IPC_FIFO or IPC_PRIORITY */
     int err = pthread_mutex_init(&a->pool_lock, NULL);
     if (err) {
         free(a);
@@ -1970,6 +1970,7 @@ static const struct ipc_ops amqp_ops = {
 
 const ipc_mechanism ipc_mech_amqp = {
     .name = "amqp", .family = "brokers",
+    .family_id = IPC_FAMILY_BROKERS, .carrier = IPC_CARRIER_BROKER, .variant = IPC_FIFO,
     .summary = "RabbitMQ durable queue, publisher confirms, manual acks; embedded broker by default (amqp:// to share)",
     .caps = AMQP_CAPS | IPC_CAP_FIFO,
     .max_msg_limit = 32u << 20, .default_max_msg = 1u << 20, .default_capacity = 0,
@@ -1978,6 +1979,7 @@ const ipc_mechanism ipc_mech_amqp = {
 
 const ipc_mechanism ipc_mech_amqp_prio = {
     .name = "amqp-prio", .family = "brokers",
+    .family_id = IPC_FAMILY_BROKERS, .carrier = IPC_CARRIER_BROKER, .variant = IPC_PRIORITY,
     .summary = "RabbitMQ priority queue (x-max-priority 9): higher first, ties first-in first-out",
     .caps = AMQP_CAPS | IPC_CAP_PRIORITY,
     .max_msg_limit = 32u << 20, .default_max_msg = 1u << 20, .default_capacity = 0,

@@ -1163,7 +1163,7 @@ static int rd_open(const ipc_mechanism *m, const ipc_config *cfg, ipc_channel **
 
     redis_channel *r = ipc__channel_alloc(sizeof *r, m, cfg);
     if (!r) return IPC_ESYS;
-    r->order = m == &ipc_mech_redis_prio ? IPC_PRIORITY : cfg->order;
+    r->order = m->variant == IPC_PRIORITY ? IPC_PRIORITY : cfg->order; /* variant: redis-prio's order */
     int err = pthread_mutex_init(&r->pool_lock, NULL);
     if (err) {
         free(r);
@@ -1468,6 +1468,7 @@ static const struct ipc_ops redis_ops = {
 
 const ipc_mechanism ipc_mech_redis = {
     .name = "redis", .family = "brokers",
+    .family_id = IPC_FAMILY_BROKERS, .carrier = IPC_CARRIER_BROKER, .variant = IPC_FIFO,
     .summary = "Redis list via Lua scripts; embedded redis-server by default (redis://, unix:// to share)",
     .caps = REDIS_CAPS | IPC_CAP_FIFO,
     .max_msg_limit = 32u << 20, .default_max_msg = 1u << 20, .default_capacity = 0,
@@ -1476,6 +1477,7 @@ const ipc_mechanism ipc_mech_redis = {
 
 const ipc_mechanism ipc_mech_redis_prio = {
     .name = "redis-prio", .family = "brokers",
+    .family_id = IPC_FAMILY_BROKERS, .carrier = IPC_CARRIER_BROKER, .variant = IPC_PRIORITY,
     .summary = "Redis sorted set: priority order, ties first-in first-out",
     .caps = REDIS_CAPS | IPC_CAP_PRIORITY,
     .max_msg_limit = 32u << 20, .default_max_msg = 1u << 20, .default_capacity = 0,

@@ -1794,6 +1794,7 @@ static const struct ipc_ops websocket_ops = {
 
 const ipc_mechanism ipc_mech_websocket = {
     .name = "websocket", .family = "brokers",
+    .family_id = IPC_FAMILY_BROKERS, .carrier = IPC_CARRIER_BROKER,
     .summary = "a WebSocket server (libwebsockets) in the owner; other processes, hosts and browsers are clients",
     .caps = IPC_CAP_THREADS | IPC_CAP_FORK | IPC_CAP_UNRELATED | IPC_CAP_HOSTS | IPC_CAP_MPMC
           | IPC_CAP_BOUNDED | IPC_CAP_BROADCAST | IPC_CAP_POLL | IPC_CAP_FIFO | IPC_CAP_CLOSE_WAKES,

@@ -1125,18 +1125,8 @@ void ipc_zmq_sub_free(ipc_zmq_sub *s)
     free(s);
 }
 
-/* ---- ThreadSanitizer ---------------------------------------------------
- * libzmq is not built with -fsanitize=thread.  It hands sockets and
- * messages to its I/O threads through its own lock-free mailboxes, which
- * TSan cannot see, so TSan reports "races" whose both stacks are inside
- * libzmq (e.g. socket() in the caller's thread, epoll_ctl() in ZMQbg/IO).
- * This hook, which TSan calls at start-up, silences exactly those reports:
- * a race with one of our own frames on a stack still shows.  (One hook per
- * program: if another module needs suppressions, move this to one place.) */
-#if defined(__SANITIZE_THREAD__)
-const char *__tsan_default_suppressions(void);
-const char *__tsan_default_suppressions(void) { return "race:libzmq.so\n"; }
-#endif
+/* ThreadSanitizer's suppressions for libzmq live in tests/tsan_suppressions.c,
+ * linked into the programs of a SANITIZE=thread build, not into the library. */
 
 /* ---- the mechanism ----------------------------------------------------- */
 
@@ -1156,6 +1146,7 @@ static const struct ipc_ops zmq_ops = {
 
 const ipc_mechanism ipc_mech_zmq = {
     .name = "zmq", .family = "brokers",
+    .family_id = IPC_FAMILY_BROKERS, .carrier = IPC_CARRIER_BROKER,
     .summary = "ZeroMQ PUSH/PULL through a streamer device; ipc:// by default, tcp:// across hosts",
     .caps = IPC_CAP_THREADS | IPC_CAP_UNRELATED | IPC_CAP_HOSTS | IPC_CAP_MPMC | IPC_CAP_FIFO
           | IPC_CAP_BROADCAST | IPC_CAP_CLOSE_WAKES,

@@ -7,6 +7,7 @@
 #include "core/error.h"
 
 #include <stdlib.h>
+#include <string.h>
 
 void *ipc__channel_alloc(size_t size, const ipc_mechanism *m, const ipc_config *cfg)
 {
@@ -42,5 +43,13 @@ int ipc__mechanism_check(const ipc_mechanism *m)
                          m->default_max_msg, m->max_msg_limit);
     if (!m->family || !m->summary || !m->wait_strategy)
         return ipc__fail(IPC_EINVAL, "%s: family, summary and wait_strategy are required", n);
+    const char *fam = ipc_family_name(m->family_id);
+    if (!fam || strcmp(fam, m->family) != 0)
+        return ipc__fail(IPC_EINVAL, "%s: family_id %d (%s) disagrees with family \"%s\"", n,
+                         (int)m->family_id, fam ? fam : "not an enum ipc_family", m->family);
+    if (!ipc_carrier_name(m->carrier))
+        return ipc__fail(IPC_EINVAL, "%s: carrier %d is not an enum ipc_carrier", n, (int)m->carrier);
+    if (m->variant < 0)
+        return ipc__fail(IPC_EINVAL, "%s: variant %d is negative", n, m->variant);
     return IPC_OK;
 }

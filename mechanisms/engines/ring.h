@@ -60,8 +60,17 @@ int  ipc__ring_send(ipc_channel *ch, ipc_ring *r, pthread_mutex_t *lock,
 int  ipc__ring_recv(ipc_channel *ch, ipc_ring *r, pthread_mutex_t *lock,
                     void *buf, size_t cap, size_t *len, int *prio, const ipc_deadline *d);
 
-/* Fault injection for tests (shm.h): called with a side's lock held. */
-extern void (*ipc__ring_lock_hook)(ipc_channel *ch, int is_recv);
+#ifdef IPC_TESTING
+/* Fault injection, built only into the tests' copy of the library (the
+ * Makefile's TEST_LIB: this file's users compiled with -DIPC_TESTING); the
+ * shipped libraries have no hook.  fn runs inside ipc_send/ipc_recv on a
+ * ring with a lock (MPMC "shm") while that side's robust lock is held,
+ * just before the ring is touched: a test makes it block there and kills
+ * the process with SIGKILL to prove the survivors carry on.  is_recv says
+ * which side.  Process-wide; NULL removes it. */
+typedef void (*ipc__ring_lock_hook_fn)(ipc_channel *ch, int is_recv);
+void ipc__ring_set_lock_hook(ipc__ring_lock_hook_fn fn);
+#endif
 
 /* Check a ring another process set up (at attach): its geometry matches
  * capacity and max_msg (which the caller then keeps privately: the ring

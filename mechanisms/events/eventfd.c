@@ -252,6 +252,7 @@ static const struct ipc_ops eventfd_ops = {
 
 const ipc_mechanism ipc_mech_eventfd = {
     .name = "eventfd", .family = "events",
+    .family_id = IPC_FAMILY_EVENTS, .carrier = IPC_CARRIER_EVENTFD,
     .summary = "eventfd semaphores (items/spaces) around a shared ring of 8-byte values",
     .caps = IPC_CAP_THREADS | IPC_CAP_FORK | IPC_CAP_MPMC | IPC_CAP_BOUNDED | IPC_CAP_POLL
           | IPC_CAP_FIFO | IPC_CAP_CLOSE_WAKES,

@@ -241,6 +241,7 @@ static const struct ipc_ops fifo_ops = {
 
 const ipc_mechanism ipc_mech_fifo = {
     .name = "fifo", .family = "pipes",
+    .family_id = IPC_FAMILY_PIPES, .carrier = IPC_CARRIER_PIPE,
     .summary = "named pipe (mkfifo), length-prefixed frames; unrelated processes attach by path",
     .caps = IPC_CAP_THREADS | IPC_CAP_FORK | IPC_CAP_UNRELATED | IPC_CAP_MPMC | IPC_CAP_FIFO
           | IPC_CAP_POLL | IPC_CAP_CLOSE_WAKES,

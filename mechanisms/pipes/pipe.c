@@ -46,6 +46,7 @@ static const struct ipc_ops pipe_ops = {
 
 const ipc_mechanism ipc_mech_pipe = {
     .name = "pipe", .family = "pipes",
+    .family_id = IPC_FAMILY_PIPES, .carrier = IPC_CARRIER_PIPE,
     .summary = "anonymous pipe, length-prefixed frames (multiprocessing.Pipe(duplex=False))",
     .caps = IPC_CAP_THREADS | IPC_CAP_FORK | IPC_CAP_MPMC | IPC_CAP_FIFO | IPC_CAP_POLL
           | IPC_CAP_CLOSE_WAKES,

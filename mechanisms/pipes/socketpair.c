@@ -46,6 +46,7 @@ static const struct ipc_ops socketpair_ops = {
 
 const ipc_mechanism ipc_mech_socketpair = {
     .name = "socketpair", .family = "pipes",
+    .family_id = IPC_FAMILY_PIPES, .carrier = IPC_CARRIER_UNIX_STREAM,
     .summary = "connected Unix stream socket pair (multiprocessing.Pipe(duplex=True))",
     .caps = IPC_CAP_THREADS | IPC_CAP_FORK | IPC_CAP_MPMC | IPC_CAP_FIFO | IPC_CAP_POLL
           | IPC_CAP_CLOSE_WAKES,

@@ -566,6 +566,7 @@ static const struct ipc_ops tcp_ops = {
 
 const ipc_mechanism ipc_mech_tcp = {
     .name = "tcp", .family = "pipes",
+    .family_id = IPC_FAMILY_PIPES, .carrier = IPC_CARRIER_TCP,
     .summary = "TCP over loopback (TCP_NODELAY), length-prefixed frames; attachers send by host:port",
     .caps = IPC_CAP_THREADS | IPC_CAP_FORK | IPC_CAP_UNRELATED | IPC_CAP_HOSTS | IPC_CAP_MPMC
           | IPC_CAP_FIFO | IPC_CAP_POLL | IPC_CAP_CLOSE_WAKES,

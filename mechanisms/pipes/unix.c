@@ -76,11 +76,8 @@ typedef struct unix_chan {
 
 extern const ipc_mechanism ipc_mech_unix, ipc_mech_unix_seqpacket, ipc_mech_unix_dgram;
 
-static int type_of(const ipc_mechanism *m)
-{
-    return m == &ipc_mech_unix_seqpacket ? SOCK_SEQPACKET
-         : m == &ipc_mech_unix_dgram     ? SOCK_DGRAM : SOCK_STREAM;
-}
+/* Each descriptor's variant is its socket type. */
+static int type_of(const ipc_mechanism *m) { return m->variant; }
 
 static const char *mech_of(uint32_t type)
 {
@@ -413,6 +410,7 @@ static const struct ipc_ops unix_msg_ops = {
 
 const ipc_mechanism ipc_mech_unix = {
     .name = "unix", .family = "pipes",
+    .family_id = IPC_FAMILY_PIPES, .carrier = IPC_CARRIER_UNIX_STREAM, .variant = SOCK_STREAM,
     .summary = "Unix stream socket pair, length-prefixed frames; attach by path (fds passed by SCM_RIGHTS)",
     .caps = UNIX_CAPS,
     .max_msg_limit = IPC_STREAM_MAX_MSG, .default_max_msg = 1 << 20, .default_capacity = 0,
@@ -422,6 +420,7 @@ const ipc_mechanism ipc_mech_unix = {
 
 const ipc_mechanism ipc_mech_unix_seqpacket = {
     .name = "unix_seqpacket", .family = "pipes",
+    .family_id = IPC_FAMILY_PIPES, .carrier = IPC_CARRIER_UNIX_SEQPACKET, .variant = SOCK_SEQPACKET,
     .summary = "Unix SOCK_SEQPACKET pair: the kernel keeps message boundaries; attach by path",
     .caps = UNIX_CAPS,
     .max_msg_limit = MSG_SOCK_LIMIT, .default_max_msg = 64 * 1024, .default_capacity = 0,
@@ -431,6 +430,7 @@ const ipc_mechanism ipc_mech_unix_seqpacket = {
 
 const ipc_mechanism ipc_mech_unix_dgram = {
     .name = "unix_dgram", .family = "pipes",
+    .family_id = IPC_FAMILY_PIPES, .carrier = IPC_CARRIER_UNIX_DGRAM, .variant = SOCK_DGRAM,
     .summary = "Unix SOCK_DGRAM pair: reliable, ordered datagrams; attach by path",
     .caps = UNIX_CAPS,
     .max_msg_limit = MSG_SOCK_LIMIT, .default_max_msg = 64 * 1024, .default_capacity = 0,

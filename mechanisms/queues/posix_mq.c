@@ -406,6 +406,7 @@ static const struct ipc_ops posix_mq_ops = {
 
 const ipc_mechanism ipc_mech_posix_mq = {
     .name = "posix_mq", .family = "queues",
+    .family_id = IPC_FAMILY_QUEUES, .carrier = IPC_CARRIER_POSIX_MQ,
     .summary = "POSIX message queue (mq_open): kernel priorities, named, pollable; <= msg_max messages",
     .caps = IPC_CAP_THREADS | IPC_CAP_FORK | IPC_CAP_UNRELATED | IPC_CAP_MPMC | IPC_CAP_PRIORITY
           | IPC_CAP_BOUNDED | IPC_CAP_POLL | IPC_CAP_FIFO | IPC_CAP_CLOSE_WAKES,

@@ -297,6 +297,7 @@ static const struct ipc_ops procq_ops = {
 
 const ipc_mechanism ipc_mech_procq = {
     .name = "procq", .family = "queues",
+    .family_id = IPC_FAMILY_QUEUES, .carrier = IPC_CARRIER_MONITOR,
     .summary = "process queue in shared memory (multiprocessing.Queue): robust mutex + futex wait points",
     .caps = IPC_CAP_THREADS | IPC_CAP_FORK | IPC_CAP_MPMC | IPC_CAP_BOUNDED | IPC_CAP_FIFO
           | IPC_CAP_CLOSE_WAKES,

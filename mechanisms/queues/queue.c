@@ -314,6 +314,7 @@ static const struct ipc_ops thread_queue_ops = {
 
 const ipc_mechanism ipc_mech_queue = {
     .name = "queue", .family = "queues",
+    .family_id = IPC_FAMILY_QUEUES, .carrier = IPC_CARRIER_MONITOR, .variant = IPC_FIFO,
     .summary = "thread queue, FIFO (queue.Queue): mutex + two condition variables",
     .caps = THREAD_QUEUE_CAPS | IPC_CAP_FIFO,
     .max_msg_limit = (size_t)1 << 30, .default_max_msg = 1 << 20, .default_capacity = 0,
@@ -322,6 +323,7 @@ const ipc_mechanism ipc_mech_queue = {
 };
 const ipc_mechanism ipc_mech_lifo = {
     .name = "lifo", .family = "queues",
+    .family_id = IPC_FAMILY_QUEUES, .carrier = IPC_CARRIER_MONITOR, .variant = IPC_LIFO,
     .summary = "thread queue, last in first out (queue.LifoQueue)",
     .caps = THREAD_QUEUE_CAPS | IPC_CAP_LIFO,
     .max_msg_limit = (size_t)1 << 30, .default_max_msg = 1 << 20, .default_capacity = 0,
@@ -330,6 +332,7 @@ const ipc_mechanism ipc_mech_lifo = {
 };
 const ipc_mechanism ipc_mech_priority = {
     .name = "priority", .family = "queues",
+    .family_id = IPC_FAMILY_QUEUES, .carrier = IPC_CARRIER_MONITOR, .variant = IPC_PRIORITY,
     .summary = "thread queue, highest prio first, FIFO among equals (queue.PriorityQueue)",
     .caps = THREAD_QUEUE_CAPS | IPC_CAP_PRIORITY,
     .max_msg_limit = (size_t)1 << 30, .default_max_msg = 1 << 20, .default_capacity = 0,
@@ -341,8 +344,9 @@ static int tq_open(const ipc_mechanism *m, const ipc_config *cfg, ipc_channel **
 {
     thread_queue *q = ipc__channel_alloc(sizeof *q, m, cfg);
     if (!q) return IPC_ESYS;
-    /* The mechanism fixes the order (dispatch allows no other). */
-    q->order = m == &ipc_mech_lifo ? IPC_LIFO : m == &ipc_mech_priority ? IPC_PRIORITY : IPC_FIFO;
+    /* The mechanism fixes the order (dispatch allows no other): the three
+     * descriptors share these ops, and each one's variant is its order. */
+    q->order = m->variant;
 
     int rc = ipc__mutex_init(&q->lock, false);
     if (rc == IPC_OK && (rc = ipc__cond_init(&q->not_empty, false)) != IPC_OK) pthread_mutex_destroy(&q->lock);

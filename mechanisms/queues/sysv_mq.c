@@ -341,6 +341,7 @@ static const struct ipc_ops sysv_mq_ops = {
 
 const ipc_mechanism ipc_mech_sysv_mq = {
     .name = "sysv_mq", .family = "queues",
+    .family_id = IPC_FAMILY_QUEUES, .carrier = IPC_CARRIER_SYSV_MQ,
     .summary = "System V message queue (msgget): mtype as priority, bounded in bytes (msgmnb)",
     .caps = IPC_CAP_THREADS | IPC_CAP_FORK | IPC_CAP_UNRELATED | IPC_CAP_MPMC | IPC_CAP_PRIORITY
           | IPC_CAP_FIFO | IPC_CAP_CLOSE_WAKES,

@@ -181,14 +181,15 @@ static int attach(shm_chan *c, const char *name, bool mpmc)
     return IPC_OK;
 }
 
-extern const ipc_mechanism ipc_mech_shm;
+/* The variants of shm_ops (ipc_mechanism.variant). */
+enum { SHM_MPMC = 0, SHM_SPSC = 1 };
 
 static int shm_open_op(const ipc_mechanism *m, const ipc_config *cfg, ipc_channel **out)
 {
     if (cfg->endpoint) return ipc__fail(IPC_EINVAL, "%s: shared memory has no endpoint", m->name);
     shm_chan *c = ipc__channel_alloc(sizeof *c, m, cfg);
     if (!c) return IPC_ESYS;
-    bool mpmc = m == &ipc_mech_shm;
+    bool mpmc = m->variant == SHM_MPMC;
     int rc = (cfg->flags & IPC_ATTACH) ? attach(c, cfg->name, mpmc) : create(c, cfg, mpmc);
     if (rc != IPC_OK) {
         free(c);
@@ -215,6 +216,7 @@ static const struct ipc_ops shm_ops = {
 
 const ipc_mechanism ipc_mech_shm = {
     .name = "shm", .family = "shm",
+    .family_id = IPC_FAMILY_SHM, .carrier = IPC_CARRIER_SHM_RING, .variant = SHM_MPMC,
     .summary = "shared-memory ring across processes, MPMC (a robust lock per side)",
     .caps = SHM_CAPS | IPC_CAP_MPMC,
     .max_msg_limit = 16u << 20, .default_max_msg = 64 * 1024, .default_capacity = 64,
@@ -224,6 +226,7 @@ const ipc_mechanism ipc_mech_shm = {
 
 const ipc_mechanism ipc_mech_shm_spsc = {
     .name = "shm_spsc", .family = "shm",
+    .family_id = IPC_FAMILY_SHM, .carrier = IPC_CARRIER_SHM_RING, .variant = SHM_SPSC,
     .summary = "shared-memory ring across processes, one sender and one receiver, lock-free",
     .caps = SHM_CAPS,
     .max_msg_limit = 16u << 20, .default_max_msg = 64 * 1024, .default_capacity = 64,
@@ -286,6 +289,7 @@ static const struct ipc_ops spsc_ops = {
 
 const ipc_mechanism ipc_mech_spsc = {
     .name = "spsc", .family = "shm",
+    .family_id = IPC_FAMILY_SHM, .carrier = IPC_CARRIER_SHM_RING,
     .summary = "lock-free single-producer/single-consumer ring between two threads (C11 atomics)",
     .caps = IPC_CAP_THREADS | IPC_CAP_BOUNDED | IPC_CAP_FIFO | IPC_CAP_CLOSE_WAKES,
     .max_msg_limit = 16u << 20, .default_max_msg = 64 * 1024, .default_capacity = 64,
@@ -302,5 +306,3 @@ const char *ipc_shm_name(const ipc_channel *ch)
     const shm_chan *c = (const shm_chan *)ch;
     return c->mem.name[0] ? c->mem.name : NULL;
 }
-
-void ipc_shm_set_lock_hook(ipc_shm_lock_hook fn) { ipc__ring_lock_hook = fn; }

@@ -569,6 +569,7 @@ static const struct ipc_ops signal_ops = {
 
 const ipc_mechanism ipc_mech_signal = {
     .name = "signal", .family = "signals",
+    .family_id = IPC_FAMILY_SIGNALS, .carrier = IPC_CARRIER_SIGNAL,
     .summary = "real-time signals: 8-byte payload in the sigval, read from a signalfd",
     .caps = IPC_CAP_THREADS | IPC_CAP_FORK | IPC_CAP_POLL | IPC_CAP_FIFO | IPC_CAP_CLOSE_WAKES | IPC_CAP_PEER,
     .max_msg_limit = PAYLOAD, .default_max_msg = PAYLOAD, .default_capacity = 0,

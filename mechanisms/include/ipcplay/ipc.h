@@ -279,9 +279,44 @@ int  ipc_observe(ipc_channel *ch, ipc_observer_fn fn, void *arg);
 /* ---- the registry ------------------------------------------------------- */
 struct ipc_ops;
 
+/* The course's chapters, one per directory under mechanisms/. */
+enum ipc_family {
+    IPC_FAMILY_QUEUES = 1, /* queue, lifo, priority, procq, posix_mq, sysv_mq   */
+    IPC_FAMILY_PIPES,      /* pipe, socketpair, fifo, unix*, tcp                */
+    IPC_FAMILY_SIGNALS,    /* signal                                            */
+    IPC_FAMILY_SHM,        /* shm, shm_spsc, spsc                               */
+    IPC_FAMILY_EVENTS,     /* eventfd                                           */
+    IPC_FAMILY_BROKERS,    /* zmq, redis, websocket, amqp                       */
+};
+/* What carries the bytes underneath: the kernel or library object a send
+ * ends up in.  Mechanisms with one carrier cost about the same at the
+ * bottom (fifo is a pipe with a name; unix and socketpair are one AF_UNIX
+ * stream); the benchmark picks its raw baseline by it, the visualizer its
+ * picture, never by a mechanism's name. */
+enum ipc_carrier {
+    IPC_CARRIER_MONITOR = 1,    /* a mutex + condvar (or futex) around a queue in memory */
+    IPC_CARRIER_PIPE,           /* a kernel pipe                                    */
+    IPC_CARRIER_UNIX_STREAM,    /* an AF_UNIX SOCK_STREAM socket                    */
+    IPC_CARRIER_UNIX_SEQPACKET, /* an AF_UNIX SOCK_SEQPACKET socket                 */
+    IPC_CARRIER_UNIX_DGRAM,     /* an AF_UNIX SOCK_DGRAM socket                     */
+    IPC_CARRIER_TCP,            /* a TCP connection                                 */
+    IPC_CARRIER_POSIX_MQ,       /* a POSIX message queue (mq_open)                  */
+    IPC_CARRIER_SYSV_MQ,        /* a System V message queue (msgget)                */
+    IPC_CARRIER_EVENTFD,        /* eventfd counters                                 */
+    IPC_CARRIER_SIGNAL,         /* queued real-time signals                         */
+    IPC_CARRIER_SHM_RING,       /* a ring of slots in shared memory, no lock        */
+    IPC_CARRIER_BROKER,         /* a server process between the peers               */
+};
+/* "queues", "pipes", ... for an enum ipc_family; NULL for anything else. */
+const char *ipc_family_name(int family);
+/* "monitor", "pipe", "unix_stream", ... for an enum ipc_carrier; NULL for
+ * anything else. */
+const char *ipc_carrier_name(int carrier);
+
 typedef struct ipc_mechanism {
     const char *name;          /* "pipe", "shm", ...                             */
-    const char *family;        /* "queues", "pipes", "signals", "shm", "events", "brokers" */
+    const char *family;        /* "queues", "pipes", "signals", "shm", "events", "brokers":
+                                  ipc_family_name(family_id), for printing */
     const char *summary;       /* one line for --help and tables                */
     unsigned    caps;          /* IPC_CAP_*                                     */
     size_t      max_msg_limit; /* largest message it can ever carry (8 for signals) */
@@ -293,6 +328,14 @@ typedef struct ipc_mechanism {
     unsigned    waits;         /* IPC_WAIT_BIT()s of the strategies it supports;
                                   0 = IPC_WAIT_BLOCK only                        */
     int         wait_default;  /* the strategy IPC_WAIT_DEFAULT picks; 0 = BLOCK */
+    /* What the mechanism is, as data: views, baselines and variants are
+     * chosen by these, never by the name or by comparing descriptors: */
+    enum ipc_family  family_id; /* `family` is ipc_family_name(family_id)      */
+    enum ipc_carrier carrier;   /* what carries the bytes                      */
+    int         variant;       /* which of the descriptors sharing one ops table
+                                  this is; its meaning is the mechanism file's
+                                  (the order of queue/lifo/priority, the socket
+                                  type of unix*); 0 for a lone descriptor      */
 } ipc_mechanism;
 
 /* All mechanisms, in course order (family by family); *count gets how many. */

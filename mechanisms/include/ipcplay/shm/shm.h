@@ -17,14 +17,6 @@ extern "C" {
  * channel of another kind. */
 const char *ipc_shm_name(const ipc_channel *ch);
 
-/* Fault injection, for tests only.  fn runs inside ipc_send/ipc_recv on an
- * MPMC "shm" channel while that side's robust lock is held, just before the
- * ring is touched: a test makes it block there and kills the process with
- * SIGKILL to prove the survivors carry on.  is_recv says which side.
- * Process-wide; NULL removes it.  Not for production use. */
-typedef void (*ipc_shm_lock_hook)(ipc_channel *ch, int is_recv);
-void ipc_shm_set_lock_hook(ipc_shm_lock_hook fn);
-
 #ifdef __cplusplus
 }
 #endif
