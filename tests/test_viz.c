@@ -208,6 +208,68 @@ static void blocked_on_full(bool processes)
 static void full_queue_threads(void **s) { (void)s; blocked_on_full(false); }
 static void full_queue_processes(void **s) { (void)s; blocked_on_full(true); }
 
+/* ---- a spinning side is not a sleeping one (issue 13 item 6) ---------- */
+
+/* The producer of a full queue waits by `wait` for ~1 s; returns the CPU
+ * time it used meanwhile (its own clock, as the run publishes it), after
+ * checking how the frame shows it: IPC_WAIT_SPIN in the spin colour with
+ * SPINNING, anything else in the "blocked on full" red. */
+static int64_t producer_waits(int wait, bool processes)
+{
+    viz_scenario sc;
+    if (!scenario_on(&sc, "queues", IPC_CAP_BOUNDED | (processes ? IPC_CAP_FORK : IPC_CAP_THREADS), processes))
+        return -1;
+    const ipc_mechanism *mech = ipc_find(sc.mech);
+    if (!(mech->waits & IPC_WAIT_BIT(wait))) return -1;
+    sc.wait = wait;
+    sc.producers = sc.consumers = 1;
+    sc.capacity = 2;
+    sc.send_delay_ms = 0;
+    sc.recv_delay_ms = 60000;
+    viz_app *a = open_app(&sc);
+    frames_until(a, producer_blocked, NULL, 20, "producer blocked on a full queue");
+    int p0 = viz_actor_id(VIZ_PRODUCER, 0);
+    int64_t cpu0 = viz_app_ui(a)->counts.cpu_ns[p0], t0 = ipc_now_ns();
+    while (tl_ms_since(t0) < 1000) frame(a); /* the CPU% window fills */
+    const viz_model *m = model(a);
+    const viz_ui *ui = viz_app_ui(a);
+    int64_t used = ui->counts.cpu_ns[p0] - cpu0;
+    assert_int_equal(m->actors[p0].state, VS_BLOCKED_FULL);
+    assert_int_equal(m->info.wait_strategy, wait);
+    assert_int_equal(viz_actor_spins(m, p0), wait == IPC_WAIT_SPIN);
+    SDL_Rect badge;
+    SDL_Color px, want = wait == IPC_WAIT_SPIN ? viz_spin_color() : viz_state_color(VS_BLOCKED_FULL);
+    assert_true(viz_render_badge_rect(viz_app_gfx(a), m, p0, &badge));
+    assert_true(viz_app_pixel(a, badge.x + 5, badge.y + badge.h / 2, &px));
+    if (!near(px, want))
+        fail_msg("%s: badge pixel is %d,%d,%d, want %d,%d,%d", ipc_wait_name(wait), px.r, px.g, px.b,
+                 want.r, want.g, want.b);
+    /* the card's CPU% is the one the run measured */
+    if (wait == IPC_WAIT_SPIN) assert_true(ui->cpu_pct[p0] > 0);
+    viz_app_destroy(a);
+    return used;
+}
+
+/* Spinning burns a CPU while it waits, sleeping does not: the spinner's own
+ * clock advances by tens of ms in 1 s (whatever share of a CPU a loaded
+ * machine gives it), the sleeper's by next to nothing.  A ratio of the two,
+ * measured in the same test, not a speed. */
+static void spinning_side_drawn_apart(bool processes)
+{
+    int64_t spin = producer_waits(IPC_WAIT_SPIN, processes);
+    int64_t block = producer_waits(IPC_WAIT_BLOCK, processes);
+    if (spin < 0 || block < 0) {
+        skip();
+        return;
+    }
+    print_message("CPU used while the producer waited 1 s: spin %.1f ms, block %.2f ms\n",
+                  (double)spin / 1e6, (double)block / 1e6);
+    if (!(spin >= 30000000 && spin > 10 * block))
+        fail_msg("CPU used while waiting 1 s: spin %.1f ms, block %.1f ms", (double)spin / 1e6, (double)block / 1e6);
+}
+static void spin_threads(void **s) { (void)s; spinning_side_drawn_apart(false); }
+static void spin_processes(void **s) { (void)s; spinning_side_drawn_apart(true); }
+
 /* ---- playback never slows the run ------------------------------------ */
 
 static bool received_some(viz_app *a, void *arg)
@@ -790,6 +852,8 @@ int main(int argc, char **argv)
         cmocka_unit_test_setup_teardown(shm_processes, tl_setup, tl_teardown),
         cmocka_unit_test_setup_teardown(events_threads, tl_setup, tl_teardown),
         cmocka_unit_test_setup_teardown(full_queue_threads, tl_setup, tl_teardown),
+        cmocka_unit_test_setup_teardown(spin_threads, tl_setup, tl_teardown),
+        cmocka_unit_test_setup_teardown(spin_processes, tl_setup, tl_teardown),
         cmocka_unit_test_setup_teardown(full_queue_processes, tl_setup, tl_teardown),
         cmocka_unit_test_setup_teardown(pause_and_rewind, tl_setup, tl_teardown),
         cmocka_unit_test_setup_teardown(keys_and_prediction, tl_setup, tl_teardown),

@@ -24,7 +24,11 @@
 #define WATCH_MAX_NS 15000000000LL     /* predict: give up after 15 s      */
 #define VERDICT_S    3.0               /* predict: show the verdict so long */
 
-typedef struct rate_sample { int64_t t; uint64_t received; } rate_sample;
+typedef struct rate_sample {
+    int64_t  t;
+    uint64_t received;
+    int64_t  cpu_ns[VIZ_MAX_ACTORS];
+} rate_sample;
 
 struct viz_app {
     viz_app_opts  o;
@@ -263,7 +267,9 @@ static void switch_mech(viz_app *a, int dir)
         sc.processes = a->want.processes;
         sc.producers = a->want.producers;
         sc.consumers = a->want.consumers;
+        sc.wait = a->want.wait;
         why[0] = '\0';
+        if (viz_scenario_check(&sc, why, sizeof why) != 0) sc.wait = 0; /* the mechanism's own strategy */
         if (viz_scenario_check(&sc, why, sizeof why) != 0) sc.processes = false;
         if (viz_scenario_check(&sc, why, sizeof why) != 0) sc.producers = sc.consumers = 1; /* not MPMC */
         if (viz_scenario_check(&sc, why, sizeof why) == 0) break;
@@ -485,9 +491,18 @@ static void measure_rate(viz_app *a, int64_t now)
     if (n) {
         const rate_sample *old = &a->rate[(a->rate_n - k) % 32];
         a->ui.run_rate = now > old->t ? (double)(a->ui.counts.received - old->received) * 1e9 / (double)(now - old->t) : 0;
+        /* CPU% over the same window: a spinning wait burns ~100% of a CPU
+         * (what the machine can give it), a sleeping one ~0%.  A slot whose
+         * actor was replaced restarts from 0: no negative share. */
+        for (int i = 0; i < VIZ_MAX_ACTORS; i++) {
+            int64_t used = a->ui.counts.cpu_ns[i] - old->cpu_ns[i];
+            a->ui.cpu_pct[i] = now > old->t && used > 0 ? 100.0 * (double)used / (double)(now - old->t) : 0;
+        }
     }
-    a->rate[a->rate_n % 32].t = now;
-    a->rate[a->rate_n % 32].received = a->ui.counts.received;
+    rate_sample *s = &a->rate[a->rate_n % 32];
+    s->t = now;
+    s->received = a->ui.counts.received;
+    memcpy(s->cpu_ns, a->ui.counts.cpu_ns, sizeof s->cpu_ns);
     a->rate_n++;
 }
 
@@ -543,6 +558,8 @@ static void usage(FILE *f)
         "  --messages N           carry N messages, then close the channel (0 = endless)\n"
         "  --msg-size BYTES       message size (%d..%d)\n"
         "  --processes | --threads  actors are forked processes (needs IPC_CAP_FORK) or threads\n"
+        "  --wait STRATEGY        block, spin or adaptive (default: the mechanism's own); a\n"
+        "                         spinning side is drawn purple, SPINNING, with its CPU%%\n"
         "  --scenario FILE|NAME   'key = value' lines with the keys above (flags override);\n"
         "                         a NAME is a ready-made lesson (viz/scenarios/NAME.scn,\n"
         "                         installed in <prefix>/share/ipcplay/scenarios)\n"

@@ -67,6 +67,42 @@ SDL_Color viz_state_color(enum viz_state s)
     }
 }
 
+SDL_Color viz_spin_color(void) { return (SDL_Color){ 186, 85, 211, 255 }; }
+
+double viz_side_cpu(const viz_ui *ui, enum viz_role role)
+{
+    double sum = 0;
+    for (int i = 0; i < VIZ_MAX_ACTORS; i++)
+        if (viz_actor_role(i) == role) sum += ui->cpu_pct[i];
+    return sum;
+}
+
+bool viz_actor_spins(const viz_model *m, int actor)
+{
+    enum viz_state s = m->actors[actor].state;
+    return m->info.wait_strategy == IPC_WAIT_SPIN && (s == VS_BLOCKED_FULL || s == VS_BLOCKED_EMPTY);
+}
+
+/* A state as this channel shows it: a blocked actor of a spinning channel
+ * (IPC_WAIT_SPIN) is drawn in the spin colour, everywhere (badge, card,
+ * timeline), because it does not sleep: it burns a CPU retrying.  Under
+ * IPC_WAIT_ADAPTIVE the spin before the sleep lasts at most spin_ns (20 µs
+ * by default), far below one frame, so it is drawn as sleeping: its CPU%
+ * tells the two apart. */
+static bool spin_state(const viz_model *m, enum viz_state s)
+{
+    return m->info.wait_strategy == IPC_WAIT_SPIN && (s == VS_BLOCKED_FULL || s == VS_BLOCKED_EMPTY);
+}
+static SDL_Color shown_color(const viz_model *m, enum viz_state s)
+{
+    return spin_state(m, s) ? viz_spin_color() : viz_state_color(s);
+}
+static const char *shown_label(const viz_model *m, enum viz_state s)
+{
+    if (spin_state(m, s)) return s == VS_BLOCKED_FULL ? "SPINNING · FULL" : "SPINNING · EMPTY";
+    return viz_state_label(s);
+}
+
 const char *viz_state_label(enum viz_state s)
 {
     switch (s) {
@@ -127,10 +163,10 @@ static SDL_FPoint door(const layout *L, int id)
 static int avatar_r(const layout *L) { return L->compact ? 11 : 17; }
 static int text_x(const layout *L, int id) { return L->card[id].x + 22 + 2 * avatar_r(L); }
 
-static SDL_Rect badge_rect(gfx *g, const layout *L, int id, enum viz_state s)
+static SDL_Rect badge_rect(gfx *g, const layout *L, int id, const char *label)
 {
     SDL_Rect c = L->card[id];
-    int w = gfx_text_width(g, F_BOLD, viz_state_label(s)) + 22, h = L->compact ? 20 : 24;
+    int w = gfx_text_width(g, F_BOLD, label) + 22, h = L->compact ? 20 : 24;
     return (SDL_Rect){ text_x(L, id), L->compact ? c.y + (c.h - h) / 2 : c.y + 30, w, h };
 }
 
@@ -139,7 +175,7 @@ bool viz_render_badge_rect(gfx *g, const viz_model *m, int actor, SDL_Rect *out)
     layout L;
     layout_actors(m, &L);
     if (actor < 0 || actor >= VIZ_MAX_ACTORS || !L.shown[actor]) return false;
-    *out = badge_rect(g, &L, actor, m->actors[actor].state);
+    *out = badge_rect(g, &L, actor, shown_label(m, m->actors[actor].state));
     return true;
 }
 
@@ -207,7 +243,11 @@ static void draw_header(ctx *c)
              in->toy ? "NO LOCK: watch messages get lost" : in->summary);
     int x = 24 + gfx_text(g, F_H1, in->toy ? BAD : TEXT, 24, 26, 0, "%s", in->name) + 16;
     const int end = VIZ_W - 300; /* the playback status owns the right end */
-    x += chip(g, x, 32, end - x, (SDL_Color){ 55, 71, 99, 255 }, TEXT, in->wait[0] ? in->wait : "?") + 8;
+    char wait[96];
+    snprintf(wait, sizeof wait, "%s%s%s", in->wait_strategy ? ipc_wait_name(in->wait_strategy) : "",
+             in->wait_strategy ? ": " : "", in->wait[0] ? in->wait : "?");
+    x += chip(g, x, 32, end - x, in->wait_strategy == IPC_WAIT_SPIN ? gfx_alpha(viz_spin_color(), 0.6f)
+                                                                   : (SDL_Color){ 55, 71, 99, 255 }, TEXT, wait) + 8;
     x += chip(g, x, 32, end - x, PANEL_HI, DIM, in->processes ? "actors: processes (fork)" : "actors: threads") + 8;
     char cap[64];
     if (in->capacity) snprintf(cap, sizeof cap, "capacity %zu", in->capacity);
@@ -258,16 +298,17 @@ static void draw_actor(ctx *c, int id)
     bool producer = viz_actor_role(id) == VIZ_PRODUCER;
     bool gone = a->state == VS_GONE, blocked = a->state == VS_BLOCKED_FULL || a->state == VS_BLOCKED_EMPTY;
     gfx_round_rect(g, r, 12, gone ? BG : PANEL);
-    gfx_round_frame(g, r, 12, blocked ? 2 : 1, blocked ? viz_state_color(a->state) : EDGE);
+    gfx_round_frame(g, r, 12, blocked ? 2 : 1, blocked ? shown_color(c->m, a->state) : EDGE);
     float cy = (float)r.y + (float)r.h / 2, av = (float)avatar_r(&c->L);
     SDL_Color face = producer ? viz_producer_color(id) : (SDL_Color){ 120, 144, 156, 255 };
     gfx_circle(g, (float)r.x + 12 + av, cy, av, gone ? gfx_alpha(face, 0.35f) : face);
     gfx_text(g, c->L.compact ? F_TINY : F_BOLD, (SDL_Color){ 20, 20, 28, 255 }, r.x + 12 + (int)av, (int)cy,
              GFX_CENTER | GFX_MIDDLE, "%c%d", producer ? 'P' : 'C', viz_actor_index(id));
 
-    SDL_Rect b = badge_rect(g, &c->L, id, a->state);
-    gfx_round_rect(g, b, b.h / 2, viz_state_color(a->state));
-    gfx_text(g, F_BOLD, TEXT, b.x + 11, b.y + b.h / 2, GFX_MIDDLE, "%s", viz_state_label(a->state));
+    const char *label = shown_label(c->m, a->state);
+    SDL_Rect b = badge_rect(g, &c->L, id, label);
+    gfx_round_rect(g, b, b.h / 2, shown_color(c->m, a->state));
+    gfx_text(g, F_BOLD, TEXT, b.x + 11, b.y + b.h / 2, GFX_MIDDLE, "%s", label);
 
     int tx = text_x(&c->L, id), right = r.x + r.w - 12;
     SDL_Color ink = gone ? FAINT : TEXT;
@@ -277,8 +318,11 @@ static void draw_actor(ctx *c, int id)
         return;
     }
     gfx_text(g, F_BOLD, ink, tx, r.y + 9, 0, "%s %d", producer ? "producer" : "consumer", viz_actor_index(id));
-    gfx_text(g, F_SMALL, gone ? FAINT : DIM, tx, r.y + 60, 0, "%s %llu · blocked %.1f s",
-             producer ? "sent" : "got", (unsigned long long)a->count, blocked_s);
+    /* CPU: what the actor burns now (live, not rewound): a spinning wait
+     * shows as ~100% of what the machine gives it, a sleeping one ~0%. */
+    double cpu = c->ui->cpu_pct[id];
+    gfx_text(g, F_SMALL, gone ? FAINT : DIM, tx, r.y + 60, 0, "%s %llu · blocked %.1f s · CPU %.0f%%",
+             producer ? "sent" : "got", (unsigned long long)a->count, blocked_s, cpu);
     if (!producer) { /* the last few it received, oldest left: the order is visible */
         int n = a->inbox_n < 3 ? a->inbox_n : 3;
         for (int k = 0; k < n; k++) {
@@ -298,7 +342,15 @@ static void draw_held(ctx *c, int id)
     SDL_FPoint d = door(&c->L, id);
     if (viz_actor_role(id) == VIZ_PRODUCER) {
         bool blocked = a->state == VS_BLOCKED_FULL;
-        if (blocked) { /* a slow pulse: waiting */
+        if (blocked && viz_actor_spins(c->m, id)) { /* a fast spinner: retrying on a CPU */
+            float turn = (float)((c->t - a->since) % 250000000LL) / 250000000.0f * 6.283f;
+            float R = TOKEN_R + 8;
+            for (int k = 0; k < 3; k++) {
+                float u = turn + (float)k * 2.094f;
+                gfx_line(c->g, d.x + (R - 5) * cosf(u), d.y + (R - 5) * sinf(u), d.x + (R + 3) * cosf(u),
+                         d.y + (R + 3) * sinf(u), 3, viz_spin_color());
+            }
+        } else if (blocked) { /* a slow pulse: asleep */
             float phase = (float)((c->t - a->since) % 1000000000LL) / 1e9f;
             gfx_ring(c->g, d.x, d.y, TOKEN_R + 6 + 4 * sinf(phase * 6.283f), 2, gfx_alpha(BAD, 0.7f));
         }
@@ -713,10 +765,12 @@ static void draw_timeline(ctx *c)
     gfx_text(g, F_BOLD, TEXT, panel.x + 16, panel.y + 10, 0, "timeline · last 10 s");
     static const enum viz_state legend[] = { VS_WORKING, VS_SENDING, VS_BLOCKED_FULL, VS_BLOCKED_EMPTY, VS_IDLE, VS_GONE };
     static const char *names[] = { "working", "in call", "blocked: full", "blocked: empty", "resting", "gone" };
+    static const char *spin_names[] = { "working", "in call", "spinning: full", "spinning: empty", "resting", "gone" };
+    bool spins = m->info.wait_strategy == IPC_WAIT_SPIN;
     int lx = panel.x + 190;
     for (size_t k = 0; k < sizeof legend / sizeof legend[0]; k++) {
-        gfx_round_rect(g, (SDL_Rect){ lx, panel.y + 13, 12, 12 }, 3, viz_state_color(legend[k]));
-        lx += 18 + gfx_text(g, F_SMALL, DIM, lx + 16, panel.y + 12, 0, "%s", names[k]) + 12;
+        gfx_round_rect(g, (SDL_Rect){ lx, panel.y + 13, 12, 12 }, 3, shown_color(m, legend[k]));
+        lx += 18 + gfx_text(g, F_SMALL, DIM, lx + 16, panel.y + 12, 0, "%s", spins ? spin_names[k] : names[k]) + 12;
     }
     int n = c->L.n[0] + c->L.n[1];
     if (!n) return;
@@ -745,7 +799,7 @@ static void draw_timeline(ctx *c)
             if (e->t > c->t) continue; /* (not reached at this playback time) */
             int64_t from = e->t < start ? start : e->t;
             int xa = x0 + (int)((float)(from - start) * scale), xb = x0 + (int)((float)(end - start) * scale);
-            if (xb > xa) gfx_rect(g, (SDL_Rect){ xa, y, xb - xa, lane_h }, viz_state_color((enum viz_state)e->state));
+            if (xb > xa) gfx_rect(g, (SDL_Rect){ xa, y, xb - xa, lane_h }, shown_color(m, (enum viz_state)e->state));
             end = e->t;
         }
     }
@@ -832,8 +886,9 @@ static void draw_stats(ctx *c)
         gfx_text(g, F_BOLD, BAD, panel.x + 16, y - 4, 0, "lost %llu · duplicated %llu · garbage %llu",
                  (unsigned long long)m->lost, (unsigned long long)m->dups, (unsigned long long)m->garbage);
     else
-        gfx_text(g, F_SMALL, DIM, panel.x + 16, y - 4, 0, "blocked on full %llu× · on empty %llu×",
-                 (unsigned long long)m->blocks_full, (unsigned long long)m->blocks_empty);
+        gfx_text(g, F_SMALL, DIM, panel.x + 16, y - 4, 0, "blocked on full %llu× · on empty %llu× · CPU P %.0f%% C %.0f%%",
+                 (unsigned long long)m->blocks_full, (unsigned long long)m->blocks_empty,
+                 viz_side_cpu(c->ui, VIZ_PRODUCER), viz_side_cpu(c->ui, VIZ_CONSUMER));
     double cap = m->info.capacity ? (double)m->info.capacity : 1;
     plot(c, (SDL_Rect){ panel.x + 16, y + 16, 180, 70 }, "depth", depth_at, cap, (SDL_Color){ 79, 163, 255, 255 });
     plot(c, (SDL_Rect){ panel.x + 208, y + 16, 180, 70 }, partial ? "msgs/s (in the trace)" : "msgs/s", rate_at, 1, GOOD);

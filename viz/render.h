@@ -30,6 +30,8 @@ typedef struct viz_ui {
     int              send_delay_ms, recv_delay_ms;
     viz_run_counts   counts;          /* the run's own counters              */
     double           run_rate;        /* ... and its messages/s, live         */
+    double           cpu_pct[VIZ_MAX_ACTORS]; /* each actor's CPU use over the
+                                         last second, live (100 = one CPU)  */
 } viz_ui;
 
 void viz_render(gfx *g, const viz_player *p, const viz_ui *ui);
@@ -41,6 +43,13 @@ void viz_render(gfx *g, const viz_player *p, const viz_ui *ui);
 bool viz_render_badge_rect(gfx *g, const viz_model *m, int actor, SDL_Rect *out);
 
 SDL_Color   viz_state_color(enum viz_state s);
+/* A blocked actor of a channel that waits by IPC_WAIT_SPIN does not sleep:
+ * it retries on a CPU.  Its badge wears this colour and says SPINNING, and
+ * its card shows the CPU it burns (viz_ui.cpu_pct). */
+SDL_Color   viz_spin_color(void);
+bool        viz_actor_spins(const viz_model *m, int actor);
+/* The CPU% one side's actors burn together (100 = one whole CPU). */
+double      viz_side_cpu(const viz_ui *ui, enum viz_role role);
 const char *viz_state_label(enum viz_state s);
 SDL_Color   viz_producer_color(int producer);
 

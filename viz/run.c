@@ -52,6 +52,7 @@ typedef struct control {
         atomic_bool  stop;         /* asked to leave                          */
         atomic_bool  live;         /* its loop is running                     */
         atomic_uint  next_seq;     /* producers: number of its next message   */
+        atomic_llong cpu_ns;       /* the CPU time it has used (publish_cpu)  */
     } actor[VIZ_MAX_ACTORS];
 } control;
 
@@ -151,6 +152,17 @@ static int chan_recv(viz_run *r, void *buf, size_t cap, size_t *len)
                   : ipc_recv(r->ch, buf, cap, len, &prio, SLICE_MS);
 }
 
+/* What this actor's thread has burnt so far, for the picture's CPU%: the
+ * actor's own clock (in a forked actor, its only thread), published after
+ * every call, so a spinning wait shows within one slice. */
+static void publish_cpu(const worker *w)
+{
+    struct timespec ts;
+    if (clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts) == 0)
+        atomic_store_explicit(&w->run->ctl->actor[w->id].cpu_ns,
+                              (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec, memory_order_relaxed);
+}
+
 static bool stopping(const worker *w)
 {
     const control *c = w->run->ctl;
@@ -181,8 +193,10 @@ static void producer(worker *w, unsigned char *buf)
                                   .prio = (int16_t)(prio ? viz_prio_for(seq) : 0) };
         viz_token_encode(&w->sending, buf, r->info.msg_size);
         int rc;
-        do rc = chan_send(r, buf, r->info.msg_size, w->sending.prio);
-        while (rc == IPC_EFULL && !stopping(w));
+        do {
+            rc = chan_send(r, buf, r->info.msg_size, w->sending.prio);
+            publish_cpu(w);
+        } while (rc == IPC_EFULL && !stopping(w));
         if (rc != IPC_OK) {
             if (rc != IPC_EFULL && rc != IPC_ECLOSED) note_error(c, "send", rc);
             break;
@@ -205,6 +219,7 @@ static void consumer(worker *w, unsigned char *buf)
     while (!stopping(w)) {
         size_t len = 0;
         int rc = chan_recv(r, buf, r->info.msg_size, &len);
+        publish_cpu(w);
         if (rc == IPC_OK) {
             atomic_fetch_add(&c->received, 1);
             work(w, atomic_load(&c->delay_ms[VIZ_CONSUMER]));
@@ -250,6 +265,7 @@ static int launch(viz_run *r, int id, char *err, size_t errlen)
     *w = (worker){ .run = r, .id = id, .role = viz_actor_role(id) };
     atomic_store(&r->ctl->actor[id].stop, false);
     atomic_store(&r->ctl->actor[id].live, true);
+    atomic_store(&r->ctl->actor[id].cpu_ns, 0); /* a new actor in this slot */
     if (r->info.processes) {
         pid_t pid = fork();
         if (pid < 0) {
@@ -316,7 +332,7 @@ static int open_channel(viz_run *r, const viz_scenario *s, char *err, size_t err
         }
         return 0;
     }
-    ipc_config cfg = { .capacity = s->capacity, .max_msg = s->msg_size };
+    ipc_config cfg = { .capacity = s->capacity, .max_msg = s->msg_size, .wait = s->wait };
     int rc = ipc_open(s->mech, &cfg, &r->ch);
     if (rc != IPC_OK) {
         snprintf(err, errlen, "ipc_open(\"%s\"): %s", s->mech, ipc_last_error());
@@ -324,6 +340,7 @@ static int open_channel(viz_run *r, const viz_scenario *s, char *err, size_t err
     }
     /* a capacity the mechanism does not enforce exactly is not shown as one */
     r->info.capacity = r->info.caps & IPC_CAP_BOUNDED ? ipc_capacity(r->ch) : 0;
+    r->info.wait_strategy = ipc_wait_strategy(r->ch);
     r->stream = ipc_stream_kernel_bytes(r->ch) >= 0; /* asked once: not a stream leaves an error text */
     if (ipc_observe(r->ch, on_event, r) != IPC_OK) { /* e.g. a -DIPC_NO_OBSERVER build */
         snprintf(err, errlen, "ipc_observe: %s: the visualizer needs the observer hook", ipc_last_error());
@@ -455,6 +472,8 @@ void viz_run_counts_of(const viz_run *r, viz_run_counts *c)
         .closed = atomic_load(&r->ctl->closed),
     };
     c->finished = c->closed && c->consumers == 0;
+    for (int i = 0; i < VIZ_MAX_ACTORS; i++)
+        c->cpu_ns[i] = atomic_load_explicit(&r->ctl->actor[i].cpu_ns, memory_order_relaxed);
     if (atomic_load_explicit(&r->ctl->error_ready, memory_order_acquire))
         snprintf(c->error, sizeof c->error, "%s", r->ctl->error);
 }

@@ -28,6 +28,10 @@ typedef struct viz_run_info {
     size_t   msg_size;
     bool     toy;            /* the deliberately broken unlocked queue    */
     bool     processes;      /* actors are forked processes               */
+    int      wait_strategy;  /* how blocked actors wait (ipc_wait_strategy):
+                                IPC_WAIT_SPIN burns a CPU, BLOCK sleeps,
+                                ADAPTIVE spins briefly then sleeps; 0 for
+                                the toy queue                             */
     int64_t  t0;             /* CLOCK_MONOTONIC at the start of the run   */
 } viz_run_info;
 
@@ -37,6 +41,10 @@ typedef struct viz_run_counts {
     bool     closed;              /* the last message went in: ipc_close  */
     bool     finished;            /* closed and every consumer has left   */
     char     error[200];          /* the first failure an actor met, or "" */
+    int64_t  cpu_ns[VIZ_MAX_ACTORS]; /* CPU time each actor has used so far
+                                     (its CLOCK_THREAD_CPUTIME_ID, published
+                                     by the actor after every call: a
+                                     spinning wait shows within SLICE_MS) */
 } viz_run_counts;
 
 typedef struct viz_run viz_run;

@@ -26,7 +26,7 @@ void viz_scenario_default(viz_scenario *s)
     };
 }
 
-enum key_type { K_STR, K_INT, K_LONG, K_SIZE, K_BOOL };
+enum key_type { K_STR, K_INT, K_LONG, K_SIZE, K_BOOL, K_WAIT };
 
 static const struct key {
     const char   *name;
@@ -45,11 +45,12 @@ static const struct key {
     { "burst",         K_INT,  offsetof(viz_scenario, burst),         0, 1 << 20 },
     { "pause-ms",      K_INT,  offsetof(viz_scenario, pause_ms),      0, 600000 },
     { "processes",     K_BOOL, offsetof(viz_scenario, processes),     0, 1 },
+    { "wait",          K_WAIT, offsetof(viz_scenario, wait),          0, 0 },
 };
 
 const char viz_scenario_keys[] =
     "mech, producers, consumers, capacity, send-delay-ms, recv-delay-ms, "
-    "messages, msg-size, burst, pause-ms, processes";
+    "messages, msg-size, burst, pause-ms, processes, wait";
 
 /* "send_delay_ms" and "send-delay-ms" name the same key. */
 static bool same_key(const char *a, const char *b)
@@ -84,6 +85,15 @@ int viz_scenario_set(viz_scenario *s, const char *key, const char *value, char *
             snprintf(err, errlen, "%s: '%s' is not yes/no", k->name, value);
             return -1;
         }
+        return 0;
+    }
+    if (k->type == K_WAIT) {
+        int w = ipc_wait_parse(value);
+        if (w < 0) {
+            snprintf(err, errlen, "%s: '%s' is not default, block, spin or adaptive", k->name, value);
+            return -1;
+        }
+        *(int *)field = w;
         return 0;
     }
     char *end;
@@ -212,6 +222,11 @@ int viz_scenario_check(const viz_scenario *s, char *err, size_t errlen)
     if (m->max_msg_limit < VIZ_MSG_MIN) {
         snprintf(err, errlen, "'%s' carries at most %zu bytes; the visualizer needs %d per message",
                  m->name, m->max_msg_limit, VIZ_MSG_MIN);
+        return -1;
+    }
+    unsigned waits = m->waits ? m->waits : IPC_WAIT_BIT(IPC_WAIT_BLOCK);
+    if (s->wait != IPC_WAIT_DEFAULT && !(waits & IPC_WAIT_BIT(s->wait))) {
+        snprintf(err, errlen, "'%s' cannot wait by '%s' (see ipcbench --list)", m->name, ipc_wait_name(s->wait));
         return -1;
     }
     if (s->msg_size > m->max_msg_limit) {

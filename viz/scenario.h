@@ -31,6 +31,8 @@ typedef struct viz_scenario {
     int    burst;                      /* producers send `burst` messages ... */
     int    pause_ms;                   /* ... then rest this long (0 = never) */
     bool   processes;                  /* fork a process per producer/consumer */
+    int    wait;                       /* enum ipc_wait the channel is opened
+                                          with; 0 = the mechanism's default  */
 } viz_scenario;
 
 /* The default: a fast producer pair, a slow consumer and four slots, so the
