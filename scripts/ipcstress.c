@@ -11,12 +11,37 @@
  *           was receiving (the allowance printed per mechanism).  Every
  *           survivor must end before its deadline (a hang is counted, then
  *           killed).  Names: ipcplay-clean's sweep must leave none.
+ *   creator the same storm with the channel's creator in a process of its
+ *           own (it forks the workers and replaces the killed ones), and
+ *           SIGKILLed halfway.  The guarantee checked, from the caps (the
+ *           table in docs/reliability.md): with IPC_CAP_PERSISTENT nothing
+ *           acknowledged may be lost; otherwise what was queued when the
+ *           creator died may be lost only if the API reports the end
+ *           (a survivor's send or receive answers IPC_ECLOSED or an error),
+ *           and a message acknowledged after the creator died must arrive.
+ *           Afterwards the stale sweep removes the dead creator's names
+ *           (SysV queues have no name: ipcstress removes those its workers
+ *           used, found in /proc/sysvipc/msg) and a second sweep finds none.
  *   soak    4 producers x 4 consumers x N checksummed messages per MPMC
- *           mechanism, as threads and as processes: 0 lost, 0 duplicated,
- *           per-producer order where the mechanism claims FIFO.
+ *           mechanism (N = 10^6 by default), as threads and as processes:
+ *           0 lost, 0 duplicated, per-producer order where the mechanism
+ *           claims FIFO.  Receipts are counted per message in shared memory
+ *           (one byte per producer and sequence number).
  *   fds     under a descriptor limit of 64, channels are opened until open
  *           fails: every failure is an error code at open (never a crash),
  *           every opened channel works, and freeing them leaves no name.
+ *   many    10,000 channels of every in-process mechanism (the descriptor
+ *           limit raised to its hard limit): the same checks.
+ *   shmfull the same with /dev/shm a 1 MiB tmpfs (a private mount namespace,
+ *           root only; names generated with IPC_ATTACHABLE where the
+ *           mechanism can): an open that finds no room fails with a code,
+ *           never a SIGBUS later; nothing of a failed open is left in
+ *           /dev/shm or /dev/mqueue (an mqueue fs mounted privately to look).
+ *   mqlimit every local mechanism under RLIMIT_MSGQUEUE 4096 bytes (never
+ *           a sysctl; it binds the POSIX queues): the same checks.  After
+ *           every one of these campaigns /proc/sysvipc/msg must not have
+ *           grown (SysV limits are system-wide: `many` stops where the
+ *           kernel's shmmni/msgmni say no, with an error at open).
  *
  * Usage: ipcstress [--short] [--only MECH] [--kills N] [--soak N] [--help]
  *   --short   the seconds-long version `make test` runs (test_stress_short)
@@ -27,7 +52,10 @@
 #include "ipc.h"
 #include "core/stale.h"
 
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -35,7 +63,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/mount.h>
+#include <sys/msg.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -56,38 +88,54 @@ static uint32_t checksum(uint32_t producer, uint32_t seq)
 
 /* ---- shared bookkeeping (MAP_SHARED: every forked worker writes here) --- */
 
-enum { MAX_PRODUCERS = 512, MAX_SEQ = 1 << 16 };
+enum { MAX_PRODUCERS = 512, STORM_SEQ = 1 << 16, SLOTS = 6, MAX_PIDS = 4096 };
 
 typedef struct book {
     atomic_uint acked[MAX_PRODUCERS];                   /* OK sends, in order */
-    atomic_uchar seen[MAX_PRODUCERS][MAX_SEQ];          /* receipts per message */
     atomic_uint  bad;                                   /* corrupt or out of range */
     atomic_uint  order_violations;
+    atomic_uint  reports;     /* sends/receives that answered ECLOSED or an error */
     atomic_int   stop;                                  /* producers stop sending */
+    uint32_t     nprod, nseq; /* the receipts' shape (set before the workers start) */
+    /* the creator storm: the creator's workers, by slot (0 = none) */
+    atomic_int   slot_pid[SLOTS];
+    atomic_uint  next_id;
+    atomic_int   ready, creator_rc;
+    atomic_int   pids[MAX_PIDS]; /* every worker it started */
+    atomic_uint  npids;
 } book;
 
 static book *B;
+/* receipts per message: SEEN[producer * nseq + seq] (MAP_SHARED as well) */
+static atomic_uchar *SEEN;
+static size_t seen_size;
 
 /* Count a receipt.  last (per consumer, or NULL): the next sequence number
  * each producer may show this consumer — one consumer must see one
  * producer's messages in send order where the mechanism claims FIFO. */
 static void record(const msg *m, size_t len, uint32_t *last)
 {
-    if (len != sizeof *m || m->producer >= MAX_PRODUCERS || m->seq >= MAX_SEQ
+    if (len != sizeof *m || m->producer >= B->nprod || m->seq >= B->nseq
         || m->check != checksum(m->producer, m->seq)) {
         atomic_fetch_add(&B->bad, 1);
         return;
     }
-    atomic_fetch_add(&B->seen[m->producer][m->seq], 1);
+    atomic_fetch_add(&SEEN[(size_t)m->producer * B->nseq + m->seq], 1);
     if (last) {
         if (m->seq + 1 <= last[m->producer]) atomic_fetch_add(&B->order_violations, 1);
         last[m->producer] = m->seq + 1;
     }
 }
 
-static void reset_book(void)
+static unsigned seen(uint32_t p, uint32_t s) { return atomic_load(&SEEN[(size_t)p * B->nseq + s]); }
+
+/* The book for nprod producers of up to nseq messages each. */
+static void reset_book(uint32_t nprod, uint32_t nseq)
 {
     memset(B, 0, sizeof *B);
+    B->nprod = nprod;
+    B->nseq = nseq;
+    memset((void *)SEEN, 0, (size_t)nprod * nseq);
 }
 
 /* ---- workers ------------------------------------------------------------- */
@@ -101,7 +149,10 @@ static int producer(ipc_channel *ch, uint32_t id, uint32_t count)
         int rc;
         do rc = ipc_send(ch, &m, sizeof m, 0, 200);
         while (rc == IPC_EFULL && !atomic_load(&B->stop));
-        if (rc != IPC_OK) return rc == IPC_EFULL || rc == IPC_ECLOSED ? 0 : 3;
+        if (rc != IPC_OK) {
+            if (rc != IPC_EFULL) atomic_fetch_add(&B->reports, 1); /* the API says the channel ended */
+            return rc == IPC_EFULL || rc == IPC_ECLOSED ? 0 : 3;
+        }
         atomic_store(&B->acked[id], s + 1);
     }
     return 0;
@@ -117,6 +168,7 @@ static int consumer(ipc_channel *ch, bool fifo, int idle_ms)
         if (rc == IPC_OK) record(&m, got, last);
         else if (rc == IPC_EEMPTY && !atomic_load(&B->stop)) continue;
         else {
+            if (rc != IPC_EEMPTY) atomic_fetch_add(&B->reports, 1);
             free(last);
             return rc == IPC_EEMPTY || rc == IPC_ECLOSED ? 0 : 4;
         }
@@ -135,34 +187,60 @@ static pid_t spawn(ipc_channel *ch, bool is_producer, uint32_t id, uint32_t coun
 }
 
 /* Wait for pid up to ms; a process still running then is a hang: kill it.
- * Returns 0 exited normally with 0, 1 other exit/signal, 2 hung. */
-static int reap(pid_t pid, int ms)
+ * Returns 0 exited normally with 0, 1 other exit/signal, 2 hung; *status
+ * its wait status. */
+static int reap_status(pid_t pid, int ms, int *status)
 {
     for (int waited = 0;; waited += 10) {
         int st;
         pid_t r = waitpid(pid, &st, WNOHANG);
-        if (r == pid) return WIFEXITED(st) && WEXITSTATUS(st) == 0 ? 0 : 1;
+        if (r == pid) {
+            *status = st;
+            return WIFEXITED(st) && WEXITSTATUS(st) == 0 ? 0 : 1;
+        }
         if (r < 0) return 1;
         if (waited >= ms) {
             kill(pid, SIGKILL);
             waitpid(pid, &st, 0);
+            *status = st;
             return 2;
         }
         usleep(10000);
     }
 }
 
+static int reap(pid_t pid, int ms)
+{
+    int st;
+    return reap_status(pid, ms, &st);
+}
+
 /* ---- campaign: kill storm ------------------------------------------------- */
 
-typedef struct totals { long messages, kills, lost, dup, hung, bad, allowance, broken; } totals;
-static totals T_kill, T_soak;
+typedef struct totals { long messages, kills, lost, dup, hung, bad, allowance, broken, reported_lost; } totals;
+static totals T_kill, T_creator, T_soak;
 static int g_fail;
 static bool g_short; /* --short: a kill storm's losses are reported, not failed (below) */
+
+/* Lost and duplicated among the acknowledged messages of producers [0, n). */
+static void count_receipts(uint32_t n, long *acked, long *lost, long *dup)
+{
+    *acked = *lost = *dup = 0;
+    for (uint32_t p = 0; p < n && p < MAX_PRODUCERS; p++) {
+        unsigned a = atomic_load(&B->acked[p]);
+        *acked += a;
+        for (unsigned s = 0; s < a && s < B->nseq; s++) {
+            unsigned k = seen(p, s);
+            if (k == 0) (*lost)++;
+            if (k > 1) *dup += k - 1;
+        }
+    }
+}
 
 static void kill_storm(const ipc_mechanism *mech, int kills, unsigned *seed)
 {
     enum { P = 3, C = 3 };
-    reset_book();
+    reset_book(MAX_PRODUCERS, STORM_SEQ);
     ipc_channel *ch = NULL;
     if (ipc_open(mech->name, &(ipc_config){ .max_msg = sizeof(msg) }, &ch) != IPC_OK) {
         printf("  %-15s skipped: %s\n", mech->name, ipc_last_error());
@@ -171,7 +249,7 @@ static void kill_storm(const ipc_mechanism *mech, int kills, unsigned *seed)
     bool fifo = (mech->caps & IPC_CAP_FIFO) != 0;
     pid_t prod[P], cons[C];
     uint32_t next_id = 0;
-    for (int i = 0; i < P; i++) prod[i] = spawn(ch, true, next_id++, MAX_SEQ, fifo);
+    for (int i = 0; i < P; i++) prod[i] = spawn(ch, true, next_id++, STORM_SEQ, fifo);
     for (int i = 0; i < C; i++) cons[i] = spawn(ch, false, 0, 0, fifo);
     long consumer_kills = 0;
     for (int k = 0; k < kills; k++) {
@@ -182,7 +260,7 @@ static void kill_storm(const ipc_mechanism *mech, int kills, unsigned *seed)
         waitpid(victim, NULL, 0);
         if (who < P) {
             if (next_id >= MAX_PRODUCERS) next_id = MAX_PRODUCERS - 1; /* reuse the last slot */
-            prod[who] = spawn(ch, true, next_id++, MAX_SEQ, fifo);
+            prod[who] = spawn(ch, true, next_id++, STORM_SEQ, fifo);
         } else {
             consumer_kills++;
             cons[who - P] = spawn(ch, false, 0, 0, fifo);
@@ -205,16 +283,8 @@ static void kill_storm(const ipc_mechanism *mech, int kills, unsigned *seed)
     size_t got;
     while (ipc_recv(ch, &m, sizeof m, &got, NULL, 200) == IPC_OK) record(&m, got, NULL);
     ipc_free(ch);
-    long acked = 0, lost = 0, dup = 0;
-    for (uint32_t p = 0; p < next_id && p < MAX_PRODUCERS; p++) {
-        unsigned a = atomic_load(&B->acked[p]);
-        acked += a;
-        for (unsigned s = 0; s < a && s < MAX_SEQ; s++) {
-            unsigned char n = atomic_load(&B->seen[p][s]);
-            if (n == 0) lost++;
-            if (n > 1) dup += n - 1;
-        }
-    }
+    long acked, lost, dup;
+    count_receipts(next_id, &acked, &lost, &dup);
     long unexplained = lost > consumer_kills ? lost - consumer_kills : 0;
     bool ok = unexplained == 0 && dup == 0 && hung == 0 && atomic_load(&B->bad) == 0;
     /* --short (make test) fails on hangs, duplicates and corruption only:
@@ -237,6 +307,199 @@ static void kill_storm(const ipc_mechanism *mech, int kills, unsigned *seed)
     if (!ok && !finding) g_fail = 1;
 }
 
+/* ---- campaign: kill storm with the creator killed ------------------------
+ * The creator opens the channel, starts P producers and C consumers (slots
+ * 0..P-1 and P..P+C-1) and replaces each one that dies, until it is killed
+ * itself.  Its orphans then belong to the driver (PR_SET_CHILD_SUBREAPER).
+ * A slot's pid is cleared before that pid is reaped (waitid WNOWAIT first),
+ * so the driver never signals a pid that may have been reused. */
+
+static void note_pid(pid_t pid)
+{
+    unsigned i = atomic_fetch_add(&B->npids, 1);
+    if (i < MAX_PIDS) atomic_store(&B->pids[i], pid);
+}
+
+static pid_t creator_spawn(ipc_channel *ch, int slot, bool fifo)
+{
+    enum { P = 3 };
+    pid_t pid;
+    if (slot < P) {
+        uint32_t id = atomic_fetch_add(&B->next_id, 1);
+        if (id >= MAX_PRODUCERS) id = MAX_PRODUCERS - 1;
+        pid = spawn(ch, true, id, STORM_SEQ, fifo);
+    } else {
+        pid = spawn(ch, false, 0, 0, fifo);
+    }
+    if (pid > 0) note_pid(pid);
+    atomic_store(&B->slot_pid[slot], pid > 0 ? pid : 0);
+    return pid;
+}
+
+static int creator_main(const ipc_mechanism *mech)
+{
+    alarm(300);
+    ipc_channel *ch = NULL;
+    int rc = ipc_open(mech->name, &(ipc_config){ .max_msg = sizeof(msg) }, &ch);
+    if (rc != IPC_OK) {
+        fprintf(stderr, "  %-15s creator: %s\n", mech->name, ipc_last_error());
+        atomic_store(&B->creator_rc, rc);
+        atomic_store(&B->ready, 1);
+        return 5;
+    }
+    bool fifo = (mech->caps & IPC_CAP_FIFO) != 0;
+    for (int i = 0; i < SLOTS; i++) creator_spawn(ch, i, fifo);
+    atomic_store(&B->ready, 1);
+    for (;;) {
+        siginfo_t si = { 0 };
+        if (waitid(P_ALL, 0, &si, WEXITED | WNOWAIT) < 0) break;
+        int slot = -1;
+        for (int i = 0; i < SLOTS; i++)
+            if (atomic_load(&B->slot_pid[i]) == si.si_pid) slot = i;
+        if (slot >= 0) atomic_store(&B->slot_pid[slot], 0);
+        waitpid(si.si_pid, NULL, 0);
+        if (slot >= 0 && !atomic_load(&B->stop)) creator_spawn(ch, slot, fifo);
+    }
+    ipc_free(ch);
+    return 0;
+}
+
+/* SysV queues have no name a sweep could read: remove those whose last
+ * sender or receiver was one of this storm's processes.  RETURNS how many. */
+static int remove_sysv_of_workers(pid_t creator)
+{
+    FILE *f = fopen("/proc/sysvipc/msg", "r");
+    if (!f) return 0;
+    char line[512];
+    int removed = 0;
+    if (!fgets(line, sizeof line, f)) { fclose(f); return 0; }
+    while (fgets(line, sizeof line, f)) {
+        long key, id, perms, cbytes, qnum, lspid, lrpid;
+        if (sscanf(line, "%ld %ld %lo %ld %ld %ld %ld", &key, &id, &perms, &cbytes, &qnum, &lspid, &lrpid) != 7) continue;
+        bool ours = lspid == creator || lrpid == creator;
+        unsigned n = atomic_load(&B->npids);
+        for (unsigned i = 0; i < n && i < MAX_PIDS && !ours; i++) {
+            pid_t p = atomic_load(&B->pids[i]);
+            ours = p && (lspid == p || lrpid == p);
+        }
+        if (ours && msgctl((int)id, IPC_RMID, NULL) == 0) removed++;
+    }
+    fclose(f);
+    return removed;
+}
+
+static void count_stale(void *arg, const char *kind, const char *name, int pid, bool removed)
+{
+    (void)kind, (void)name, (void)pid;
+    if (removed) ++*(int *)arg;
+}
+
+static void creator_storm(const ipc_mechanism *mech, int kills, unsigned *seed)
+{
+    enum { P = 3 };
+    reset_book(MAX_PRODUCERS, STORM_SEQ);
+    fflush(stdout);
+    pid_t creator = fork();
+    if (creator == 0) _exit(creator_main(mech));
+    if (creator < 0) { perror("fork"); g_fail = 1; return; }
+    for (int i = 0; i < 1000 && !atomic_load(&B->ready); i++) usleep(10000);
+    if (!atomic_load(&B->ready) || atomic_load(&B->creator_rc) != 0) {
+        printf("  %-15s skipped: the creator could not open it\n", mech->name);
+        kill(creator, SIGKILL);
+        waitpid(creator, NULL, 0);
+        return;
+    }
+    static unsigned acked_at_death[MAX_PRODUCERS];
+    static pid_t killed[MAX_PIDS]; /* by us: their end is no failure */
+    int nkilled = 0;
+    long consumer_kills = 0;
+    bool creator_dead = false;
+    for (int k = 0; k < kills; k++) {
+        usleep(2000 + rand_r(seed) % 8000);
+        if (k == kills / 2) {
+            kill(creator, SIGKILL);
+            waitpid(creator, NULL, 0);
+            creator_dead = true;
+            for (int p = 0; p < MAX_PRODUCERS; p++) acked_at_death[p] = atomic_load(&B->acked[p]);
+            continue;
+        }
+        int slot = rand_r(seed) % SLOTS;
+        pid_t victim = atomic_load(&B->slot_pid[slot]);
+        if (!victim) continue;
+        if (creator_dead && slot >= P) { /* keep one consumer: nobody replaces them now */
+            int live = 0;
+            for (int i = P; i < SLOTS; i++) live += atomic_load(&B->slot_pid[i]) != 0;
+            if (live <= 1) continue;
+        }
+        kill(victim, SIGKILL);
+        if (nkilled < MAX_PIDS) killed[nkilled++] = victim;
+        if (slot >= P) consumer_kills++;
+        if (creator_dead) { /* ours now (the subreaper): no replacement */
+            atomic_store(&B->slot_pid[slot], 0);
+            waitpid(victim, NULL, 0);
+        }
+    }
+    if (!creator_dead) {
+        kill(creator, SIGKILL);
+        waitpid(creator, NULL, 0);
+        for (int p = 0; p < MAX_PRODUCERS; p++) acked_at_death[p] = atomic_load(&B->acked[p]);
+    }
+    atomic_store(&B->stop, 1);
+    long hung = 0, broken = 0;
+    for (int i = 0; i < SLOTS; i++) {
+        pid_t pid = atomic_load(&B->slot_pid[i]);
+        if (!pid) continue;
+        bool by_us = false;
+        for (int j = 0; j < nkilled; j++) by_us |= killed[j] == pid;
+        int r = reap(pid, 5000);
+        if (by_us) continue;
+        hung += r == 2;
+        broken += r == 1;
+    }
+    while (waitpid(-1, NULL, WNOHANG) > 0) {} /* orphans the creator had not reaped */
+    uint32_t nprod = atomic_load(&B->next_id);
+    long acked, lost, dup, lost_before = 0, lost_after = 0;
+    count_receipts(nprod, &acked, &lost, &dup);
+    for (uint32_t p = 0; p < nprod && p < MAX_PRODUCERS; p++) {
+        unsigned a = atomic_load(&B->acked[p]);
+        for (unsigned s = 0; s < a && s < B->nseq; s++)
+            if (seen(p, s) == 0) {
+                if (s < acked_at_death[p]) lost_before++;
+                else lost_after++;
+            }
+    }
+    unsigned reports = atomic_load(&B->reports);
+    bool persistent = (mech->caps & IPC_CAP_PERSISTENT) != 0;
+    /* What may be lost: one message per killed consumer, plus — without
+     * IPC_CAP_PERSISTENT, and only when the API reported the end — what was
+     * queued when the creator died. */
+    long allowed = consumer_kills + (!persistent && reports ? lost_before : 0);
+    long unexplained = lost > allowed ? lost - allowed : 0;
+    bool ok = unexplained == 0 && dup == 0 && hung == 0 && atomic_load(&B->bad) == 0;
+    int swept = 0;
+    ipc__stale_sweep(NULL, false, count_stale, &swept);
+    int sysv = remove_sysv_of_workers(creator);
+    int left = ipc__stale_sweep(NULL, true, NULL, NULL);
+    if (left != 0) ok = false;
+    bool finding = !ok && g_short && dup == 0 && hung == 0 && atomic_load(&B->bad) == 0 && left == 0;
+    printf("  %-15s %7ld acked, %3d kills (creator + %2ld consumers): %ld lost (%ld acked before the creator died,"
+           " %ld after; allowance %ld), %u API reports, %ld duplicated, %ld hung, %u corrupt, %ld workers failed;"
+           " names: %d swept, %d SysV queues removed, %d left%s\n",
+           mech->name, acked, kills, consumer_kills, lost, lost_before, lost_after, allowed, reports, dup, hung,
+           atomic_load(&B->bad), broken, swept, sysv, left,
+           ok ? "" : finding ? "   <-- LOST (open defect; fails make stress)" : "   <-- FAIL");
+    T_creator.messages += acked;
+    T_creator.kills += kills;
+    T_creator.lost += lost;
+    T_creator.allowance += allowed;
+    T_creator.reported_lost += !persistent && reports ? lost_before : 0;
+    T_creator.dup += dup;
+    T_creator.hung += hung;
+    T_creator.bad += atomic_load(&B->bad);
+    T_creator.broken += broken;
+    if (!ok && !finding) g_fail = 1;
+}
+
 /* ---- campaign: soak ------------------------------------------------------- */
 
 typedef struct soak_arg { ipc_channel *ch; uint32_t id, count; bool fifo; int rc; } soak_arg;
@@ -246,7 +509,7 @@ static void *soak_consumer(void *a) { soak_arg *s = a; s->rc = consumer(s->ch, s
 static void soak(const ipc_mechanism *mech, uint32_t per_producer, bool threads)
 {
     enum { P = 4, C = 4 };
-    reset_book();
+    reset_book(P, per_producer);
     ipc_channel *ch = NULL;
     if (ipc_open(mech->name, &(ipc_config){ .max_msg = sizeof(msg) }, &ch) != IPC_OK) {
         printf("  %-15s %-9s skipped: %s\n", mech->name, threads ? "threads" : "processes", ipc_last_error());
@@ -274,7 +537,7 @@ static void soak(const ipc_mechanism *mech, uint32_t per_producer, bool threads)
         for (int i = 0; i < C; i++) pc[i] = spawn(ch, false, 0, 0, fifo);
         for (int i = 0; i < P; i++) pp[i] = spawn(ch, true, (uint32_t)i, per_producer, fifo);
         for (int i = 0; i < P; i++) {
-            int r = reap(pp[i], 600000);
+            int r = reap(pp[i], 3600000);
             hung += r == 2, failed += r == 1;
         }
         atomic_store(&B->stop, 1);
@@ -290,7 +553,7 @@ static void soak(const ipc_mechanism *mech, uint32_t per_producer, bool threads)
     long lost = 0, dup = 0, total = 0;
     for (uint32_t p = 0; p < P; p++)
         for (uint32_t s = 0; s < per_producer; s++) {
-            unsigned char n = atomic_load(&B->seen[p][s]);
+            unsigned n = seen(p, s);
             total += n > 0;
             lost += n == 0;
             dup += n > 1 ? n - 1 : 0;
@@ -298,7 +561,7 @@ static void soak(const ipc_mechanism *mech, uint32_t per_producer, bool threads)
     double secs = (double)(ipc_now_ns() - t0) / 1e9;
     bool ok = lost == 0 && dup == 0 && hung == 0 && failed == 0 && atomic_load(&B->bad) == 0
               && (!fifo || atomic_load(&B->order_violations) == 0);
-    printf("  %-15s %-9s %8ld received of %8ld in %6.2f s: %ld lost, %ld duplicated, %u out of order%s,"
+    printf("  %-15s %-9s %8ld received of %8ld in %7.2f s: %ld lost, %ld duplicated, %u out of order%s,"
            " %ld hung, %ld failed%s\n",
            mech->name, threads ? "threads" : "processes", total, (long)P * per_producer, secs, lost, dup,
            atomic_load(&B->order_violations), fifo ? "" : " (not FIFO)", hung, failed, ok ? "" : "   <-- FAIL");
@@ -309,19 +572,75 @@ static void soak(const ipc_mechanism *mech, uint32_t per_producer, bool threads)
     if (!ok) g_fail = 1;
 }
 
-/* ---- campaign: descriptors ---------------------------------------------- */
+/* ---- campaigns: descriptors, many channels, full /dev/shm, mq limits ---- */
 
-static int fd_child(const ipc_mechanism *mech, int limit, int max_channels)
+/* Entries of dir whose name starts with prefix (-1: cannot read dir). */
+static int names_in(const char *dir, const char *prefix)
 {
-    struct rlimit rl = { (rlim_t)limit, (rlim_t)limit };
-    if (setrlimit(RLIMIT_NOFILE, &rl) < 0) return 10;
-    ipc_channel **ch = calloc((size_t)max_channels, sizeof *ch);
+    DIR *d = opendir(dir);
+    if (!d) return -1;
+    int n = 0;
+    struct dirent *e;
+    size_t len = strlen(prefix);
+    while ((e = readdir(d)))
+        if (strncmp(e->d_name, prefix, len) == 0) n++;
+    closedir(d);
+    return n;
+}
+
+/* SysV message queues of the whole system (-1: unknown). */
+static int sysv_queues(void)
+{
+    FILE *f = fopen("/proc/sysvipc/msg", "r");
+    if (!f) return -1;
+    int n = -1, c;
+    while ((c = fgetc(f)) != EOF) n += c == '\n';
+    fclose(f);
+    return n;
+}
+
+typedef struct exhaust {
+    const char *why;      /* the campaign's name */
+    int         nofile;   /* RLIMIT_NOFILE soft limit (0: raise to the hard one) */
+    long        msgqueue; /* RLIMIT_MSGQUEUE bytes (0: leave) */
+    int         max_channels;
+    bool        attachable;  /* generate names where the mechanism can (IPC_ATTACHABLE) */
+    const char *mq_dir;   /* a private mqueue mount to look into, or NULL */
+} exhaust;
+
+static int exhaust_child(const ipc_mechanism *mech, const exhaust *x)
+{
+    struct rlimit rl;
+    if (x->nofile > 0) {
+        rl = (struct rlimit){ (rlim_t)x->nofile, (rlim_t)x->nofile };
+        if (setrlimit(RLIMIT_NOFILE, &rl) < 0) return 10;
+    } else if (getrlimit(RLIMIT_NOFILE, &rl) == 0) {
+        rl.rlim_cur = rl.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &rl);
+    }
+    /* POSIX queues count against the system-wide queues_max (256) that
+     * every other program shares: the per-user RLIMIT_MSGQUEUE (bytes of
+     * every queue of this uid) stops us long before that. */
+    long mq_bytes = x->msgqueue > 0 ? x->msgqueue : 16384;
+    rl = (struct rlimit){ (rlim_t)mq_bytes, (rlim_t)mq_bytes };
+    if (setrlimit(RLIMIT_MSGQUEUE, &rl) < 0) return 10;
+    ipc_channel **ch = calloc((size_t)x->max_channels, sizeof *ch);
     if (!ch) return 11;
+    const char *prefix = getenv("IPCPLAY_NAME_PREFIX");
+    const char *tmp = getenv("TMPDIR") && *getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
+    int shm_before = names_in("/dev/shm", prefix), tmp_before = names_in(tmp, prefix), sysv_before = sysv_queues();
+    unsigned flags = x->attachable && (mech->caps & IPC_CAP_UNRELATED) ? IPC_ATTACHABLE : 0;
     int n = 0, rc = IPC_OK;
-    for (; n < max_channels; n++)
-        if ((rc = ipc_open(mech->name, &(ipc_config){ .max_msg = sizeof(msg) }, &ch[n])) != IPC_OK) break;
+    char why[256] = "";
+    for (; n < x->max_channels; n++) {
+        ch[n] = NULL;
+        if ((rc = ipc_open(mech->name, &(ipc_config){ .max_msg = sizeof(msg), .flags = flags }, &ch[n])) != IPC_OK) {
+            snprintf(why, sizeof why, "%s", ipc_last_error());
+            break;
+        }
+    }
     int code = 0;
-    if (n < max_channels && (rc >= 0 || ch[n] != NULL)) code = 12; /* a failure must be an error, out NULL */
+    if (n < x->max_channels && (rc >= 0 || ch[n] != NULL)) code = 12; /* a failure must be an error, out NULL */
     for (int i = 0; i < n && !code; i++) {
         msg m = { .producer = 1, .seq = (uint32_t)i, .check = checksum(1, (uint32_t)i) }, r;
         size_t got;
@@ -332,33 +651,83 @@ static int fd_child(const ipc_mechanism *mech, int limit, int max_channels)
         } else if (s != IPC_OK && s != IPC_EFULL) {
             code = 14;
         }
-        if (code) fprintf(stderr, "    %s: channel %d of %d opened under %d fds, then: %s\n", mech->name, i, n, limit,
-                          ipc_last_error());
+        if (code) fprintf(stderr, "    %s: channel %d of %d (%s), then: %s\n", mech->name, i, n, x->why, ipc_last_error());
     }
     for (int i = 0; i < n; i++) ipc_free(ch[i]);
     free(ch);
-    printf("  %-15s %5d channels opened under RLIMIT_NOFILE %d, then: %s%s\n", mech->name, n, limit,
-           n == max_channels ? "(all)" : ipc_strerror(rc), code ? "   <-- FAIL" : "");
+    /* nothing of the failed open, nor of the freed ones, may stay */
+    int shm_left = names_in("/dev/shm", prefix) - shm_before;
+    int mq_left = x->mq_dir ? names_in(x->mq_dir, prefix) : 0;
+    int tmp_left = names_in(tmp, prefix) - tmp_before;
+    int sysv_left = sysv_queues() - sysv_before;
+    if (shm_left > 0 || mq_left > 0 || tmp_left > 0) code = code ? code : 15;
+    if (sysv_left > 0) { /* others' programs make queues too: look again */
+        usleep(300000);
+        sysv_left = sysv_queues() - sysv_before;
+        if (sysv_left > 0) code = code ? code : 16;
+    }
+    printf("  %-15s %5d channels opened (%s), then: %s%s%s; left: %d in /dev/shm, %d POSIX queues, %d SysV queues,"
+           " %d temp dirs%s\n",
+           mech->name, n, x->why, n == x->max_channels ? "(all)" : ipc_strerror(rc), why[0] ? ": " : "",
+           why, shm_left, mq_left, sysv_left, tmp_left, code ? "   <-- FAIL" : "");
     fflush(stdout);
     return code;
 }
 
-static void fd_campaign(const ipc_mechanism *mech, int limit, int max_channels)
+static void exhaust_campaign(const ipc_mechanism *mech, const exhaust *x)
 {
     fflush(stdout);
     pid_t pid = fork();
     if (pid == 0) {
-        alarm(120);
-        _exit(fd_child(mech, limit, max_channels));
+        alarm(300);
+        _exit(exhaust_child(mech, x));
     }
-    int r = reap(pid, 150000);
+    int st = 0;
+    int r = reap_status(pid, 330000, &st);
+    if (r == 2) printf("  %-15s hung (%s)   <-- FAIL\n", mech->name, x->why);
+    else if (WIFSIGNALED(st)) printf("  %-15s killed by signal %d (%s) while opening or using channels   <-- FAIL\n",
+                                     mech->name, WTERMSIG(st), x->why);
     if (r != 0) g_fail = 1;
+}
+
+/* /dev/shm as a 1 MiB tmpfs in a private mount namespace (and an mqueue fs
+ * mounted beside it, to see the POSIX queues): every local mechanism opens
+ * channels until it cannot.  Runs in a child (the namespace dies with it).
+ * RETURNS 0, 1 (a check failed) or 2 (no namespace: not root). */
+static int shm_full_campaign(const char *only, bool short_run, size_t count, const ipc_mechanism *const *all,
+                             bool (*usable)(const ipc_mechanism *, const char *, bool))
+{
+    char mq_dir[] = "/tmp/ipcstress-mq.XXXXXX";
+    if (!mkdtemp(mq_dir)) return 2;
+    fflush(stdout);
+    pid_t pid = fork();
+    if (pid == 0) {
+        if (unshare(CLONE_NEWNS) < 0 || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0
+            || mount("tmpfs", "/dev/shm", "tmpfs", MS_NOSUID | MS_NODEV, "size=1M,mode=1777") < 0) {
+            printf("  (no private mount namespace: %s; needs root)\n", strerror(errno));
+            _exit(2);
+        }
+        bool mq = mount("mqueue", mq_dir, "mqueue", 0, NULL) == 0;
+        exhaust x = { .why = "/dev/shm a 1 MiB tmpfs", .max_channels = short_run ? 300 : 10000, .attachable = true,
+                      .mq_dir = mq ? mq_dir : NULL };
+        for (size_t i = 0; i < count; i++) {
+            const ipc_mechanism *m = all[i];
+            if (!usable(m, only, short_run) || (m->caps & IPC_CAP_HOSTS)) continue;
+            exhaust_campaign(m, &x);
+        }
+        if (mq) umount(mq_dir);
+        _exit(g_fail);
+    }
+    int st;
+    waitpid(pid, &st, 0);
+    rmdir(mq_dir);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : 1;
 }
 
 static void show_stale(void *arg, const char *kind, const char *name, int pid, bool removed)
 {
     (void)arg, (void)removed;
-    printf("  stale %s %s (creator pid %d gone)\n", kind, name, pid);
+    printf("  stale %s %s (creator pid %d gone)%s\n", kind, name, pid, removed ? ": removed" : "");
 }
 
 /* ---- main ----------------------------------------------------------------- */
@@ -376,12 +745,14 @@ static bool usable(const ipc_mechanism *m, const char *only, bool short_run)
 static void usage(FILE *to)
 {
     fputs("usage: ipcstress [--short] [--only MECH] [--kills N] [--soak N] [--help]\n"
-          "  kill storm, soak and descriptor-limit campaigns over every registered mechanism\n"
+          "  kill storm (workers, then the creator too), soak, descriptor limit, 10,000 channels,\n"
+          "  /dev/shm full and mq limits over every registered mechanism\n"
           "  --short    the seconds-long version (make test); default: the minutes-long one (make stress)\n"
           "  --only M   one mechanism\n"
           "  --kills N  SIGKILLs per mechanism (default 100; --short 8)\n"
           "  --short leaves out mechanisms that cross hosts (a server to start per channel)\n"
-          "  --soak N   messages per producer in the soak (default 1000000; --short 500)\n", to);
+          "  --soak N   messages per producer in the soak (default 1000000; --short 500)\n"
+          "  What each mechanism guarantees under kills: docs/reliability.md\n", to);
 }
 
 int main(int argc, char **argv)
@@ -404,11 +775,19 @@ int main(int argc, char **argv)
     g_short = short_run;
     if (kills < 0) kills = short_run ? 8 : 100;
     if (soak_n < 0) soak_n = short_run ? 500 : 1000000;
-    if (soak_n > MAX_SEQ * 16L) soak_n = MAX_SEQ * 16L;
+    if (soak_n < 1 || soak_n > 100000000) { fprintf(stderr, "ipcstress: --soak must be 1..10^8\n"); return 2; }
     if (only && !ipc_find(only)) { fprintf(stderr, "ipcstress: unknown mechanism '%s'\n", only); return 2; }
+    /* our own name prefix: the sweeps below see only this run's names */
+    char prefix[32];
+    snprintf(prefix, sizeof prefix, "ipcstress%d", (int)getpid());
+    setenv("IPCPLAY_NAME_PREFIX", prefix, 1);
     B = mmap(NULL, sizeof *B, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-    if (B == MAP_FAILED) { perror("mmap"); return 1; }
+    seen_size = (size_t)MAX_PRODUCERS * STORM_SEQ;
+    if ((size_t)soak_n * 4 > seen_size) seen_size = (size_t)soak_n * 4;
+    SEEN = mmap(NULL, seen_size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    if (B == MAP_FAILED || SEEN == MAP_FAILED) { perror("mmap"); return 1; }
     signal(SIGPIPE, SIG_IGN);
+    prctl(PR_SET_CHILD_SUBREAPER, 1); /* a killed creator's workers come back to us */
     unsigned seed = (unsigned)getpid();
     size_t count;
     const ipc_mechanism *const *all = ipc_mechanisms(&count);
@@ -421,8 +800,15 @@ int main(int argc, char **argv)
         kill_storm(m, (int)kills, &seed);
         fflush(stdout);
     }
-    uint32_t per = soak_n > MAX_SEQ ? MAX_SEQ : (uint32_t)soak_n;
-    if (soak_n > MAX_SEQ) printf("(soak: %ld messages per producer capped at %u by the bookkeeping)\n", soak_n, per);
+    printf("== kill storm with the creator: %ld SIGKILLs per mechanism, the creator's halfway\n", kills);
+    for (size_t i = 0; i < count; i++) {
+        const ipc_mechanism *m = all[i];
+        if (!usable(m, only, short_run)) continue;
+        if (!(m->caps & IPC_CAP_FORK) || !(m->caps & IPC_CAP_MPMC)) continue;
+        creator_storm(m, (int)kills, &seed);
+        fflush(stdout);
+    }
+    uint32_t per = (uint32_t)soak_n;
     printf("== soak: 4 producers x 4 consumers x %u messages per MPMC mechanism\n", per);
     for (size_t i = 0; i < count; i++) {
         const ipc_mechanism *m = all[i];
@@ -432,17 +818,34 @@ int main(int argc, char **argv)
         if (m->caps & IPC_CAP_FORK) soak(m, per, false);
         fflush(stdout);
     }
-    printf("== descriptors: RLIMIT_NOFILE 64, up to %d channels per mechanism\n", short_run ? 100 : 10000);
+    int many = short_run ? 100 : 10000;
+    printf("== descriptors: RLIMIT_NOFILE 64, up to %d channels per mechanism\n", many);
+    exhaust fds = { .why = "RLIMIT_NOFILE 64", .nofile = 64, .max_channels = many };
+    for (size_t i = 0; i < count; i++)
+        if (usable(all[i], only, short_run)) exhaust_campaign(all[i], &fds);
+    printf("== many channels: up to %d of every in-process mechanism (RLIMIT_NOFILE at its hard limit)\n", many);
+    exhaust lots = { .why = "RLIMIT_NOFILE hard", .max_channels = many };
     for (size_t i = 0; i < count; i++) {
         const ipc_mechanism *m = all[i];
-        if (!usable(m, only, short_run)) continue;
-        fd_campaign(m, 64, short_run ? 100 : 10000);
+        if (!usable(m, only, short_run) || !(m->caps & IPC_CAP_THREADS) || (m->caps & IPC_CAP_HOSTS)) continue;
+        exhaust_campaign(m, &lots);
     }
-    int stale = ipc__stale_sweep(NULL, true, show_stale, NULL);
+    printf("== /dev/shm full: a 1 MiB tmpfs in a private mount namespace, up to %d channels per local mechanism\n",
+           short_run ? 300 : 10000);
+    int r = shm_full_campaign(only, short_run, count, all, usable);
+    if (r == 1) g_fail = 1;
+    printf("== mq limits: RLIMIT_MSGQUEUE 4096 bytes, up to %d channels per local mechanism\n", short_run ? 100 : 1000);
+    exhaust mql = { .why = "RLIMIT_MSGQUEUE 4096", .msgqueue = 4096, .max_channels = short_run ? 100 : 1000 };
+    for (size_t i = 0; i < count; i++)
+        if (usable(all[i], only, short_run) && !(all[i]->caps & IPC_CAP_HOSTS)) exhaust_campaign(all[i], &mql);
+    int stale = ipc__stale_sweep(NULL, false, show_stale, NULL); /* found = a check failed; removed all the same */
     printf("== totals: kill storm %ld messages acknowledged, %ld kills, %ld lost (allowance %ld), %ld duplicated,"
-           " %ld hung, %ld corrupt; soak %ld messages, %ld lost, %ld duplicated, %ld hung; stale names after: %d\n",
+           " %ld hung, %ld corrupt; creator storm %ld acknowledged, %ld kills, %ld lost (allowance %ld, of which %ld"
+           " reported by the API), %ld duplicated, %ld hung; soak %ld messages, %ld lost, %ld duplicated, %ld hung;"
+           " stale names after: %d\n",
            T_kill.messages, T_kill.kills, T_kill.lost, T_kill.allowance, T_kill.dup, T_kill.hung, T_kill.bad,
-           T_soak.messages, T_soak.lost, T_soak.dup, T_soak.hung, stale);
+           T_creator.messages, T_creator.kills, T_creator.lost, T_creator.allowance, T_creator.reported_lost,
+           T_creator.dup, T_creator.hung, T_soak.messages, T_soak.lost, T_soak.dup, T_soak.hung, stale);
     if (stale > 0) g_fail = 1;
     printf("%s\n", g_fail ? "ipcstress: FAILED" : "ipcstress: all checks held");
     return g_fail;

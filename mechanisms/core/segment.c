@@ -121,7 +121,13 @@ int ipc__segment_create(ipc_segment *s, const char *name, size_t size, unsigned 
         return rc;
     }
     void *p = MAP_FAILED;
+    int err;
     if (ftruncate(fd, (off_t)size) < 0) rc = ipc__fail(IPC_ESYS, "ftruncate(%s, %zu)", s->name, size);
+    /* ftruncate reserves nothing: on a full /dev/shm the first touch of a
+     * page would be SIGBUS, long after open said yes.  Take the pages now,
+     * so a full tmpfs is an error here (ENOSPC). */
+    else if ((err = posix_fallocate(fd, 0, (off_t)size)) != 0)
+        errno = err, rc = ipc__fail(IPC_ESYS, "no room in /dev/shm for %s (%zu bytes): posix_fallocate", s->name, size);
     else if ((p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0)) == MAP_FAILED)
         rc = ipc__fail(IPC_ESYS, "mmap(%s, %zu)", s->name, size);
     close(fd); /* the mapping keeps the object alive */
