@@ -705,6 +705,7 @@ static int shm_full_campaign(const char *only, bool short_run, size_t count, con
         if (unshare(CLONE_NEWNS) < 0 || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0
             || mount("tmpfs", "/dev/shm", "tmpfs", MS_NOSUID | MS_NODEV, "size=1M,mode=1777") < 0) {
             printf("  (no private mount namespace: %s; needs root)\n", strerror(errno));
+            fflush(stdout);
             _exit(2);
         }
         bool mq = mount("mqueue", mq_dir, "mqueue", 0, NULL) == 0;
@@ -716,6 +717,7 @@ static int shm_full_campaign(const char *only, bool short_run, size_t count, con
             exhaust_campaign(m, &x);
         }
         if (mq) umount(mq_dir);
+        fflush(stdout);
         _exit(g_fail);
     }
     int st;
