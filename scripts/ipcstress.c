@@ -43,7 +43,7 @@
  *           grown (SysV limits are system-wide: `many` stops where the
  *           kernel's shmmni/msgmni say no, with an error at open).
  *
- * Usage: ipcstress [--short] [--only MECH] [--kills N] [--soak N] [--help]
+ * Usage: ipcstress [--short] [--only MECH] [--kills N] [--soak N] [--soak-hosts N] [--help]
  *   --short   the seconds-long version `make test` runs (test_stress_short)
  *   default   the minutes-long campaign of `make stress`
  * Exit status: 0 when every check held, 1 otherwise, 2 on bad usage.
@@ -402,7 +402,7 @@ static void creator_storm(const ipc_mechanism *mech, int kills, unsigned *seed)
     pid_t creator = fork();
     if (creator == 0) _exit(creator_main(mech));
     if (creator < 0) { perror("fork"); g_fail = 1; return; }
-    for (int i = 0; i < 1000 && !atomic_load(&B->ready); i++) usleep(10000);
+    for (int i = 0; i < 6000 && !atomic_load(&B->ready); i++) usleep(10000); /* a broker may take a while */
     if (!atomic_load(&B->ready) || atomic_load(&B->creator_rc) != 0) {
         printf("  %-15s skipped: the creator could not open it\n", mech->name);
         kill(creator, SIGKILL);
@@ -746,7 +746,7 @@ static bool usable(const ipc_mechanism *m, const char *only, bool short_run)
 
 static void usage(FILE *to)
 {
-    fputs("usage: ipcstress [--short] [--only MECH] [--kills N] [--soak N] [--help]\n"
+    fputs("usage: ipcstress [--short] [--only MECH] [--kills N] [--soak N] [--soak-hosts N] [--help]\n"
           "  kill storm (workers, then the creator too), soak, descriptor limit, 10,000 channels,\n"
           "  /dev/shm full and mq limits over every registered mechanism\n"
           "  --short    the seconds-long version (make test); default: the minutes-long one (make stress)\n"
@@ -754,6 +754,7 @@ static void usage(FILE *to)
           "  --kills N  SIGKILLs per mechanism (default 100; --short 8)\n"
           "  --short leaves out mechanisms that cross hosts (a server to start per channel)\n"
           "  --soak N   messages per producer in the soak (default 1000000; --short 500)\n"
+          "  --soak-hosts N  the same for mechanisms that cross hosts (default: --soak's N)\n"
           "  What each mechanism guarantees under kills: docs/reliability.md\n", to);
 }
 
@@ -761,13 +762,14 @@ int main(int argc, char **argv)
 {
     bool short_run = false;
     const char *only = NULL;
-    long kills = -1, soak_n = -1;
+    long kills = -1, soak_n = -1, soak_hosts = -1;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) { usage(stdout); return 0; }
         else if (!strcmp(argv[i], "--short")) short_run = true;
         else if (!strcmp(argv[i], "--only") && i + 1 < argc) only = argv[++i];
         else if (!strcmp(argv[i], "--kills") && i + 1 < argc) kills = atol(argv[++i]);
         else if (!strcmp(argv[i], "--soak") && i + 1 < argc) soak_n = atol(argv[++i]);
+        else if (!strcmp(argv[i], "--soak-hosts") && i + 1 < argc) soak_hosts = atol(argv[++i]);
         else {
             fprintf(stderr, "ipcstress: unknown or incomplete argument '%s'\n", argv[i]);
             usage(stderr);
@@ -777,7 +779,11 @@ int main(int argc, char **argv)
     g_short = short_run;
     if (kills < 0) kills = short_run ? 8 : 100;
     if (soak_n < 0) soak_n = short_run ? 500 : 1000000;
-    if (soak_n < 1 || soak_n > 100000000) { fprintf(stderr, "ipcstress: --soak must be 1..10^8\n"); return 2; }
+    if (soak_hosts < 0) soak_hosts = soak_n;
+    if (soak_n < 1 || soak_n > 100000000 || soak_hosts < 1 || soak_hosts > soak_n) {
+        fprintf(stderr, "ipcstress: --soak must be 1..10^8, --soak-hosts 1..--soak\n");
+        return 2;
+    }
     if (only && !ipc_find(only)) { fprintf(stderr, "ipcstress: unknown mechanism '%s'\n", only); return 2; }
     /* our own name prefix: the sweeps below see only this run's names */
     char prefix[32];
@@ -811,11 +817,13 @@ int main(int argc, char **argv)
         fflush(stdout);
     }
     uint32_t per = (uint32_t)soak_n;
-    printf("== soak: 4 producers x 4 consumers x %u messages per MPMC mechanism\n", per);
+    printf("== soak: 4 producers x 4 consumers x %u messages per MPMC mechanism (%ld where it crosses hosts)\n", per,
+           soak_hosts);
     for (size_t i = 0; i < count; i++) {
         const ipc_mechanism *m = all[i];
         if (!usable(m, only, short_run)) continue;
         if (!(m->caps & IPC_CAP_MPMC)) continue;
+        uint32_t per = (m->caps & IPC_CAP_HOSTS) ? (uint32_t)soak_hosts : (uint32_t)soak_n;
         if (m->caps & IPC_CAP_THREADS) soak(m, per, true);
         if (m->caps & IPC_CAP_FORK) soak(m, per, false);
         fflush(stdout);
