@@ -602,14 +602,22 @@ static int sysv_queues(void)
 typedef struct exhaust {
     const char *why;      /* the campaign's name */
     int         nofile;   /* RLIMIT_NOFILE soft limit (0: raise to the hard one) */
-    long        msgqueue; /* RLIMIT_MSGQUEUE bytes (0: leave) */
+    long        msgqueue; /* RLIMIT_MSGQUEUE bytes (0: 16 KiB; -1: leave it, in our
+                             own IPC namespace, where queues_max (256) stops us) */
     int         max_channels;
     bool        attachable;  /* generate names where the mechanism can (IPC_ATTACHABLE) */
     const char *mq_dir;   /* a private mqueue mount to look into, or NULL */
+    bool        own_ipc;  /* run in a new IPC namespace (root): SysV and POSIX queue
+                             limits are the namespace's, not everyone's */
 } exhaust;
 
 static int exhaust_child(const ipc_mechanism *mech, const exhaust *x)
 {
+    /* SysV limits (shmmni, msgmni) and queues_max are per IPC namespace:
+     * in our own, running them out troubles no other program, and
+     * /proc/sysvipc shows only ours.  Without root, the shared one (and
+     * the counts below may see other programs' queues come and go). */
+    if (x->own_ipc) (void)unshare(CLONE_NEWIPC);
     struct rlimit rl;
     if (x->nofile > 0) {
         rl = (struct rlimit){ (rlim_t)x->nofile, (rlim_t)x->nofile };
@@ -621,9 +629,9 @@ static int exhaust_child(const ipc_mechanism *mech, const exhaust *x)
     /* POSIX queues count against the system-wide queues_max (256) that
      * every other program shares: the per-user RLIMIT_MSGQUEUE (bytes of
      * every queue of this uid) stops us long before that. */
-    long mq_bytes = x->msgqueue > 0 ? x->msgqueue : 16384;
+    long mq_bytes = x->msgqueue ? x->msgqueue : 16384;
     rl = (struct rlimit){ (rlim_t)mq_bytes, (rlim_t)mq_bytes };
-    if (setrlimit(RLIMIT_MSGQUEUE, &rl) < 0) return 10;
+    if (mq_bytes > 0 && setrlimit(RLIMIT_MSGQUEUE, &rl) < 0) return 10;
     ipc_channel **ch = calloc((size_t)x->max_channels, sizeof *ch);
     if (!ch) return 11;
     const char *prefix = getenv("IPCPLAY_NAME_PREFIX");
@@ -708,9 +716,10 @@ static int shm_full_campaign(const char *only, bool short_run, size_t count, con
             fflush(stdout);
             _exit(2);
         }
+        bool own_ipc = unshare(CLONE_NEWIPC) == 0; /* before the mqueue mount: it shows this namespace's queues */
         bool mq = mount("mqueue", mq_dir, "mqueue", 0, NULL) == 0;
         exhaust x = { .why = "/dev/shm a 1 MiB tmpfs", .max_channels = short_run ? 300 : 10000, .attachable = true,
-                      .mq_dir = mq ? mq_dir : NULL };
+                      .mq_dir = mq ? mq_dir : NULL, .msgqueue = own_ipc ? -1 : 0 };
         for (size_t i = 0; i < count; i++) {
             const ipc_mechanism *m = all[i];
             if (!usable(m, only, short_run) || (m->caps & IPC_CAP_HOSTS)) continue;
@@ -830,11 +839,11 @@ int main(int argc, char **argv)
     }
     int many = short_run ? 100 : 10000;
     printf("== descriptors: RLIMIT_NOFILE 64, up to %d channels per mechanism\n", many);
-    exhaust fds = { .why = "RLIMIT_NOFILE 64", .nofile = 64, .max_channels = many };
+    exhaust fds = { .why = "RLIMIT_NOFILE 64", .nofile = 64, .max_channels = many, .own_ipc = true };
     for (size_t i = 0; i < count; i++)
         if (usable(all[i], only, short_run)) exhaust_campaign(all[i], &fds);
     printf("== many channels: up to %d of every in-process mechanism (RLIMIT_NOFILE at its hard limit)\n", many);
-    exhaust lots = { .why = "RLIMIT_NOFILE hard", .max_channels = many };
+    exhaust lots = { .why = "RLIMIT_NOFILE hard", .max_channels = many, .own_ipc = true, .msgqueue = -1 };
     for (size_t i = 0; i < count; i++) {
         const ipc_mechanism *m = all[i];
         if (!usable(m, only, short_run) || !(m->caps & IPC_CAP_THREADS) || (m->caps & IPC_CAP_HOSTS)) continue;
@@ -845,7 +854,8 @@ int main(int argc, char **argv)
     int r = shm_full_campaign(only, short_run, count, all, usable);
     if (r == 1) g_fail = 1;
     printf("== mq limits: RLIMIT_MSGQUEUE 4096 bytes, up to %d channels per local mechanism\n", short_run ? 100 : 1000);
-    exhaust mql = { .why = "RLIMIT_MSGQUEUE 4096", .msgqueue = 4096, .max_channels = short_run ? 100 : 1000 };
+    exhaust mql = { .why = "RLIMIT_MSGQUEUE 4096", .msgqueue = 4096, .max_channels = short_run ? 100 : 1000,
+                    .own_ipc = true };
     for (size_t i = 0; i < count; i++)
         if (usable(all[i], only, short_run) && !(all[i]->caps & IPC_CAP_HOSTS)) exhaust_campaign(all[i], &mql);
     int stale = ipc__stale_sweep(NULL, false, show_stale, NULL); /* found = a check failed; removed all the same */
