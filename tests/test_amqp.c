@@ -268,6 +268,7 @@ static void test_publish_subscribe(void **state)
     assert_ipc(ipc_amqp_sub_recv(b, buf, sizeof buf, &got, 2000), IPC_OK);
     assert_true(got == 9 && memcmp(buf, "hello all", 9) == 0);
     assert_ipc(ipc_amqp_sub_recv(other, buf, sizeof buf, &got, 200), IPC_EEMPTY);
+    assert_ipc(ipc_amqp_sub_recv(other, buf, sizeof buf, &got, -2), IPC_EINVAL); /* a mistake, not "forever" */
     assert_ipc(ipc_recv(ch, buf, sizeof buf, &got, NULL, 0), IPC_EEMPTY); /* not in the queue */
     ipc_amqp_sub_free(a);
     ipc_amqp_sub_free(b);
@@ -311,6 +312,7 @@ static void test_confirm_batch(void **state)
     char one[8];
     size_t len1;
     assert_ipc(ipc_amqp_recv_batch(ch, one, sizeof one, &len1, 1, 0), IPC_EEMPTY);
+    assert_ipc(ipc_amqp_recv_batch(ch, one, sizeof one, &len1, 1, -2), IPC_EINVAL); /* a mistake, not "forever" */
     ipc_free(ch);
     ipc_channel *bounded = open_on_broker("amqp", (ipc_config){ .capacity = 4 });
     assert_ipc(ipc_amqp_send_batch(bounded, msgs, lens, N), IPC_ENOTSUP);

@@ -175,6 +175,7 @@ static void test_redis_publish_subscribe(void **state)
     int64_t t0 = ipc_now_ns();
     assert_ipc(ipc_redis_sub_recv(other, buf, sizeof buf, &got, 150), IPC_EEMPTY);
     assert_true(tl_ms_since(t0) >= 149);
+    assert_ipc(ipc_redis_sub_recv(other, buf, sizeof buf, &got, -2), IPC_EINVAL); /* a mistake, not "forever" */
     ipc_redis_sub_free(s1);
     ipc_redis_sub_free(s2);
     ipc_redis_sub_free(other);
@@ -243,6 +244,7 @@ static void test_redis_batches(void **state)
     assert_int_equal(ipc_redis_recv_batch(ch, slots, 32, got, N, 2000), N - 16);
     for (int i = 0; i < N - 16; i++) assert_true(tl_check(slots[i], got[i], (uint32_t)(16 + i)));
     assert_ipc(ipc_redis_recv_batch(ch, slots, 32, got, N, 0), IPC_EEMPTY);
+    assert_ipc(ipc_redis_recv_batch(ch, slots, 32, got, N, -2), IPC_EINVAL); /* a mistake, not "forever" */
     ipc_free(ch);
     ipc_channel *bounded = tl_open("redis", &(ipc_config){ .capacity = 4 });
     assert_ipc(ipc_redis_send_batch(bounded, msgs, lens, N), IPC_ENOTSUP);

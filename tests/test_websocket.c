@@ -256,6 +256,7 @@ static void test_pubsub_prefix_topics_and_counts(void **state)
     assert_ipc(ipc_websocket_sub_recv(news, buf, sizeof buf, &len, 5000), IPC_OK);
     assert_true(len == 4 && !memcmp(buf, "rain", 4));
     assert_ipc(ipc_websocket_sub_recv(news, buf, sizeof buf, &len, 100), IPC_EEMPTY);
+    assert_ipc(ipc_websocket_sub_recv(news, buf, sizeof buf, &len, -2), IPC_EINVAL); /* a mistake, not "forever" */
     assert_ipc(ipc_websocket_sub_recv(sport, buf, 2, &len, 5000), IPC_EMSGSIZE); /* kept */
     assert_int_equal(len, 5);
     assert_ipc(ipc_websocket_sub_recv(sport, buf, sizeof buf, &len, 5000), IPC_OK);
