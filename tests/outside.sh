@@ -260,11 +260,12 @@ int main(void)
            offsetof(ipc_config, capacity), offsetof(ipc_config, max_msg), offsetof(ipc_config, order),
            offsetof(ipc_config, name), offsetof(ipc_config, endpoint), offsetof(ipc_config, flags));
     printf("sizeof %zu\n", sizeof(ipc_config));
-    printf("mech %zu %zu %zu %zu %zu %zu %zu %zu %zu\n", offsetof(ipc_mechanism, name),
+    printf("mech %zu %zu %zu %zu %zu %zu %zu %zu %zu %zu %zu %zu %zu %zu\n", offsetof(ipc_mechanism, name),
            offsetof(ipc_mechanism, family), offsetof(ipc_mechanism, summary), offsetof(ipc_mechanism, caps),
            offsetof(ipc_mechanism, max_msg_limit), offsetof(ipc_mechanism, default_max_msg),
            offsetof(ipc_mechanism, default_capacity), offsetof(ipc_mechanism, wait_strategy),
-           offsetof(ipc_mechanism, ops));
+           offsetof(ipc_mechanism, ops), offsetof(ipc_mechanism, waits), offsetof(ipc_mechanism, wait_default),
+           offsetof(ipc_mechanism, family_id), offsetof(ipc_mechanism, carrier), offsetof(ipc_mechanism, variant));
     return 0;
 }
 EOF

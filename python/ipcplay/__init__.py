@@ -145,6 +145,10 @@ class MechanismInfo:
         self.default_max_msg = m.default_max_msg
         self.default_capacity = m.default_capacity
         self.wait_strategy = m.wait_strategy.decode()
+        # what the mechanism is, as data (ipc.h): choose by these, not by name
+        self.family_id = m.family_id
+        self.carrier = (lib.ipc_carrier_name(m.carrier) or b"?").decode()
+        self.variant = m.variant
 
     def has(self, cap):
         return bool(self.caps & CAPS[cap])

@@ -46,6 +46,11 @@ class Mechanism(ctypes.Structure):
         ("default_capacity", ctypes.c_size_t),
         ("wait_strategy", ctypes.c_char_p),
         ("ops", ctypes.c_void_p),
+        ("waits", ctypes.c_uint),
+        ("wait_default", ctypes.c_int),
+        ("family_id", ctypes.c_int),   # enum ipc_family
+        ("carrier", ctypes.c_int),     # enum ipc_carrier
+        ("variant", ctypes.c_int),
     ]
 
 
@@ -101,6 +106,8 @@ _protos = {
     "ipc_mechanisms": (ctypes.POINTER(ctypes.POINTER(Mechanism)), [ctypes.POINTER(SZ)]),
     "ipc_find": (ctypes.POINTER(Mechanism), [ctypes.c_char_p]),
     "ipc_now_ns": (ctypes.c_int64, []),
+    "ipc_family_name": (ctypes.c_char_p, [ctypes.c_int]),
+    "ipc_carrier_name": (ctypes.c_char_p, [ctypes.c_int]),
     "ipc_duplex_open": (ctypes.c_int, [ctypes.POINTER(Config), ctypes.POINTER(P), ctypes.POINTER(P)]),
 }
 for _name, (_res, _args) in _protos.items():

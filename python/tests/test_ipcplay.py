@@ -36,6 +36,15 @@ class LibraryTest(unittest.TestCase):
         self.assertTrue(ipcplay.find("shm").has("unrelated"))
         self.assertFalse(ipcplay.find("procq").has("unrelated"))
         self.assertIsNone(ipcplay.find("no-such"))
+        for m in ipcplay.mechanisms():  # family and carrier are registry data
+            self.assertEqual(ipcplay.lib.ipc_family_name(m.family_id).decode(), m.family)
+            self.assertNotEqual(m.carrier, "?")
+        self.assertEqual(ipcplay.find("fifo").carrier, ipcplay.find("pipe").carrier)
+
+    def test_timeout_code(self):
+        self.assertEqual(ipcplay.ETIMEDOUT, -9)
+        self.assertTrue(issubclass(ipcplay.Timeout, TimeoutError))
+        self.assertNotEqual(ipcplay.strerror(ipcplay.ETIMEDOUT), ipcplay.strerror(-1000))
 
     def test_strerror(self):
         self.assertEqual(ipcplay.strerror(ipcplay.EFULL), ipcplay.lib.ipc_strerror(-1).decode())
