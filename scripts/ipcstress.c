@@ -43,7 +43,7 @@
  *           grown (SysV limits are system-wide: `many` stops where the
  *           kernel's shmmni/msgmni say no, with an error at open).
  *
- * Usage: ipcstress [--short] [--only MECH] [--kills N] [--soak N] [--soak-hosts N] [--help]
+ * Usage: ipcstress [--short] [--only MECH] [--kills N] [--soak N] [--soak-hosts N] [--guarantees] [--help]
  *   --short   the seconds-long version `make test` runs (test_stress_short)
  *   default   the minutes-long campaign of `make stress`
  * Exit status: 0 when every check held, 1 otherwise, 2 on bad usage.
@@ -753,9 +753,33 @@ static bool usable(const ipc_mechanism *m, const char *only, bool short_run)
     return !(short_run && (m->caps & IPC_CAP_HOSTS));
 }
 
+/* What the campaigns hold each mechanism to, read from its caps alone (the
+ * table of docs/reliability.md is this output). */
+static void guarantees(size_t count, const ipc_mechanism *const *all)
+{
+    printf("| mechanism | kill storms (FORK+MPMC) | a consumer SIGKILLed | the creator SIGKILLed | order kept | limits |\n"
+           "|---|---|---|---|---|---|\n");
+    for (size_t i = 0; i < count; i++) {
+        const ipc_mechanism *m = all[i];
+        unsigned c = m->caps;
+        bool storms = (c & IPC_CAP_FORK) && (c & IPC_CAP_MPMC);
+        printf("| %s | %s | %s | %s | %s | %s |\n", m->name,
+               storms ? "yes" : (c & IPC_CAP_FORK) ? "no (not MPMC)" : "no (no FORK)",
+               !storms ? "-" : "at most the 1 message it was receiving is lost",
+               !storms ? "-"
+               : (c & IPC_CAP_PERSISTENT)
+                   ? "0 acknowledged lost (PERSISTENT)"
+                   : "queued ones lost only if survivors get ECLOSED/an error; later acks arrive",
+               (c & IPC_CAP_FIFO) ? "per producer (FIFO)" : (c & IPC_CAP_PRIORITY) ? "by priority" : "none",
+               (c & IPC_CAP_HOSTS) ? "fd limit: open fails with a code"
+                                   : "fds, 10,000 channels, /dev/shm full, mq limits: open fails with a code, "
+                                     "nothing half-made");
+    }
+}
+
 static void usage(FILE *to)
 {
-    fputs("usage: ipcstress [--short] [--only MECH] [--kills N] [--soak N] [--soak-hosts N] [--help]\n"
+    fputs("usage: ipcstress [--short] [--only MECH] [--kills N] [--soak N] [--soak-hosts N] [--guarantees] [--help]\n"
           "  kill storm (workers, then the creator too), soak, descriptor limit, 10,000 channels,\n"
           "  /dev/shm full and mq limits over every registered mechanism\n"
           "  --short    the seconds-long version (make test); default: the minutes-long one (make stress)\n"
@@ -764,7 +788,7 @@ static void usage(FILE *to)
           "  --short leaves out mechanisms that cross hosts (a server to start per channel)\n"
           "  --soak N   messages per producer in the soak (default 1000000; --short 500)\n"
           "  --soak-hosts N  the same for mechanisms that cross hosts (default: --soak's N)\n"
-          "  What each mechanism guarantees under kills: docs/reliability.md\n", to);
+          "  --guarantees  print what each mechanism is held to, from its caps (docs/reliability.md)\n", to);
 }
 
 int main(int argc, char **argv)
@@ -774,6 +798,12 @@ int main(int argc, char **argv)
     long kills = -1, soak_n = -1, soak_hosts = -1;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) { usage(stdout); return 0; }
+        else if (!strcmp(argv[i], "--guarantees")) {
+            size_t n;
+            const ipc_mechanism *const *all = ipc_mechanisms(&n);
+            guarantees(n, all);
+            return 0;
+        }
         else if (!strcmp(argv[i], "--short")) short_run = true;
         else if (!strcmp(argv[i], "--only") && i + 1 < argc) only = argv[++i];
         else if (!strcmp(argv[i], "--kills") && i + 1 < argc) kills = atol(argv[++i]);
