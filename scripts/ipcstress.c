@@ -516,8 +516,17 @@ static void creator_storm(const ipc_mechanism *mech, int kills, unsigned *seed)
 
 /* ---- campaign: soak ------------------------------------------------------- */
 
-typedef struct soak_arg { ipc_channel *ch; uint32_t id, count; bool fifo; int rc; } soak_arg;
-static void *soak_producer(void *a) { soak_arg *s = a; s->rc = producer(s->ch, s->id, s->count); return NULL; }
+typedef struct soak_arg { ipc_channel *ch; uint32_t id, count; bool fifo; int rc; char why[200]; } soak_arg;
+static void *soak_producer(void *a)
+{
+    soak_arg *s = a;
+    s->rc = producer(s->ch, s->id, s->count);
+    if (atomic_load(&B->acked[s->id]) < s->count) { /* it stopped early: say why */
+        snprintf(s->why, sizeof s->why, "%s", ipc_last_error());
+        s->rc = s->rc ? s->rc : 6;
+    }
+    return NULL;
+}
 static void *soak_consumer(void *a) { soak_arg *s = a; s->rc = consumer(s->ch, s->fifo, 200); return NULL; }
 
 static void soak(const ipc_mechanism *mech, uint32_t per_producer, bool threads)
@@ -543,7 +552,12 @@ static void soak(const ipc_mechanism *mech, uint32_t per_producer, bool threads)
             ap[i] = (soak_arg){ .ch = ch, .id = (uint32_t)i, .count = per_producer };
             pthread_create(&tp[i], NULL, soak_producer, &ap[i]);
         }
-        for (int i = 0; i < P; i++) pthread_join(tp[i], NULL), failed += ap[i].rc != 0;
+        for (int i = 0; i < P; i++) {
+            pthread_join(tp[i], NULL);
+            failed += ap[i].rc != 0;
+            if (ap[i].why[0]) printf("    producer %d stopped after %u of %u: %s\n", i, atomic_load(&B->acked[i]),
+                                     per_producer, ap[i].why);
+        }
         atomic_store(&B->stop, 1);
         for (int i = 0; i < C; i++) pthread_join(tc[i], NULL), failed += ac[i].rc != 0;
     } else {
@@ -553,6 +567,11 @@ static void soak(const ipc_mechanism *mech, uint32_t per_producer, bool threads)
         for (int i = 0; i < P; i++) {
             int r = reap(pp[i], 3600000);
             hung += r == 2, failed += r == 1;
+            if (r == 0 && atomic_load(&B->acked[i]) < per_producer) { /* a send said ECLOSED */
+                failed++;
+                printf("    producer %d stopped after %u of %u (a send answered IPC_ECLOSED)\n", i,
+                       atomic_load(&B->acked[i]), per_producer);
+            }
         }
         atomic_store(&B->stop, 1);
         for (int i = 0; i < C; i++) {
