@@ -20,8 +20,21 @@
  *   NAME.shut   the shutdown doorbell: a queue for one 1-byte message that
  *               ipc_close() posts and nobody ever takes, so it polls readable
  *               for good — in every process, attached or forked;
- *   NAME.ctl    (in /dev/shm) one shared word `shut`, so that every send can
- *               check for shutdown with a memory load instead of a system call.
+ *   NAME.ctl    (in /dev/shm, core/segment.h) the close gate (core/gate.h):
+ *               a robust lock and the `shut` word.  A private channel's is an
+ *               anonymous shared mapping instead, inherited by fork().
+ * The creator makes them in the order ctl, doorbell, queue (and an attacher
+ * looks them up in the reverse order, the ctl waiting for its ready magic),
+ * so an attacher that finds the queue finds a channel fully set up.
+ *
+ * Close against sends (issue 12).  A send checks "shut" and calls mq_send
+ * inside the gate; close sets shut inside it; a receiver that finds the
+ * queue empty and the channel shut looks once more before IPC_ECLOSED.  So
+ * a send acknowledged with IPC_OK was queued before the close, and some
+ * receiver takes it before any is told IPC_ECLOSED (gate.h has the proof;
+ * before the gate a send preempted between its check and its mq_send
+ * landed after the receivers had drained and gone: lost).  A message put
+ * back after IPC_EMSGSIZE is not a new send and bypasses the gate.
  *
  * Waiting.  The descriptors are O_NONBLOCK; when a call would block we
  * poll(2) the queue (on Linux an mqd_t is a file descriptor: POLLIN when a
@@ -56,19 +69,20 @@
  * user, hence the 1 KiB default message size.
  */
 #define _GNU_SOURCE
-#include "core/stale.h" /* ipc__check_owner */
+#include "core/gate.h"
 #include "core/kernel_util.h"
+#include "core/segment.h"
 
 #include <fcntl.h>
 #include <limits.h>
 #include <mqueue.h>
 #include <poll.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/epoll.h>
-#include <sys/mman.h>
 #include <unistd.h>
 
 enum { PRIO_BIAS = 8192, PRIO_MIN = -8192, PRIO_MAX = 8191 };
@@ -77,16 +91,20 @@ static unsigned to_mq_prio(int prio) { return 2u * (unsigned)(prio + PRIO_BIAS);
 static int from_mq_prio(unsigned p) { return (int)(p / 2) - PRIO_BIAS; }
 
 typedef struct mq_ctl {
-    atomic_int shut; /* set once by ipc_close, read by every send */
+    _Atomic uint32_t magic; /* CTL_MAGIC once the gate is set up (segment.h) */
+    ipc_gate         gate;  /* shut + the lock sends and close take (gate.h) */
 } mq_ctl;
 
-enum { MADE_QUEUE = 1, MADE_DOORBELL = 2, MADE_CTL = 4 };
+#define CTL_MAGIC 0x6d716731u /* "mqg1": the ctl layout with a gate */
+
+enum { MADE_QUEUE = 1, MADE_DOORBELL = 2 };
 
 typedef struct posix_mq {
     ipc_channel  base;
     mqd_t        q, doorbell;
     atomic_int   pollset;  /* epoll over q and doorbell: ipc_pollfd; -1 until asked for */
-    mq_ctl      *ctl;
+    ipc_segment  ctl_seg;  /* NAME.ctl, or anonymous for a private channel */
+    mq_ctl      *ctl;      /* ctl_seg.addr */
     size_t       msgsize;  /* mq_msgsize: mq_receive wants a buffer this big */
     pid_t        owner;    /* the creating process; 0 when attached */
     unsigned     made;     /* MADE_*: what this handle created (and unlinks) */
@@ -95,10 +113,7 @@ typedef struct posix_mq {
     char         name[NAME_MAX + 1];
 } posix_mq;
 
-static bool is_shut(const posix_mq *p)
-{
-    return atomic_load_explicit(&p->ctl->shut, memory_order_acquire);
-}
+static bool is_shut(const posix_mq *p) { return ipc__gate_is_shut(&p->ctl->gate); }
 
 /* ---- names ------------------------------------------------------------- */
 
@@ -145,51 +160,47 @@ static int mq_open_failed(const char *name, const ipc_config *cfg)
     return ipc__fail(IPC_ESYS, "mq_open(%s)", name);
 }
 
+/* The ctl segment: created (and its gate set up before it is marked ready),
+ * or attached (waiting for the ready mark). */
 static int open_ctl(posix_mq *p, bool create)
 {
     char name[NAME_MAX + 1];
     int rc = object_name(name, p, ".ctl");
     if (rc != IPC_OK) return rc;
-    int fd = shm_open(name, create ? O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC : O_RDWR | O_CLOEXEC, 0600);
-    if (fd < 0) return ipc__fail(IPC_ESYS, "shm_open(%s)", name);
-    if (create) p->made |= MADE_CTL;
-    struct stat st;
-    if (!create && (fstat(fd, &st) < 0 || (rc = ipc__check_owner(st.st_uid, name)) != IPC_OK)) {
-        if (rc == IPC_OK) rc = ipc__fail(IPC_ESYS, "fstat(%s)", name);
-        close(fd);
+    if (!create) {
+        rc = ipc__segment_attach(&p->ctl_seg, name, sizeof *p->ctl, offsetof(mq_ctl, magic), CTL_MAGIC);
+        if (rc == IPC_OK) p->ctl = p->ctl_seg.addr;
         return rc;
     }
-    if (create && ftruncate(fd, sizeof *p->ctl) < 0) {
-        rc = ipc__fail(IPC_ESYS, "ftruncate(%s)", name);
-    } else {
-        void *m = mmap(NULL, sizeof *p->ctl, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-        if (m == MAP_FAILED) rc = ipc__fail(IPC_ESYS, "mmap(%s)", name);
-        else p->ctl = m; /* a new object reads as zeros: not shut */
-    }
-    close(fd);
-    return rc;
+    rc = ipc__segment_create(&p->ctl_seg, p->named ? name : NULL, sizeof *p->ctl, 0);
+    if (rc != IPC_OK) return rc;
+    p->ctl = p->ctl_seg.addr;
+    if ((rc = ipc__gate_init(&p->ctl->gate)) != IPC_OK) return rc;
+    ipc__segment_ready(&p->ctl->magic, CTL_MAGIC);
+    return IPC_OK;
 }
 
 static int create_objects(posix_mq *p, const ipc_config *cfg)
 {
     int rc = check_limit("capacity", cfg->capacity, "/proc/sys/fs/mqueue/msg_max");
     if (rc == IPC_OK) rc = check_limit("max_msg", cfg->max_msg, "/proc/sys/fs/mqueue/msgsize_max");
+    if (rc == IPC_OK) rc = open_ctl(p, true); /* first: see the top */
     if (rc != IPC_OK) return rc;
 
     /* Linux opens every mqd_t close-on-exec; O_NONBLOCK because we wait in poll. */
-    struct mq_attr attr = { .mq_maxmsg = (long)cfg->capacity, .mq_msgsize = (long)cfg->max_msg };
-    p->q = mq_open(p->name, O_RDWR | O_CREAT | O_EXCL | O_NONBLOCK, 0600, &attr);
-    if (p->q == (mqd_t)-1) return mq_open_failed(p->name, cfg);
-    p->made |= MADE_QUEUE;
-    p->msgsize = cfg->max_msg;
-
     char bell[NAME_MAX + 1];
     if ((rc = object_name(bell, p, ".shut")) != IPC_OK) return rc;
     struct mq_attr one = { .mq_maxmsg = 1, .mq_msgsize = 1 };
     p->doorbell = mq_open(bell, O_RDWR | O_CREAT | O_EXCL | O_NONBLOCK, 0600, &one);
     if (p->doorbell == (mqd_t)-1) return mq_open_failed(bell, NULL);
     p->made |= MADE_DOORBELL;
-    return open_ctl(p, true);
+
+    struct mq_attr attr = { .mq_maxmsg = (long)cfg->capacity, .mq_msgsize = (long)cfg->max_msg };
+    p->q = mq_open(p->name, O_RDWR | O_CREAT | O_EXCL | O_NONBLOCK, 0600, &attr);
+    if (p->q == (mqd_t)-1) return mq_open_failed(p->name, cfg);
+    p->made |= MADE_QUEUE;
+    p->msgsize = cfg->max_msg;
+    return IPC_OK;
 }
 
 static int attach_objects(posix_mq *p)
@@ -221,7 +232,6 @@ static void unlink_names(posix_mq *p)
     char name[NAME_MAX + 1];
     if ((p->made & MADE_QUEUE) && object_name(name, p, "") == IPC_OK) mq_unlink(name);
     if ((p->made & MADE_DOORBELL) && object_name(name, p, ".shut") == IPC_OK) mq_unlink(name);
-    if ((p->made & MADE_CTL) && object_name(name, p, ".ctl") == IPC_OK) shm_unlink(name);
     p->made = 0;
 }
 
@@ -232,7 +242,9 @@ static void release(posix_mq *p, bool unlink)
     if (p->q != (mqd_t)-1) mq_close(p->q);
     if (p->doorbell != (mqd_t)-1) mq_close(p->doorbell);
     if (atomic_load(&p->pollset) >= 0) close(atomic_load(&p->pollset));
-    if (p->ctl) munmap(p->ctl, sizeof *p->ctl);
+    if (!unlink) p->ctl_seg.unlinker = 0; /* a forked child's copy: never its name */
+    ipc__segment_release(&p->ctl_seg);    /* the creator's also unlinks NAME.ctl */
+    p->ctl = NULL;
     if (unlink) unlink_names(p);
 }
 
@@ -244,6 +256,10 @@ static int pmq_open(const ipc_mechanism *m, const ipc_config *cfg, ipc_channel *
     p->q = p->doorbell = (mqd_t)-1;
     atomic_init(&p->pollset, -1);
     bool attach = cfg->flags & IPC_ATTACH;
+    /* A private channel is shared only through inherited descriptors and
+     * mappings: its queue names can go at once, like a deleted temporary
+     * file, and then nothing is left behind even if every holder is killed. */
+    p->named = cfg->name || (cfg->flags & IPC_ATTACHABLE);
     int rc = set_name(p, cfg->name);
     if (rc == IPC_OK) rc = attach ? attach_objects(p) : create_objects(p, cfg);
     if (rc == IPC_OK) rc = ipc__holdback_init(&p->held);
@@ -253,10 +269,6 @@ static int pmq_open(const ipc_mechanism *m, const ipc_config *cfg, ipc_channel *
         return rc;
     }
     p->owner = attach ? 0 : getpid();
-    /* A private channel is shared only through inherited descriptors: its
-     * names can go at once, like a deleted temporary file, and then nothing
-     * is left behind even if every holder is killed. */
-    p->named = cfg->name || (cfg->flags & IPC_ATTACHABLE);
     if (!p->named) unlink_names(p);
     *out = &p->base;
     return IPC_OK;
@@ -280,9 +292,14 @@ static int pmq_send(ipc_channel *ch, const void *msg, size_t len, int prio, cons
         return ipc__fail(IPC_EINVAL, "posix_mq: prio %d is outside %d..%d", prio, PRIO_MIN, PRIO_MAX);
     if (!msg) msg = ""; /* a 0-byte message may come without a buffer; mq_send wants one */
     for (;;) {
-        if (is_shut(p)) return ipc__fail(IPC_ECLOSED, "posix_mq: channel is shut down");
-        if (mq_send(p->q, msg, len, to_mq_prio(prio)) == 0) return IPC_OK;
-        if (errno == EINTR) continue;
+        int rc = ipc__gate_enter(&p->ctl->gate, d, "posix_mq");
+        if (rc == 1) return ipc__fail(IPC_EFULL, "posix_mq: another sender held the gate past the deadline");
+        if (rc != IPC_OK) return rc;
+        rc = mq_send(p->q, msg, len, to_mq_prio(prio));
+        int err = errno;
+        ipc__gate_leave(&p->ctl->gate);
+        if (rc == 0) return IPC_OK;
+        if ((errno = err) == EINTR) continue;
         if (errno != EAGAIN) return ipc__fail(IPC_ESYS, "mq_send(%s)", p->name);
         int w = wait_queue(p, POLLOUT, IPC_EV_SEND_BLOCKED, d);
         if (w == 0) return ipc__fail(IPC_EFULL, "posix_mq is full (%zu messages)", p->base.capacity);
@@ -307,6 +324,7 @@ static int pmq_recv(ipc_channel *ch, void *buf, size_t cap, size_t *len, int *pr
 
     unsigned char tmp[IPC_KERNEL_MAX_MSG];
     bool direct = cap >= p->msgsize; /* the caller's buffer is big enough for mq_receive */
+    bool relooked = false; /* found empty once after seeing shut (gate.h) */
     for (;;) {
         unsigned mq_prio;
         ssize_t n = direct ? mq_receive(p->q, buf, cap, &mq_prio)
@@ -324,7 +342,11 @@ static int pmq_recv(ipc_channel *ch, void *buf, size_t cap, size_t *len, int *pr
         }
         if (errno == EINTR) continue;
         if (errno != EAGAIN) return ipc__fail(IPC_ESYS, "mq_receive(%s)", p->name);
-        if (is_shut(p)) return ipc__fail(IPC_ECLOSED, "posix_mq: shut down and drained");
+        if (is_shut(p)) {
+            if (relooked) return ipc__fail(IPC_ECLOSED, "posix_mq: shut down and drained");
+            relooked = true; /* the look above may predate the last acknowledged sends */
+            continue;
+        }
         int w = wait_queue(p, POLLIN, IPC_EV_RECV_BLOCKED, d);
         if (w == 0) return ipc__fail(IPC_EEMPTY, "posix_mq is empty");
         if (w < 0 && w != IPC_ECLOSED) return w;
@@ -336,7 +358,8 @@ static int pmq_recv(ipc_channel *ch, void *buf, size_t cap, size_t *len, int *pr
 static int pmq_close(ipc_channel *ch)
 {
     posix_mq *p = (posix_mq *)ch;
-    atomic_store_explicit(&p->ctl->shut, 1, memory_order_release);
+    int rc = ipc__gate_close(&p->ctl->gate);
+    if (rc != IPC_OK) return rc;
     /* Ring the doorbell; EAGAIN means another holder already rang it. */
     if (mq_send(p->doorbell, "x", 1, 0) < 0 && errno != EAGAIN)
         return ipc__fail(IPC_ESYS, "mq_send(%s.shut)", p->name);
@@ -358,7 +381,7 @@ static void pmq_free(ipc_channel *ch)
     ipc_backoff b = IPC_BACKOFF_INIT;
     while (ipc__holdback_pop(&p->held, msg, &n, &prio))
         while (mq_send(p->q, (const char *)msg, n, to_mq_prio(prio) | 1) < 0 && (errno == EAGAIN || errno == EINTR)
-               && !atomic_load_explicit(&p->ctl->shut, memory_order_acquire) && ipc__backoff_sleep(&b, &d)) {}
+               && !is_shut(p) && ipc__backoff_sleep(&b, &d)) {}
     ipc__holdback_destroy(&p->held);
     release(p, p->owner == getpid());
     free(p);

@@ -41,15 +41,25 @@
  *     past the deadline.  The cost: such a waiter reacts up to 1 ms late and
  *     wakes up to ~1000 times a second.
  *
- * Shutdown.  A flag every send reads lives in a SysV shared memory segment
- * with the same key (one key, two namespaces: ipcs -m shows it), together
- * with max_msg for attachers; receivers learn of it from the marker.
+ * Shutdown.  The close gate (core/gate.h: a robust lock and the shut flag)
+ * lives in a SysV shared memory segment with the same key (one key, two
+ * namespaces: ipcs -m shows it), together with max_msg for attachers.  The
+ * creator makes and fills the segment BEFORE the queue, and an attacher
+ * looks up the queue first, so one that finds the queue finds the gate set
+ * up.  A send checks shut and calls msgsnd inside the gate; close sets shut
+ * inside it, then posts the marker: every acknowledged message is queued
+ * before the marker, and the marker is the least urgent type, so a receiver
+ * meets it only after all of them.  A receiver that finds the queue empty
+ * (a peer holds the marker for an instant) and the flag set looks once more
+ * before IPC_ECLOSED (gate.h).  Before the gate, a send preempted between
+ * its check and its msgsnd landed after the receivers had gone (issue 12).
  *
  * Copies.  A message must sit right after its mtype in one buffer, so a send
  * copies the payload behind a type and a receive copies it out: one copy on
  * each side, inherent to the API.
  */
 #define _GNU_SOURCE
+#include "core/gate.h"
 #include "core/kernel_util.h"
 #include "core/stale.h" /* ipc__check_owner */
 
@@ -73,8 +83,8 @@ typedef struct msgbuf_max {
 } msgbuf_max;
 
 typedef struct sysv_ctl {
-    atomic_int shut;
-    uint32_t   max_msg;
+    ipc_gate gate;    /* shut + the lock sends and close take (gate.h) */
+    uint32_t max_msg;
 } sysv_ctl;
 
 typedef struct sysv_mq {
@@ -86,10 +96,7 @@ typedef struct sysv_mq {
     char         name[256]; /* the key's name; "" for IPC_PRIVATE */
 } sysv_mq;
 
-static bool is_shut(const sysv_mq *s)
-{
-    return atomic_load_explicit(&s->ctl->shut, memory_order_acquire);
-}
+static bool is_shut(const sysv_mq *s) { return ipc__gate_is_shut(&s->ctl->gate); }
 
 /* The queue is gone: its owner freed the channel (IPC_RMID). */
 static bool removed(int err) { return err == EIDRM || err == EINVAL; }
@@ -122,19 +129,23 @@ static int create_objects(sysv_mq *s, key_t key, const ipc_config *cfg)
     if (ipc__read_proc_limit("/proc/sys/kernel/msgmax", &msgmax) == IPC_OK && cfg->max_msg > (size_t)msgmax)
         return ipc__fail(IPC_EINVAL, "sysv_mq: max_msg %zu > /proc/sys/kernel/msgmax %ld", cfg->max_msg, msgmax);
 
-    s->msqid = msgget(key, IPC_CREAT | IPC_EXCL | 0600);
-    if (s->msqid < 0) return ipc__fail(IPC_ESYS, "msgget(key 0x%x, IPC_CREAT|IPC_EXCL)", (unsigned)key);
+    /* The segment first, set up, then the queue: see "Shutdown" at the top. */
     s->owner = getpid();
     s->shmid = shmget(key, sizeof *s->ctl, IPC_CREAT | IPC_EXCL | 0600);
     if (s->shmid < 0) return ipc__fail(IPC_ESYS, "shmget(key 0x%x, IPC_CREAT|IPC_EXCL)", (unsigned)key);
     void *m = shmat(s->shmid, NULL, 0);
     if (m == (void *)-1) return ipc__fail(IPC_ESYS, "shmat");
-    s->ctl = m; /* a new segment reads as zeros: not shut */
+    s->ctl = m; /* a new segment reads as zeros */
     s->ctl->max_msg = (uint32_t)cfg->max_msg;
+    int rc = ipc__gate_init(&s->ctl->gate);
+    if (rc != IPC_OK) return rc;
     /* A private segment is shared only by fork(), which inherits the
      * attachment: mark it removed now and it goes with the last detach, even
      * if every holder is killed.  (The queue cannot: IPC_RMID ends it at once.) */
     if (key == IPC_PRIVATE && shmctl(s->shmid, IPC_RMID, NULL) == 0) s->shmid = -1;
+
+    s->msqid = msgget(key, IPC_CREAT | IPC_EXCL | 0600);
+    if (s->msqid < 0) return ipc__fail(IPC_ESYS, "msgget(key 0x%x, IPC_CREAT|IPC_EXCL)", (unsigned)key);
 
     /* capacity -> byte budget (see the top); never below one full message */
     if (cfg->capacity && ipc__read_proc_limit("/proc/sys/kernel/msgmnb", &msgmnb) == IPC_OK) {
@@ -208,9 +219,14 @@ static int sysv_send(ipc_channel *ch, const void *msg, size_t len, int prio, con
     ipc_backoff backoff = IPC_BACKOFF_INIT;
     bool reported = false;
     for (;;) {
-        if (is_shut(s)) return ipc__fail(IPC_ECLOSED, "sysv_mq: channel is shut down");
-        if (msgsnd(s->msqid, &mb, len, IPC_NOWAIT) == 0) return IPC_OK;
-        if (errno == EINTR) continue;
+        int rc = ipc__gate_enter(&s->ctl->gate, d, "sysv_mq");
+        if (rc == 1) return ipc__fail(IPC_EFULL, "sysv_mq: another sender held the gate past the deadline");
+        if (rc != IPC_OK) return rc;
+        rc = msgsnd(s->msqid, &mb, len, IPC_NOWAIT);
+        int err = errno;
+        ipc__gate_leave(&s->ctl->gate);
+        if (rc == 0) return IPC_OK;
+        if ((errno = err) == EINTR) continue;
         if (removed(errno)) return ipc__fail(IPC_ECLOSED, "sysv_mq: the queue was removed by its owner");
         if (errno != EAGAIN) return ipc__fail(IPC_ESYS, "msgsnd");
         /* full: q_qbytes bytes (or as many messages) are queued */
@@ -260,13 +276,19 @@ static int sysv_recv(ipc_channel *ch, void *buf, size_t cap, size_t *len, int *p
     ipc_backoff backoff = IPC_BACKOFF_INIT;
     bool reported = false;
     int flags = IPC_NOWAIT; /* first look without sleeping */
+    bool relooked = false;  /* found empty once after seeing shut (gate.h) */
     for (;;) {
         ssize_t n = msgrcv(s->msqid, &mb, sizeof mb.mtext, -TYPE_MARKER, flags);
         if (n >= 0) return deliver(s, &mb, (size_t)n, buf, cap, len, prio);
         if (errno == EINTR) continue;
         if (removed(errno)) return ipc__fail(IPC_ECLOSED, "sysv_mq: the queue was removed by its owner");
         if (errno != ENOMSG && errno != EAGAIN) return ipc__fail(IPC_ESYS, "msgrcv");
-        if (is_shut(s)) return ipc__fail(IPC_ECLOSED, "sysv_mq: shut down and drained");
+        if (is_shut(s)) {
+            if (relooked) return ipc__fail(IPC_ECLOSED, "sysv_mq: shut down and drained");
+            relooked = true; /* the look above may predate the last acknowledged sends */
+            flags = IPC_NOWAIT;
+            continue;
+        }
         if (ipc__deadline_is_nowait(d)) return ipc__fail(IPC_EEMPTY, "sysv_mq is empty");
         if (!reported) {
             ipc__blocked(ch, IPC_EV_RECV_BLOCKED);
@@ -285,8 +307,9 @@ static int sysv_recv(ipc_channel *ch, void *buf, size_t cap, size_t *len, int *p
 static int sysv_close(ipc_channel *ch)
 {
     sysv_mq *s = (sysv_mq *)ch;
-    atomic_store_explicit(&s->ctl->shut, 1, memory_order_release);
-    post_marker(s);
+    int rc = ipc__gate_close(&s->ctl->gate);
+    if (rc != IPC_OK) return rc;
+    post_marker(s); /* after the gate: behind every acknowledged message */
     return IPC_OK;
 }
 
@@ -321,8 +344,8 @@ static long sysv_depth(const ipc_channel *ch)
     struct msqid_ds ds;
     if (msgctl(s->msqid, IPC_STAT, &ds) < 0) return -1;
     long n = (long)ds.msg_qnum;
-    /* ACQUIRE: pairs with close's RELEASE store, which precedes its marker */
-    if (n > 0 && atomic_load_explicit(&s->ctl->shut, memory_order_acquire)) n--;
+    /* is_shut is ACQUIRE (gate.h): close set it before it posted the marker */
+    if (n > 0 && is_shut(s)) n--;
     return n;
 }
 
