@@ -185,12 +185,17 @@ static int consumer(ipc_channel *ch, bool fifo, int idle_ms)
     }
 }
 
+/* How long a worker may live: a stuck one dies instead of lingering.  The
+ * soak's workers get an hour (10^6 messages through a broker take minutes;
+ * 120 s killed them halfway, which read as losses). */
+static unsigned g_worker_s = 120;
+
 static pid_t spawn(ipc_channel *ch, bool is_producer, uint32_t id, uint32_t count, bool fifo)
 {
     fflush(stdout); /* a child must not print our buffer again */
     pid_t pid = fork();
     if (pid == 0) {
-        alarm(120); /* a stuck worker dies instead of lingering */
+        alarm(g_worker_s);
         _exit(is_producer ? producer(ch, id, count) : consumer(ch, fifo, 300));
     }
     return pid;
@@ -562,8 +567,10 @@ static void soak(const ipc_mechanism *mech, uint32_t per_producer, bool threads)
         for (int i = 0; i < C; i++) pthread_join(tc[i], NULL), failed += ac[i].rc != 0;
     } else {
         pid_t pp[P], pc[C];
+        g_worker_s = 3700;
         for (int i = 0; i < C; i++) pc[i] = spawn(ch, false, 0, 0, fifo);
         for (int i = 0; i < P; i++) pp[i] = spawn(ch, true, (uint32_t)i, per_producer, fifo);
+        g_worker_s = 120;
         for (int i = 0; i < P; i++) {
             int r = reap(pp[i], 3600000);
             hung += r == 2, failed += r == 1;
