@@ -13,6 +13,13 @@
  * messages, and the consumer checks that every one arrived, intact and in
  * order.  Children enter a namespace with setns(2) on /run/netns/<name>.
  *
+ * The task queue (tasks/task.h) the same way, over redis and amqp: B starts
+ * the broker on its address, opens the task queue on it and runs a pool of
+ * workers; A attaches by endpoint and name (IPC_ATTACH), enqueues jobs and
+ * fetches their results with ipc_task_result — one of them crashes its
+ * worker on the first run, and its result still comes back (late
+ * acknowledgement across hosts: B's supervisor puts it back on the queue).
+ *
  * Needs root (CAP_SYS_ADMIN, CAP_NET_ADMIN) and iproute2; anywhere else
  * every case is skipped with the reason.  The namespaces are deleted at the
  * end whatever happens (and at exit), and every child is waited for or
@@ -36,19 +43,23 @@
 #ifdef IPC_WITH_ZMQ
 #include "brokers/ipc_zmq.h"
 #endif
+#include "tasks/task.h"
 
 #include <fcntl.h>
 #include <poll.h>
 #include <sched.h>
 #include <stdarg.h>
+#include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #define ADDR_A "10.77.0.1"
 #define ADDR_B "10.77.0.2"
-enum { MSGS = 300, TCP_PORT = 7411, REDIS_PORT = 6391 };
+enum { MSGS = 300, TCP_PORT = 7411, REDIS_PORT = 6391, TASK_REDIS_PORT = 6392, JOBS = 20 };
 
 static char ns_a[32], ns_b[32];
 static bool ns_ready;
@@ -367,6 +378,190 @@ static void test_amqp_between_namespaces(void **state)
     cross(&(plan){ "amqp", AMQP_CREATE, AMQP_STOP, named_attach });
 }
 
+/* ---- the task queue between hosts -----------------------------------------
+ * B: broker, task queue (the owner of both channels), a pool of 2 workers.
+ * A: attaches to the task queue by endpoint and name, enqueues JOBS "add"
+ * jobs and one "crash_once", and waits for every result. */
+
+typedef struct task_plan {
+    const char *mech;
+    int (*start)(char *endpoint, size_t size, void **srv); /* the broker, on B's address */
+    int (*stop)(void *srv);
+} task_plan;
+
+static atomic_int *crash_calls; /* shared by B's workers (MAP_SHARED before the pool forks) */
+
+static int task_add(void *user, const void *args, size_t len, void *result, size_t cap, size_t *rlen)
+{
+    (void)user;
+    int32_t v[2];
+    if (len != sizeof v || cap < sizeof(int32_t)) return 1;
+    memcpy(v, args, sizeof v);
+    int32_t sum = v[0] + v[1];
+    memcpy(result, &sum, sizeof sum);
+    *rlen = sizeof sum;
+    return 0;
+}
+
+static int task_crash_once(void *user, const void *args, size_t len, void *result, size_t cap, size_t *rlen)
+{
+    (void)user, (void)args, (void)len, (void)cap;
+    if (atomic_fetch_add(crash_calls, 1) == 0) raise(SIGKILL); /* the worker dies mid-job */
+    memcpy(result, "survived", 8);
+    *rlen = 8;
+    return 0;
+}
+
+static int task_workers(const task_plan *p, int endpoint_fd, int done_fd)
+{
+    if (!enter(ns_b)) return 20;
+    crash_calls = mmap(NULL, sizeof *crash_calls, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    if (crash_calls == MAP_FAILED) return 27;
+    void *srv = NULL;
+    char endpoint[256] = "";
+    ipc_task_queue *tq = NULL;
+    int rc = 0;
+    if (p->start(endpoint, sizeof endpoint, &srv) != IPC_OK
+        || ipc_task_open(p->mech, &(ipc_config){ .endpoint = endpoint, .name = "crosstask" }, &tq) != IPC_OK
+        || ipc_task_register(tq, "add", task_add, NULL) != IPC_OK
+        || ipc_task_register(tq, "crash_once", task_crash_once, NULL) != IPC_OK
+        || ipc_task_work(tq, 2) != IPC_OK) {
+        fprintf(stderr, "workers: %s\n", ipc_last_error());
+        rc = 21;
+    }
+    size_t n = strlen(endpoint) + 1;
+    if (rc == 0 && write(endpoint_fd, endpoint, n) != (ssize_t)n) rc = 22;
+    /* Keep the pool and the queue until the producer has every result. */
+    struct pollfd wait_done = { .fd = done_fd, .events = POLLIN };
+    char byte;
+    if (rc == 0 && (poll(&wait_done, 1, 100000) != 1 || read(done_fd, &byte, 1) != 1)) rc = 26;
+    if (rc == 0 && atomic_load(crash_calls) != 2) rc = 28; /* crashed once, ran again once */
+    ipc_task_free(tq); /* stops the pool; the owner removes the channels */
+    if (p->stop && p->stop(srv) != IPC_OK) rc = rc ? rc : 25;
+    return rc;
+}
+
+static int task_producer(const task_plan *p, int endpoint_fd, int done_fd)
+{
+    if (!enter(ns_a)) return 30;
+    char endpoint[256];
+    ssize_t n = read(endpoint_fd, endpoint, sizeof endpoint - 1);
+    if (n <= 0) return 31;
+    endpoint[n] = '\0';
+    ipc_task_queue *tq;
+    if (ipc_task_open(p->mech, &(ipc_config){ .endpoint = endpoint, .name = "crosstask", .flags = IPC_ATTACH }, &tq)
+        != IPC_OK) {
+        fprintf(stderr, "producer: attach the task queue at %s: %s\n", endpoint, ipc_last_error());
+        return 32;
+    }
+    int rc = 0;
+    uint64_t ids[JOBS], crash_id = 0;
+    for (int i = 0; rc == 0 && i < JOBS; i++) {
+        int32_t args[2] = { i, 1000 * i };
+        if (ipc_task_enqueue(tq, "add", args, sizeof args, NULL, &ids[i]) != IPC_OK) rc = 33;
+    }
+    if (rc == 0 && ipc_task_enqueue(tq, "crash_once", NULL, 0, &(ipc_task_opts){ .retries = 1, .backoff_ms = 10 },
+                                    &crash_id) != IPC_OK)
+        rc = 33;
+    if (rc) fprintf(stderr, "producer: enqueue: %s\n", ipc_last_error());
+    for (int i = 0; rc == 0 && i < JOBS; i++) {
+        int32_t sum = -1;
+        ipc_task_info info;
+        int r = ipc_task_result(tq, ids[i], &sum, sizeof sum, &info, 60000);
+        if (r != IPC_OK || info.state != IPC_TASK_FINISHED || sum != 1001 * i) {
+            fprintf(stderr, "producer: job %d: %s, state %d, sum %d (%s)\n", i, ipc_strerror(r), info.state,
+                    (int)sum, r != IPC_OK ? ipc_last_error() : info.error);
+            rc = 34;
+        }
+    }
+    char out[16] = "";
+    ipc_task_info info;
+    if (rc == 0 && (ipc_task_result(tq, crash_id, out, sizeof out, &info, 60000) != IPC_OK
+                    || info.state != IPC_TASK_FINISHED || info.attempts != 2 || memcmp(out, "survived", 8) != 0)) {
+        fprintf(stderr, "producer: the crashed job: state %d after %d attempts (%s)\n", info.state, info.attempts,
+                info.error);
+        rc = 35;
+    }
+    ipc_task_free(tq);
+    if (write(done_fd, "d", 1) != 1 && rc == 0) rc = 36;
+    return rc;
+}
+
+static void cross_tasks(const task_plan *p)
+{
+    if (!ns_ready) {
+        printf("    skipped: %s\n", why_not);
+        skip();
+        return;
+    }
+    if (!ipc_find(p->mech) || !p->start) {
+        printf("    skipped: mechanism '%s' is not in this build (make BROKERS=... left it out)\n", p->mech);
+        skip();
+        return;
+    }
+    int fds[2], done[2];
+    assert_int_equal(pipe(fds), 0);
+    assert_int_equal(pipe(done), 0);
+    pid_t workers = tl_fork(170);
+    if (workers == 0) {
+        close(fds[0]);
+        close(done[1]);
+        _exit(task_workers(p, fds[1], done[0]));
+    }
+    pid_t prod = tl_fork(170);
+    if (prod == 0) {
+        close(fds[1]);
+        close(done[0]);
+        _exit(task_producer(p, fds[0], done[1]));
+    }
+    close(fds[0]);
+    close(fds[1]);
+    close(done[0]);
+    close(done[1]);
+    int pst = tl_wait(prod, 170), wst = tl_wait(workers, 170);
+    if (pst || wst) fail_msg("task queue over %s across hosts: producer exited %d, workers %d", p->mech, pst, wst);
+}
+
+#ifdef IPC_WITH_REDIS
+static int task_redis_start(char *endpoint, size_t size, void **srv)
+{
+    ipc_redis_server *s = NULL;
+    int rc = ipc_redis_server_start(&(ipc_redis_server_opts){ .bind = ADDR_B, .port = TASK_REDIS_PORT }, &s);
+    *srv = s;
+    if (rc == IPC_OK) snprintf(endpoint, size, "%s", ipc_redis_server_endpoint(s));
+    return rc;
+}
+#define TASK_REDIS_START task_redis_start
+#else
+#define TASK_REDIS_START NULL
+#endif
+
+#ifdef IPC_WITH_AMQP
+static int task_amqp_start(char *endpoint, size_t size, void **srv)
+{
+    ipc_amqp_server *s = NULL;
+    int rc = ipc_amqp_server_start(&(ipc_amqp_server_opts){ .bind = ADDR_B }, &s);
+    *srv = s;
+    if (rc == IPC_OK) snprintf(endpoint, size, "%s", ipc_amqp_server_endpoint(s));
+    return rc;
+}
+#define TASK_AMQP_START task_amqp_start
+#else
+#define TASK_AMQP_START NULL
+#endif
+
+static void test_task_queue_over_redis_between_namespaces(void **state)
+{
+    (void)state;
+    cross_tasks(&(task_plan){ "redis", TASK_REDIS_START, REDIS_STOP });
+}
+
+static void test_task_queue_over_amqp_between_namespaces(void **state)
+{
+    (void)state;
+    cross_tasks(&(task_plan){ "amqp", TASK_AMQP_START, AMQP_STOP });
+}
+
 /* The namespaces really are separate hosts: B's address is unreachable
  * from the root namespace, where this test runs. */
 static void test_namespaces_are_isolated(void **state)
@@ -391,6 +586,8 @@ int main(void)
         TL_CASE(test_redis_between_namespaces),
         TL_CASE(test_websocket_between_namespaces),
         TL_CASE(test_amqp_between_namespaces),
+        TL_CASE(test_task_queue_over_redis_between_namespaces),
+        TL_CASE(test_task_queue_over_amqp_between_namespaces),
     };
     return cmocka_run_group_tests_name("crosshost", tests, group_setup, group_teardown);
 }
