@@ -68,7 +68,7 @@
  * check_fd_room): running out later would fail sends and receives instead.
  *
  * fork().  A ZeroMQ context (its I/O threads, its sockets) must not be used
- * after fork(): the threads did not come along.  A pthread_atfork handler
+ * after fork(): the threads did not come along.  A fork handler (core/process.h)
  * starts a new "generation" in the child; a handle inherited from the parent
  * forgets its sockets (they are never closed here: they belong to the
  * parent's context) and connects afresh through this process's own context
@@ -131,8 +131,6 @@ static void fork_child(void)
     atomic_fetch_add(&g_gen, 1);
     pthread_mutex_unlock(&g_lock);
 }
-
-static void install_fork_handlers(void) { pthread_atfork(fork_prepare, fork_parent, fork_child); }
 
 static int ctx_acquire(void **ctx)
 {
@@ -328,20 +326,26 @@ static void remove_owned_at_exit(void)
     pthread_mutex_unlock(&g_lock);
 }
 
-static void own(zmq_channel *z, bool mine)
+/* List (mine) or unlist a channel whose device runs here.  IPC_OK, or the
+ * error of registering the exit handler (core/process.h's table; outside
+ * g_lock: fork() takes the table's lock, then fork_prepare takes g_lock). */
+static int own(zmq_channel *z, bool mine)
 {
-    static bool at_exit_registered;
+    if (mine) {
+        int rc = ipc__atexit(remove_owned_at_exit);
+        if (rc != IPC_OK) return rc;
+    }
     pthread_mutex_lock(&g_lock);
     zmq_channel **p = &g_owned;
     while (*p && *p != z) p = &(*p)->next_owned;
     if (mine && !*p) {
         z->next_owned = g_owned;
         g_owned = z;
-        if (!at_exit_registered && atexit(remove_owned_at_exit) == 0) at_exit_registered = true;
     } else if (!mine && *p) {
         *p = z->next_owned;
     }
     pthread_mutex_unlock(&g_lock);
+    return IPC_OK;
 }
 
 /* The two-part close frame. */
@@ -919,8 +923,8 @@ static int check_fd_room(zmq_channel *z, int lazy)
 
 static int zq_open(const ipc_mechanism *m, const ipc_config *cfg, ipc_channel **out)
 {
-    static pthread_once_t once = PTHREAD_ONCE_INIT;
-    pthread_once(&once, install_fork_handlers);
+    int rc = ipc__atfork(fork_prepare, fork_parent, fork_child); /* once: core/process.h */
+    if (rc != IPC_OK) return rc;
     if (cfg->name && cfg->endpoint) return ipc__fail(IPC_EINVAL, "zmq: give a name (an ipc path) or an endpoint, not both");
     bool attach = cfg->flags & IPC_ATTACH;
 
@@ -931,7 +935,6 @@ static int zq_open(const ipc_mechanism *m, const ipc_config *cfg, ipc_channel **
     pthread_mutex_init(&z->send_lock, NULL);
     pthread_mutex_init(&z->recv_lock, NULL);
     z->dev.thread.stop_fd = -1;
-    int rc = IPC_OK;
     if ((z->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) < 0) rc = ipc__fail(IPC_ESYS, "eventfd");
 
     char want[EP_MAX] = "";
@@ -961,7 +964,7 @@ static int zq_open(const ipc_mechanism *m, const ipc_config *cfg, ipc_channel **
         if (rc == IPC_OK) rc = start_device(z, want);
         if (rc == IPC_OK) {
             z->owner = getpid();
-            own(z, true);
+            rc = own(z, true);
         }
     }
     /* Both sockets now, so that running out of descriptors shows here. */
