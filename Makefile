@@ -233,13 +233,15 @@ $(OUT)/tests/test_viz: $(OUT)/obj/tests/test_viz.o $(TEST_HELP_OBJ) $(VIZ_TEST_O
 
 # ---- fuzz targets: tests/fuzz/<target>.c, libFuzzer + ASan/UBSan (clang) ---
 # The library is rebuilt with clang into $(BUILD)/fuzz (not $(OUT): the
-# targets always carry ASan, whatever SANITIZE says).  `make fuzz` runs each
+# targets always carry ASan, whatever SANITIZE says; a build without some
+# broker uses its own $(BUILD)/brokers-.../fuzz, since registry.c is compiled
+# with the broker -D flags).  `make fuzz` runs each
 # target FUZZ_RUNS times (10^7) from its seed corpus tests/fuzz/<target>/corpus
 # (new inputs go to $(BUILD)/fuzz/corpus/<target>, crashes to
 # $(BUILD)/fuzz/crashes); test_fuzz_smoke runs each for a few seconds in
 # `make test`.  Without clang the targets are skipped (and the smoke test says so).
 FUZZ_CC   ?= $(shell command -v clang-14 || command -v clang)
-FUZZ_OUT  := $(BUILD)/fuzz
+FUZZ_OUT  := $(BUILD)$(BUILD_SUFFIX)/fuzz
 FUZZ_RUNS ?= 10000000
 # A target named <broker>_*.c needs that broker (left out with it).
 FUZZ_SRC  := $(filter-out $(foreach b,$(BROKERS_OFF),tests/fuzz/$(b)_%.c),$(sort $(wildcard tests/fuzz/*.c)))
