@@ -16,7 +16,12 @@
  *                     can be asleep) make no FUTEX_WAKE at all.  The futex
  *                     calls are counted by interposing syscall(2): the
  *                     library is linked statically into this program, so
- *                     its syscall(SYS_futex, ...) calls land here first.
+ *                     its syscall(SYS_futex, ...) calls land here first;
+ *   one futex         every futex system call the library makes goes through
+ *                     core/futex.c (the one wait point): the interposer's
+ *                     count equals the count core/futex.c keeps in the
+ *                     tests' build (ipc__futex_syscalls, IPC_TESTING), over
+ *                     sleeps, wakes and closes on every futex mechanism.
  *
  * Runs under ASan and TSan (make test SANITIZE=address|thread); the message
  * count is smaller there only where the sanitizer makes a phase crawl.
@@ -25,6 +30,7 @@
  */
 #define _GNU_SOURCE
 #include "testlib.h"
+#include "core/futex.h" /* ipc__futex_syscalls: tests link the -DIPC_TESTING copy */
 
 #include <dlfcn.h>
 #include <linux/futex.h>
@@ -39,6 +45,7 @@
 /* ---- counting the library's futex wakes ---------------------------------- */
 
 static atomic_long futex_wakes;
+static atomic_long futex_calls; /* every SYS_futex, whatever the operation */
 
 /* Every futex call of the library goes through syscall(); count the wakes
  * and pass everything on unchanged.  Six long arguments: the most any
@@ -58,6 +65,7 @@ long syscall(long number, ...)
     long a[6];
     for (int i = 0; i < 6; i++) a[i] = va_arg(ap, long);
     va_end(ap);
+    if (number == SYS_futex) atomic_fetch_add(&futex_calls, 1);
     if (number == SYS_futex && ((int)a[1] & FUTEX_CMD_MASK) == FUTEX_WAKE)
         atomic_fetch_add(&futex_wakes, 1);
     return real(number, a[0], a[1], a[2], a[3], a[4], a[5]);
@@ -262,11 +270,51 @@ static void test_sleeper_is_woken_by_a_syscall(void **state)
     ipc_free(ch);
 }
 
+/* ---- one futex implementation ------------------------------------------------ */
+
+/* A receiver that sleeps (blocking receive, sender 20 ms late) and one woken
+ * by close, on mech: both sides of the futex protocol make system calls. */
+static void *late_closer(void *arg)
+{
+    tl_sleep_ms(20);
+    assert_ipc(ipc_close(arg), IPC_OK);
+    return NULL;
+}
+
+static void sleep_wake_close(const char *mech)
+{
+    ipc_channel *ch = tl_open(mech, &(ipc_config){ .wait = IPC_WAIT_BLOCK, .capacity = 4, .max_msg = 64 });
+    unsigned char got[MSG];
+    size_t len = 0;
+    pthread_t t = tl_thread(late_sender, ch);
+    assert_ipc(ipc_recv(ch, got, sizeof got, &len, NULL, 5000), IPC_OK);
+    pthread_join(t, NULL);
+    assert_true(seq_ok(got, len, 0));
+    t = tl_thread(late_closer, ch);
+    assert_ipc(ipc_recv(ch, got, sizeof got, &len, NULL, 5000), IPC_ECLOSED);
+    pthread_join(t, NULL);
+    ipc_free(ch);
+}
+
+static void test_every_futex_call_is_core_futex(void **state)
+{
+    (void)state;
+    static const char *const mechs[] = { "spsc", "shm_spsc", "shm", "procq" };
+    long seen = atomic_load(&futex_calls), core = atomic_load(&ipc__futex_syscalls);
+    for (size_t i = 0; i < sizeof mechs / sizeof mechs[0]; i++) sleep_wake_close(mechs[i]);
+    seen = atomic_load(&futex_calls) - seen;
+    core = atomic_load(&ipc__futex_syscalls) - core;
+    printf("  %ld futex system calls, %ld of them made by core/futex.c\n", seen, core);
+    assert_true(seen >= 2 * (long)(sizeof mechs / sizeof mechs[0])); /* a wait and a wake each, at least */
+    assert_int_equal(core, seen);
+}
+
 int main(void)
 {
     static const struct CMUnitTest tests[] = {
         TL_CASE(test_sleeper_is_woken_by_a_syscall),
         TL_CASE(test_no_wake_when_nobody_sleeps),
+        TL_CASE(test_every_futex_call_is_core_futex),
         TL_CASE(test_no_lost_wakeup_spsc),
         TL_CASE(test_no_lost_wakeup_shm_spsc),
         TL_CASE(test_no_lost_wakeup_shm),

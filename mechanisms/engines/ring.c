@@ -24,9 +24,10 @@
  * first check the ring in rounds with the CPU's pause hint (across two
  * cores the other side usually answers within a cache-line transfer, far
  * sooner than the kernel could put us to sleep and wake us); BLOCK, and
- * ADAPTIVE once its budget is spent, sleep on a futex (futex(2), no glibc
- * wrapper: syscall(SYS_futex, ...)), so an idle ring costs no CPU.  The
- * futex protocol is in ring_wait.
+ * ADAPTIVE once its budget is spent, sleep on a futex, so an idle ring
+ * costs no CPU.  The futex is core/futex.h's wait point, the one futex
+ * implementation of the library (its protocol, with wake elision, is
+ * written there; ring_wait below is its waiter half).
  *
  * Close.  A `shut` flag plus a wake of every sleeper; pop keeps returning
  * queued messages until the ring is drained, then IPC_ECLOSED.  Close must
@@ -53,11 +54,8 @@
 #include "ring.h"
 
 #include <limits.h>
-#include <linux/futex.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/syscall.h>
-#include <unistd.h>
 
 _Static_assert(ATOMIC_LLONG_LOCK_FREE == 2 && ATOMIC_INT_LOCK_FREE == 2,
                "the ring's counters must be lock-free: they may live in memory shared by processes");
@@ -125,36 +123,12 @@ void ipc__ring_init(ipc_ring *r, size_t capacity, size_t max_msg, bool shared)
     r->shared = shared;
 }
 
-/* ---- the futex and the wait protocol ------------------------------------ */
+/* ---- the wait protocol (core/futex.h) ------------------------------------ */
 
-static long futex(_Atomic uint32_t *word, int op, uint32_t val, const struct timespec *abs, bool shared)
-{
-    if (!shared) op |= FUTEX_PRIVATE_FLAG; /* threads of one process: cheaper hashing */
-    return syscall(SYS_futex, word, op, val, abs, NULL, FUTEX_BITSET_MATCH_ANY);
-}
-
-/* The notifier's half of the protocol, called right after publishing tail
- * (or head).  Most of the time nobody sleeps and this is one fence and one
- * load: no system call. */
-static void wake(ipc_ring *r, ipc_waitpoint *wp)
-{
-    /* SEQ_CST fence: orders our index store before the load of `waiters`.
-     * Paired with the fence in ring_wait (store waiters; fence; load
-     * index), at least one side sees the other's store (Dekker): either we
-     * see the sleeper, or it sees our new index and does not sleep. */
-    atomic_thread_fence(memory_order_seq_cst);
-    /* RELAXED: the fence above already ordered this load. */
-    if (atomic_load_explicit(&wp->waiters, memory_order_relaxed) == 0) return;
-    /* RELEASE: a waiter that reads the new seq also sees our index store. */
-    atomic_fetch_add_explicit(&wp->seq, 1, memory_order_release);
-    /* Wake all, not one: a woken waiter may give up at its deadline (or
-     * lose the race for an MPMC lock) without taking the message, and the
-     * one-wakeup-per-message accounting would then strand the others.
-     * FUTEX_WAKE fails only for an unmapped or misaligned word, which a
-     * live ring's is not; the sender has already succeeded, so there is no
-     * error to report to it either way. */
-    (void)futex(&wp->seq, FUTEX_WAKE, INT_MAX, NULL, r->shared);
-}
+/* The notifier's half, called right after publishing tail (or head).  Most
+ * of the time nobody sleeps and ipc__futex_wake is one fence and one load:
+ * no system call (wake elision, counted by tests/test_wait.c). */
+static inline void wake(ipc_ring *r, ipc_futex *wp) { ipc__futex_wake(wp, r->shared); }
 
 /* Can the caller make progress?  A hint only (the real check is the next
  * push/pop), so RELAXED loads do: the fences in the protocol order them. */
@@ -169,24 +143,18 @@ static bool ready(const ipc_ring *r, bool for_room)
 /*
  * The waiter's half.  The lost wakeup to avoid: the waiter checks "empty",
  * the producer pushes and finds nobody asleep, then the waiter sleeps
- * forever.  Two words prevent it:
- *   waiters  the producer skips the (costly) FUTEX_WAKE when it is 0;
- *            the waiter raises it BEFORE its last check of the ring;
- *   seq      the futex word.  The waiter reads it before its last check
- *            and FUTEX_WAIT sleeps only if it still holds that value; every
- *            wake bumps it first.  So a push between the last check and the
- *            sleep makes FUTEX_WAIT return at once (EAGAIN).
- * FUTEX_WAIT_BITSET takes an ABSOLUTE CLOCK_MONOTONIC time: we hand it the
- * call's deadline as is, so an EINTR and a retry never restart the clock
- * (plain FUTEX_WAIT would need the relative time recomputed each round).
- * A waiter killed while asleep leaves `waiters` one too high: that costs
- * needless FUTEX_WAKE calls later, never a lost wakeup.
- * Returns 0 (look again), 1 (the deadline passed) or IPC_ESYS.
+ * forever.  core/futex.h's protocol prevents it: ipc__futex_prepare
+ * registers the waiter and reads the futex word BEFORE the last check of
+ * the ring, and the sleep happens only if the word has not moved since.
+ * The sleep takes the call's absolute deadline, so an EINTR and a retry
+ * never restart the clock.  A waiter killed while asleep leaves `waiters`
+ * one too high: that costs needless FUTEX_WAKE calls later, never a lost
+ * wakeup.  Returns 0 (look again), 1 (the deadline passed) or IPC_ESYS.
  */
 static int ring_wait(ipc_channel *ch, ipc_ring *r, bool for_room, const ipc_deadline *d)
 {
     if (ipc__deadline_is_nowait(d)) return 1;
-    ipc_waitpoint *wp = for_room ? &r->not_full : &r->not_empty;
+    ipc_futex *wp = for_room ? &r->not_full : &r->not_empty;
     ipc__blocked(ch, for_room ? IPC_EV_SEND_BLOCKED : IPC_EV_RECV_BLOCKED);
 
     for (;;) { /* SPIN and ADAPTIVE: look in rounds before (or instead of) sleeping */
@@ -196,28 +164,12 @@ static int ring_wait(ipc_channel *ch, ipc_ring *r, bool for_room, const ipc_dead
         if (ready(r, for_room)) return 0;
         ipc__spin_pause(d);
     }
-    const struct timespec *abs = ipc__deadline_blocks_forever(d) ? NULL : &d->when;
     for (;;) {
-        /* SEQ_CST add and fence: `waiters` is visible before we look at the
-         * ring again (the other half of the fence pair in wake()). */
-        atomic_fetch_add_explicit(&wp->waiters, 1, memory_order_seq_cst);
-        atomic_thread_fence(memory_order_seq_cst);
-        /* ACQUIRE: pairs with the RELEASE bump in wake(). */
-        uint32_t seq = atomic_load_explicit(&wp->seq, memory_order_acquire);
-        long rc = 0;
-        int err = 0;
-        if (!ready(r, for_room)) {
-            rc = futex(&wp->seq, FUTEX_WAIT_BITSET, seq, abs, r->shared);
-            err = errno;
-        }
-        atomic_fetch_sub_explicit(&wp->waiters, 1, memory_order_relaxed);
+        uint32_t seen = ipc__futex_prepare(wp);
+        int rc = ready(r, for_room) ? 0 : ipc__futex_wait(wp, seen, r->shared, d);
+        ipc__futex_done(wp);
         if (ready(r, for_room)) return 0;
-        if (rc < 0 && err == ETIMEDOUT) return 1;
-        if (rc < 0 && err != EAGAIN && err != EINTR) {
-            errno = err;
-            return ipc__fail(IPC_ESYS, "futex(FUTEX_WAIT_BITSET)");
-        }
-        if (ipc__deadline_passed(d)) return 1;
+        if (rc != 0) return rc; /* 1: the deadline passed; IPC_ESYS (ipc__fail said why) */
         /* woken (maybe for another waiter), EAGAIN or EINTR: look again */
     }
 }
@@ -365,12 +317,10 @@ int ipc__ring_close(ipc_ring *r)
     atomic_store(&r->shut, true);
     /* SEQ_CST OR: from here on no push can publish (see "Close" at the top). */
     atomic_fetch_or(&r->tail, TAIL_SHUT);
-    ipc_waitpoint *wps[] = { &r->not_empty, &r->not_full };
-    for (size_t i = 0; i < 2; i++) {
-        atomic_fetch_add_explicit(&wps[i]->seq, 1, memory_order_release);
-        if (futex(&wps[i]->seq, FUTEX_WAKE, INT_MAX, NULL, r->shared) < 0)
-            return ipc__fail(IPC_ESYS, "futex(FUTEX_WAKE)");
-    }
+    /* Always, not only when `waiters` says so: a close is rare, and a
+     * sleeper registered by a process that has since died costs nothing. */
+    ipc__futex_wake_always(&r->not_empty, r->shared);
+    ipc__futex_wake_always(&r->not_full, r->shared);
     return IPC_OK;
 }
 

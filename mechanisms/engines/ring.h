@@ -15,16 +15,10 @@
 #define IPCPLAY_RING_H
 
 #include "../ipc_internal.h"
+#include "core/futex.h"
 
 #include <stdalign.h>
 #include <stdint.h>
-
-/* A place to sleep until "something changed": the futex protocol of
- * ring.c (see ring_wait there for why no wakeup is ever lost). */
-typedef struct ipc_waitpoint {
-    _Atomic uint32_t seq;     /* the futex word: bumped by every wake           */
-    _Atomic uint32_t waiters; /* callers between "going to sleep" and "awake"   */
-} ipc_waitpoint;
 
 typedef struct ipc_ring {
     /* Set once at init, read-only afterwards. */
@@ -41,8 +35,9 @@ typedef struct ipc_ring {
     alignas(64) _Atomic uint64_t head; /* next slot to empty                    */
     uint64_t     tail_cache;           /* last tail seen: tail_cache <= tail    */
 
-    alignas(64) ipc_waitpoint not_empty; /* receivers sleep here */
-    alignas(64) ipc_waitpoint not_full;  /* senders sleep here   */
+    /* core/futex.h's wait points (see ring_wait in ring.c for the protocol). */
+    alignas(64) ipc_futex not_empty; /* receivers sleep here */
+    alignas(64) ipc_futex not_full;  /* senders sleep here   */
 } ipc_ring;                              /* slots follow at (char *)ring + sizeof(ipc_ring) */
 
 /* Bytes needed for the ring and its slots, or 0 if that exceeds 1 GiB. */
