@@ -1593,13 +1593,48 @@ static bool known_argument(const char *arg)
     return w > 0 && (waits & IPC_WAIT_BIT(w));
 }
 
+/* "--shard K/N": run only every N-th group (mechanism x strategy), starting at the K-th
+ * (1-based), so scripts/run-tests can run N copies side by side; shard 1 also runs the
+ * dispatch group.  Anything else after it is a mechanism or mechanism/strategy. */
+static bool parse_shard(const char *arg, unsigned *k, unsigned *n)
+{
+    char extra;
+    return sscanf(arg, "%u/%u%c", k, n, &extra) == 2 && *n >= 1 && *k >= 1 && *k <= *n;
+}
+
+static int usage(FILE *to, int rc)
+{
+    fprintf(to, "usage: test_conformance [--shard K/N] [MECH | MECH/STRATEGY]...\n"
+                "  runs every conformance case on every mechanism and wait strategy it supports;\n"
+                "  MECH or MECH/STRATEGY (e.g. pipe, pipe/adaptive) keeps only those;\n"
+                "  --shard K/N runs only groups K, K+N, K+2N, ... (1-based; shard 1 adds dispatch);\n"
+                "  TL_FILTER='*close_loses*' keeps only the matching cases (cmocka wildcards).\n");
+    return rc;
+}
+
 int main(int argc, char **argv)
 {
     if (argc > 1 && strcmp(argv[1], "--attach-child") == 0) return attach_child(argc, argv);
+    unsigned shard = 1, shards = 1;
+    int kept = 1;                       /* argv without the options: mechanisms only */
+    for (int a = 1; a < argc; a++) {
+        if (strcmp(argv[a], "--help") == 0 || strcmp(argv[a], "-h") == 0) return usage(stdout, 0);
+        if (strcmp(argv[a], "--shard") == 0) {
+            if (a + 1 >= argc || !parse_shard(argv[a + 1], &shard, &shards)) {
+                fprintf(stderr, "test_conformance: --shard wants K/N with 1 <= K <= N\n");
+                return usage(stderr, 2);
+            }
+            a++;
+            continue;
+        }
+        argv[kept++] = argv[a];
+    }
+    argc = kept;
     size_t count;
     const ipc_mechanism *const *all = ipc_mechanisms(&count);
     int failures = 0;
-    if (argc == 1) failures += cmocka_run_group_tests_name("conformance/dispatch", dispatch, NULL, NULL);
+    if (argc == 1 && shard == 1)
+        failures += cmocka_run_group_tests_name("conformance/dispatch", dispatch, NULL, NULL);
     for (int a = 1; a < argc; a++) /* name an unknown one: say so, do not pass silently */
         if (!known_argument(argv[a])) {
             fprintf(stderr, "test_conformance: unknown mechanism or strategy '%s'\n", argv[a]);
@@ -1608,10 +1643,12 @@ int main(int argc, char **argv)
     /* TL_FILTER="*close_loses*" runs only the matching cases (cmocka wildcards). */
     if (getenv("TL_FILTER")) cmocka_set_test_filter(getenv("TL_FILTER"));
     enum { CASES = sizeof per_mechanism / sizeof per_mechanism[0] };
+    unsigned group_index = 0;           /* counts the groups this run would run unsharded */
     for (size_t i = 0; i < count; i++) {
         unsigned waits = all[i]->waits ? all[i]->waits : IPC_WAIT_BIT(IPC_WAIT_BLOCK);
         for (int w = IPC_WAIT_BLOCK; w <= IPC_WAIT_ADAPTIVE; w++) {
             if (!(waits & IPC_WAIT_BIT(w)) || !wanted(argc, argv, all[i], w)) continue;
+            if (group_index++ % shards != shard - 1) continue;
             M = all[i];
             W = w;
             /* cmocka prints test names, not group names: put mechanism and strategy in each */
