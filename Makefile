@@ -243,6 +243,9 @@ $(OUT)/tests/test_viz: $(OUT)/obj/tests/test_viz.o $(TEST_HELP_OBJ) $(VIZ_TEST_O
 FUZZ_CC   ?= $(shell command -v clang-14 || command -v clang)
 FUZZ_OUT  := $(BUILD)$(BUILD_SUFFIX)/fuzz
 FUZZ_RUNS ?= 10000000
+# targets fuzzed at a time (the machine has 2 vCPUs); per-target flags and
+# budgets in tests/fuzz/<target>/options (scripts/run-fuzz)
+FUZZ_PARALLEL ?= 2
 # A target named <broker>_*.c needs that broker (left out with it).
 FUZZ_SRC  := $(filter-out $(foreach b,$(BROKERS_OFF),tests/fuzz/$(b)_%.c),$(sort $(wildcard tests/fuzz/*.c)))
 FUZZ_BIN  := $(if $(FUZZ_CC),$(FUZZ_SRC:tests/fuzz/%.c=$(FUZZ_OUT)/%))
@@ -266,7 +269,7 @@ fuzz-build: $(FUZZ_BIN)
 
 fuzz: deps
 	@$(MAKE) --no-print-directory fuzz-build
-	@FUZZ_OUT=$(FUZZ_OUT) FUZZ_RUNS=$(FUZZ_RUNS) scripts/run-fuzz
+	@FUZZ_OUT=$(FUZZ_OUT) FUZZ_RUNS=$(FUZZ_RUNS) FUZZ_PARALLEL=$(FUZZ_PARALLEL) scripts/run-fuzz
 
 # The user-facing targets install what is missing first, then build in a
 # second make so that pkg-config sees the freshly installed packages.

@@ -87,7 +87,7 @@ static void list_known(char *buf, size_t size)
  * no mechanism accepts answers IPC_EINVAL; asking to attach a mechanism
  * without IPC_CAP_UNRELATED answers IPC_ENOTSUP (ipc.h).  Each message
  * names the cap. */
-static int resolve_config(const ipc_mechanism *m, const ipc_config *cfg, ipc_config *c)
+int ipc__resolve_config(const ipc_mechanism *m, const ipc_config *cfg, ipc_config *c)
 {
     *c = cfg ? *cfg : (ipc_config){ 0 };
     if (c->max_msg == 0) c->max_msg = m->default_max_msg;
@@ -154,7 +154,7 @@ int ipc_open(const char *mechanism, const ipc_config *cfg, ipc_channel **out)
     if (m->caps & (IPC_CAP_FORK | IPC_CAP_UNRELATED)) ipc__stale_sweep_once();
 
     ipc_config c;
-    int rc = resolve_config(m, cfg, &c);
+    int rc = ipc__resolve_config(m, cfg, &c);
     if (rc != IPC_OK) return rc;
     rc = m->ops->open(m, &c, out);
     if (rc == IPC_OK) ipc__waiter_init(&(*out)->waiter, c.wait, c.spin_ns);

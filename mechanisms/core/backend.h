@@ -122,6 +122,12 @@ int ipc__recv_via(ipc_channel *ch, void *buf, size_t cap, size_t *len, int *prio
                   ipc_recv_fn fn, void *arg);
 int ipc__close_via(ipc_channel *ch, ipc_close_fn fn, void *arg);
 
+/* The open-time checks above, on their own (no syscall, no state): cfg
+ * (NULL: all defaults) checked against m's caps and limits, the effective
+ * config into *c.  IPC_OK, IPC_EINVAL or IPC_ENOTSUP naming the cap.
+ * ipc_open calls it first; tests/fuzz/attach_config fuzzes it. */
+int ipc__resolve_config(const ipc_mechanism *m, const ipc_config *cfg, ipc_config *c);
+
 /* The registry's self-check: does m's ops table agree with its caps
  * (mandatory ops present; pollfd iff IPC_CAP_POLL; attach_config iff
  * IPC_CAP_UNRELATED; FIFO/LIFO/PRIORITY caps exclusive where they must be;
