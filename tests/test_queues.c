@@ -2,7 +2,9 @@
  * test_queues.c — what the conformance suite cannot ask of every mechanism:
  * the thread queue's Python extras (task_done/join, qsize/empty/full,
  * shutdown(immediate)), its three orders, the duplex socket pair, and the
- * process queue's shutdown reaching another process.
+ * process queue's shutdown reaching another process; and what the fast
+ * paths promise: no allocation per message at any depth once warm, a FIFO
+ * ring that grows while wrapped without reordering anything.
  */
 #define _GNU_SOURCE
 #include "testlib.h"
@@ -13,8 +15,28 @@
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+
+/* ---- counting allocations ------------------------------------------------
+ * The executable's malloc interposes the library's (and everyone's); it
+ * counts calls while `counting` is set and hands them to glibc's own.  Not
+ * under ASan or TSan, which interpose malloc themselves. */
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#define COUNTS_MALLOC 0
+#else
+#define COUNTS_MALLOC 1
+extern void *__libc_malloc(size_t size);
+static atomic_bool counting;
+static atomic_long mallocs;
+void *malloc(size_t size)
+{
+    if (atomic_load_explicit(&counting, memory_order_relaxed))
+        atomic_fetch_add_explicit(&mallocs, 1, memory_order_relaxed);
+    return __libc_malloc(size);
+}
+#endif
 
 static ipc_channel *open_q(const char *mech, size_t capacity)
 {
@@ -297,6 +319,87 @@ static void test_procq_rejects_what_does_not_fit(void **state)
     assert_null(ch);
 }
 
+/* ---- fast paths ---------------------------------------------------------- */
+
+/* A queue that once held `depth` messages carries that many again with no
+ * malloc at all: the storage is recycled, not allocated per message (the
+ * monitor used to keep only 64 spare blocks, so every message past the
+ * 64th was a malloc and a free). */
+static void test_deep_queue_allocates_nothing_per_message(void **state)
+{
+    (void)state;
+#if !COUNTS_MALLOC
+    skip(); /* the sanitizer owns malloc */
+#else
+    static const char *const mechs[] = { "queue", "lifo", "priority" };
+    enum { DEPTH = 4096, SIZE = 100 };
+    unsigned char msg[SIZE], buf[SIZE];
+    memset(msg, 0x5a, sizeof msg);
+    for (size_t k = 0; k < sizeof mechs / sizeof *mechs; k++) {
+        ipc_channel *ch = open_q(mechs[k], 0);
+        for (int round = 0; round < 2; round++) { /* round 0 warms up, round 1 counts */
+            atomic_store(&mallocs, 0);
+            atomic_store(&counting, round == 1);
+            for (int i = 0; i < DEPTH; i++) assert_int_equal(ipc_send(ch, msg, SIZE, i % 7, 0), IPC_OK);
+            for (int i = 0; i < DEPTH; i++) {
+                size_t len = 0;
+                int prio = 0;
+                assert_int_equal(ipc_recv(ch, buf, sizeof buf, &len, &prio, 0), IPC_OK);
+                assert_int_equal(len, SIZE);
+            }
+            atomic_store(&counting, false);
+        }
+        if (atomic_load(&mallocs) != 0)
+            fail_msg("%s: %ld mallocs for %d messages at depth %d, once warm", mechs[k], atomic_load(&mallocs),
+                     DEPTH, DEPTH);
+        ipc_free(ch);
+    }
+#endif
+}
+
+/* The FIFO ring grows while its live messages wrap around its end, with
+ * small (in the slot) and large (allocated) messages mixed: every byte
+ * comes out, in order; a message too big for the buffer stays first. */
+static void test_fifo_ring_grows_while_wrapped(void **state)
+{
+    (void)state;
+    ipc_channel *ch = open_q("queue", 0);
+    static unsigned char msg[3000], buf[3000];
+    long next_in = 0, next_out = 0;
+    /* sizes cycle through small, boundary and large ones */
+    static const size_t sizes[] = { 0, 1, 100, 231, 232, 233, 256, 1000, 3000 };
+    enum { NSIZES = sizeof sizes / sizeof *sizes };
+    for (int round = 1; round <= 9; round++) {
+        /* take a few out first so head is not at slot 0 when it grows */
+        for (int i = 0; i < round * 37; i++) {
+            size_t len = sizes[next_in % NSIZES];
+            for (size_t b = 0; b < len; b++) msg[b] = (unsigned char)(next_in + (long)b * 13);
+            assert_int_equal(ipc_send(ch, msg, len, (int)(next_in % 5), 0), IPC_OK);
+            next_in++;
+        }
+        long keep = round % 3 ? 11 : 0; /* leave some queued across the next growth */
+        while (next_in - next_out > keep) {
+            size_t want = sizes[next_out % NSIZES], len = 0;
+            int prio = -1;
+            if (want > 0) { /* too small a buffer: refused, left first */
+                assert_int_equal(ipc_recv(ch, buf, want - 1, &len, &prio, 0), IPC_EMSGSIZE);
+                assert_int_equal(len, want);
+            }
+            assert_int_equal(ipc_recv(ch, buf, sizeof buf, &len, &prio, 0), IPC_OK);
+            assert_int_equal(len, want);
+            assert_int_equal(prio, (int)(next_out % 5));
+            for (size_t b = 0; b < len; b++)
+                if (buf[b] != (unsigned char)(next_out + (long)b * 13))
+                    fail_msg("message %ld byte %zu corrupt", next_out, b);
+            next_out++;
+        }
+        assert_int_equal(ipc_queue_qsize(ch), keep);
+    }
+    size_t len;
+    assert_int_equal(ipc_recv(ch, buf, sizeof buf, &len, NULL, 0), IPC_EEMPTY);
+    ipc_free(ch);
+}
+
 
 int main(void)
 {
@@ -316,6 +419,8 @@ int main(void)
         TL_CASE(test_procq_shutdown_wakes_other_process),
         TL_CASE(test_child_exit_does_not_close_queue),
         TL_CASE(test_procq_rejects_what_does_not_fit),
+        TL_CASE(test_deep_queue_allocates_nothing_per_message),
+        TL_CASE(test_fifo_ring_grows_while_wrapped),
     };
     return cmocka_run_group_tests_name("queues", tests, NULL, NULL);
 }

@@ -5,6 +5,7 @@
 #define _GNU_SOURCE
 #include "core/futex.h"
 #include "core/error.h"
+#include "core/wait.h"
 
 #include <limits.h>
 #include <linux/futex.h>
@@ -92,4 +93,70 @@ void ipc__futex_wake(ipc_futex *wp, bool shared)
     /* RELAXED: the fence above already ordered this load. */
     if (atomic_load_explicit(&wp->waiters, memory_order_relaxed) == 0) return;
     ipc__futex_wake_always(wp, shared);
+}
+
+/* ---- the gate (futex.h) ---------------------------------------------------- */
+
+uint32_t ipc__latch_prepare(ipc_latch *g)
+{
+    /* ACQUIRE: pairs with the RELEASE bump below.  Read BEFORE arming: a
+     * waker that consumes our armed store bumps seq after this read. */
+    uint32_t seen = atomic_load_explicit(&g->seq, memory_order_acquire);
+    /* RELEASE: a waker whose exchange reads this store also sees the read
+     * above as done (so its bump cannot be the value we sleep on). */
+    atomic_store_explicit(&g->armed, 1, memory_order_release);
+    /* SEQ_CST fence: armed is visible before our last look at the state
+     * (Dekker with the fence in ipc__latch_wake). */
+    atomic_thread_fence(memory_order_seq_cst);
+    return seen;
+}
+
+void ipc__latch_wake_always(ipc_latch *g, bool shared)
+{
+    atomic_store_explicit(&g->armed, 0, memory_order_relaxed); /* RELAXED: a hint; the bump orders */
+    /* RELEASE: a sleeper that reads the new seq also sees the change. */
+    atomic_fetch_add_explicit(&g->seq, 1, memory_order_release);
+    (void)futex(&g->seq, FUTEX_WAKE, INT_MAX, NULL, shared); /* fails only for a bad address */
+}
+
+void ipc__latch_wake(ipc_latch *g, bool shared)
+{
+    /* SEQ_CST fence: our publishing store is ordered before the load of
+     * armed (the other half of the fence in ipc__latch_prepare). */
+    atomic_thread_fence(memory_order_seq_cst);
+    /* RELAXED load first: with nobody asleep the line stays shared and the
+     * check costs no write; the fence above ordered it. */
+    if (atomic_load_explicit(&g->armed, memory_order_relaxed) == 0) return;
+    /* ACQ_REL: one waker wins the round (the others read 0), and it
+     * acquires the sleepers' seq reads (see prepare). */
+    if (atomic_exchange_explicit(&g->armed, 0, memory_order_acq_rel) == 0) return;
+    /* RELEASE: a sleeper that reads the new seq also sees the change. */
+    atomic_fetch_add_explicit(&g->seq, 1, memory_order_release);
+    (void)futex(&g->seq, FUTEX_WAKE, INT_MAX, NULL, shared); /* fails only for a bad address */
+}
+
+int ipc__latch_await(ipc_latch *g, bool shared, const ipc_deadline *d, int64_t recheck_ns,
+                    bool (*ready)(void *arg), void *arg)
+{
+    if (ipc__deadline_is_nowait(d)) return 1;
+    for (;;) { /* SPIN / ADAPTIVE: rounds of ready() with no system call */
+        int s = ipc__spin_next(d);
+        if (s == IPC__SPIN_TIMEOUT) return 1;
+        if (s == IPC__SPIN_BLOCK) break;
+        if (ready(arg)) return 0;
+        ipc__spin_pause(d);
+    }
+    uint32_t seen = ipc__latch_prepare(g);
+    if (ready(arg)) return 0; /* the last look, after arming */
+    const struct timespec *abs = NULL;
+    struct timespec until;
+    if (recheck_ns > 0) {
+        until = ipc__deadline_step(d, recheck_ns);
+        abs = &until;
+    } else if (!ipc__deadline_blocks_forever(d)) {
+        abs = &d->when;
+    }
+    int r = ipc__futex_wait_word(&g->seq, seen, shared, abs); /* absolute: EINTR cannot stretch it */
+    if (r < 0) return r;
+    return ipc__deadline_passed(d) ? 1 : 0;
 }

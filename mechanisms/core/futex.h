@@ -94,4 +94,53 @@ static inline uint32_t ipc__futex_waiters(const ipc_futex *wp)
 extern _Atomic long ipc__futex_syscalls;
 #endif
 
+/* ---- the latch: a wait point that wakes once per round of sleepers --------
+ *
+ * ipc_futex's `waiters` count elides the wake when nobody sleeps, but not
+ * while a sleeper that was already woken has not yet run: until it gets
+ * its CPU back and unregisters, every change its waker publishes pays a
+ * FUTEX_WAKE (on a loaded machine that is many system calls per wake-up,
+ * and a dead sleeper makes it every change forever).  A latch keeps one
+ * word `armed` instead: a sleeper sets it right before its last look at
+ * the state, and the waker that clears it (one atomic exchange) is the
+ * only one that makes the system call; later wakers find it clear and
+ * return at once.  The order (Dekker again, with the SEQ_CST fences):
+ *
+ *   sleeper                                 waker
+ *     seen = ipc__latch_prepare(g);            publish the change, then
+ *       (reads seq, THEN sets armed, fence)   ipc__latch_wake(g, shared);
+ *     if (!ready()) ipc__futex_wait_word(...);    (fence, armed? exchange it
+ *     look at the state again                   to 0, bump seq, wake all)
+ *
+ * A sleeper whose armed store a waker consumed read seq before that
+ * waker's bump, so its FUTEX_WAIT cannot sleep through the bump; a sleeper
+ * whose store came later sees the waker's change in its last look (the
+ * fences), or leaves armed set for the next waker.  Robustness: a sleeper
+ * killed asleep leaves armed set: ONE needless wake, then it is clear.  A
+ * waker killed between its exchange and its FUTEX_WAKE leaves sleepers
+ * asleep until their own deadline or recheck period (procq: 1 s). */
+typedef struct ipc_latch {
+    _Atomic uint32_t seq;   /* the futex word: bumped by every wake that finds armed set */
+    _Atomic uint32_t armed; /* 1: someone registered since the last wake */
+} ipc_latch;
+
+/* Register (see above) and return the value of seq to sleep on. */
+uint32_t ipc__latch_prepare(ipc_latch *g);
+/* After publishing a change: wake every sleeper if one registered since the
+ * last wake; otherwise no system call. */
+void ipc__latch_wake(ipc_latch *g, bool shared);
+/* Bump and wake unconditionally (a lock recovered from a dead holder). */
+void ipc__latch_wake_always(ipc_latch *g, bool shared);
+/* Wait, under the caller's strategy (core/wait.h), until ready(arg) is
+ * true, the deadline passes or a wake-up: SPIN/ADAPTIVE first spin on
+ * ready() without a system call, then (BLOCK, or ADAPTIVE's budget spent)
+ * prepare, look once more, and sleep on seq until woken, the deadline, or
+ * recheck_ns (0 = none: a period after which a sleeper looks again even
+ * unwoken, for peers that may die between their change and its wake).
+ * Hold no lock: ready() reads the state without one, as a hint; the caller
+ * then looks again under its lock.  Returns 0 (look again), 1 (the
+ * deadline passed; nowait returns 1 at once) or IPC_ESYS. */
+int  ipc__latch_await(ipc_latch *g, bool shared, const ipc_deadline *d, int64_t recheck_ns,
+                     bool (*ready)(void *arg), void *arg);
+
 #endif /* IPCPLAY_CORE_FUTEX_H */
