@@ -12,12 +12,42 @@
 #include "pipes/socketpair.h"
 #include "queues/thread_queue.h"
 
+#include <dlfcn.h>
+#include <linux/futex.h>
 #include <signal.h>
+#include <stdarg.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+
+/* ---- counting wake-ups ----------------------------------------------------
+ * Every futex call of the library goes through syscall(): count the wakes
+ * and pass everything on unchanged (as test_wait does). */
+static atomic_long futex_wakes;
+
+long syscall(long number, ...)
+{
+    typedef long (*syscall_fn)(long, ...);
+    /* RELAXED: every thread that looks it up stores the same value. */
+    static _Atomic(syscall_fn) real_syscall;
+    syscall_fn real = atomic_load_explicit(&real_syscall, memory_order_relaxed);
+    if (!real) {
+        real = (syscall_fn)dlsym(RTLD_NEXT, "syscall");
+        atomic_store_explicit(&real_syscall, real, memory_order_relaxed);
+    }
+    va_list ap;
+    va_start(ap, number);
+    long a[6];
+    for (int i = 0; i < 6; i++) a[i] = va_arg(ap, long);
+    va_end(ap);
+    if (number == SYS_futex && ((int)a[1] & FUTEX_CMD_MASK) == FUTEX_WAKE)
+        atomic_fetch_add(&futex_wakes, 1);
+    return real(number, a[0], a[1], a[2], a[3], a[4], a[5]);
+}
 
 /* ---- counting allocations ------------------------------------------------
  * The executable's malloc interposes the library's (and everyone's); it
@@ -401,6 +431,53 @@ static void test_fifo_ring_grows_while_wrapped(void **state)
 }
 
 
+/* True once process pid sleeps in futex(2) (its /proc syscall line starts
+ * with SYS_futex while it is blocked in one). */
+static bool sleeps_in_futex(pid_t pid)
+{
+    char path[64], line[256];
+    snprintf(path, sizeof path, "/proc/%d/syscall", (int)pid);
+    FILE *f = fopen(path, "r");
+    if (!f) return false;
+    bool in = fgets(line, sizeof line, f) && atol(line) == SYS_futex;
+    fclose(f);
+    return in;
+}
+
+/* A receiver that sleeps and then cannot run (SIGSTOP: a loaded machine
+ * that has not yet scheduled it) is woken by the first send; the next ones
+ * find it woken already and make no system call.  The wait point used to
+ * count its sleeper until it ran again, so every send paid a FUTEX_WAKE. */
+static void test_procq_wakes_a_sleeper_once(void **state)
+{
+    (void)state;
+    enum { K = 32 };
+    ipc_channel *ch = open_q("procq", 64);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        int v;
+        size_t len;
+        for (int i = 0; i < K; i++)
+            if (ipc_recv(ch, &v, sizeof v, &len, NULL, 20000) != IPC_OK || v != i) _exit(1);
+        _exit(0);
+    }
+    for (int i = 0; i < 2000 && !sleeps_in_futex(pid); i++) usleep(5000);
+    bool slept = sleeps_in_futex(pid);
+    assert_int_equal(kill(pid, SIGSTOP), 0);
+    int st;
+    assert_int_equal(waitpid(pid, &st, WUNTRACED), pid);
+    atomic_store(&futex_wakes, 0);
+    for (int i = 0; i < K; i++) assert_int_equal(put_int(ch, i, 0), IPC_OK);
+    long wakes = atomic_load(&futex_wakes);
+    assert_int_equal(kill(pid, SIGCONT), 0);
+    assert_int_equal(waitpid(pid, &st, 0), pid);
+    assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    ipc_free(ch);
+    if (!slept) fail_msg("the receiver never slept in futex(2) within 10 s");
+    if (wakes != 1) fail_msg("%ld FUTEX_WAKE calls for %d sends to one stopped sleeper (want 1)", wakes, K);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -421,6 +498,7 @@ int main(void)
         TL_CASE(test_procq_rejects_what_does_not_fit),
         TL_CASE(test_deep_queue_allocates_nothing_per_message),
         TL_CASE(test_fifo_ring_grows_while_wrapped),
+        TL_CASE(test_procq_wakes_a_sleeper_once),
     };
     return cmocka_run_group_tests_name("queues", tests, NULL, NULL);
 }

@@ -7,11 +7,14 @@
  * feeder thread, not in the caller), and a process that still has data in
  * its feeder cannot be joined before the queue is drained.
  *
- * This queue is a monitor instead, placed in shared memory that fork()
- * hands to every child: a fixed array of `capacity` slots of `max_msg`
- * bytes, one robust process-shared mutex, and two wait points (not_empty,
- * not_full), each a futex word plus a count of sleepers.  put() copies the
- * message into a slot before it returns, so every failure is reported to
+ * This queue lives in shared memory that fork() hands to every child: a
+ * fixed array of `capacity` slots of `max_msg` bytes, and a two-lock ring
+ * over it (the thread queue's FIFO design, queue.c): producers serialize on
+ * a robust process-shared tail_lock and own the `tail` word, consumers on a
+ * robust head_lock and own `head`, so a sender never waits for a receiver's
+ * copy nor the other way round, and each side caches the other's word
+ * (re-read only when the cache says full or empty).  put() copies the
+ * message into its slot before it returns, so every failure is reported to
  * its caller and nothing is left in flight when a process exits.
  *
  * Why no condition variables.  glibc's process-shared condvar keeps every
@@ -19,39 +22,45 @@
  * leaves it, and the next group switch (a later broadcast) waits for it
  * forever — holding our mutex (issue 12, defect 2).  The robust mutex does
  * not help: the condvar's own counters are not robust.  A wait point here is
- * state a dead process cannot corrupt, the core's futex wait point
- * (core/futex.h):
- *   seq      the futex word.  A sleeper registers and reads it under the
- *            lock, after its last check, then unlocks and sleeps "while seq
- *            still holds that value"; a waker changes the state under the
- *            lock and, after unlocking, bumps seq and wakes if anyone is
- *            registered: a change between the unlock and the sleep makes
- *            FUTEX_WAIT return at once, so no wakeup is lost.
- *   waiters  sleepers right now, so a waker skips the FUTEX_WAKE system call
- *            when nobody sleeps.
+ * state a dead process cannot corrupt, the core's latch (core/futex.h):
+ * a futex word `seq` and a flag `armed` that a sleeper sets right before
+ * its last look at the ring.  A waker publishes, then makes the FUTEX_WAKE
+ * system call only if it finds armed set (and clears it): no system call
+ * while nobody sleeps, and one per round of sleepers, not one per message
+ * while a woken sleeper waits for its CPU.
+ *
+ * The ring's words.  tail = (slot of the next put << 32) | puts mod 2^32,
+ * head = (slot of the next get << 32) | gets mod 2^32; the count is the
+ * difference of the low halves (capacity <= 2^30).  Each word is written
+ * only under its lock, with ONE store, so a dying process either made it
+ * or did not.  A put writes its slot, then stores tail (RELEASE); a get
+ * loads tail (ACQUIRE), reads its slot, then stores head (RELEASE), and a
+ * put reuses a slot only after loading that head (ACQUIRE).
  *
  * What a dead process can and cannot break (SIGKILL at any instruction):
- *   - killed holding the mutex: the next locker gets it back (EOWNERDEAD,
+ *   - killed holding a lock: the next locker gets it back (EOWNERDEAD,
  *     pthread_mutex_consistent).  The ring is consistent at every instant:
- *     a put copies into a free slot first and publishes with ONE store of
- *     the packed (head, count) word; a get reads its slot first and retires
- *     it with one store of the same word.  A death before that store leaves
- *     the message where it was (put: not sent; get: still queued), after
- *     it the call had happened.  The locker that found the holder dead also
+ *     a death before the one store of tail (put) or head (get) leaves the
+ *     message where it was (put: not sent; get: still queued), after it
+ *     the call had happened.  The locker that found the holder dead also
  *     wakes every sleeper, in case the dead one changed state but died
  *     before its wake.
- *   - killed asleep (or between waiters++ and waiters--): `waiters` stays one
- *     too high.  Cost: wakers make a FUTEX_WAKE nobody needed.  Never a hang.
- *   - killed between its state change (lock released) and its FUTEX_WAKE:
- *     a sleeper misses that wake.  So no sleep lasts longer than
- *     PQ_RECHECK_NS (1 s): a sleeper re-checks the ring at least every
- *     second, and a dead waker costs a survivor at most that delay — and
- *     only a survivor with no other traffic.
- *   - what it cannot do: corrupt a message (slots are written only while
- *     free, under the lock) or make `count` exceed capacity.
+ *   - killed asleep (armed set): one needless wake-up later.  Never a hang.
+ *   - killed between its store (lock released) and its wake: a sleeper
+ *     misses that wake.  So no sleep lasts longer than PQ_RECHECK_NS (1 s):
+ *     a sleeper re-checks the ring at least every second, and a dead waker
+ *     costs a survivor at most that delay — and only a survivor with no
+ *     other traffic.
+ *   - what it cannot do: corrupt a message (a slot is written only while
+ *     free, under tail_lock, read only while published, under head_lock) or
+ *     make the count exceed capacity.
  * What stays lost: the message a put was copying when its process died
  * (the put never returned, so nobody was told it was sent) and a get's
  * message after the retiring store (it was taken; the taker died).
+ *
+ * Close takes tail_lock to set `shut`, so no put publishes after a close
+ * has been seen; a get that finds the ring empty and shut loads tail once
+ * more before it answers IPC_ECLOSED, so what was put before is drained.
  */
 #define _GNU_SOURCE
 #include "../ipc_internal.h"
@@ -70,24 +79,36 @@ typedef struct slot {
     unsigned char data[]; /* max_msg bytes */
 } slot;
 
-/* A wait point (core/futex.h): seq, the futex word, and waiters, the
- * sleepers right now (one too high per dead one: a wasted wake, never a
- * lost one). */
-typedef ipc_futex waitpoint;
+/* A ring word: the slot of the next operation and the operations so far
+ * (mod 2^32), in ONE 64-bit word (see the top). */
+#define W(pos, n)   (((uint64_t)(pos) << 32) | (uint32_t)(n))
+#define W_POS(w)    ((size_t)((w) >> 32))
+#define W_N(w)      ((uint32_t)(w))
+/* Messages between a head word and a tail word. */
+static inline size_t span(uint64_t tail, uint64_t head) { return (uint32_t)(W_N(tail) - W_N(head)); }
 
-/* head (the oldest message's slot) and count in ONE word, so that a put and
- * a get each publish with a single store a dying process either made or
- * did not make.  head < capacity <= 2^30, count <= capacity. */
-#define HC(head, count) (((uint64_t)(head) << 32) | (uint64_t)(count))
-#define HC_HEAD(hc)     ((size_t)((hc) >> 32))
-#define HC_COUNT(hc)    ((size_t)((hc) & 0xffffffffu))
+/* Groups that different processes write are kept a cache line apart. */
+#define LINE_GAP(n) unsigned char gap##n[64]
 
 typedef struct procq_shared {
-    pthread_mutex_t  lock;     /* robust: a dead holder is recoverable (top) */
-    waitpoint        not_empty, not_full;
+    /* producers': tail_lock (robust) guards head_cache and every write of tail */
+    pthread_mutex_t  tail_lock;
+    uint64_t         head_cache;  /* a past head word */
+    LINE_GAP(0);
+    _Atomic uint64_t tail;
+    LINE_GAP(1);
+    /* consumers': head_lock (robust) guards tail_cache and every write of head */
+    pthread_mutex_t  head_lock;
+    uint64_t         tail_cache;  /* a past tail word */
+    LINE_GAP(2);
+    _Atomic uint64_t head;
+    LINE_GAP(3);
+    ipc_latch        not_empty;
+    LINE_GAP(4);
+    ipc_latch        not_full;
+    LINE_GAP(5);
     size_t           capacity, slot_size;
-    _Atomic uint64_t hc;       /* HC(head, count); written under lock       */
-    _Atomic bool     shut;     /* written under lock, read anywhere         */
+    _Atomic bool     shut;        /* written under tail_lock (see the top) */
     _Alignas(64) unsigned char slots[];
 } procq_shared;
 
@@ -97,72 +118,49 @@ typedef struct procq {
     size_t        mapped;
 } procq;
 
-/* Slot i, for i < 2 * capacity (head < capacity and count <= capacity):
- * one compare instead of a division on every send and receive. */
-static slot *slot_at(procq_shared *q, size_t i)
+static slot *slot_at(procq_shared *q, size_t pos) { return (slot *)(q->slots + pos * q->slot_size); }
+
+static inline uint64_t advance(const procq_shared *q, uint64_t w)
 {
-    if (i >= q->capacity) i -= q->capacity;
-    return (slot *)(q->slots + i * q->slot_size);
+    size_t pos = W_POS(w) + 1;
+    return W(pos == q->capacity ? 0 : pos, W_N(w) + 1);
 }
 
-/* RELAXED for hc and shut everywhere: every writer holds the lock and every
- * reader that acts on them holds it too (the mutex orders the slots' bytes
- * with them); depth() reads a hint. */
-static uint64_t hc_of(procq_shared *q) { return atomic_load_explicit(&q->hc, memory_order_relaxed); }
-static bool is_shut(procq_shared *q) { return atomic_load_explicit(&q->shut, memory_order_relaxed); }
+/* ACQUIRE: a reader that sees shut also sees every put published before
+ * the close took tail_lock (the close's RELEASE store). */
+static bool is_shut(procq_shared *q) { return atomic_load_explicit(&q->shut, memory_order_acquire); }
 
-/* ---- the wait points ---------------------------------------------------- */
+/* ---- locks and wait points ---------------------------------------------- */
 
-/* After unlocking: wake every sleeper on wp, in any process, or return at
- * once when none is registered (core/futex.h).  A sleeper registered under
- * the lock before our change, so the unlock/lock pair already orders its
- * registration before this check. */
-static void wake(waitpoint *wp) { ipc__futex_wake(wp, true); }
-
-/* Take the lock (short-held: never held across a wait, so a nowait call
- * takes it too).  A holder that died: the ring is consistent (top), but it
- * may have changed state without waking anyone, so wake everyone. */
-static int lock(procq_shared *q, const ipc_deadline *d)
+/* Take one of the two locks (short-held: never held across a wait, so a
+ * nowait call takes it too).  A holder that died: the ring is consistent
+ * (top), but it may have changed state without waking anyone, so wake
+ * everyone.  0 locked, 1 the deadline passed, or IPC_ESYS. */
+static int lock(procq_shared *q, pthread_mutex_t *m, const ipc_deadline *d)
 {
     bool died = false;
-    int r = ipc__lock_brief(&q->lock, d, &died);
+    int r = ipc__lock_brief(m, d, &died);
     if (r == 0 && died) {
-        ipc__futex_wake_always(&q->not_empty, true);
-        ipc__futex_wake_always(&q->not_full, true);
+        ipc__latch_wake_always(&q->not_empty, true);
+        ipc__latch_wake_always(&q->not_full, true);
     }
     return r;
 }
 
-/* Sleep on wp, the lock held on entry.  Returns with the lock held: 0 (look
- * again) or 1 (the deadline has passed: look once more, then give up); or a
- * negative IPC_E* with the lock NOT held. */
-static int sleep_on(ipc_channel *ch, procq_shared *q, waitpoint *wp, const ipc_deadline *d,
-                    enum ipc_event_kind kind)
+/* ready() of the latches: lock-free hints (the caller looks again under
+ * its lock).  ACQUIRE: pairs with the RELEASE stores of the words. */
+static bool has_data(void *arg)
 {
-    if (ipc__deadline_is_nowait(d) || ipc__deadline_passed(d)) return 1;
-    ipc__blocked(ch, kind);
-    bool died = false;
-    int spun = ipc__monitor_spin(&q->lock, d, &died); /* SPIN/ADAPTIVE: a round first */
-    if (spun == 0 && died) { /* retaken from a dead holder: as lock() does */
-        ipc__futex_wake_always(&q->not_empty, true);
-        ipc__futex_wake_always(&q->not_full, true);
-    }
-    if (spun != IPC__MONITOR_SLEEP) return spun;
-    uint32_t seq = ipc__futex_prepare(wp); /* under the lock: see wake() */
-    pthread_mutex_unlock(&q->lock);
+    procq_shared *q = arg;
+    return span(atomic_load_explicit(&q->tail, memory_order_acquire),
+                atomic_load_explicit(&q->head, memory_order_acquire)) > 0 || is_shut(q);
+}
 
-    struct timespec until;
-    clock_gettime(CLOCK_MONOTONIC, &until);
-    until.tv_sec += PQ_RECHECK_NS / 1000000000LL;
-    if (!ipc__deadline_blocks_forever(d) &&
-        (d->when.tv_sec < until.tv_sec || (d->when.tv_sec == until.tv_sec && d->when.tv_nsec < until.tv_nsec)))
-        until = d->when;
-    int r = ipc__futex_wait_until(wp, seq, true, &until); /* absolute: EINTR cannot stretch it */
-    ipc__futex_done(wp);
-    if (r < 0) return r; /* IPC_ESYS, the lock not held */
-    int l = lock(q, &ipc__forever);
-    if (l < 0) return l;
-    return ipc__deadline_passed(d) ? 1 : 0;
+static bool has_room(void *arg)
+{
+    procq_shared *q = arg;
+    return span(atomic_load_explicit(&q->tail, memory_order_acquire),
+                atomic_load_explicit(&q->head, memory_order_acquire)) < q->capacity || is_shut(q);
 }
 
 /* ---- send and receive ---------------------------------------------------- */
@@ -170,82 +168,104 @@ static int sleep_on(ipc_channel *ch, procq_shared *q, waitpoint *wp, const ipc_d
 static int pq_send(ipc_channel *ch, const void *msg, size_t len, int prio, const ipc_deadline *d)
 {
     procq_shared *q = ((procq *)ch)->q;
-    int r = lock(q, d);
+    int r = lock(q, &q->tail_lock, d);
     if (r == 1) return ipc__fail(IPC_EFULL, "procq: lock busy until the deadline");
     if (r < 0) return r;
+    bool told = false, last_look = false;
     int rc = IPC_OK;
+    uint64_t t = 0;
     for (;;) {
         if (is_shut(q)) { rc = ipc__fail(IPC_ECLOSED, "procq is shut down"); break; }
-        if (HC_COUNT(hc_of(q)) < q->capacity) break;
-        int w = sleep_on(ch, q, &q->not_full, d, IPC_EV_SEND_BLOCKED);
-        if (w < 0) return w; /* the lock is gone with the error */
-        if (w == 1 && !is_shut(q) && HC_COUNT(hc_of(q)) == q->capacity) {
+        /* RELAXED: only tail_lock's holder writes tail */
+        t = atomic_load_explicit(&q->tail, memory_order_relaxed);
+        if (span(t, q->head_cache) >= q->capacity) /* ACQUIRE: slots before head are free */
+            q->head_cache = atomic_load_explicit(&q->head, memory_order_acquire);
+        if (span(t, q->head_cache) < q->capacity) break;
+        if (last_look || ipc__deadline_is_nowait(d)) {
             rc = ipc__fail(IPC_EFULL, "procq is full (%zu messages)", q->capacity);
             break;
         }
+        pthread_mutex_unlock(&q->tail_lock);
+        if (!told) {
+            ipc__blocked(ch, IPC_EV_SEND_BLOCKED);
+            told = true;
+        }
+        int w = ipc__latch_await(&q->not_full, true, d, PQ_RECHECK_NS, has_room, q);
+        if (w < 0) return w;
+        last_look = w == 1;
+        r = lock(q, &q->tail_lock, &ipc__forever);
+        if (r < 0) return r;
     }
     if (rc == IPC_OK) {
-        uint64_t hc = hc_of(q);
-        slot *s = slot_at(q, HC_HEAD(hc) + HC_COUNT(hc));
+        slot *s = slot_at(q, W_POS(t));
         s->len = (uint32_t)len;
         s->prio = prio;
         if (len) memcpy(s->data, msg, len);
-        /* the one store that makes the message visible (see the top) */
-        atomic_store_explicit(&q->hc, hc + 1, memory_order_relaxed);
+        /* RELEASE: the one store that makes the message visible, after its bytes */
+        atomic_store_explicit(&q->tail, advance(q, t), memory_order_release);
     }
-    pthread_mutex_unlock(&q->lock);
-    if (rc == IPC_OK) wake(&q->not_empty);
+    pthread_mutex_unlock(&q->tail_lock);
+    if (rc == IPC_OK) ipc__latch_wake(&q->not_empty, true); /* no system call unless someone sleeps */
     return rc;
 }
 
 static int pq_recv(ipc_channel *ch, void *buf, size_t cap, size_t *len, int *prio, const ipc_deadline *d)
 {
     procq_shared *q = ((procq *)ch)->q;
-    int r = lock(q, d);
+    int r = lock(q, &q->head_lock, d);
     if (r == 1) return ipc__fail(IPC_EEMPTY, "procq: lock busy until the deadline");
     if (r < 0) return r;
-    int rc = IPC_OK;
-    while (HC_COUNT(hc_of(q)) == 0) {
-        if (is_shut(q)) { rc = ipc__fail(IPC_ECLOSED, "procq is shut down and drained"); break; }
-        int w = sleep_on(ch, q, &q->not_empty, d, IPC_EV_RECV_BLOCKED);
-        if (w < 0) return w;
-        if (w == 1 && HC_COUNT(hc_of(q)) == 0) {
-            rc = is_shut(q) ? ipc__fail(IPC_ECLOSED, "procq is shut down and drained")
-                            : ipc__fail(IPC_EEMPTY, "procq is empty");
-            break;
-        }
-    }
-    bool took = false;
-    if (rc == IPC_OK) {
-        uint64_t hc = hc_of(q);
-        size_t head = HC_HEAD(hc);
-        slot *s = slot_at(q, head);
-        *len = s->len;
-        if (s->len > cap) {
-            rc = ipc__fail(IPC_EMSGSIZE, "message of %u bytes does not fit a %zu-byte buffer", s->len, cap);
-        } else {
+    bool told = false, last_look = false;
+    int rc;
+    for (;;) {
+        /* RELAXED: only head_lock's holder writes head */
+        uint64_t h = atomic_load_explicit(&q->head, memory_order_relaxed);
+        if (span(q->tail_cache, h) == 0) /* ACQUIRE: slots before tail are written */
+            q->tail_cache = atomic_load_explicit(&q->tail, memory_order_acquire);
+        if (span(q->tail_cache, h) == 0 && is_shut(q)) /* a put may precede the close: look again */
+            q->tail_cache = atomic_load_explicit(&q->tail, memory_order_acquire);
+        if (span(q->tail_cache, h) > 0) {
+            slot *s = slot_at(q, W_POS(h));
+            *len = s->len;
+            if (s->len > cap) {
+                rc = ipc__fail(IPC_EMSGSIZE, "message of %u bytes does not fit a %zu-byte buffer", s->len, cap);
+                break;
+            }
             if (s->len) memcpy(buf, s->data, s->len);
             *prio = s->prio;
-            if (++head == q->capacity) head = 0;
-            /* the one store that retires the message (see the top) */
-            atomic_store_explicit(&q->hc, HC(head, HC_COUNT(hc) - 1), memory_order_relaxed);
-            took = true;
+            /* RELEASE: the one store that retires the message, after its bytes were read */
+            atomic_store_explicit(&q->head, advance(q, h), memory_order_release);
+            rc = IPC_OK;
+            break;
         }
+        if (is_shut(q)) { rc = ipc__fail(IPC_ECLOSED, "procq is shut down and drained"); break; }
+        if (last_look || ipc__deadline_is_nowait(d)) { rc = ipc__fail(IPC_EEMPTY, "procq is empty"); break; }
+        pthread_mutex_unlock(&q->head_lock);
+        if (!told) {
+            ipc__blocked(ch, IPC_EV_RECV_BLOCKED);
+            told = true;
+        }
+        int w = ipc__latch_await(&q->not_empty, true, d, PQ_RECHECK_NS, has_data, q);
+        if (w < 0) return w;
+        last_look = w == 1;
+        r = lock(q, &q->head_lock, &ipc__forever);
+        if (r < 0) return r;
     }
-    pthread_mutex_unlock(&q->lock);
-    if (took) wake(&q->not_full);
+    pthread_mutex_unlock(&q->head_lock);
+    if (rc == IPC_OK) ipc__latch_wake(&q->not_full, true);
     return rc;
 }
 
 static int pq_close(ipc_channel *ch)
 {
     procq_shared *q = ((procq *)ch)->q;
-    int r = lock(q, &ipc__forever);
+    int r = lock(q, &q->tail_lock, &ipc__forever);
     if (r < 0) return r;
-    atomic_store_explicit(&q->shut, true, memory_order_relaxed);
-    pthread_mutex_unlock(&q->lock);
-    wake(&q->not_empty); /* wakes sleepers in every process */
-    wake(&q->not_full);
+    /* RELEASE: under tail_lock, after every put that published (see is_shut) */
+    atomic_store_explicit(&q->shut, true, memory_order_release);
+    pthread_mutex_unlock(&q->tail_lock);
+    ipc__latch_wake_always(&q->not_empty, true); /* wakes sleepers in every process */
+    ipc__latch_wake_always(&q->not_full, true);
     return IPC_OK;
 }
 
@@ -260,7 +280,11 @@ static void pq_free(ipc_channel *ch)
 
 static long pq_depth(const ipc_channel *ch)
 {
-    return (long)HC_COUNT(hc_of(((const procq *)ch)->q));
+    procq_shared *q = ((const procq *)ch)->q;
+    /* RELAXED: a hint (qsize); head first, so the count is never negative */
+    uint64_t h = atomic_load_explicit(&q->head, memory_order_relaxed);
+    size_t n = span(atomic_load_explicit(&q->tail, memory_order_acquire), h);
+    return (long)(n > q->capacity ? q->capacity : n);
 }
 
 static int pq_open(const ipc_mechanism *m, const ipc_config *cfg, ipc_channel **out)
@@ -280,7 +304,9 @@ static int pq_open(const ipc_mechanism *m, const ipc_config *cfg, ipc_channel **
     procq_shared *q = p->q;
     q->capacity = cfg->capacity;
     q->slot_size = slot_size;
-    int rc = ipc__shared_mutex_init(&q->lock);
+    int rc = ipc__shared_mutex_init(&q->tail_lock);
+    if (rc == IPC_OK && (rc = ipc__shared_mutex_init(&q->head_lock)) != IPC_OK)
+        pthread_mutex_destroy(&q->tail_lock);
     if (rc != IPC_OK) {
         ipc__shared_free(p->q, p->mapped);
         free(p);
@@ -298,10 +324,10 @@ static const struct ipc_ops procq_ops = {
 const ipc_mechanism ipc_mech_procq = {
     .name = "procq", .family = "queues",
     .family_id = IPC_FAMILY_QUEUES, .carrier = IPC_CARRIER_MONITOR,
-    .summary = "process queue in shared memory (multiprocessing.Queue): robust mutex + futex wait points",
+    .summary = "process queue in shared memory (multiprocessing.Queue): two robust locks + futex latches",
     .caps = IPC_CAP_THREADS | IPC_CAP_FORK | IPC_CAP_MPMC | IPC_CAP_BOUNDED | IPC_CAP_FIFO
           | IPC_CAP_CLOSE_WAKES,
     .max_msg_limit = 16u << 20, .default_max_msg = 64 * 1024, .default_capacity = 64,
-    .wait_strategy = "robust mutex+futex", .ops = &procq_ops,
+    .wait_strategy = "robust locks+futex", .ops = &procq_ops,
     .waits = IPC_WAITS_ALL, .wait_default = IPC_WAIT_BLOCK,
 };
