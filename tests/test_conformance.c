@@ -740,17 +740,6 @@ static int lin_round(bool processes, int producers, int consumers, int close_aft
     return lost;
 }
 
-/* KNOWN OPEN DEFECTS, not rules: a mechanism its owner has not fixed yet
- * (found by these cases, reported in the issue named).  Skipped with a
- * printed reason; IPCPLAY_KNOWN_FAILURES=1 runs them anyway.  Remove the
- * entry when the mechanism passes: the case is the contract for all. */
-static bool known_open_defect(const char *mech, const char *why)
-{
-    if (strcmp(M->name, mech) != 0 || getenv("IPCPLAY_KNOWN_FAILURES")) return false;
-    printf("skipped: %s: known open defect: %s; IPCPLAY_KNOWN_FAILURES=1 runs it\n", mech, why);
-    return true;
-}
-
 static void close_linearizable(bool processes)
 {
     bool mpmc = has(IPC_CAP_MPMC);
@@ -771,8 +760,6 @@ static void test_close_loses_no_acknowledged_message(void **state)
     (void)state;
     REQUIRE(IPC_CAP_THREADS);
     if (M->max_msg_limit < 8) { skip(); return; }
-    if (known_open_defect("zmq", "receivers got IPC_EEMPTY for 20 s after a close with sends in flight "
-                          "(issue 12 item 6)")) { skip(); return; }
     close_linearizable(false);
 }
 

@@ -10,7 +10,11 @@
  *       prefetch), and one freed after IPC_EMSGSIZE hands the message back;
  *   (d) IPC_ATTACH to an endpoint nobody serves fails at open;
  *   (e) with a small descriptor limit, opens fail (IPC_ESYS, EMFILE) before
- *       any opened channel's send or receive does.
+ *       any opened channel's send or receive does;
+ *   (f) ipc_close of a channel at its high-water mark, with no receiver,
+ *       returns at once, and a receiver that comes later gets every
+ *       acknowledged message and then IPC_ECLOSED (the close frame must not
+ *       wait for room a receiver would make).
  */
 #define _GNU_SOURCE
 #include "testlib.h"
@@ -268,6 +272,31 @@ static void test_zmq_descriptor_limit_fails_at_open(void **state)
     if (status) fail_msg("child exited %d (see its message above)", status);
 }
 
+/* ---- (f) close at the high-water mark ----------------------------------- */
+
+static void test_zmq_close_at_hwm_without_receiver(void **state)
+{
+    (void)state;
+    ipc_channel *ch = tl_open("zmq", &(ipc_config){ .capacity = 4, .max_msg = 64 });
+    unsigned char msg[64];
+    uint32_t sent = 0;
+    int rc;
+    while (sent < 100000 && (rc = ipc_send(ch, msg, (tl_fill(msg, sizeof msg, sent), sizeof msg), 0, 50)) == IPC_OK)
+        sent++;
+    assert_ipc(rc, IPC_EFULL);
+    int64_t t0 = ipc_now_ns();
+    rc = ipc_close(ch);
+    int64_t close_ms = tl_ms_since(t0);
+    if (rc != IPC_OK)
+        fail_msg("ipc_close at the high-water mark: %s after %lld ms (%s)", ipc_strerror(rc),
+                 (long long)close_ms, ipc_last_error());
+    assert_ipc(ipc_send(ch, msg, sizeof msg, 0, 0), IPC_ECLOSED);
+    size_t got;
+    for (uint32_t i = 0; i < sent; i++) tl_recv_id(ch, i, sizeof msg, 5000);
+    assert_ipc(ipc_recv(ch, msg, sizeof msg, &got, NULL, 5000), IPC_ECLOSED);
+    ipc_free(ch);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -276,6 +305,7 @@ int main(void)
         TL_CASE(test_zmq_receiver_gone_keeps_the_rest),
         TL_CASE(test_zmq_attach_to_nobody_fails_at_open),
         TL_CASE(test_zmq_descriptor_limit_fails_at_open),
+        TL_CASE(test_zmq_close_at_hwm_without_receiver),
     };
     return cmocka_run_group_tests_name("zmq_contract", tests, NULL, NULL);
 }

@@ -26,7 +26,14 @@
  *     another uid.  A channel whose creator dies or frees it ends: attached
  *     receivers then wait until their deadline (recv(-1) forever).
  *   - Capacity is a high-water mark per pipe, not an exact bound
- *     (IPC_CAP_BOUNDED is not claimed); order is per sending handle.
+ *     (IPC_CAP_BOUNDED is not claimed); 0 asks for the default, 1000
+ *     (ZeroMQ's own), so that senders cannot run unboundedly ahead of
+ *     receivers, which pay a round trip through the device per message.
+ *     Order is per sending handle.
+ *   - ipc_close never waits for room: on a channel at its high-water mark
+ *     with no receiver it returns at once, and a helper thread queues the
+ *     close behind the handle's messages when a receiver has made room (a
+ *     handle freed before that drops it: then receivers are not told).
  *   - Descriptors: open fails (IPC_ESYS, errno EMFILE) rather than a later
  *     send or receive; it keeps room for the connections ZeroMQ opens after
  *     open and counts connections already made twice, so it refuses early
