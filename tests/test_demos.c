@@ -117,6 +117,7 @@ static const demo_case demos[] = {
                          "time to start an empty worker and see it exit (median of 20): fork " } },
     { "task_queue", { "result: 8 (attempts 1)", "finished after 3 attempts", "finished after 2 attempts: \"survived\"",
                       "dead letters: 1", "300 of 300 results right" } },
+    { "loan", { "   64 KiB", " 1024 KiB", "copy / loan = ", "every message arrived with the right sum, both ways" } },
     { "joinable_queue", { ": 0 unfinished tasks", "queue closed, exiting", "refused (Python: ValueError)" } },
 };
 

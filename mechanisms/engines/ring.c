@@ -41,6 +41,12 @@
  * written atomically.  On x86 the CAS costs what the store plus the fence
  * of wake() cost before (both are one locked instruction).
  *
+ * Loans (shm/loan.h).  push is claim (room at tail?) + copy + publish (the
+ * CAS above), pop is look (a message at head?) + copy + retire (the head
+ * store); ipc__ring_reserve/commit and peek/release are the same halves
+ * with the caller's work in place of the copy, so a loan keeps every rule
+ * above: the slot is published by the same CAS, freed by the same store.
+ *
  * Hostile or crashed peers.  In shared memory another process can write
  * anything into the header.  The geometry (capacity, slot size) is taken
  * from this process's own handle (ch->capacity, ch->max_msg, checked
@@ -179,10 +185,12 @@ static int ring_wait(ipc_channel *ch, ipc_ring *r, bool for_room, const ipc_dead
 /* One attempt, never waits: IPC_OK, IPC_EFULL, IPC_ECLOSED, or RING_CORRUPT. */
 enum { RING_CORRUPT = -100 };
 
-static int push(ipc_ring *r, const ring_geom *g, const void *msg, size_t len, int prio)
+/* Push, first half: is there room at tail?  IPC_OK with *tail_out the slot
+ * to fill, IPC_EFULL, IPC_ECLOSED or RING_CORRUPT. */
+static inline int claim(ipc_ring *r, const ring_geom *g, uint64_t *tail_out)
 {
     /* RELAXED: tail is our own index (close only sets its top bit, and the
-     * CAS below is what decides). */
+     * CAS in publish is what decides). */
     uint64_t tail = atomic_load_explicit(&r->tail, memory_order_relaxed);
     if (tail & TAIL_SHUT) return IPC_ECLOSED;
     if (tail - r->head_cache >= g->capacity) {
@@ -193,24 +201,43 @@ static int push(ipc_ring *r, const ring_geom *g, const void *msg, size_t len, in
         r->head_cache = head;
         if (tail - head >= g->capacity) return IPC_EFULL;
     }
-    ring_slot *s = slot_at(r, g, tail);
-    s->len = (uint32_t)len;
-    s->prio = prio;
-    if (len) memcpy(s->data, msg, len);
+    *tail_out = tail;
+    return IPC_OK;
+}
+
+/* Push, second half: the slot at `tail` is filled; make it the receiver's.
+ * IPC_OK, IPC_ECLOSED (close came first: the slot is simply not there) or
+ * RING_CORRUPT (tail moved under us: only close may touch it). */
+static inline int publish(ipc_ring *r, uint64_t tail)
+{
     /* SEQ_CST compare-and-swap: publishes the slot (RELEASE: its contents
      * are visible no later than the new tail, pairing with the consumer's
-     * ACQUIRE load of tail), and fails if close set TAIL_SHUT meanwhile: the
-     * slot is then simply not there, and the send says IPC_ECLOSED. */
-    if (!atomic_compare_exchange_strong_explicit(&r->tail, &tail, tail + 1, memory_order_seq_cst,
+     * ACQUIRE load of tail), and fails if close set TAIL_SHUT meanwhile. */
+    uint64_t expected = tail;
+    if (!atomic_compare_exchange_strong_explicit(&r->tail, &expected, tail + 1, memory_order_seq_cst,
                                                  memory_order_relaxed))
-        return tail & TAIL_SHUT ? IPC_ECLOSED : RING_CORRUPT; /* only close may touch tail */
+        return expected & TAIL_SHUT ? IPC_ECLOSED : RING_CORRUPT; /* only close may touch tail */
     wake(r, &r->not_empty);
     return IPC_OK;
 }
 
-/* One attempt: IPC_OK, IPC_EEMPTY, IPC_ECLOSED (shut and drained),
- * IPC_EMSGSIZE (*len = its size; the message stays queued), RING_CORRUPT. */
-static int pop(ipc_ring *r, const ring_geom *g, void *buf, size_t cap, size_t *len, int *prio)
+static int push(ipc_ring *r, const ring_geom *g, const void *msg, size_t len, int prio)
+{
+    uint64_t tail;
+    int rc = claim(r, g, &tail);
+    if (rc != IPC_OK) return rc;
+    ring_slot *s = slot_at(r, g, tail);
+    s->len = (uint32_t)len;
+    s->prio = prio;
+    if (len) memcpy(s->data, msg, len);
+    return publish(r, tail);
+}
+
+/* Pop, first half: the oldest message, in place.  IPC_OK with *head_out
+ * and *slot_out, IPC_EEMPTY, IPC_ECLOSED (shut and drained), RING_CORRUPT
+ * (*len = the bad length, or 0). */
+static inline int look(ipc_ring *r, const ring_geom *g, uint64_t *head_out, const ring_slot **slot_out,
+                       size_t *len)
 {
     /* RELAXED: head is our own index. */
     uint64_t head = atomic_load_explicit(&r->head, memory_order_relaxed);
@@ -230,13 +257,32 @@ static int pop(ipc_ring *r, const ring_geom *g, void *buf, size_t cap, size_t *l
     const ring_slot *s = slot_at(r, g, head);
     *len = s->len;
     if (__builtin_expect(*len > g->max_msg, 0)) return RING_CORRUPT;
-    if (*len > cap) return IPC_EMSGSIZE; /* head unchanged: it stays queued */
-    if (*len) memcpy(buf, s->data, *len);
-    *prio = s->prio;
+    *head_out = head;
+    *slot_out = s;
+    return IPC_OK;
+}
+
+/* Pop, second half: the slot at `head` has been read; free it. */
+static inline void retire(ipc_ring *r, uint64_t head)
+{
     /* RELEASE: our reads of the slot are done before the producer can see
      * it free (pairs with the producer's ACQUIRE load of head). */
     atomic_store_explicit(&r->head, head + 1, memory_order_release);
     wake(r, &r->not_full);
+}
+
+/* One attempt: IPC_OK, IPC_EEMPTY, IPC_ECLOSED (shut and drained),
+ * IPC_EMSGSIZE (*len = its size; the message stays queued), RING_CORRUPT. */
+static int pop(ipc_ring *r, const ring_geom *g, void *buf, size_t cap, size_t *len, int *prio)
+{
+    uint64_t head;
+    const ring_slot *s;
+    int rc = look(r, g, &head, &s, len);
+    if (rc != IPC_OK) return rc;
+    if (*len > cap) return IPC_EMSGSIZE; /* head unchanged: it stays queued */
+    if (*len) memcpy(buf, s->data, *len);
+    *prio = s->prio;
+    retire(r, head);
     return IPC_OK;
 }
 
@@ -308,6 +354,76 @@ int ipc__ring_recv(ipc_channel *ch, ipc_ring *r, pthread_mutex_t *lock,
         if (rc == 1) return ipc__fail(IPC_EEMPTY, "%s: ring is empty", ch->mech->name);
         if (rc < 0) return rc;
     }
+}
+
+/* ---- loans (shm/loan.h): push and pop cut in two ------------------------ */
+
+int ipc__ring_reserve(ipc_channel *ch, ipc_ring *r, uint64_t *index, void **data, const ipc_deadline *d)
+{
+    const ring_geom g = geom_of(ch);
+    for (;;) {
+        int rc = claim(r, &g, index);
+        if (rc == IPC_OK) {
+            *data = slot_at(r, &g, *index)->data;
+            return IPC_OK;
+        }
+        if (rc == IPC_ECLOSED) return ipc__fail(rc, "%s: channel is shut down", ch->mech->name);
+        if (rc == RING_CORRUPT) return corrupt(ch, atomic_load(&r->head), atomic_load(&r->tail), 0);
+        rc = ring_wait(ch, r, true, d);
+        if (rc == 1) return ipc__fail(IPC_EFULL, "%s: ring is full (%zu messages)", ch->mech->name, ch->capacity);
+        if (rc < 0) return rc;
+    }
+}
+
+int ipc__ring_commit(ipc_channel *ch, ipc_ring *r, uint64_t index, size_t len, int prio)
+{
+    const ring_geom g = geom_of(ch);
+    ring_slot *s = slot_at(r, &g, index);
+    s->len = (uint32_t)len;
+    s->prio = prio;
+    int rc = publish(r, index);
+    if (rc == IPC_ECLOSED) return ipc__fail(rc, "%s: channel was shut down while the loan was out", ch->mech->name);
+    if (rc == RING_CORRUPT) return corrupt(ch, atomic_load(&r->head), atomic_load(&r->tail), len);
+    return IPC_OK;
+}
+
+int ipc__ring_peek(ipc_channel *ch, ipc_ring *r, uint64_t *index, void **data, size_t *len, int *prio,
+                   const ipc_deadline *d)
+{
+    const ring_geom g = geom_of(ch);
+    for (;;) {
+        const ring_slot *s;
+        int rc = look(r, &g, index, &s, len);
+        if (rc == IPC_OK) {
+            *data = (void *)s->data; /* the caller reads it in place until release */
+            *prio = s->prio;
+            return IPC_OK;
+        }
+        if (rc == IPC_ECLOSED) return ipc__fail(rc, "%s: shut down and drained", ch->mech->name);
+        if (rc == RING_CORRUPT) return corrupt(ch, atomic_load(&r->head), atomic_load(&r->tail), *len);
+        rc = ring_wait(ch, r, false, d);
+        if (rc == 1) return ipc__fail(IPC_EEMPTY, "%s: ring is empty", ch->mech->name);
+        if (rc < 0) return rc;
+    }
+}
+
+bool ipc__ring_at(const ipc_ring *r, uint64_t index, bool send)
+{
+    /* RELAXED: each index is written only by its own side, the caller. */
+    if (send) return (atomic_load_explicit(&((ipc_ring *)r)->tail, memory_order_relaxed) & ~TAIL_SHUT) == index;
+    return atomic_load_explicit(&((ipc_ring *)r)->head, memory_order_relaxed) == index;
+}
+
+int ipc__ring_release(ipc_channel *ch, ipc_ring *r, uint64_t index)
+{
+    /* RELAXED: head is our own index (the one consumer of the moment). */
+    uint64_t head = atomic_load_explicit(&r->head, memory_order_relaxed);
+    if (head != index)
+        return ipc__fail(IPC_EINVAL, "%s: the peeked message is gone (head %llu, loan at %llu): "
+                         "another receiver took it", ch->mech->name, (unsigned long long)head,
+                         (unsigned long long)index);
+    retire(r, index);
+    return IPC_OK;
 }
 
 int ipc__ring_close(ipc_ring *r)

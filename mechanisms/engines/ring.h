@@ -55,6 +55,26 @@ int  ipc__ring_send(ipc_channel *ch, ipc_ring *r, pthread_mutex_t *lock,
 int  ipc__ring_recv(ipc_channel *ch, ipc_ring *r, pthread_mutex_t *lock,
                     void *buf, size_t cap, size_t *len, int *prio, const ipc_deadline *d);
 
+/* Loans (shm/loan.h): push and pop cut in two, for the one producer (the
+ * one consumer) of the moment; the caller keeps the position in between.
+ *   reserve  wait (like send) for room at tail: *index = that position,
+ *            *data = its slot's bytes (room for ch->max_msg);
+ *   commit   write the slot's length and prio, publish it (IPC_ECLOSED if
+ *            a close came first: then nothing is sent), wake a receiver;
+ *   peek     wait (like recv) for a message: its position, bytes, length
+ *            (checked against max_msg) and prio, left in place;
+ *   release  free the peeked slot (IPC_EINVAL if head has moved: another
+ *            receiver broke the one-consumer rule), wake a sender.
+ * Error codes as in ipc.h, with ipc__fail messages. */
+int  ipc__ring_reserve(ipc_channel *ch, ipc_ring *r, uint64_t *index, void **data, const ipc_deadline *d);
+int  ipc__ring_commit(ipc_channel *ch, ipc_ring *r, uint64_t index, size_t len, int prio);
+int  ipc__ring_peek(ipc_channel *ch, ipc_ring *r, uint64_t *index, void **data, size_t *len, int *prio,
+                    const ipc_deadline *d);
+int  ipc__ring_release(ipc_channel *ch, ipc_ring *r, uint64_t index);
+/* Is `index` still the lendable position of that side (tail for the
+ * sender, head for the receiver)?  False for a loan that has ended. */
+bool ipc__ring_at(const ipc_ring *r, uint64_t index, bool send);
+
 #ifdef IPC_TESTING
 /* Fault injection, built only into the tests' copy of the library (the
  * Makefile's TEST_LIB: this file's users compiled with -DIPC_TESTING); the

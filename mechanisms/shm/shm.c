@@ -44,9 +44,24 @@
  *
  * What it cannot tell: that the only peer on the other side has died.  A
  * receiver with no deadline then waits until someone sends or closes.
+ *
+ * Loans (loan.h, at the end of this file): on "spsc" and "shm_spsc" a
+ * sender may borrow the slot at tail (reserve), write in it and publish it
+ * (commit), and a receiver may borrow the message at head (peek) and free
+ * it (release): the ring's push and pop cut in two, with the caller's own
+ * work in between instead of a memcpy.  While a loan is out it holds its
+ * side's position, so the handle remembers it (`loans`): ipc_send (ipc_recv)
+ * and a second reserve (peek) on that side answer IPC_EINVAL instead of
+ * writing (freeing) the lent slot.  A dying borrower leaves the ring as a
+ * dying sender (receiver) does: a reservation never committed was never
+ * there; a peeked message never released is still queued.  Commit and
+ * release go through dispatch (ipc__send_via/ipc__recv_via), so observers
+ * hear them as a send and a receive.  "shm" (MPMC) has no loans: a loan
+ * would hold its robust lock between two calls.
  */
 #define _GNU_SOURCE
 #include "shm/shm.h"
+#include "shm/loan.h"
 #include "engines/ring.h"
 
 #include <fcntl.h>
@@ -73,9 +88,15 @@ typedef struct shm_segment {
     ipc_ring         ring;      /* last: its slots follow it                  */
 } shm_segment;
 
+/* A handle's loans (shm/loan.h): which side has one out.  A loan holds
+ * that side's ring position, so while its bit is set ipc_send (ipc_recv)
+ * and a second reserve (peek) on the handle answer IPC_EINVAL. */
+enum { LOAN_SEND = 1u, LOAN_RECV = 2u };
+
 /* This process's handle. */
 typedef struct shm_chan {
     ipc_channel  base;
+    _Atomic unsigned loans; /* LOAN_SEND | LOAN_RECV                          */
     shm_segment *seg;  /* == mem.addr                                        */
     ipc_segment  mem;  /* the mapping; mem.name "" for a private channel;
                           only the creating process unlinks (core/segment.h) */
@@ -90,15 +111,31 @@ static pthread_mutex_t *lock_for(shm_segment *seg, pthread_mutex_t *m)
 
 /* ---- ops ------------------------------------------------------------------ */
 
+/* ipc_send (ipc_recv) while a loan holds that side's position would write
+ * (free) the lent slot under its borrower. */
+__attribute__((cold, noinline))
+static int loan_out(const ipc_channel *ch, unsigned side)
+{
+    return ipc__fail(IPC_EINVAL, "%s: a loan is out on this handle (%s): %s it first", ch->mech->name,
+                     side == LOAN_SEND ? "ipc_loan_reserve" : "ipc_loan_peek",
+                     side == LOAN_SEND ? "commit or abort" : "release");
+}
+
+/* RELAXED: the bit guards against misuse by this handle's own callers, who
+ * order their calls themselves; it publishes no data. */
+#define LOAN_HELD(flags, side) (atomic_load_explicit(&(flags), memory_order_relaxed) & (side))
+
 static int shm_send(ipc_channel *ch, const void *msg, size_t len, int prio, const ipc_deadline *d)
 {
     shm_segment *seg = as_shm(ch)->seg;
+    if (__builtin_expect(LOAN_HELD(as_shm(ch)->loans, LOAN_SEND), 0)) return loan_out(ch, LOAN_SEND);
     return ipc__ring_send(ch, &seg->ring, lock_for(seg, &seg->send_lock), msg, len, prio, d);
 }
 
 static int shm_recv(ipc_channel *ch, void *buf, size_t cap, size_t *len, int *prio, const ipc_deadline *d)
 {
     shm_segment *seg = as_shm(ch)->seg;
+    if (__builtin_expect(LOAN_HELD(as_shm(ch)->loans, LOAN_RECV), 0)) return loan_out(ch, LOAN_RECV);
     return ipc__ring_recv(ch, &seg->ring, lock_for(seg, &seg->recv_lock), buf, cap, len, prio, d);
 }
 
@@ -238,6 +275,7 @@ const ipc_mechanism ipc_mech_shm_spsc = {
 
 typedef struct spsc {
     ipc_channel base;
+    _Atomic unsigned loans; /* LOAN_SEND | LOAN_RECV, as in shm_chan */
     ipc_ring   *ring; /* aligned_alloc'd: its lines must start on 64-byte boundaries */
 } spsc;
 
@@ -245,11 +283,13 @@ static ipc_ring *ring_of(ipc_channel *ch) { return ((spsc *)ch)->ring; }
 
 static int spsc_send(ipc_channel *ch, const void *msg, size_t len, int prio, const ipc_deadline *d)
 {
+    if (__builtin_expect(LOAN_HELD(((spsc *)ch)->loans, LOAN_SEND), 0)) return loan_out(ch, LOAN_SEND);
     return ipc__ring_send(ch, ring_of(ch), NULL, msg, len, prio, d); /* one producer: no lock */
 }
 
 static int spsc_recv(ipc_channel *ch, void *buf, size_t cap, size_t *len, int *prio, const ipc_deadline *d)
 {
+    if (__builtin_expect(LOAN_HELD(((spsc *)ch)->loans, LOAN_RECV), 0)) return loan_out(ch, LOAN_RECV);
     return ipc__ring_recv(ch, ring_of(ch), NULL, buf, cap, len, prio, d);
 }
 
@@ -305,4 +345,209 @@ const char *ipc_shm_name(const ipc_channel *ch)
     if (!m || m->ops != &shm_ops) return ipc__fail(IPC_EINVAL, "ipc_shm_name: not a shm channel"), NULL;
     const shm_chan *c = (const shm_chan *)ch;
     return c->mem.name[0] ? c->mem.name : NULL;
+}
+
+/* ---- loans (loan.h) ------------------------------------------------------ */
+
+/* ipc_loan.state: no loan (0), or which kind; anything else is garbage. */
+enum { LOAN_NONE = 0, LOAN_RESERVED = 0x4c6f5265u /* "LoRe" */, LOAN_PEEKED = 0x4c6f5065u /* "LoPe" */ };
+
+/* The ring of ch and its handle's loan bits, or IPC_EINVAL / IPC_ENOTSUP. */
+static int loan_ring(ipc_channel *ch, const char *what, ipc_ring **ring, _Atomic unsigned **loans)
+{
+    const ipc_mechanism *m = ipc_channel_mechanism(ch);
+    if (!m) return ipc__fail(IPC_EINVAL, "%s: not an open channel", what);
+    if (m->ops == &spsc_ops) {
+        *ring = ((spsc *)ch)->ring;
+        *loans = &((spsc *)ch)->loans;
+        return IPC_OK;
+    }
+    if (m->ops == &shm_ops && !as_shm(ch)->seg->mpmc) {
+        *ring = &as_shm(ch)->seg->ring;
+        *loans = &as_shm(ch)->loans;
+        return IPC_OK;
+    }
+    return ipc__fail(IPC_ENOTSUP, "%s: %s has no single-producer/single-consumer ring to lend "
+                     "(loans work on spsc and shm_spsc)", what, m->name);
+}
+
+/* Take this handle's `side`: IPC_OK, or IPC_EINVAL if a loan holds it. */
+static int take_side(ipc_channel *ch, _Atomic unsigned *loans, unsigned side, const char *what)
+{
+    /* RELAXED: see LOAN_HELD; the RMW makes two racing reserves (peeks)
+     * of one handle see each other. */
+    if (atomic_fetch_or_explicit(loans, side, memory_order_relaxed) & side)
+        return ipc__fail(IPC_EINVAL, "%s: %s: a loan is already out on this handle (%s it first)", what,
+                         ch->mech->name, side == LOAN_SEND ? "commit or abort" : "release");
+    return IPC_OK;
+}
+
+static void give_side(_Atomic unsigned *loans, unsigned side)
+{
+    /* RELAXED: see LOAN_HELD. */
+    atomic_fetch_and_explicit(loans, ~side, memory_order_relaxed);
+}
+
+/* A loan argument that is not a live loan of this kind on ch: its state,
+ * its handle, the handle's side still held, and the ring's position still
+ * the loan's (a stale copy of an ended loan fails there). */
+static int not_a_loan(const ipc_loan *loan, const ipc_channel *ch, const ipc_ring *ring,
+                      _Atomic unsigned *loans, unsigned kind, const char *what)
+{
+    unsigned side = kind == LOAN_RESERVED ? LOAN_SEND : LOAN_RECV;
+    if (loan->state == kind && loan->ch == ch && LOAN_HELD(*loans, side)
+        && ipc__ring_at(ring, loan->index, side == LOAN_SEND))
+        return IPC_OK;
+    if (loan->state == kind && loan->ch != ch)
+        return ipc__fail(IPC_EINVAL, "%s: this loan was taken on another handle", what);
+    return ipc__fail(IPC_EINVAL, "%s: %s", what,
+                     kind == LOAN_RESERVED ? "no reservation to commit (commit without reserve, or a second commit)"
+                                           : "no peeked message to release (release without peek, or a second release)");
+}
+
+/* Start a reserve or peek: the loan is not live, the timeout is valid,
+ * the deadline carries the handle's strategy (as dispatch does for
+ * ipc_send/ipc_recv: core/wait.h). */
+static int loan_begin(ipc_channel *ch, ipc_loan *loan, int timeout_ms, ipc_deadline *d, const char *what,
+                      ipc_ring **ring, _Atomic unsigned **loans)
+{
+    if (!loan) return ipc__fail(IPC_EINVAL, "%s: loan is NULL", what);
+    if (loan->state == LOAN_RESERVED || loan->state == LOAN_PEEKED) /* left as it is */
+        return ipc__fail(IPC_EINVAL, "%s: this ipc_loan is still out (commit, abort or release it first)", what);
+    *loan = (ipc_loan){ 0 };
+    int rc = loan_ring(ch, what, ring, loans);
+    if (rc == IPC_OK) rc = ipc__deadline_begin(d, timeout_ms, what);
+    if (rc != IPC_OK) return rc;
+    d->w = &ch->waiter;
+    d->spin_end = 0;
+    return IPC_OK;
+}
+
+int ipc_loan_reserve(ipc_channel *ch, size_t size, ipc_loan *loan, int timeout_ms)
+{
+    static const char what[] = "ipc_loan_reserve";
+    ipc_ring *ring;
+    _Atomic unsigned *loans;
+    ipc_deadline d;
+    int rc = loan_begin(ch, loan, timeout_ms, &d, what, &ring, &loans);
+    if (rc != IPC_OK) return rc;
+    if (size > ch->max_msg)
+        return ipc__fail(IPC_EMSGSIZE, "%s: %s: %zu bytes exceed max_msg %zu", what, ch->mech->name, size,
+                         ch->max_msg);
+    if ((rc = take_side(ch, loans, LOAN_SEND, what)) != IPC_OK) return rc;
+    uint64_t index;
+    void *data;
+    rc = ipc__ring_reserve(ch, ring, &index, &data, &d);
+    if (rc != IPC_OK) {
+        give_side(loans, LOAN_SEND);
+        ipc__restore_errno(rc);
+        return rc;
+    }
+    *loan = (ipc_loan){ .data = data, .len = size, .state = LOAN_RESERVED, .index = index, .ch = ch };
+    return IPC_OK;
+}
+
+/* The send half of a commit, called by dispatch (ipc__send_via) between its
+ * observer events. */
+static int commit_op(ipc_channel *ch, const void *msg, size_t len, int prio, const ipc_deadline *d, void *arg)
+{
+    (void)msg, (void)d;
+    const ipc_loan *loan = arg;
+    ipc_ring *ring;
+    _Atomic unsigned *loans;
+    int rc = loan_ring(ch, "ipc_loan_commit", &ring, &loans);
+    return rc == IPC_OK ? ipc__ring_commit(ch, ring, loan->index, len, prio) : rc;
+}
+
+int ipc_loan_commit(ipc_channel *ch, ipc_loan *loan, size_t len, int prio)
+{
+    static const char what[] = "ipc_loan_commit";
+    ipc_ring *ring;
+    _Atomic unsigned *loans;
+    if (!loan) return ipc__fail(IPC_EINVAL, "%s: loan is NULL", what);
+    int rc = loan_ring(ch, what, &ring, &loans);
+    if (rc == IPC_OK) rc = not_a_loan(loan, ch, ring, loans, LOAN_RESERVED, what);
+    if (rc != IPC_OK) return rc;
+    if (len > loan->len)
+        return ipc__fail(IPC_EMSGSIZE, "%s: %zu bytes exceed the %zu reserved (the loan is still out)", what,
+                         len, loan->len);
+    /* Through dispatch: the observer hears a send, the closed handle and
+     * the limits are checked as for ipc_send.  Never waits (timeout 0). */
+    rc = ipc__send_via(ch, loan->data, len, prio, 0, commit_op, loan);
+    *loan = (ipc_loan){ 0 };
+    give_side(loans, LOAN_SEND);
+    return rc;
+}
+
+int ipc_loan_abort(ipc_channel *ch, ipc_loan *loan)
+{
+    static const char what[] = "ipc_loan_abort";
+    ipc_ring *ring;
+    _Atomic unsigned *loans;
+    if (!loan) return ipc__fail(IPC_EINVAL, "%s: loan is NULL", what);
+    int rc = loan_ring(ch, what, &ring, &loans);
+    if (rc == IPC_OK) rc = not_a_loan(loan, ch, ring, loans, LOAN_RESERVED, what);
+    if (rc != IPC_OK) return rc;
+    /* tail never moved: the slot is simply the next send's */
+    *loan = (ipc_loan){ 0 };
+    give_side(loans, LOAN_SEND);
+    return IPC_OK;
+}
+
+int ipc_loan_peek(ipc_channel *ch, ipc_loan *loan, int timeout_ms)
+{
+    static const char what[] = "ipc_loan_peek";
+    ipc_ring *ring;
+    _Atomic unsigned *loans;
+    ipc_deadline d;
+    int rc = loan_begin(ch, loan, timeout_ms, &d, what, &ring, &loans);
+    if (rc != IPC_OK) return rc;
+    if ((rc = take_side(ch, loans, LOAN_RECV, what)) != IPC_OK) return rc;
+    uint64_t index;
+    void *data;
+    size_t len;
+    int prio;
+    rc = ipc__ring_peek(ch, ring, &index, &data, &len, &prio, &d);
+    if (rc != IPC_OK) {
+        give_side(loans, LOAN_RECV);
+        ipc__restore_errno(rc);
+        return rc;
+    }
+    *loan = (ipc_loan){ .data = data, .len = len, .prio = prio, .state = LOAN_PEEKED, .index = index, .ch = ch };
+    return IPC_OK;
+}
+
+/* The receive half of a release, called by dispatch (ipc__recv_via)
+ * between its observer events: the message "arrives" when it leaves. */
+static int release_op(ipc_channel *ch, void *buf, size_t cap, size_t *len, int *prio, const ipc_deadline *d,
+                      void *arg)
+{
+    (void)buf, (void)cap, (void)d;
+    const ipc_loan *loan = arg;
+    ipc_ring *ring;
+    _Atomic unsigned *loans;
+    int rc = loan_ring(ch, "ipc_loan_release", &ring, &loans);
+    if (rc == IPC_OK) rc = ipc__ring_release(ch, ring, loan->index);
+    if (rc == IPC_OK) {
+        *len = loan->len;
+        *prio = loan->prio;
+    }
+    return rc;
+}
+
+int ipc_loan_release(ipc_channel *ch, ipc_loan *loan)
+{
+    static const char what[] = "ipc_loan_release";
+    ipc_ring *ring;
+    _Atomic unsigned *loans;
+    if (!loan) return ipc__fail(IPC_EINVAL, "%s: loan is NULL", what);
+    int rc = loan_ring(ch, what, &ring, &loans);
+    if (rc == IPC_OK) rc = not_a_loan(loan, ch, ring, loans, LOAN_PEEKED, what);
+    if (rc != IPC_OK) return rc;
+    size_t len = 0;
+    int prio = 0;
+    rc = ipc__recv_via(ch, loan->data, loan->len, &len, &prio, 0, release_op, loan);
+    *loan = (ipc_loan){ 0 };
+    give_side(loans, LOAN_RECV);
+    return rc;
 }
