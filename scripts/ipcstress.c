@@ -43,8 +43,10 @@
  *           grown (SysV limits are system-wide: `many` stops where the
  *           kernel's shmmni/msgmni say no, with an error at open).
  *
- * Usage: ipcstress [--short] [--only MECH] [--kills N] [--soak N] [--soak-hosts N] [--guarantees] [--help]
+ * Usage: ipcstress [--short] [--only MECH] [--kills N] [--soak N] [--soak-hosts N] [--inject K] [--guarantees]
  *   --short   the seconds-long version `make test` runs (test_stress_short)
+ *   --inject  lose, dup, hang or leak: break that guarantee on purpose (the
+ *             campaigns must fail; test_stress_short checks they do)
  *   default   the minutes-long campaign of `make stress`
  * Exit status: 0 when every check held, 1 otherwise, 2 on bad usage.
  */
@@ -168,6 +170,20 @@ static int producer(ipc_channel *ch, uint32_t id, uint32_t count)
     return 0;
 }
 
+/* --inject: break a guarantee on purpose, to prove the campaigns catch it
+ * (test_stress_short runs each and wants a failure).  Each consumer
+ * process (or the soak's threads together) breaks it once, at its 10th
+ * message: lose drops it unrecorded, dup records it twice, hang stops
+ * there and never returns (the storms' worker processes only: they are
+ * reaped with a deadline, where the soak waits an hour for its producers);
+ * leak keeps one channel of each limits campaign open past its check (its
+ * names stay). */
+enum inject { INJ_NONE, INJ_LOSE, INJ_DUP, INJ_HANG, INJ_LEAK };
+static enum inject g_inject;
+static pid_t g_driver;          /* the ipcstress process itself */
+static atomic_uint g_received;  /* this process's receipts, for --inject */
+static bool g_storm;            /* a kill storm is running (its workers may hang) */
+
 static int consumer(ipc_channel *ch, bool fifo, int idle_ms)
 {
     msg m;
@@ -175,6 +191,12 @@ static int consumer(ipc_channel *ch, bool fifo, int idle_ms)
     uint32_t *last = fifo ? calloc(MAX_PRODUCERS, sizeof *last) : NULL;
     for (;;) {
         int rc = ipc_recv(ch, &m, sizeof m, &got, NULL, idle_ms);
+        if (rc == IPC_OK && g_inject != INJ_NONE && atomic_fetch_add(&g_received, 1) == 9) {
+            if (g_inject == INJ_LOSE) continue;
+            if (g_inject == INJ_DUP) record(&m, got, NULL);
+            if (g_inject == INJ_HANG && g_storm && getpid() != g_driver)
+                for (;;) pause();
+        }
         if (rc == IPC_OK) record(&m, got, last);
         else if (rc == IPC_EEMPTY && !atomic_load(&B->stop)) continue;
         else {
@@ -196,6 +218,7 @@ static pid_t spawn(ipc_channel *ch, bool is_producer, uint32_t id, uint32_t coun
     pid_t pid = fork();
     if (pid == 0) {
         alarm(g_worker_s);
+        atomic_store(&g_received, 0);
         _exit(is_producer ? producer(ch, id, count) : consumer(ch, fifo, 300));
     }
     return pid;
@@ -441,9 +464,22 @@ static void creator_storm(const ipc_mechanism *mech, int kills, unsigned *seed)
         int slot = rand_r(seed) % SLOTS;
         pid_t victim = atomic_load(&B->slot_pid[slot]);
         if (!victim) continue;
+        bool again = false; /* killed already, not yet replaced: no second allowance */
+        for (int j = 0; j < nkilled; j++) again |= killed[j] == victim;
+        if (again) continue;
         if (creator_dead && slot >= P) { /* keep one consumer: nobody replaces them now */
+            /* A slot may still name a consumer we killed just before the
+             * creator died (it had no time to reap and replace it): that
+             * one is no consumer.  Counting it let the storm kill the last
+             * live one, and a full ring nobody could drain read as lost
+             * (shm: 64 lost, allowance 3, in 1 of 6 short runs). */
             int live = 0;
-            for (int i = P; i < SLOTS; i++) live += atomic_load(&B->slot_pid[i]) != 0;
+            for (int i = P; i < SLOTS; i++) {
+                pid_t p = atomic_load(&B->slot_pid[i]);
+                bool dead = false;
+                for (int j = 0; j < nkilled; j++) dead |= killed[j] == p;
+                live += p != 0 && !dead;
+            }
             if (live <= 1) continue;
         }
         kill(victim, SIGKILL);
@@ -458,6 +494,13 @@ static void creator_storm(const ipc_mechanism *mech, int kills, unsigned *seed)
         kill(creator, SIGKILL);
         waitpid(creator, NULL, 0);
         for (int p = 0; p < MAX_PRODUCERS; p++) acked_at_death[p] = atomic_load(&B->acked[p]);
+    }
+    int live_consumers = 0; /* at the stop: who can still drain the channel */
+    for (int i = P; i < SLOTS; i++) {
+        pid_t p = atomic_load(&B->slot_pid[i]);
+        bool dead = false;
+        for (int j = 0; j < nkilled; j++) dead |= killed[j] == p;
+        live_consumers += p != 0 && !dead;
     }
     atomic_store(&B->stop, 1);
     long hung = 0, broken = 0;
@@ -502,10 +545,11 @@ static void creator_storm(const ipc_mechanism *mech, int kills, unsigned *seed)
     bool finding = !ok && g_short && dup == 0 && hung == 0 && atomic_load(&B->bad) == 0 && left == 0;
     printf("  %-15s %7ld acked, %3d kills (creator + %2ld consumers): %ld lost (%ld acked before the creator died,"
            " %ld after; %ld before the API reported the end; allowance %ld), %u API reports, %ld duplicated, %ld hung,"
-           " %u corrupt, %ld workers failed; names: %d swept, %d SysV queues removed, %d left%s\n",
+           " %u corrupt, %ld workers failed, %d consumers live at the end; names: %d swept, %d SysV queues removed,"
+           " %d left%s\n",
            mech->name, acked, kills, consumer_kills, lost, lost_before, lost_after, lost_reported, allowed, reports,
            dup, hung,
-           atomic_load(&B->bad), broken, swept, sysv, left,
+           atomic_load(&B->bad), broken, live_consumers, swept, sysv, left,
            ok ? "" : finding ? "   <-- LOST (open defect; fails make stress)" : "   <-- FAIL");
     T_creator.messages += acked;
     T_creator.kills += kills;
@@ -708,7 +752,7 @@ static int exhaust_child(const ipc_mechanism *mech, const exhaust *x)
         }
         if (code) fprintf(stderr, "    %s: channel %d of %d (%s), then: %s\n", mech->name, i, n, x->why, ipc_last_error());
     }
-    for (int i = 0; i < n; i++) ipc_free(ch[i]);
+    for (int i = g_inject == INJ_LEAK && n > 0; i < n; i++) ipc_free(ch[i]);
     free(ch);
     /* nothing of the failed open, nor of the freed ones, may stay */
     int shm_left = names_in("/dev/shm", prefix) - shm_before;
@@ -827,7 +871,7 @@ static void guarantees(size_t count, const ipc_mechanism *const *all)
 
 static void usage(FILE *to)
 {
-    fputs("usage: ipcstress [--short] [--only MECH] [--kills N] [--soak N] [--soak-hosts N] [--guarantees] [--help]\n"
+    fputs("usage: ipcstress [--short] [--only MECH] [--kills N] [--soak N] [--soak-hosts N] [--inject K] [--guarantees]\n"
           "  kill storm (workers, then the creator too), soak, descriptor limit, 10,000 channels,\n"
           "  /dev/shm full and mq limits over every registered mechanism\n"
           "  --short    the seconds-long version (make test); default: the minutes-long one (make stress)\n"
@@ -836,7 +880,8 @@ static void usage(FILE *to)
           "  --short leaves out mechanisms that cross hosts (a server to start per channel)\n"
           "  --soak N   messages per producer in the soak (default 1000000; --short 500)\n"
           "  --soak-hosts N  the same for mechanisms that cross hosts (default: --soak's N)\n"
-          "  --guarantees  print what each mechanism is held to, from its caps (docs/reliability.md)\n", to);
+          "  --guarantees  print what each mechanism is held to, from its caps (docs/reliability.md)\n"
+          "  --inject K  break a guarantee on purpose (K: lose, dup, hang, leak) to see the campaigns fail\n", to);
 }
 
 int main(int argc, char **argv)
@@ -857,6 +902,16 @@ int main(int argc, char **argv)
         else if (!strcmp(argv[i], "--kills") && i + 1 < argc) kills = atol(argv[++i]);
         else if (!strcmp(argv[i], "--soak") && i + 1 < argc) soak_n = atol(argv[++i]);
         else if (!strcmp(argv[i], "--soak-hosts") && i + 1 < argc) soak_hosts = atol(argv[++i]);
+        else if (!strcmp(argv[i], "--inject") && i + 1 < argc) {
+            static const char *const kinds[] = { "", "lose", "dup", "hang", "leak" };
+            const char *k = argv[++i];
+            for (int j = 1; j < 5; j++)
+                if (!strcmp(k, kinds[j])) g_inject = (enum inject)j;
+            if (g_inject == INJ_NONE) {
+                fprintf(stderr, "ipcstress: --inject wants lose, dup, hang or leak, not '%s'\n", k);
+                return 2;
+            }
+        }
         else {
             fprintf(stderr, "ipcstress: unknown or incomplete argument '%s'\n", argv[i]);
             usage(stderr);
@@ -872,6 +927,7 @@ int main(int argc, char **argv)
         return 2;
     }
     if (only && !ipc_find(only)) { fprintf(stderr, "ipcstress: unknown mechanism '%s'\n", only); return 2; }
+    g_driver = getpid();
     /* our own name prefix: the sweeps below see only this run's names */
     char prefix[32];
     snprintf(prefix, sizeof prefix, "ipcstress%d", (int)getpid());
@@ -887,6 +943,7 @@ int main(int argc, char **argv)
     size_t count;
     const ipc_mechanism *const *all = ipc_mechanisms(&count);
 
+    g_storm = true;
     printf("== kill storm: %ld SIGKILLs per mechanism of producers and consumers (3 + 3 processes)\n", kills);
     for (size_t i = 0; i < count; i++) {
         const ipc_mechanism *m = all[i];
@@ -903,6 +960,7 @@ int main(int argc, char **argv)
         creator_storm(m, (int)kills, &seed);
         fflush(stdout);
     }
+    g_storm = false;
     uint32_t per = (uint32_t)soak_n;
     printf("== soak: 4 producers x 4 consumers x %u messages per MPMC mechanism (%ld where it crosses hosts)\n", per,
            soak_hosts);
