@@ -19,7 +19,7 @@
 #include <stdint.h>
 
 #define IPC_STREAM_HEADER  sizeof(uint32_t)
-#define IPC_STREAM_RBUF    (64 * 1024)        /* one read(2) takes up to this much */
+#define IPC_STREAM_RBUF    (64 * 1024)        /* one peek looks at up to this much */
 #define IPC_STREAM_MAX_MSG ((size_t)1 << 30)  /* fits the 32-bit length prefix     */
 
 /* ipc_stream.room_kind */
@@ -38,8 +38,10 @@ typedef struct ipc_stream_shared {
     bool            in_large_read; /* a frame is being read past the buffer */
     bool            mid_frame;     /* write_lock holder has sent part of a frame */
     _Atomic uint64_t sent;      /* bytes of whole frames written (write_lock)   */
-    _Atomic uint64_t taken;     /* bytes read from the fd (read_lock)           */
-    size_t          rd_start;   /* unparsed bytes are rbuf[rd_start, rd_end)    */
+    /* The window (read_lock): rbuf[rd_start, rd_end) is a copy of the first
+     * bytes the kernel buffer holds, which are still there (peeked, never
+     * taken): receivers take whole frames out of the kernel one at a time. */
+    size_t          rd_start;
     size_t          rd_end;
     unsigned char   rbuf[IPC_STREAM_RBUF];
 } ipc_stream_shared;
@@ -50,6 +52,10 @@ typedef struct ipc_stream {
     int                shut_fd;    /* eventfd shared by all holders (-1: none):
                                       readable once the channel is shut down    */
     bool               is_socket;  /* send with MSG_NOSIGNAL                     */
+    bool               is_tcp;     /* bytes may be in flight after a send       */
+    int                aux[2];     /* pipes: our private pipe that tee(2) peeks
+                                      into, read end and write end, each plus
+                                      one (0: none, so a zeroed struct is valid) */
     int                room_kind;  /* how to tell a frame fits the kernel buffer
                                       whole: IPC_STREAM_ROOM_* (0: cannot tell) */
     size_t             atomic_max; /* frames up to this size go in whole or not
@@ -78,6 +84,17 @@ void ipc__stream_destroy(ipc_stream *s);
 enum { IPC_FRAME_NEED_MORE, IPC_FRAME_WHOLE, IPC_FRAME_LARGE, IPC_FRAME_TOO_BIG, IPC_FRAME_CORRUPT };
 int  ipc__stream_parse(const unsigned char *rbuf, size_t rbuf_size, size_t start, size_t end, size_t cap,
                        uint32_t *size);
+
+#ifdef IPC_TESTING
+/* Fault injection, built only into the tests' copy of the library (the
+ * Makefile's TEST_LIB).  fn runs inside ipc_recv right after a system call
+ * took bytes out of the kernel buffer, before the receiver has recorded
+ * anything: a test kills the process there (SIGKILL) to prove a killed
+ * receiver takes at most the message it was receiving.  Process-wide;
+ * NULL removes it. */
+typedef void (*ipc__stream_take_hook_fn)(ipc_channel *ch);
+void ipc__stream_set_take_hook(ipc__stream_take_hook_fn fn);
+#endif
 
 /* ops a stream mechanism can put straight into its table */
 int  ipc__stream_send(ipc_channel *ch, const void *msg, size_t len, int prio, const ipc_deadline *d);
