@@ -13,6 +13,7 @@
 #include "queues/thread_queue.h"
 
 #include <dlfcn.h>
+#include <malloc.h>
 #include <linux/futex.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -431,6 +432,43 @@ static void test_fifo_ring_grows_while_wrapped(void **state)
 }
 
 
+/* A ring that every cycle refills to the same depth keeps its size (no
+ * malloc in a second cycle past 65536 messages: it used to be given back
+ * each time it drained, and grown again), and the quiet cycles of a second
+ * after a burst give the burst's ring back (queue.c: SHRINK_AFTER_NS). */
+static void test_fifo_ring_keeps_its_size_and_gives_a_burst_back(void **state)
+{
+    (void)state;
+#if !COUNTS_MALLOC
+    skip(); /* the sanitizer owns malloc */
+#else
+    enum { DEPTH = 70000, SIZE = 100 };
+    unsigned char msg[SIZE] = { 1 }, buf[SIZE];
+    size_t len;
+    ipc_channel *ch = open_q("queue", 0);
+    for (int round = 0; round < 3; round++) {
+        int depth = round < 2 ? DEPTH : 10; /* round 2 is the quiet cycle */
+        atomic_store(&mallocs, 0);
+        atomic_store(&counting, round == 1);
+        for (int i = 0; i < depth; i++) assert_int_equal(ipc_send(ch, msg, SIZE, 0, 0), IPC_OK);
+        for (int i = 0; i < depth; i++) assert_int_equal(ipc_recv(ch, buf, sizeof buf, &len, NULL, 0), IPC_OK);
+        size_t mapped = mallinfo2().hblkhd;
+        assert_int_equal(ipc_recv(ch, buf, sizeof buf, &len, NULL, 0), IPC_EEMPTY); /* found empty */
+        if (round == 2) { /* quiet for a second, then found empty once more */
+            usleep(1100000);
+            assert_int_equal(ipc_recv(ch, buf, sizeof buf, &len, NULL, 0), IPC_EEMPTY);
+        }
+        atomic_store(&counting, false);
+        if (round == 1 && atomic_load(&mallocs) != 0)
+            fail_msg("%ld mallocs in a second cycle of %d messages", atomic_load(&mallocs), DEPTH);
+        if (round == 2 && mallinfo2().hblkhd + (size_t)DEPTH * SIZE > mapped)
+            fail_msg("the burst's ring was kept: %zu bytes mapped before the quiet cycle ended, %zu after",
+                     mapped, mallinfo2().hblkhd);
+    }
+    ipc_free(ch);
+#endif
+}
+
 /* True once process pid sleeps in futex(2) (its /proc syscall line starts
  * with SYS_futex while it is blocked in one). */
 static bool sleeps_in_futex(pid_t pid)
@@ -498,6 +536,7 @@ int main(void)
         TL_CASE(test_procq_rejects_what_does_not_fit),
         TL_CASE(test_deep_queue_allocates_nothing_per_message),
         TL_CASE(test_fifo_ring_grows_while_wrapped),
+        TL_CASE(test_fifo_ring_keeps_its_size_and_gives_a_burst_back),
         TL_CASE(test_procq_wakes_a_sleeper_once),
     };
     return cmocka_run_group_tests_name("queues", tests, NULL, NULL);

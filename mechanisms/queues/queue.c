@@ -26,9 +26,17 @@
  * consumer has released head_lock), so a 1 MiB memcpy never holds anyone up.
  * The ring grows (unbounded queue, or bounded one below its capacity) by
  * doubling, with both locks held (order: tail_lock, then head_lock; no
- * caller ever takes them the other way round); a drained ring larger than
- * SHRINK_ABOVE slots is given back when a consumer finds it empty and can
- * take tail_lock without waiting (trylock: the order is kept).
+ * caller ever takes them the other way round).  It shrinks only when it
+ * has been too big for a while: a consumer that finds the ring empty looks
+ * at the deepest it saw since the last time it was empty (peak); once the
+ * cycles of a whole SHRINK_AFTER_NS (1 s) have each used under a quarter of
+ * a ring larger than SHRINK_MIN slots, it sizes the ring to twice the last
+ * peak, if it can take tail_lock without waiting (trylock: the order is
+ * kept).  A stream that refills the ring every cycle keeps it; a burst's
+ * ring is given back a second after the burst; and since one thread on one
+ * CPU often sees a single message at a time (its producer preempted by the
+ * wake-up), shrinking at most once a second keeps that from becoming a
+ * shrink-and-regrow churn.
  *
  * LIFO and PRIORITY: the classic monitor, one mutex guarding the storage
  * and two condition variables, "something to take" (not_empty) and "room
@@ -70,9 +78,10 @@
 
 /* Monitor blocks (LIFO, PRIORITY): SMALL bytes inline, SPARES_MAX kept.
  * FIFO slots: 256 bytes each (4 cache lines), INLINE of them payload;
- * FIFO_FIRST slots at open; SHRINK_ABOVE: see the top. */
+ * FIFO_FIRST slots at open; SHRINK_MIN, SHRINK_ABOVE: see the top. */
 enum { SMALL = 256, SPARES_MAX = 64 };
-enum { FIFO_FIRST = 16, SHRINK_ABOVE = 1 << 16 };
+enum { FIFO_FIRST = 16, SHRINK_MIN = 4096, SHRINK_ABOVE = 1 << 16 };
+#define SHRINK_AFTER_NS 1000000000LL
 
 /* ---- FIFO storage ------------------------------------------------------ */
 
@@ -100,6 +109,8 @@ typedef struct fifo {
     /* consumers': head_lock guards tail_cache and every write of head */
     pthread_mutex_t  head_lock;
     uint64_t         tail_cache;  /* a past value of tail (<= tail)           */
+    uint64_t         peak;        /* deepest seen since the ring was last empty */
+    int64_t          used_ns;     /* when a cycle last used a quarter of the ring */
     LINE_GAP(2);
     _Atomic uint64_t head;
     LINE_GAP(3);
@@ -291,14 +302,27 @@ static int fifo_send(thread_queue *q, const void *msg, size_t len, int prio, con
     return IPC_OK;
 }
 
-/* head_lock held, the ring found empty: give a big drained ring back if
- * tail_lock is free right now (trylock keeps the lock order). */
-static void fifo_maybe_shrink(fifo *f)
+/* head_lock held, the ring found empty: if the fill-and-drain cycles of
+ * the last SHRINK_AFTER_NS all used under a quarter of a big ring, give
+ * most of it back, provided tail_lock is free right now (trylock keeps the
+ * lock order).  Starts a new cycle. */
+static void fifo_idle(fifo *f)
 {
-    if (f->mask + 1 <= SHRINK_ABOVE || pthread_mutex_trylock(&f->tail_lock) != 0) return;
+    uint64_t size = f->mask + 1, peak = f->peak;
+    f->peak = 0;
+    if (size <= SHRINK_MIN) return;
+    int64_t now = ipc_now_ns();
+    if (peak >= size / 4 || f->used_ns == 0) { /* the ring is (or just got) this big for a reason */
+        f->used_ns = now;
+        return;
+    }
+    if (now - f->used_ns < SHRINK_AFTER_NS || pthread_mutex_trylock(&f->tail_lock) != 0) return;
+    uint64_t n = FIFO_FIRST;
+    while (n < 2 * peak) n *= 2;
     /* RELAXED: both locks held */
-    if (atomic_load_explicit(&f->tail, memory_order_relaxed) == atomic_load_explicit(&f->head, memory_order_relaxed))
-        (void)fifo_resize(f, FIFO_FIRST); /* on failure the big ring simply stays */
+    if (atomic_load_explicit(&f->tail, memory_order_relaxed) == atomic_load_explicit(&f->head, memory_order_relaxed) &&
+        fifo_resize(f, n) == IPC_OK) /* on failure the big ring simply stays */
+        f->used_ns = 0;
     pthread_mutex_unlock(&f->tail_lock);
 }
 
@@ -328,7 +352,7 @@ static int fifo_recv(thread_queue *q, void *buf, size_t cap, size_t *len, int *p
             if (!big && s->len) memcpy(buf, s->data, s->len);
             /* RELEASE: the slot is read before a producer may reuse it */
             atomic_store_explicit(&f->head, h + 1, memory_order_release);
-            if (h + 1 == f->tail_cache) fifo_maybe_shrink(f);
+            if (f->tail_cache - h > f->peak) f->peak = f->tail_cache - h;
             rc = IPC_OK;
             break;
         }
@@ -336,6 +360,7 @@ static int fifo_recv(thread_queue *q, void *buf, size_t cap, size_t *len, int *p
             rc = ipc__fail(IPC_ECLOSED, "queue is shut down and drained");
             break;
         }
+        fifo_idle(f);
         if (last_look || ipc__deadline_is_nowait(d)) {
             rc = ipc__fail(IPC_EEMPTY, "queue is empty");
             break;
