@@ -8,7 +8,11 @@
  *          LIFO, the delay queue, publish/subscribe, persistence across a
  *          server restart, close across processes, a server that dies;
  *   zmq:   reconnecting after fork(), attach by endpoint over tcp://,
- *          close across processes, publish/subscribe, HWM back-pressure.
+ *          close across processes, publish/subscribe, HWM back-pressure;
+ *   core:  what redis and amqp share (core/sitter.h, core/pool.h): a failed
+ *          start leaves no child, a child that dies before it is ready is
+ *          reported, the children die with their owner, a forked child
+ *          drops the pooled connections without a goodbye.
  */
 #define _GNU_SOURCE
 #include "testlib.h"
@@ -18,10 +22,12 @@
 #include "ipc_internal.h" /* ipc__named_tempdir, for the persistence test's dir */
 
 #include <dirent.h>
+#include <errno.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -574,6 +580,116 @@ static void test_zmq_bad_input(void **state)
 }
 
 
+/* ==== core: server children and connection pools ======================== */
+
+static bool never_ready(void *arg) { (void)arg; return false; }
+
+/* The second child cannot start: the first is stopped and reaped, and the
+ * error names the exec's errno. */
+static void test_sitter_failed_start_leaves_nothing(void **state)
+{
+    (void)state;
+    char *sleeper[] = { "/bin/sleep", "30", NULL }, *missing[] = { "/nonexistent/ipcplay-server", NULL };
+    const ipc_spawn spec[2] = { { .argv = sleeper }, { .argv = missing } };
+    ipc_sitter s;
+    errno = 0;
+    assert_ipc(ipc__sitter_start(&s, spec, 2, NULL, NULL, 0), IPC_ESYS);
+    assert_int_equal(errno, ENOENT);
+    pid_t first = s.pid[0];
+    assert_true(first > 0);
+    assert_true(kill(first, 0) < 0 && errno == ESRCH); /* reaped, not a zombie */
+}
+
+/* A child that exits before it serves: ECHILD from the wait, named. */
+static void test_sitter_child_dead_before_ready(void **state)
+{
+    (void)state;
+    char *quitter[] = { "/bin/true", NULL };
+    const ipc_spawn spec = { .argv = quitter };
+    ipc_sitter s;
+    assert_ipc(ipc__sitter_start(&s, &spec, 1, NULL, NULL, 0), IPC_OK);
+    int rc = ipc__sitter_await(&s, 0, never_ready, NULL, 50, 10000, NULL, "true", "did not answer");
+    int err = errno;
+    assert_true(ipc__sitter_stop(&s, 1000));
+    assert_ipc(rc, IPC_ESYS);
+    assert_int_equal(err, ECHILD);
+    assert_non_null(strstr(ipc_last_error(), "true exited"));
+}
+
+/* Running, not a zombie waiting for whoever reaps orphans here. */
+static bool running(pid_t pid)
+{
+    char path[64], buf[256];
+    snprintf(path, sizeof path, "/proc/%ld/stat", (long)pid);
+    FILE *f = fopen(path, "r");
+    if (!f) return false;
+    bool zombie = fgets(buf, sizeof buf, f) && strrchr(buf, ')') && strrchr(buf, ')')[2] == 'Z';
+    fclose(f);
+    return !zombie;
+}
+
+/* The owner is SIGKILLed: its children get their death signal (SIGTERM). */
+static void test_sitter_children_die_with_owner(void **state)
+{
+    (void)state;
+    int p[2];
+    assert_int_equal(pipe(p), 0);
+    pid_t owner = tl_fork(30);
+    if (owner == 0) {
+        char *sleeper[] = { "/bin/sleep", "60", NULL };
+        const ipc_spawn spec[2] = { { .argv = sleeper }, { .argv = sleeper } };
+        ipc_sitter s;
+        if (ipc__sitter_start(&s, spec, 2, NULL, NULL, 0) != IPC_OK) _exit(2);
+        pid_t pids[2] = { ipc__sitter_pid(&s, 0), ipc__sitter_pid(&s, 1) };
+        if (write(p[1], pids, sizeof pids) != (ssize_t)sizeof pids) _exit(3);
+        pause();
+        _exit(0);
+    }
+    close(p[1]);
+    pid_t pids[2] = { 0, 0 };
+    assert_int_equal(read(p[0], pids, sizeof pids), (ssize_t)sizeof pids);
+    close(p[0]);
+    assert_true(running(pids[0]) && running(pids[1]));
+    kill(owner, SIGKILL);
+    assert_int_equal(tl_wait(owner, 10), 128 + SIGKILL);
+    int64_t t0 = ipc_now_ns();
+    while ((running(pids[0]) || running(pids[1])) && tl_ms_since(t0) < 10000) tl_sleep_ms(20);
+    assert_false(running(pids[0]));
+    assert_false(running(pids[1]));
+}
+
+struct fake_conn { int id; };
+static int *g_drops; /* MAP_SHARED: [0] polite drops, [1] impolite drops */
+static void fake_drop(void *c, bool polite)
+{
+    g_drops[polite ? 0 : 1]++;
+    free(c);
+}
+
+/* fork(): the child drops the parent's idle connections without a goodbye
+ * (only its own copy of the socket), and its pool is empty; the parent's
+ * pool is untouched and dropped politely at the end. */
+static void test_pool_fork_child_drops_impolitely(void **state)
+{
+    (void)state;
+    g_drops = mmap(NULL, 2 * sizeof *g_drops, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    assert_true(g_drops != MAP_FAILED);
+    g_drops[0] = g_drops[1] = 0;
+    ipc_pool pool;
+    assert_ipc(ipc__pool_init(&pool, fake_drop, NULL), IPC_OK);
+    for (int i = 0; i < 2; i++) ipc__pool_give(&pool, calloc(1, sizeof(struct fake_conn)));
+    pid_t child = tl_fork(30);
+    if (child == 0) _exit(ipc__pool_take(&pool) == NULL && g_drops[1] == 2 && g_drops[0] == 0 ? 0 : 1);
+    assert_int_equal(tl_wait(child, 10), 0);
+    assert_int_equal(g_drops[1], 2);
+    void *c = ipc__pool_take(&pool);
+    assert_non_null(c);
+    ipc__pool_give(&pool, c);
+    ipc__pool_destroy(&pool);
+    assert_int_equal(g_drops[0], 2);
+    munmap(g_drops, 2 * sizeof *g_drops);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -595,6 +711,10 @@ int main(void)
         TL_CASE(test_zmq_publish_subscribe),
         TL_CASE(test_zmq_hwm_pushes_back),
         TL_CASE(test_zmq_bad_input),
+        TL_CASE(test_sitter_failed_start_leaves_nothing),
+        TL_CASE(test_sitter_child_dead_before_ready),
+        TL_CASE(test_sitter_children_die_with_owner),
+        TL_CASE(test_pool_fork_child_drops_impolitely),
     };
     return cmocka_run_group_tests_name("brokers", tests, NULL, NULL);
 }

@@ -69,19 +69,20 @@
  * 127.0.0.1 (ERL_EPMD_PORT/ERL_EPMD_ADDRESS; erl is told -start_epmd false,
  * so it can never daemonize a stray one), the distribution port bound to
  * 127.0.0.1 (inet_dist_use_interface), and a generated user and password.
- * Both processes are children of a "sitter" thread, started after the uid
- * change with PR_SET_PDEATHSIG (a uid change clears the death signal, so it
- * is set after it): if this process dies, even by SIGKILL, they get SIGTERM.
+ * Both processes are children of a "sitter" thread (core/sitter.h, shared
+ * with redis.c), started after the uid change with PR_SET_PDEATHSIG (a uid
+ * change clears the death signal, so it is set after it): if this process
+ * dies, even by SIGKILL, they get SIGTERM.
  * Start-up costs 6-12 s, so the broker lingers 30 s after its last channel
  * (ipc_amqp_embedded_linger_ms), and exit stops it at once.
  *
  * fork().  An AMQP connection is a socket with protocol state (channel,
- * confirm sequence numbers): a pthread_atfork handler drops the child's
+ * confirm sequence numbers): core/pool.h's fork handler drops the child's
  * copies of the pooled connections, and the child opens its own.  A child
  * never stops its parent's broker and never deletes its parent's queues.
  *
  * Threads.  A connection serves one call at a time; each handle keeps a
- * small pool, as redis.c does.
+ * small pool (core/pool.h), as redis.c does.
  */
 #define _GNU_SOURCE
 #include "brokers/ipc_amqp.h"
@@ -93,21 +94,17 @@
 #include <arpa/inet.h>
 #include <stdarg.h>
 #include <fcntl.h>
-#include <grp.h>
 #include <limits.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <pwd.h>
-#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
 #include <sys/random.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 extern const ipc_mechanism ipc_mech_amqp, ipc_mech_amqp_prio;
@@ -117,40 +114,32 @@ extern const ipc_mechanism ipc_mech_amqp, ipc_mech_amqp_prio;
 #define CONFIRM_MS      30000  /* a broker that neither acks nor nacks: broken link */
 #define START_MS        120000 /* a loaded 2-core machine: 6-12 s, allow much more  */
 #define NAME_MAX_LEN    240    /* AMQP short strings are <= 255 bytes; + ".delay"   */
-#define POOL_MAX        8
 
 /* ---- process-wide state ------------------------------------------------ */
 
 typedef struct amqp_chan amqp_chan;
 
-/* g_lock guards the list of live channels (the fork handlers walk it).
- * g_server_lock guards the embedded broker, its reference count and linger
+/* g_server_lock guards the embedded broker, its reference count and linger
  * thread; it is held while the broker starts, which forks: so the fork
  * handlers never take it. */
-static pthread_mutex_t  g_lock = PTHREAD_MUTEX_INITIALIZER;
-static amqp_chan       *g_channels;
 static pthread_mutex_t  g_server_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t   g_server_cond;     /* on CLOCK_MONOTONIC, like every deadline: server_cond_init */
 static ipc_amqp_server *g_embedded;
 static unsigned         g_embedded_refs;
 static int64_t          g_stop_at_ns;      /* refs reached 0: stop then (0: not scheduled) */
 static int              g_linger_ms = 30000;
-static pthread_once_t   g_once = PTHREAD_ONCE_INIT; /* install_fork_handlers */
+static pthread_once_t   g_once = PTHREAD_ONCE_INIT; /* server_cond_init */
 static bool             g_linger_running;  /* the linger thread exists (joinable)          */
 static pthread_t        g_linger_thread;
 
 /* ---- servers ----------------------------------------------------------- */
 
+enum { EPMD, BEAM }; /* the sitter's children, in their order of start */
+
 struct ipc_amqp_server {
-    pid_t           beam, epmd;       /* the broker (beam.smp) and its epmd          */
+    ipc_sitter      sitter;           /* epmd, then the broker (core/sitter.h)       */
     pid_t           owner;            /* the process that started it: only it stops it */
     bool            made_dir;
-    pthread_t       sitter;           /* forks both, then waits for both             */
-    pthread_mutex_t lock;
-    pthread_cond_t  changed;
-    int             stage;            /* guarded by lock: see sitter_main            */
-    bool            beam_exited, epmd_exited;
-    int             exec_errno;
     uid_t           uid;              /* run as (the rabbitmq user when we are root)  */
     gid_t           gid;
     bool            change_uid;
@@ -166,19 +155,6 @@ struct ipc_amqp_server {
 };
 
 
-
-/* The last non-empty line of the broker's output: why it did not start. */
-static void out_tail(const char *path, char *out, size_t size)
-{
-    out[0] = '\0';
-    FILE *f = fopen(path, "r");
-    if (!f) return;
-    char line[256];
-    while (fgets(line, sizeof line, f))
-        if (line[strspn(line, " \t\r\n")] != '\0') snprintf(out, size, "%s", line + strspn(line, " \t"));
-    fclose(f);
-    out[strcspn(out, "\r\n")] = '\0';
-}
 
 /* A port nobody listens on right now (the kernel's choice for port 0). */
 static int free_port(const char *addr)
@@ -222,131 +198,12 @@ static void random_hex(char *out, size_t nbytes)
     for (size_t i = 0; i < nbytes; i++) snprintf(out + 2 * i, 3, "%02x", raw[i]);
 }
 
-static void sitter_set(ipc_amqp_server *s, int stage, pid_t *exited_of)
+/* The sitter starts the broker only once epmd listens, so that erl never
+ * starts one of its own. */
+static bool epmd_listens(int i, void *arg)
 {
-    pthread_mutex_lock(&s->lock);
-    if (stage) s->stage = stage;
-    if (exited_of == &s->beam) s->beam_exited = true;
-    if (exited_of == &s->epmd) s->epmd_exited = true;
-    pthread_cond_broadcast(&s->changed);
-    pthread_mutex_unlock(&s->lock);
-}
-
-/* fork + exec with the death signal; the child reports a failed exec through
- * an O_CLOEXEC pipe.  Returns the pid, or -1 with s->exec_errno. */
-static pid_t spawn(ipc_amqp_server *s, char *const argv[])
-{
-    int err_pipe[2];
-    if (pipe2(err_pipe, O_CLOEXEC) < 0) {
-        s->exec_errno = errno;
-        return -1;
-    }
-    int out = open(s->out, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-    if (out >= 0 && s->change_uid && fchown(out, s->uid, s->gid) < 0) { /* best effort: only we read it */ }
-    pid_t parent = getpid();
-    pid_t pid = fork();
-    if (pid == 0) {
-        /* Child: async-signal-safe calls only (the parent has threads). */
-        sigset_t none;
-        sigemptyset(&none);
-        sigprocmask(SIG_SETMASK, &none, NULL);
-        int e = 0;
-        /* A server, not part of the caller: it must not inherit a benchmark's
-         * CPU pinning (the node would run all its schedulers on that one CPU,
-         * beside the pinned threads it serves). */
-        cpu_set_t all;
-        CPU_ZERO(&all);
-        for (int cpu = 0; cpu < CPU_SETSIZE; cpu++) CPU_SET(cpu, &all);
-        sched_setaffinity(0, sizeof all, &all); /* the kernel keeps the CPUs we may use */
-        if (chdir(s->dir) < 0) e = errno;
-        if (!e && s->change_uid && (setgroups(0, NULL) < 0 || setgid(s->gid) < 0 || setuid(s->uid) < 0)) e = errno;
-        /* after the uid change, which clears it */
-        if (!e && (prctl(PR_SET_PDEATHSIG, SIGTERM) < 0 || getppid() != parent)) e = ESRCH;
-        if (!e) {
-            int null = open("/dev/null", O_RDONLY);
-            if (null >= 0) dup2(null, 0);
-            if (out >= 0) {
-                dup2(out, 1);
-                dup2(out, 2);
-            }
-            execve(argv[0], argv, s->env);
-            e = errno;
-        }
-        if (write(err_pipe[1], &e, sizeof e) < 0) _exit(127);
-        _exit(127);
-    }
-    int e = pid < 0 ? errno : 0;
-    if (out >= 0) close(out);
-    close(err_pipe[1]);
-    if (pid > 0) {
-        ssize_t n;
-        do n = read(err_pipe[0], &e, sizeof e);
-        while (n < 0 && errno == EINTR);
-        if (n != (ssize_t)sizeof e) e = 0; /* EOF: the exec happened */
-        if (e) while (waitpid(pid, NULL, 0) < 0 && errno == EINTR) {}
-    }
-    close(err_pipe[0]);
-    s->exec_errno = e;
-    return e ? -1 : pid;
-}
-
-static void reap(pid_t pid)
-{
-    int status;
-    while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {}
-}
-
-/* The sitter: epmd first (and wait until it listens, so erl never starts
- * one of its own), then the broker; then stay alive, waiting for both — the
- * death signal of both children is tied to this thread.
- * stage: 1 epmd failed, 2 broker forked (or failed: beam < 0). */
-static void *sitter_main(void *arg)
-{
-    ipc_amqp_server *s = arg;
-    s->epmd = spawn(s, s->epmd_argv);
-    if (s->epmd < 0) {
-        s->beam = -1;
-        sitter_set(s, 1, NULL);
-        return NULL;
-    }
-    for (int i = 0; i < 500 && !port_listens("127.0.0.1", s->epmd_port); i++) {
-        if (waitpid(s->epmd, NULL, WNOHANG) == s->epmd) {
-            s->epmd = -1;
-            s->exec_errno = ECHILD;
-            s->beam = -1;
-            sitter_set(s, 1, NULL);
-            return NULL;
-        }
-        struct timespec ts = { 0, 10 * 1000000 };
-        nanosleep(&ts, NULL);
-    }
-    s->beam = spawn(s, s->beam_argv);
-    sitter_set(s, 2, NULL);
-    if (s->beam > 0) {
-        reap(s->beam);
-        sitter_set(s, 0, &s->beam);
-    } else {
-        sitter_set(s, 0, &s->beam);
-    }
-    reap(s->epmd); /* stop() kills it after the broker */
-    sitter_set(s, 0, &s->epmd);
-    return NULL;
-}
-
-/* Wait until *flag (guarded by s->lock) or the deadline; true if set. */
-static bool wait_flag(ipc_amqp_server *s, const bool *flag, int timeout_ms)
-{
-    ipc_deadline d;
-    ipc__deadline_start(&d, timeout_ms);
-    pthread_mutex_lock(&s->lock);
-    while (!*flag) {
-        int w = ipc__cond_wait(&s->changed, &s->lock, &d, NULL);
-        if (w < 0) return false; /* the lock went with the error */
-        if (w == 1) break;
-    }
-    bool done = *flag;
-    pthread_mutex_unlock(&s->lock);
-    return done;
+    (void)i;
+    return port_listens("127.0.0.1", ((const ipc_amqp_server *)arg)->epmd_port);
 }
 
 static int set_env(ipc_amqp_server *s, int *n, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
@@ -433,6 +290,17 @@ static int prepare(ipc_amqp_server *s)
 static int conn_login(const char *host, int port, const char *user, const char *pass, const char *vhost,
                       int timeout_ms, amqp_connection_state_t *out);
 
+static bool login_ready(void *arg)
+{
+    const ipc_amqp_server *s = arg;
+    amqp_connection_state_t c;
+    if (!port_listens(s->bind, s->port) || conn_login(s->bind, s->port, s->user, s->password, "/", 2000, &c) != IPC_OK)
+        return false;
+    amqp_connection_close(c, AMQP_REPLY_SUCCESS);
+    amqp_destroy_connection(c);
+    return true;
+}
+
 int ipc_amqp_server_start(const ipc_amqp_server_opts *opts, ipc_amqp_server **out)
 {
     static const ipc_amqp_server_opts defaults = { 0 };
@@ -496,65 +364,27 @@ int ipc_amqp_server_start(const ipc_amqp_server_opts *opts, ipc_amqp_server **ou
     if ((rc = prepare(s)) != IPC_OK) goto fail_dir;
     s->owner = getpid();
 
-    int err = pthread_mutex_init(&s->lock, NULL);
-    if (err) {
-        errno = err;
-        rc = ipc__fail(IPC_ESYS, "pthread_mutex_init");
-        goto fail_dir;
-    }
-    pthread_condattr_t ca;
-    if (!(err = pthread_condattr_init(&ca))) {
-        err = pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-        if (!err) err = pthread_cond_init(&s->changed, &ca);
-        pthread_condattr_destroy(&ca);
-    }
-    if (err) {
-        errno = err;
-        rc = ipc__fail(IPC_ESYS, "pthread_cond_init");
-        goto fail_mutex;
-    }
-    ipc_helper sitter = { .stop_fd = -1 }; /* every signal blocked in it */
-    if ((rc = ipc__helper_start(&sitter, sitter_main, s)) != IPC_OK) goto fail_cond;
-    s->sitter = sitter.thread;
-    pthread_mutex_lock(&s->lock);
-    while (s->stage == 0) pthread_cond_wait(&s->changed, &s->lock);
-    pthread_mutex_unlock(&s->lock);
-    if (s->beam < 0) {
-        bool no_epmd = s->stage == 1;
-        if (!no_epmd) { /* the sitter reaps epmd only after a stop */
-            kill(s->epmd, SIGTERM);
-        }
-        pthread_join(s->sitter, NULL);
-        errno = s->exec_errno;
-        rc = ipc__fail(IPC_ESYS, "amqp: starting %s", no_epmd ? "epmd" : RABBITMQ_SERVER);
-        goto fail_cond;
-    }
+    /* Both children of a sitter thread (core/sitter.h), started after the
+     * uid change with their death signal; their output goes to s->out. */
+    const ipc_spawn spec[2] = {
+        [EPMD] = { .argv = s->epmd_argv, .env = s->env, .dir = s->dir, .out = s->out,
+                   .change_uid = s->change_uid, .uid = s->uid, .gid = s->gid },
+        [BEAM] = { .argv = s->beam_argv, .env = s->env, .dir = s->dir, .out = s->out,
+                   .change_uid = s->change_uid, .uid = s->uid, .gid = s->gid },
+    };
+    if ((rc = ipc__sitter_start(&s->sitter, spec, 2, epmd_listens, s, 5000)) != IPC_OK) goto fail_dir;
 
     /* Ready when it accepts our login (6-12 s here). */
-    for (int64_t until = ipc_now_ns() + (int64_t)START_MS * 1000000;;) {
-        amqp_connection_state_t c;
-        if (port_listens(s->bind, s->port) && conn_login(s->bind, s->port, s->user, s->password, "/", 2000, &c) == IPC_OK) {
-            amqp_connection_close(c, AMQP_REPLY_SUCCESS);
-            amqp_destroy_connection(c);
-            break;
-        }
-        bool dead = wait_flag(s, &s->beam_exited, 100); /* also the pause between two tries */
-        if (dead || ipc_now_ns() > until) {
-            char why[256];
-            out_tail(s->out, why, sizeof why);
-            ipc_amqp_server_stop(s); /* reaps both and removes our temp dir */
-            errno = dead ? ECHILD : ETIMEDOUT;
-            return ipc__fail(IPC_ESYS, "rabbitmq-server %s (%s)", dead ? "exited" : "did not accept a login",
-                             why[0] ? why : "no output");
-        }
+    if ((rc = ipc__sitter_await(&s->sitter, BEAM, login_ready, s, 100, START_MS, s->out, "rabbitmq-server",
+                                "did not accept a login")) != IPC_OK) {
+        int saved = errno;
+        ipc_amqp_server_stop(s); /* reaps both and removes our temp dir */
+        errno = saved;
+        return rc;
     }
     *out = s;
     return IPC_OK;
 
-fail_cond:
-    pthread_cond_destroy(&s->changed);
-fail_mutex:
-    pthread_mutex_destroy(&s->lock);
 fail_dir:
     if (s->made_dir) ipc__remove_tree(s->dir);
 fail_free:
@@ -562,36 +392,18 @@ fail_free:
     return rc;
 }
 
-/* SIGTERM one child of the sitter and wait; SIGKILL after grace_ms. */
-static bool terminate(ipc_amqp_server *s, pid_t pid, const bool *exited, int grace_ms)
-{
-    /* Signal only while the sitter has not reaped it: after waitpid the pid
-     * may already belong to another process. */
-    pthread_mutex_lock(&s->lock);
-    if (!*exited) kill(pid, SIGTERM);
-    pthread_mutex_unlock(&s->lock);
-    if (wait_flag(s, exited, grace_ms)) return true;
-    pthread_mutex_lock(&s->lock);
-    if (!*exited) kill(pid, SIGKILL);
-    pthread_mutex_unlock(&s->lock);
-    wait_flag(s, exited, -1);
-    return false;
-}
-
 int ipc_amqp_server_stop(ipc_amqp_server *s)
 {
     if (!s) return IPC_OK;
     int rc = IPC_OK;
     if (s->owner == getpid()) { /* a forked child leaves its parent's broker alone */
-        bool clean = terminate(s, s->beam, &s->beam_exited, 15000); /* it syncs its queues first */
-        clean &= terminate(s, s->epmd, &s->epmd_exited, 5000);
-        pthread_join(s->sitter, NULL);
-        pthread_cond_destroy(&s->changed);
-        pthread_mutex_destroy(&s->lock);
+        /* the broker first (it syncs its queues: up to 15 s), then epmd */
+        bool clean = ipc__sitter_stop(&s->sitter, 15000);
         if (s->made_dir) ipc__remove_tree(s->dir);
         if (!clean) {
             errno = ETIMEDOUT;
-            rc = ipc__fail(IPC_ESYS, "amqp: broker %ld or epmd %ld ignored SIGTERM: killed", (long)s->beam, (long)s->epmd);
+            rc = ipc__fail(IPC_ESYS, "amqp: broker %ld or epmd %ld ignored SIGTERM: killed",
+                           (long)ipc__sitter_pid(&s->sitter, BEAM), (long)ipc__sitter_pid(&s->sitter, EPMD));
         }
     }
     free(s);
@@ -604,22 +416,16 @@ const char *ipc_amqp_server_dir(const ipc_amqp_server *s) { return s ? s->dir : 
 int         ipc_amqp_server_port(const ipc_amqp_server *s) { return s ? s->port : NO_SERVER("ipc_amqp_server_port"); }
 const char *ipc_amqp_server_user(const ipc_amqp_server *s) { return s ? s->user : (NO_SERVER("ipc_amqp_server_user"), NULL); }
 const char *ipc_amqp_server_password(const ipc_amqp_server *s) { return s ? s->password : (NO_SERVER("ipc_amqp_server_password"), NULL); }
-pid_t       ipc_amqp_server_pid(const ipc_amqp_server *s) { return s ? s->beam : NO_SERVER("ipc_amqp_server_pid"); }
-pid_t       ipc_amqp_server_epmd_pid(const ipc_amqp_server *s) { return s ? s->epmd : NO_SERVER("ipc_amqp_server_epmd_pid"); }
+pid_t       ipc_amqp_server_pid(const ipc_amqp_server *s) { return s ? ipc__sitter_pid(&s->sitter, BEAM) : NO_SERVER("ipc_amqp_server_pid"); }
+pid_t       ipc_amqp_server_epmd_pid(const ipc_amqp_server *s) { return s ? ipc__sitter_pid(&s->sitter, EPMD) : NO_SERVER("ipc_amqp_server_epmd_pid"); }
 #undef NO_SERVER
 
 /* ---- the embedded broker: one per process, shared by its channels ----- */
 
-/* ipc__cond_wait's deadlines are CLOCK_MONOTONIC times: a condvar on the
- * default (realtime) clock would take them for 1970 and never sleep. */
-static void server_cond_init(void)
-{
-    pthread_condattr_t ca;
-    pthread_condattr_init(&ca);
-    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-    pthread_cond_init(&g_server_cond, &ca);
-    pthread_condattr_destroy(&ca);
-}
+/* core/sync.h's private condvar: on CLOCK_MONOTONIC, like every deadline
+ * (ipc__cond_wait's deadlines would be 1970 on the default clock). */
+static int g_server_cond_rc = IPC_OK; /* server_cond_init's answer */
+static void server_cond_init(void) { g_server_cond_rc = ipc__cond_init(&g_server_cond, false); }
 
 /* Stops the idle broker when its linger time is up.  Started with the
  * broker, it ends when the broker is gone (stopped here, or at exit). */
@@ -714,12 +520,13 @@ static void embedded_release(void)
     ipc_amqp_server_stop(stop);
 }
 
-static void install_fork_handlers(void);
+static int process_setup(void);
 
 int ipc_amqp_embedded_linger_ms(int ms)
 {
     if (ms < 0) return ipc__fail(IPC_EINVAL, "ipc_amqp_embedded_linger_ms: %d ms (0 or more)", ms);
-    pthread_once(&g_once, install_fork_handlers);
+    int rc = process_setup();
+    if (rc != IPC_OK) return rc;
     pthread_mutex_lock(&g_server_lock);
     int old = g_linger_ms;
     g_linger_ms = ms;
@@ -741,7 +548,7 @@ int ipc_amqp_embedded_linger_ms(int ms)
 pid_t ipc_amqp_embedded_pid(void)
 {
     pthread_mutex_lock(&g_server_lock);
-    pid_t pid = g_embedded && g_embedded->owner == getpid() ? g_embedded->beam : 0;
+    pid_t pid = g_embedded && g_embedded->owner == getpid() ? ipc__sitter_pid(&g_embedded->sitter, BEAM) : 0;
     pthread_mutex_unlock(&g_server_lock);
     return pid;
 }
@@ -772,10 +579,7 @@ struct amqp_chan {
     char            host[128], user[64], pass[64], vhost[64];
     int             port;
     char            name[NAME_MAX_LEN + 1], delay_q[NAME_MAX_LEN + 8], close_x[NAME_MAX_LEN + 8];
-    pthread_mutex_t pool_lock;
-    int             idle_count;
-    conn           *idle[POOL_MAX];
-    amqp_chan      *prev, *next; /* g_channels */
+    ipc_pool        pool;      /* idle connections (core/pool.h) */
 };
 
 static amqp_chan *as_amqp(ipc_channel *ch) { return (amqp_chan *)ch; }
@@ -906,11 +710,13 @@ static int conn_open(const amqp_chan *a, conn **out)
     return IPC_OK;
 }
 
+static void conn_drop(void *c, bool polite) { conn_free(c, polite); }
+
+/* No liveness check on take: a dead pooled connection fails its first call
+ * with a library error, and WITH_RETRY runs the call again on a fresh one. */
 static int conn_get(amqp_chan *a, conn **out)
 {
-    pthread_mutex_lock(&a->pool_lock);
-    conn *c = a->idle_count > 0 ? a->idle[--a->idle_count] : NULL;
-    pthread_mutex_unlock(&a->pool_lock);
+    conn *c = ipc__pool_take(&a->pool);
     if (c) {
         *out = c;
         return IPC_OK;
@@ -921,16 +727,12 @@ static int conn_get(amqp_chan *a, conn **out)
 static void conn_put(amqp_chan *a, conn *c)
 {
     if (!c) return;
-    if (!c->broken) {
-        amqp_maybe_release_buffers(c->st);
-        pthread_mutex_lock(&a->pool_lock);
-        if (a->idle_count < POOL_MAX) {
-            a->idle[a->idle_count++] = c;
-            c = NULL;
-        }
-        pthread_mutex_unlock(&a->pool_lock);
+    if (c->broken) {
+        conn_free(c, true);
+        return;
     }
-    conn_free(c, true);
+    amqp_maybe_release_buffers(c->st);
+    ipc__pool_give(&a->pool, c);
 }
 
 /* A pooled connection whose broker restarted (or whose socket died) fails
@@ -1412,11 +1214,6 @@ static long am_depth(const ipc_channel *ch)
     return n;
 }
 
-static void pool_drain(amqp_chan *a, bool polite)
-{
-    while (a->idle_count > 0) conn_free(a->idle[--a->idle_count], polite);
-}
-
 static int remove_topology(amqp_chan *a, conn *c)
 {
     /* The owner removes the name, like unlink() after shm_open(). */
@@ -1430,64 +1227,38 @@ static int remove_topology(amqp_chan *a, conn *c)
     return IPC_OK;
 }
 
-static void unlink_channel(amqp_chan *a)
-{
-    pthread_mutex_lock(&g_lock);
-    if (a->prev) a->prev->next = a->next;
-    else if (g_channels == a) g_channels = a->next;
-    if (a->next) a->next->prev = a->prev;
-    pthread_mutex_unlock(&g_lock);
-}
-
 static void am_free(ipc_channel *ch)
 {
     amqp_chan *a = as_amqp(ch);
-    unlink_channel(a);
     if (a->owner == getpid()) {
         conn *c;
         int rc;
         WITH_RETRY(a, c, rc, remove_topology(a, c));
         (void)rc; /* nothing to report from free(); a dead broker has nothing left */
     }
-    pool_drain(a, true);
-    pthread_mutex_destroy(&a->pool_lock);
+    ipc__pool_destroy(&a->pool);
     if (a->embedded) embedded_release();
     free(a);
 }
 
 /* ---- fork: the child must not share its parent's connections ---------- */
 
-static void fork_prepare(void)
-{
-    pthread_mutex_lock(&g_lock);
-    for (amqp_chan *a = g_channels; a; a = a->next) pthread_mutex_lock(&a->pool_lock);
-}
-
-static void fork_parent(void)
-{
-    for (amqp_chan *a = g_channels; a; a = a->next) pthread_mutex_unlock(&a->pool_lock);
-    pthread_mutex_unlock(&g_lock);
-}
-
 static void fork_child(void)
 {
-    /* Destroying a connection without connection.close only closes the
-     * child's copy of its socket: the parent's connection is untouched. */
-    for (amqp_chan *a = g_channels; a; a = a->next) {
-        pool_drain(a, false);
-        pthread_mutex_unlock(&a->pool_lock);
-    }
-    pthread_mutex_unlock(&g_lock);
-    /* Maybe held by a parent thread starting the broker. */
+    /* The pools drop the parent's connections themselves (core/pool.h).
+     * g_server_lock: maybe held by a parent thread starting the broker. */
     pthread_mutex_init(&g_server_lock, NULL);
     server_cond_init();
     g_linger_running = false; /* threads do not cross fork */
 }
 
-static void install_fork_handlers(void)
+/* Once per process: the broker's condvar, and the fork handler (core/process.h's
+ * table; registering again is a no-op). */
+static int process_setup(void)
 {
-    server_cond_init();
-    ipc__atfork(fork_prepare, fork_parent, fork_child);
+    pthread_once(&g_once, server_cond_init);
+    if (g_server_cond_rc != IPC_OK) return ipc__fail(IPC_ESYS, "amqp: pthread_cond_init (monotonic)");
+    return ipc__atfork(NULL, NULL, fork_child);
 }
 
 /* ---- open -------------------------------------------------------------- */
@@ -1565,7 +1336,8 @@ static int attach(amqp_chan *a, conn *c)
 
 static int am_open(const ipc_mechanism *m, const ipc_config *cfg, ipc_channel **out)
 {
-    pthread_once(&g_once, install_fork_handlers);
+    int rc = process_setup();
+    if (rc != IPC_OK) return rc;
     if (cfg->name && (!*cfg->name || strlen(cfg->name) > NAME_MAX_LEN))
         return ipc__fail(IPC_EINVAL, "amqp: name must be 1..%d bytes", NAME_MAX_LEN);
     if ((cfg->flags & IPC_ATTACH) && !cfg->name)
@@ -1576,13 +1348,10 @@ static int am_open(const ipc_mechanism *m, const ipc_config *cfg, ipc_channel **
     amqp_chan *a = ipc__channel_alloc(sizeof *a, m, cfg);
     if (!a) return IPC_ESYS;
     a->order = m->variant; /* the descriptor's order: IPC_FIFO or IPC_PRIORITY */
-    int err = pthread_mutex_init(&a->pool_lock, NULL);
-    if (err) {
+    if ((rc = ipc__pool_init(&a->pool, conn_drop, NULL)) != IPC_OK) {
         free(a);
-        errno = err;
-        return ipc__fail(IPC_ESYS, "pthread_mutex_init");
+        return rc;
     }
-    int rc;
     char endpoint[256];
     if (cfg->endpoint) {
         rc = parse_endpoint(a, cfg->endpoint);
@@ -1604,18 +1373,14 @@ static int am_open(const ipc_mechanism *m, const ipc_config *cfg, ipc_channel **
         conn_put(a, c);
     }
     if (rc != IPC_OK) {
-        pool_drain(a, true);
-        pthread_mutex_destroy(&a->pool_lock);
+        int saved = errno;
+        ipc__pool_destroy(&a->pool);
         if (a->embedded) embedded_release();
         free(a);
+        errno = saved;
         return rc;
     }
     a->owner = (cfg->flags & IPC_ATTACH) ? 0 : getpid();
-    pthread_mutex_lock(&g_lock);
-    a->next = g_channels;
-    if (g_channels) g_channels->prev = a;
-    g_channels = a;
-    pthread_mutex_unlock(&g_lock);
     *out = &a->base;
     return IPC_OK;
 }

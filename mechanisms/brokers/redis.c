@@ -62,17 +62,22 @@
  * that only waits for it, and it is started with PR_SET_PDEATHSIG: if our
  * process dies, even by SIGKILL, the kernel sends the server SIGTERM, so it
  * does not outlive us.  (The death signal fires when the *thread* that
- * forked it ends; that is why a dedicated thread forks it.)
+ * forked it ends; that is why a dedicated thread forks it.)  The sitter,
+ * the readiness wait and the stop by pid are core/sitter.h's, shared with
+ * amqp.c.
  *
  * fork().  A hiredis connection is a socket plus a half-read reply buffer:
- * two processes using one would interleave their requests.  A pthread_atfork
- * handler drops the child's copies of all pooled connections; the child
- * opens its own on first use.  A child never stops its parent's server and
- * never deletes the keys of a channel its parent created.
+ * two processes using one would interleave their requests.  core/pool.h's
+ * fork handler drops the child's copies of all pooled connections; the child
+ * opens its own on first use.  Our own fork handler (core/process.h) only
+ * keeps g_lock and g_server_lock usable in the child.  A child never stops
+ * its parent's server and never deletes the keys of a channel its parent
+ * created.
  *
  * Threads.  A connection serves one request at a time, and a receiver may
  * sit in BLMOVE for a long time, so each handle keeps a small pool: a call
- * takes an idle connection (or opens one) and gives it back when done.
+ * takes an idle connection (or opens one) and gives it back when done
+ * (core/pool.h; an idle connection the server closed is dropped on take).
  */
 #define _GNU_SOURCE
 #include "brokers/ipc_redis.h"
@@ -89,11 +94,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
 #include <sys/random.h>
 #include <sys/stat.h>
 #include <sys/un.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 extern const ipc_mechanism ipc_mech_redis, ipc_mech_redis_prio;
@@ -252,12 +255,11 @@ static struct {
 
 typedef struct redis_channel redis_channel;
 
-/* g_lock guards the script SHAs and the list of live channels (which the
- * fork handlers walk).  g_server_lock guards the embedded server and its
+/* g_lock guards the script SHAs (the fork handlers hold it across fork).
+ * g_server_lock guards the embedded server and its
  * reference count; it is held while the server starts — and starting it
  * forks, which runs our fork handlers: so those never take it. */
 static pthread_mutex_t   g_lock = PTHREAD_MUTEX_INITIALIZER;
-static redis_channel    *g_channels;
 static pthread_mutex_t   g_server_lock = PTHREAD_MUTEX_INITIALIZER;
 static ipc_redis_server *g_embedded;
 static unsigned          g_embedded_refs;
@@ -265,14 +267,9 @@ static unsigned          g_embedded_refs;
 /* ---- servers ----------------------------------------------------------- */
 
 struct ipc_redis_server {
-    pid_t           pid;       /* the redis-server process                   */
+    ipc_sitter      sitter;    /* the redis-server process, child 0 (core/sitter.h) */
     pid_t           owner;     /* the process that started it: only it stops it */
     bool            made_dir;  /* dir is a temp dir of ours: remove on stop    */
-    pthread_t       sitter;    /* forks the server, then waits for it          */
-    pthread_mutex_t lock;
-    pthread_cond_t  changed;
-    bool            forked, exited; /* guarded by lock                        */
-    int             exec_errno;
     char            exe[PATH_MAX];
     char           *argv[32];
     char            port_arg[16];
@@ -283,98 +280,6 @@ struct ipc_redis_server {
 };
 
 
-static void sitter_report(ipc_redis_server *s, bool exited)
-{
-    pthread_mutex_lock(&s->lock);
-    if (exited) s->exited = true;
-    else s->forked = true;
-    pthread_cond_broadcast(&s->changed);
-    pthread_mutex_unlock(&s->lock);
-}
-
-/* The sitter thread: fork, exec, report, and stay alive (waitpid) for as
- * long as the server runs — its death signal is tied to this thread. */
-static void *sitter_main(void *arg)
-{
-    ipc_redis_server *s = arg;
-    int err_pipe[2];
-    if (pipe2(err_pipe, O_CLOEXEC) < 0) {
-        s->exec_errno = errno;
-        s->pid = -1;
-        sitter_report(s, false);
-        return NULL;
-    }
-    pid_t parent = getpid();
-    pid_t pid = fork();
-    if (pid == 0) {
-        /* Child: async-signal-safe calls only (the parent has threads). */
-        sigset_t none;
-        sigemptyset(&none);
-        sigprocmask(SIG_SETMASK, &none, NULL);
-        if (prctl(PR_SET_PDEATHSIG, SIGTERM) < 0 || getppid() != parent) _exit(126);
-        int null = open("/dev/null", O_RDWR);
-        if (null >= 0) {
-            dup2(null, 0);
-            dup2(null, 1);
-            dup2(null, 2);
-        }
-        execv(s->exe, s->argv);
-        int e = errno; /* exec failed: tell the sitter why through the pipe */
-        if (write(err_pipe[1], &e, sizeof e) < 0) _exit(127);
-        _exit(127);
-    }
-    int e = pid < 0 ? errno : 0;
-    close(err_pipe[1]);
-    if (pid > 0) {
-        /* EOF (0 bytes) means the O_CLOEXEC pipe closed: exec succeeded. */
-        ssize_t n;
-        do n = read(err_pipe[0], &e, sizeof e);
-        while (n < 0 && errno == EINTR);
-        if (n != (ssize_t)sizeof e) e = 0;
-    }
-    close(err_pipe[0]);
-    s->pid = e ? -1 : pid;
-    s->exec_errno = e;
-    if (pid > 0) {
-        sitter_report(s, false);
-        int status;
-        while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {}
-        sitter_report(s, true);
-    } else {
-        sitter_report(s, false);
-    }
-    return NULL;
-}
-
-/* Wait for the sitter to see the server exit: true if it did in time. */
-static bool wait_exited(ipc_redis_server *s, int timeout_ms)
-{
-    ipc_deadline d;
-    ipc__deadline_start(&d, timeout_ms);
-    pthread_mutex_lock(&s->lock);
-    while (!s->exited) {
-        int w = ipc__cond_wait(&s->changed, &s->lock, &d, NULL);
-        if (w < 0) return false; /* the lock went with the error */
-        if (w == 1) break;
-    }
-    bool done = s->exited;
-    pthread_mutex_unlock(&s->lock);
-    return done;
-}
-
-
-/* The last line of the server's log: why it refused to start. */
-static void log_tail(const char *log, char *out, size_t size)
-{
-    out[0] = '\0';
-    FILE *f = fopen(log, "r");
-    if (!f) return;
-    char line[256];
-    while (fgets(line, sizeof line, f))
-        if (line[0] != '\n') snprintf(out, size, "%s", line);
-    fclose(f);
-    out[strcspn(out, "\n")] = '\0';
-}
 
 static bool ping(const char *sock, const char *password)
 {
@@ -391,6 +296,12 @@ static bool ping(const char *sock, const char *password)
     }
     if (c) redisFree(c);
     return ok;
+}
+
+static bool ping_ready(void *arg)
+{
+    const ipc_redis_server *s = arg;
+    return ping(s->sock, s->password);
 }
 
 static void server_args(ipc_redis_server *s, const ipc_redis_server_opts *o)
@@ -477,57 +388,23 @@ int ipc_redis_server_start(const ipc_redis_server_opts *opts, ipc_redis_server *
     server_args(s, o);
     s->owner = getpid();
 
-    int err = pthread_mutex_init(&s->lock, NULL);
-    if (err) {
-        errno = err;
-        rc = ipc__fail(IPC_ESYS, "pthread_mutex_init");
-        goto fail_dir;
-    }
-    pthread_condattr_t ca;
-    if (!(err = pthread_condattr_init(&ca))) {
-        err = pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-        if (!err) err = pthread_cond_init(&s->changed, &ca);
-        pthread_condattr_destroy(&ca);
-    }
-    if (err) {
-        errno = err;
-        rc = ipc__fail(IPC_ESYS, "pthread_cond_init");
-        goto fail_mutex;
-    }
-    /* The sitter blocks every signal (ipc__helper_start does that): a test's
-     * SIGALRM must reach the thread that armed it, not ours. */
-    ipc_helper sitter = { .stop_fd = -1 };
-    if ((rc = ipc__helper_start(&sitter, sitter_main, s)) != IPC_OK) goto fail_cond;
-    s->sitter = sitter.thread;
-    pthread_mutex_lock(&s->lock);
-    while (!s->forked) pthread_cond_wait(&s->changed, &s->lock);
-    pthread_mutex_unlock(&s->lock);
-    if (s->pid < 0) {
-        pthread_join(s->sitter, NULL);
-        errno = s->exec_errno;
-        rc = ipc__fail(IPC_ESYS, "starting %s", s->exe);
-        goto fail_cond;
-    }
+    /* The sitter (core/sitter.h) blocks every signal: a test's SIGALRM must
+     * reach the thread that armed it, not ours.  redis-server logs to its
+     * --logfile; its stdout and stderr go to /dev/null. */
+    const ipc_spawn spec = { .argv = s->argv };
+    if ((rc = ipc__sitter_start(&s->sitter, &spec, 1, NULL, NULL, 0)) != IPC_OK) goto fail_dir;
 
     /* Ready when it answers PING (about 70 ms; longer while an AOF loads). */
-    for (int64_t until = ipc_now_ns() + 10 * 1000000000LL; !ping(s->sock, s->password);) {
-        bool dead = wait_exited(s, 2); /* also the pause between two tries */
-        if (dead || ipc_now_ns() > until) {
-            char why[256];
-            log_tail(s->log, why, sizeof why);
-            ipc_redis_server_stop(s); /* reaps it and removes our temp dir */
-            errno = dead ? ECHILD : ETIMEDOUT;
-            return ipc__fail(IPC_ESYS, "redis-server %s (%s)", dead ? "exited" : "did not answer PING",
-                             why[0] ? why : "no log");
-        }
+    if ((rc = ipc__sitter_await(&s->sitter, 0, ping_ready, s, 2, 10000, s->log, "redis-server",
+                                "did not answer PING")) != IPC_OK) {
+        int saved = errno;
+        ipc_redis_server_stop(s); /* reaps it and removes our temp dir */
+        errno = saved;
+        return rc;
     }
     *out = s;
     return IPC_OK;
 
-fail_cond:
-    pthread_cond_destroy(&s->changed);
-fail_mutex:
-    pthread_mutex_destroy(&s->lock);
 fail_dir:
     if (s->made_dir) ipc__remove_tree(s->dir);
 fail_free:
@@ -540,20 +417,12 @@ int ipc_redis_server_stop(ipc_redis_server *s)
     if (!s) return IPC_OK;
     int rc = IPC_OK;
     if (s->owner == getpid()) { /* a forked child leaves its parent's server alone */
-        /* Signal it only while the sitter has not reaped it: after waitpid
-         * the pid may already belong to another process. */
-        pthread_mutex_lock(&s->lock);
-        if (!s->exited) kill(s->pid, SIGTERM); /* redis writes its AOF, removes its socket */
-        pthread_mutex_unlock(&s->lock);
-        if (!wait_exited(s, 5000)) {
-            kill(s->pid, SIGKILL);
-            wait_exited(s, -1);
+        /* SIGTERM: redis writes its AOF and removes its socket. */
+        if (!ipc__sitter_stop(&s->sitter, 5000)) {
             errno = ETIMEDOUT;
-            rc = ipc__fail(IPC_ESYS, "redis-server %ld ignored SIGTERM for 5 s: killed", (long)s->pid);
+            rc = ipc__fail(IPC_ESYS, "redis-server %ld ignored SIGTERM for 5 s: killed",
+                           (long)ipc__sitter_pid(&s->sitter, 0));
         }
-        pthread_join(s->sitter, NULL);
-        pthread_cond_destroy(&s->changed);
-        pthread_mutex_destroy(&s->lock);
         if (s->made_dir) ipc__remove_tree(s->dir);
     }
     free(s);
@@ -563,7 +432,7 @@ int ipc_redis_server_stop(ipc_redis_server *s)
 #define NO_SERVER(what) ipc__fail(IPC_EINVAL, what ": server is NULL")
 const char *ipc_redis_server_endpoint(const ipc_redis_server *s) { return s ? s->endpoint : (NO_SERVER("ipc_redis_server_endpoint"), NULL); }
 const char *ipc_redis_server_dir(const ipc_redis_server *s) { return s ? s->dir : (NO_SERVER("ipc_redis_server_dir"), NULL); }
-pid_t       ipc_redis_server_pid(const ipc_redis_server *s) { return s ? s->pid : NO_SERVER("ipc_redis_server_pid"); }
+pid_t       ipc_redis_server_pid(const ipc_redis_server *s) { return s ? ipc__sitter_pid(&s->sitter, 0) : NO_SERVER("ipc_redis_server_pid"); }
 #undef NO_SERVER
 
 /* ---- the embedded server: one per process, shared by its channels ----- */
@@ -581,14 +450,15 @@ static void embedded_at_exit(void)
  * endpoint.  Started under g_server_lock so two first channels make one server. */
 static int embedded_acquire(char *endpoint, size_t size)
 {
-    static bool at_exit_registered;
-    int rc = IPC_OK;
+    /* core/process.h's table, once; outside g_server_lock, which a thread
+     * holds while the server starts (and forks) */
+    int rc = ipc__atexit(embedded_at_exit);
+    if (rc != IPC_OK) return rc;
     pthread_mutex_lock(&g_server_lock);
     if (!g_embedded) rc = ipc_redis_server_start(NULL, &g_embedded);
     if (rc == IPC_OK) {
         g_embedded_refs++;
         snprintf(endpoint, size, "%s", g_embedded->endpoint);
-        if (!at_exit_registered && atexit(embedded_at_exit) == 0) at_exit_registered = true;
     }
     pthread_mutex_unlock(&g_server_lock);
     return rc;
@@ -608,7 +478,6 @@ static void embedded_release(void)
 
 /* ---- connections ------------------------------------------------------- */
 
-#define POOL_MAX 8
 #define KEY_MAX  256
 
 enum { K_QUEUE, K_META, K_BELL, K_SPACE, K_DELAYED, K_COUNT };
@@ -622,10 +491,7 @@ struct redis_channel {
     char            key[K_COUNT][KEY_MAX];
     size_t          key_len[K_COUNT];
     char            order_arg[4], capacity_arg[24]; /* ARGV[1], ARGV[2]            */
-    pthread_mutex_t pool_lock;
-    int             idle_count;
-    redisContext   *idle[POOL_MAX];
-    redis_channel  *prev, *next; /* g_channels */
+    ipc_pool        pool;      /* idle connections (core/pool.h)              */
 };
 
 static redis_channel *as_redis(ipc_channel *ch) { return (redis_channel *)ch; }
@@ -714,32 +580,26 @@ static bool conn_alive(const redisContext *c)
     return poll(&p, 1, 0) == 0;
 }
 
+static void conn_drop(void *c, bool polite)
+{
+    (void)polite; /* redisFree closes our descriptor; redis needs no goodbye */
+    redisFree(c);
+}
+
+static bool conn_idle_alive(void *c) { return conn_alive(c); }
+
 static int conn_get(redis_channel *r, redisContext **out)
 {
-    for (;;) {
-        pthread_mutex_lock(&r->pool_lock);
-        redisContext *c = r->idle_count > 0 ? r->idle[--r->idle_count] : NULL;
-        pthread_mutex_unlock(&r->pool_lock);
-        if (!c) return conn_open(r->endpoint, out);
-        if (conn_alive(c)) {
-            *out = c;
-            return IPC_OK;
-        }
-        redisFree(c);
-    }
+    redisContext *c = ipc__pool_take(&r->pool);
+    if (!c) return conn_open(r->endpoint, out);
+    *out = c;
+    return IPC_OK;
 }
 
 static void conn_put(redis_channel *r, redisContext *c)
 {
-    if (!c->err) {
-        pthread_mutex_lock(&r->pool_lock);
-        if (r->idle_count < POOL_MAX) {
-            r->idle[r->idle_count++] = c;
-            c = NULL;
-        }
-        pthread_mutex_unlock(&r->pool_lock);
-    }
-    if (c) redisFree(c);
+    if (c->err) redisFree(c);
+    else ipc__pool_give(&r->pool, c);
 }
 
 /* Check a reply: NULL (connection broken) or an error reply become IPC_E*. */
@@ -1034,24 +894,9 @@ static long rd_depth(const ipc_channel *ch)
     return n;
 }
 
-static void pool_drain(redis_channel *r)
-{
-    while (r->idle_count > 0) redisFree(r->idle[--r->idle_count]);
-}
-
-static void unlink_channel(redis_channel *r)
-{
-    pthread_mutex_lock(&g_lock);
-    if (r->prev) r->prev->next = r->next;
-    else if (g_channels == r) g_channels = r->next;
-    if (r->next) r->next->prev = r->prev;
-    pthread_mutex_unlock(&g_lock);
-}
-
 static void rd_free(ipc_channel *ch)
 {
     redis_channel *r = as_redis(ch);
-    unlink_channel(r);
     redisContext *c;
     if (r->owner == getpid() && conn_get(r, &c) == IPC_OK) {
         /* The owner removes the name, like unlink() after shm_open(). */
@@ -1062,42 +907,24 @@ static void rd_free(ipc_channel *ch)
         if (rep) freeReplyObject(rep);
         conn_put(r, c);
     }
-    pool_drain(r);
-    pthread_mutex_destroy(&r->pool_lock);
+    ipc__pool_destroy(&r->pool);
     if (r->embedded) embedded_release();
     free(r);
 }
 
 /* ---- fork: the child must not share its parent's connections ---------- */
 
-static void fork_prepare(void)
-{
-    pthread_mutex_lock(&g_lock);
-    for (redis_channel *r = g_channels; r; r = r->next) pthread_mutex_lock(&r->pool_lock);
-}
-
-static void fork_parent(void)
-{
-    for (redis_channel *r = g_channels; r; r = r->next) pthread_mutex_unlock(&r->pool_lock);
-    pthread_mutex_unlock(&g_lock);
-}
+static void fork_prepare(void) { pthread_mutex_lock(&g_lock); }
+static void fork_parent(void) { pthread_mutex_unlock(&g_lock); }
 
 static void fork_child(void)
 {
-    /* redisFree only closes the child's copy of each socket: the parent's
-     * connections are untouched.  Connections that other threads of the
-     * parent had checked out are not ours to close: they leak in the child. */
-    for (redis_channel *r = g_channels; r; r = r->next) {
-        pool_drain(r);
-        pthread_mutex_unlock(&r->pool_lock);
-    }
+    /* The pools drop the parent's connections themselves (core/pool.h). */
     pthread_mutex_unlock(&g_lock);
     /* Maybe held by a parent thread starting the server: a thread that does
      * not exist here would never release it. */
     pthread_mutex_init(&g_server_lock, NULL);
 }
-
-static void install_fork_handlers(void) { pthread_atfork(fork_prepare, fork_parent, fork_child); }
 
 /* ---- open -------------------------------------------------------------- */
 
@@ -1154,8 +981,8 @@ static int create(redis_channel *r, redisContext *c)
 
 static int rd_open(const ipc_mechanism *m, const ipc_config *cfg, ipc_channel **out)
 {
-    static pthread_once_t once = PTHREAD_ONCE_INIT;
-    pthread_once(&once, install_fork_handlers);
+    int rc = ipc__atfork(fork_prepare, fork_parent, fork_child); /* once: core/process.h */
+    if (rc != IPC_OK) return rc;
     if (cfg->name && (!*cfg->name || strlen(cfg->name) > KEY_MAX - 9))
         return ipc__fail(IPC_EINVAL, "redis: name must be 1..%d bytes", KEY_MAX - 9);
     if ((cfg->flags & IPC_ATTACH) && !cfg->name)
@@ -1164,13 +991,10 @@ static int rd_open(const ipc_mechanism *m, const ipc_config *cfg, ipc_channel **
     redis_channel *r = ipc__channel_alloc(sizeof *r, m, cfg);
     if (!r) return IPC_ESYS;
     r->order = m->variant == IPC_PRIORITY ? IPC_PRIORITY : cfg->order; /* variant: redis-prio's order */
-    int err = pthread_mutex_init(&r->pool_lock, NULL);
-    if (err) {
+    if ((rc = ipc__pool_init(&r->pool, conn_drop, conn_idle_alive)) != IPC_OK) {
         free(r);
-        errno = err;
-        return ipc__fail(IPC_ESYS, "pthread_mutex_init");
+        return rc;
     }
-    int rc;
     if (cfg->endpoint) {
         int n = snprintf(r->endpoint, sizeof r->endpoint, "%s", cfg->endpoint);
         rc = n < (int)sizeof r->endpoint ? IPC_OK : ipc__fail(IPC_EINVAL, "redis: endpoint too long");
@@ -1194,18 +1018,14 @@ static int rd_open(const ipc_mechanism *m, const ipc_config *cfg, ipc_channel **
         conn_put(r, c);
     }
     if (rc != IPC_OK) {
-        pool_drain(r);
-        pthread_mutex_destroy(&r->pool_lock);
+        int saved = errno;
+        ipc__pool_destroy(&r->pool);
         if (r->embedded) embedded_release();
+        errno = saved;
         free(r);
         return rc;
     }
     r->owner = (cfg->flags & IPC_ATTACH) ? 0 : getpid();
-    pthread_mutex_lock(&g_lock);
-    r->next = g_channels;
-    if (g_channels) g_channels->prev = r;
-    g_channels = r;
-    pthread_mutex_unlock(&g_lock);
     *out = &r->base;
     return IPC_OK;
 }
