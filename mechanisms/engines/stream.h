@@ -53,6 +53,8 @@ typedef struct ipc_stream {
                                       readable once the channel is shut down    */
     bool               is_socket;  /* send with MSG_NOSIGNAL                     */
     bool               is_tcp;     /* bytes may be in flight after a send       */
+    bool               holds_reader; /* a pipe whose read end we hold too: a
+                                      write can never raise SIGPIPE           */
     int                aux[2];     /* pipes: our private pipe that tee(2) peeks
                                       into, read end and write end, each plus
                                       one (0: none, so a zeroed struct is valid) */

@@ -3,11 +3,12 @@
  * unix stream socket) holds right now, for teaching: the visualizer shows a
  * pipe's kernel buffer with it.
  *
- * A stream channel keeps messages in two places: bytes the kernel holds
- * (written, not yet read: FIONREAD on the read end) and frames already read
- * into the channel's own read buffer in user space (up to 64 KiB per read,
- * parsed one message per receive).  Only the first is the kernel's buffer,
- * whose size is the pipe's capacity (64 KiB by default).
+ * Every message sent and not yet received is in the kernel's buffer
+ * (written, not yet read: FIONREAD on the read end), whose size is the
+ * pipe's capacity (64 KiB by default).  A receiver takes exactly one frame
+ * out of it per receive; the channel's own 64 KiB window in user space is
+ * only a copy of the buffer's first bytes (peeked, not taken), so that a
+ * receiver killed mid-receive takes at most the message it was receiving.
  */
 #ifndef IPCPLAY_STREAM_INFO_H
 #define IPCPLAY_STREAM_INFO_H
