@@ -132,11 +132,92 @@ static void test_receiver_killed_mid_stream(void **state)
     for_each_stream(5, 3);
 }
 
+/* ---- a tcp owner freed while its relay is stuck mid-frame -----------------
+ *
+ * The owner's relay forwards attachers' messages into the channel.  With
+ * nobody receiving, it blocks writing a big one; ipc_free of the owner then
+ * must not take the channel from the holders it fork()ed (issue 12 defect
+ * 9: it shut the shared socket's send side to unstick the relay, which cut
+ * every holder's sends and left a torn frame for the receivers). */
+enum { BIG = 256 * 1024 };
+
+static int holder_after_owner_free(ipc_channel *ch, int go_fd, int sent)
+{
+    char c;
+    if (read(go_fd, &c, 1) != 1) return 2;
+    unsigned char *buf = malloc(BIG);
+    if (!buf) return 3;
+    size_t len;
+    int rc, got = 0;
+    while ((rc = ipc_recv(ch, buf, BIG, &len, NULL, 1500)) == IPC_OK) {
+        if (len != BIG || !tl_check(buf, len, (uint32_t)got)) {
+            fprintf(stderr, "holder: message %d is not the attacher's message %d\n", got, got);
+            return 4;
+        }
+        got++;
+    }
+    free(buf);
+    fprintf(stderr, "holder: received %d of the %d the attacher sent, then %s (%s)\n", got, sent, ipc_strerror(rc),
+            ipc_last_error());
+    if (rc != IPC_EEMPTY) return 5; /* a torn frame: "stream broken" */
+    if (got < 1) return 6;
+    unsigned char small[64];
+    tl_fill(small, sizeof small, 99);
+    if ((rc = ipc_send(ch, small, sizeof small, 0, 1000)) != IPC_OK) {
+        fprintf(stderr, "holder: send after the owner's free: %s (%s)\n", ipc_strerror(rc), ipc_last_error());
+        return 7;
+    }
+    if ((rc = ipc_recv(ch, small, sizeof small, &len, NULL, 1000)) != IPC_OK || !tl_check(small, len, 99)) {
+        fprintf(stderr, "holder: receive after the owner's free: %s (%s)\n", ipc_strerror(rc), ipc_last_error());
+        return 8;
+    }
+    return 0;
+}
+
+static void test_tcp_owner_free_keeps_forked_holders(void **state)
+{
+    (void)state;
+    ipc_channel *ch = tl_open("tcp", NULL);
+    int go[2];
+    assert_int_equal(pipe(go), 0);
+    pid_t pid = tl_fork(60);
+    if (pid == 0) {
+        close(go[1]);
+        _exit(holder_after_owner_free(ch, go[0], -1));
+    }
+    close(go[0]);
+    ipc_config cfg = { 0 };
+    assert_ipc(ipc_attach_config(ch, &cfg), IPC_OK);
+    cfg.flags |= IPC_ATTACH;
+    ipc_channel *a = tl_open("tcp", &cfg);
+    unsigned char *msg = malloc(BIG);
+    assert_non_null(msg);
+    int sent = 0;
+    for (; sent < 64; sent++) {
+        tl_fill(msg, BIG, (uint32_t)sent);
+        if (ipc_send(a, msg, BIG, 0, 300) != IPC_OK) break;
+    }
+    assert_true(sent > 0);
+    tl_sleep_ms(200); /* the relay is now blocked writing into the full channel */
+    int64_t t0 = ipc_now_ns();
+    ipc_free(ch);
+    int64_t ms = tl_ms_since(t0);
+    printf("  the attacher sent %d messages of 256 KiB; the owner's ipc_free took %lld ms\n", sent, (long long)ms);
+    assert_int_equal(write(go[1], "g", 1), 1);
+    int st = tl_wait(pid, 60);
+    close(go[1]);
+    ipc_free(a);
+    free(msg);
+    if (ms > 5000) fail_msg("the owner's ipc_free took %lld ms", (long long)ms);
+    if (st != 0) fail_msg("the forked holder lost the channel with the owner's free (exit %d: see its line above)", st);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         TL_CASE(test_receiver_killed_in_first_take),
         TL_CASE(test_receiver_killed_mid_stream),
+        TL_CASE(test_tcp_owner_free_keeps_forked_holders),
     };
     return cmocka_run_group_tests_name("streams", tests, NULL, NULL);
 }

@@ -33,6 +33,16 @@
  *   message; the channel itself never sees a partial frame.
  *   Limits: a fork()ed child holds copies of the attachers' connections
  *   (fds) until it exits or execs, so a hang-up reaches them only then.
+ *   The owner's ipc_free: the relay stops (its queued attachers' messages
+ *   are dropped, as at shutdown), and the channel stays whole for the
+ *   holders the owner fork()ed.  If the relay is in the middle of writing
+ *   a message into a full channel, it cannot stop without tearing that
+ *   frame for everyone: ipc_free then returns after ~1.25 s and leaves the
+ *   relay thread running on its own; it finishes the frame (and forwards
+ *   what else fits) as receivers make room, then ends and releases the
+ *   handle.  If the owner's process exits before that, the holders'
+ *   receives say IPC_ECLOSED "stream broken" (write_lock's owner died
+ *   mid-frame) — the one case in which the owner takes the channel along.
  *
  * Frames carry their length in host byte order (stream.h): hosts of
  * different endianness cannot share a channel.
@@ -73,8 +83,12 @@ typedef struct tcp_chan {
     ipc_helper  relay;
     ipc_stream *out;       /* the relay's send handle into s (shares s.shared, its write lock) */
     pthread_mutex_t busy_lock;
-    int         busy_fd;   /* the attacher being read now, for relay_unstick (-1: none) */
+    int         busy_fd;   /* the attacher being read now, for unstick_reading (-1: none) */
+    atomic_int  relay_state; /* RELAY_RUNNING, RELAY_DONE (it returned) or RELAY_ORPHANED
+                                (the owner's free left the rest of the release to it) */
 } tcp_chan;
+
+enum { RELAY_RUNNING = 0, RELAY_DONE, RELAY_ORPHANED };
 
 extern const ipc_mechanism ipc_mech_tcp;
 
@@ -191,6 +205,8 @@ static bool frame_fits(tcp_chan *t, size_t total)
 }
 
 /* ---- the relay: attachers' messages into the channel ------------------- */
+
+static void release_rest(tcp_chan *t);
 
 typedef struct relay {
     tcp_chan      *t;
@@ -320,21 +336,50 @@ static void *relay_main(void *arg)
     free(r.conns);
     free(r.buf);
     free(p);
+    /* SEQ_CST: pairs with the owner's exchange in stop_relay — exactly one
+     * of the two sees the other's value and releases the handle. */
+    if (atomic_exchange(&t->relay_state, RELAY_DONE) == RELAY_ORPHANED) release_rest(t);
     return NULL;
 }
 
 /* ipc_free waited a second and the relay is still busy: it is in the middle
  * of a message, either reading one from a stalled attacher or writing one
  * into a full channel that nobody drains.  End-of-file on the attacher's
- * side ends the first; the second can only end by cutting the channel's
- * send side (its receivers then see the frame end early). */
-static void relay_unstick(void *arg)
+ * side ends the first (the attacher's connection is the relay's alone). */
+static void unstick_reading(tcp_chan *t)
 {
-    tcp_chan *t = arg;
     pthread_mutex_lock(&t->busy_lock);
     if (t->busy_fd >= 0) shutdown(t->busy_fd, SHUT_RD);
     pthread_mutex_unlock(&t->busy_lock);
-    shutdown(t->out->wfd, SHUT_WR);
+}
+
+/* Stop the relay (ipc_free of the owner, in the process that runs it).
+ * true: it ended, release everything.  false: it is writing a frame into a
+ * full channel and cannot stop without tearing that frame for every holder
+ * (issue 12 defect 9: this used to shut the shared socket's send side,
+ * which cut the fork()ed holders' sends and left them a torn frame).  It is
+ * detached instead: it finishes the frame as receivers make room, stops,
+ * and releases the handle itself (release_rest).  If the process exits
+ * first, the holders find write_lock's owner dead mid-frame: "stream
+ * broken", never a silent cut. */
+static bool stop_relay(tcp_chan *t)
+{
+    uint64_t one = 1;
+    if (write(t->relay.stop_fd, &one, sizeof one) < 0) { /* cannot fail: counter far from max */ }
+    for (int round = 0; round < 2; round++) {
+        struct timespec until;
+        clock_gettime(CLOCK_REALTIME, &until); /* pthread_timedjoin_np takes CLOCK_REALTIME */
+        ipc__timespec_add_ns(&until, (round == 0 ? 1000 : 250) * 1000000LL); /* then a reader's EOF is quick */
+        if (pthread_timedjoin_np(t->relay.thread, NULL, &until) == 0) return true;
+        if (round == 0) unstick_reading(t);
+    }
+    /* SEQ_CST: pairs with the relay's exchange at its end */
+    if (atomic_exchange(&t->relay_state, RELAY_ORPHANED) == RELAY_DONE) {
+        pthread_join(t->relay.thread, NULL); /* it just returned */
+        return true;
+    }
+    pthread_detach(t->relay.thread);
+    return false;
 }
 
 static int start_relay(tcp_chan *t)
@@ -459,15 +504,15 @@ static int attacher_open(tcp_chan *t, const ipc_config *cfg)
     return rc;
 }
 
-/* Everything this handle holds (errno kept, as after a failed open). */
-static void tcp_release(tcp_chan *t)
+/* Everything this handle holds but the relay thread, which has ended (or
+ * never ran here).  Called by tcp_release, or by an orphaned relay. */
+static void release_rest(tcp_chan *t)
 {
     int saved = errno;
-    if (!t->attached && t->relay.stop_fd >= 0) {
-        bool ran_here = t->relay.pid == getpid(); /* not a fork()ed copy */
-        ipc__helper_stop(&t->relay, 1000, relay_unstick, t);
-        if (ran_here) pthread_mutex_destroy(&t->busy_lock);
-    }
+    if (t->relay.stop_fd >= 0) close(t->relay.stop_fd);
+    t->relay.stop_fd = -1;
+    if (t->relay.pid == getpid()) pthread_mutex_destroy(&t->busy_lock);
+    t->relay.pid = 0;
     if (t->out) {
         t->out->shared = NULL; /* it is s's */
         ipc__stream_destroy(t->out);
@@ -478,6 +523,15 @@ static void tcp_release(tcp_chan *t)
     ipc__stream_destroy(&t->s);
     free(t);
     errno = saved;
+}
+
+/* Everything this handle holds (errno kept, as after a failed open). */
+static void tcp_release(tcp_chan *t)
+{
+    /* the relay runs in the process that started it, not in fork()ed copies */
+    if (!t->attached && t->relay.stop_fd >= 0 && t->relay.pid == getpid() && !stop_relay(t))
+        return; /* the orphaned relay releases the rest when its frame is done */
+    release_rest(t);
 }
 
 static void tcp_free(ipc_channel *ch) { tcp_release((tcp_chan *)ch); }

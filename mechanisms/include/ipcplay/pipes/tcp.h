@@ -1,5 +1,16 @@
 /*
  * tcp.h — the extra call of the "tcp" mechanism.
+ *
+ * What the owner's ipc_free does to the others.  The owner runs a relay
+ * thread that forwards attachers' messages into the channel.  Its free
+ * stops the relay (messages the relay has not started to forward are
+ * dropped, as at shutdown; attachers' next sends answer IPC_ECLOSED) and
+ * leaves the channel whole for the holders the owner fork()ed: they keep
+ * sending and receiving.  A relay in the middle of writing a message into
+ * a full channel finishes it in the background as those holders make room
+ * (ipc_free returns after about 1.25 s without waiting for that).  Only if
+ * the owner's process exits before the relay finished that message do the
+ * holders' receives answer IPC_ECLOSED ("stream broken").
  */
 #ifndef IPCPLAY_TCP_H
 #define IPCPLAY_TCP_H
