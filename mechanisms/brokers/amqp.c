@@ -74,7 +74,12 @@
  * change clears the death signal, so it is set after it): if this process
  * dies, even by SIGKILL, they get SIGTERM.
  * Start-up costs 6-12 s, so the broker lingers 30 s after its last channel
- * (ipc_amqp_embedded_linger_ms), and exit stops it at once.
+ * (ipc_amqp_embedded_linger_ms), and exit stops it at once.  Its lifetime is
+ * therefore its creator's: IPC_CAP_PERSISTENT means a broker restarted on
+ * its data dir keeps every acknowledged message, which an embedded broker
+ * never is.  When the creator dies, a fork()ed holder whose call then fails
+ * on the connection is told IPC_ECLOSED (ended_with_creator), the way redis's
+ * holders learn that their embedded server went with its creator.
  *
  * fork().  An AMQP connection is a socket with protocol state (channel,
  * confirm sequence numbers): core/pool.h's fork handler drops the child's
@@ -569,6 +574,7 @@ struct amqp_chan {
     int             order;
     pid_t           owner;     /* declared the topology: deletes it at free; 0 = attached */
     bool            embedded;  /* holds a reference on the embedded broker                */
+    pid_t           creator;   /* embedded: the process whose broker it is (ended_with_creator) */
     atomic_bool     gone;      /* learned that exchange N is gone (closed or removed).
                                   Relaxed: a hint that saves a round trip; the broker is
                                   the authority, and it only ever goes false -> true.     */
@@ -735,17 +741,54 @@ static void conn_put(amqp_chan *a, conn *c)
     ipc__pool_give(&a->pool, c);
 }
 
+/* Running, not a zombie (a creator just killed stays one until reaped). */
+static bool process_running(pid_t pid)
+{
+    if (kill(pid, 0) < 0 && errno == ESRCH) return false;
+    char path[64], buf[256];
+    snprintf(path, sizeof path, "/proc/%ld/stat", (long)pid);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return errno != ENOENT;
+    ssize_t n = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    if (n <= 0) return true;
+    buf[n] = '\0';
+    const char *p = strrchr(buf, ')'); /* comm may hold spaces and ')' */
+    return !(p && p[1] == ' ' && (p[2] == 'Z' || p[2] == 'X'));
+}
+
+/* An embedded broker lives as long as the process that started it, the
+ * channel's creator: its sitter's death signal stops it when that process
+ * dies, and the stale sweep then removes its data dir.  So a holder in
+ * another process (a fork()ed worker) whose call failed on the broker's
+ * connection while the creator is gone is told IPC_ECLOSED: the channel
+ * ended with its creator, and the messages it held went with it (ipc.h,
+ * IPC_CAP_PERSISTENT; ipc_amqp.h).  Keeps errno (the connection's). */
+static int ended_with_creator(const amqp_chan *a, int rc)
+{
+    if (rc != IPC_ESYS || !a->embedded || a->creator == getpid()) return rc;
+    int saved = errno;
+    bool gone = !process_running(a->creator);
+    errno = saved;
+    if (!gone) return rc;
+    return ipc__fail(IPC_ECLOSED, "amqp: channel '%s' ended with its creator (pid %ld), whose embedded broker it was",
+                     a->name, (long)a->creator);
+}
+
 /* A pooled connection whose broker restarted (or whose socket died) fails
  * its first call with a library error: run `op` again once on a fresh one. */
 #define WITH_RETRY(a, c, rc, op)                                          \
-    for (int try_ = 0; try_ < 2; try_++) {                                \
-        if ((rc = conn_get(a, &c)) != IPC_OK) break;                      \
-        rc = (op);                                                        \
-        bool again_ = c->broken && try_ == 0 && rc == IPC_ESYS;           \
-        conn_put(a, c);                                                   \
-        c = NULL;                                                         \
-        if (!again_) break;                                               \
-    }
+    do {                                                                  \
+        for (int try_ = 0; try_ < 2; try_++) {                            \
+            if ((rc = conn_get(a, &c)) != IPC_OK) break;                  \
+            rc = (op);                                                    \
+            bool again_ = c->broken && try_ == 0 && rc == IPC_ESYS;       \
+            conn_put(a, c);                                               \
+            c = NULL;                                                     \
+            if (!again_) break;                                           \
+        }                                                                 \
+        rc = ended_with_creator(a, rc);                                   \
+    } while (0)
 
 /* ---- frames -------------------------------------------------------------- */
 
@@ -1358,6 +1401,7 @@ static int am_open(const ipc_mechanism *m, const ipc_config *cfg, ipc_channel **
     } else {
         rc = embedded_acquire(endpoint, sizeof endpoint);
         a->embedded = rc == IPC_OK;
+        a->creator = getpid(); /* embedded_acquire's broker is this process's */
         if (rc == IPC_OK) rc = parse_endpoint(a, endpoint);
     }
     if (rc == IPC_OK) {

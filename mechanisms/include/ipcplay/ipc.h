@@ -159,7 +159,17 @@ enum ipc_caps {
                                       newest live child, a child's to its parent) */
     IPC_CAP_PRIORITY   = 1u << 5,  /* the prio argument orders delivery              */
     IPC_CAP_BOUNDED    = 1u << 6,  /* capacity in messages is enforced exactly       */
-    IPC_CAP_PERSISTENT = 1u << 7,  /* messages survive the processes (or a restart)  */
+    IPC_CAP_PERSISTENT = 1u << 7,  /* an acknowledged message is on the broker's disk:
+                                      it survives the processes that send and
+                                      receive, and a restart of the broker on its
+                                      data dir.  Not the death of the process that
+                                      runs an EMBEDDED broker (a channel opened with
+                                      no endpoint): that broker lives as long as
+                                      its creator, and when the creator dies the
+                                      channel ends with what it held; the other
+                                      holders are told IPC_ECLOSED (ipc_amqp.h).
+                                      For durability beyond one process, start the
+                                      broker on a data dir and pass its endpoint  */
     IPC_CAP_BROADCAST  = 1u << 8,  /* module API offers publish/subscribe            */
     IPC_CAP_POLL       = 1u << 9,  /* ipc_pollfd gives a readable-when-ready fd      */
     IPC_CAP_FIFO       = 1u << 10, /* one sender's messages arrive in send order     */

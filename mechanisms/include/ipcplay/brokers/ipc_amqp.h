@@ -87,7 +87,16 @@ void ipc_amqp_sub_free(ipc_amqp_sub *s);
 
 /* ---- servers -------------------------------------------------------------
  * A channel opened without an endpoint uses the process's private embedded
- * broker.  These calls start and stop brokers explicitly: for persistence
+ * broker.  Its lifetime is its creator's: it runs in a private temp dir, as
+ * a child with a death signal, so when the process that opened the channel
+ * dies (even by SIGKILL) the broker stops and the channel ends, taking the
+ * messages it held, acknowledged or not (IPC_CAP_PERSISTENT promises
+ * survival of a broker RESTART on its data dir, which an embedded broker
+ * never gets: its dir is removed by the stale sweep).  The other holders —
+ * fork()ed workers — are then told IPC_ECLOSED by their next call (an
+ * attacher by endpoint sees IPC_ESYS, ECONNREFUSED: it cannot tell an
+ * embedded broker from one that will be restarted).  These calls start and
+ * stop brokers explicitly: for persistence
  * (a data dir that survives a restart) and for a broker bound to a network
  * address (another host).  Every broker gets its own epmd on a free port,
  * bound to 127.0.0.1 like the Erlang distribution port, its own generated
