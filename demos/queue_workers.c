@@ -15,9 +15,9 @@
  *                       fails with IPC_ECLOSED.  One call, any number of
  *                       workers, nothing stranded.
  *
- * The queue is the "queue" mechanism (mutex + two condition variables, as in
- * CPython's Lib/queue.py); task_done/join are its extras in
- * mechanisms/include/ipcplay/queues/thread_queue.h.
+ * The queue is the "queue" mechanism (queue.Queue's contract; inside, a ring
+ * with one lock for producers and one for consumers, mechanisms/queues/queue.c);
+ * task_done/join are its extras in mechanisms/include/ipcplay/queues/thread_queue.h.
  *
  * Mirrors: seed 002 §1.1 (threading + queue.Queue, task_done, join, None
  * sentinels) and seed 000 (queue.Queue: put, get, task_done).
