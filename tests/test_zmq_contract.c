@@ -14,7 +14,11 @@
  *   (f) ipc_close of a channel at its high-water mark, with no receiver,
  *       returns at once, and a receiver that comes later gets every
  *       acknowledged message and then IPC_ECLOSED (the close frame must not
- *       wait for room a receiver would make).
+ *       wait for room a receiver would make);
+ *   (g) a receive whose deadline passes while the device is held up (its
+ *       process not scheduled) still returns a message that was queued: the
+ *       device reads the request and the cancel that followed it together,
+ *       and must serve the request first.
  */
 #define _GNU_SOURCE
 #include "testlib.h"
@@ -297,6 +301,56 @@ static void test_zmq_close_at_hwm_without_receiver(void **state)
     ipc_free(ch);
 }
 
+/* ---- (g) the device answers late ---------------------------------------- */
+
+static void *cont_later(void *arg)
+{
+    tl_sleep_ms(500);
+    kill(*(pid_t *)arg, SIGCONT);
+    return NULL;
+}
+
+static void test_zmq_late_device_still_returns_queued_message(void **state)
+{
+    (void)state;
+    int p[2];
+    assert_int_equal(pipe(p), 0);
+    pid_t owner = tl_fork(60); /* before this process has a ZeroMQ context */
+    if (owner == 0) {
+        close(p[0]);
+        ipc_channel *c = NULL;
+        unsigned char msg[16];
+        tl_fill(msg, sizeof msg, 5);
+        if (ipc_open("zmq", NULL, &c) != IPC_OK) _exit(30);
+        if (ipc_send(c, msg, sizeof msg, 0, 1000) != IPC_OK) _exit(31);
+        const char *ep = ipc_zmq_endpoint(c);
+        if (write(p[1], ep, strlen(ep)) != (ssize_t)strlen(ep)) _exit(32);
+        close(p[1]);
+        for (;;) pause();
+    }
+    close(p[1]);
+    char ep[512];
+    ssize_t n = read(p[0], ep, sizeof ep - 1);
+    close(p[0]);
+    assert_true(n > 0);
+    ep[n] = '\0';
+    ipc_channel *ch = tl_open("zmq", &(ipc_config){ .endpoint = ep, .flags = IPC_ATTACH });
+    tl_sleep_ms(200); /* its connections are up */
+    kill(owner, SIGSTOP); /* the device, and its I/O thread, are not scheduled */
+    pthread_t t = tl_thread(cont_later, &owner);
+    unsigned char buf[16];
+    size_t got = 0;
+    int rc = ipc_recv(ch, buf, sizeof buf, &got, NULL, 100);
+    pthread_join(t, NULL);
+    ipc_free(ch);
+    kill(owner, SIGKILL);
+    tl_wait(owner, 10);
+    if (rc != IPC_OK)
+        fail_msg("one message queued, the device held up 500 ms: recv(100 ms) answered %s (%s)",
+                 ipc_strerror(rc), ipc_last_error());
+    assert_true(got == sizeof buf && tl_check(buf, got, 5));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -306,6 +360,7 @@ int main(void)
         TL_CASE(test_zmq_attach_to_nobody_fails_at_open),
         TL_CASE(test_zmq_descriptor_limit_fails_at_open),
         TL_CASE(test_zmq_close_at_hwm_without_receiver),
+        TL_CASE(test_zmq_late_device_still_returns_queued_message),
     };
     return cmocka_run_group_tests_name("zmq_contract", tests, NULL, NULL);
 }

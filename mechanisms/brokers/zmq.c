@@ -30,7 +30,10 @@
  * request; a message is read from the frontend only when a request waits
  * (so the frontend's HWM pushes back on senders).  A receive whose deadline
  * passes cancels its request; the device acknowledges, and a message that
- * crossed the cancel is returned (it is already here).  What a dying
+ * crossed the cancel is returned (it is already here).  The device serves a
+ * request before it reads the next one, so a device that was not scheduled
+ * until after the deadline (its request and the cancel then arrive
+ * together) still answers with a queued message instead of "nothing".  What a dying
  * receiver can take with it is therefore only the one message it asked
  * for: the one in flight to a receiver blocked in recv when it was killed,
  * or the one it kept after IPC_EMSGSIZE (kept for this handle's next
@@ -472,6 +475,12 @@ static void dev_request(dev_state *s)
             s->capw = cap;
         }
         s->w[s->nw++] = from;
+        /* Serve it now, before the next request is read: a receiver whose
+         * deadline passed while this thread was not scheduled sends a cancel
+         * right behind its request, and read in the same batch the pair would
+         * cancel out, answering "nothing" with messages queued.  Served first,
+         * the message crosses the cancel and the receiver returns it. */
+        dev_serve(s);
     } else if (type == REQ_NOWAIT) {
         if (s->nw == 0 && dev_pull(s)) (void)dev_reply(s, &from, REP_DATA);
         else (void)dev_reply(s, &from, dev_drained(s) ? REP_CLOSED : REP_EMPTY);
