@@ -109,6 +109,7 @@ typedef struct book {
     atomic_int   ready, creator_rc;
     atomic_int   pids[MAX_PIDS]; /* every worker it started */
     atomic_uint  npids;
+    char         last_exit[160]; /* the last consumer to end: what its last receive said */
 } book;
 
 static book *B;
@@ -204,6 +205,7 @@ static int consumer(ipc_channel *ch, bool fifo, int idle_ms)
         else if (rc == IPC_EEMPTY && !atomic_load(&B->stop)) continue;
         else {
             if (rc != IPC_EEMPTY) report_end();
+            snprintf(B->last_exit, sizeof B->last_exit, "%s: %s", ipc_strerror(rc), ipc_last_error());
             free(last);
             return rc == IPC_EEMPTY || rc == IPC_ECLOSED ? 0 : 4;
         }
@@ -548,6 +550,7 @@ static void creator_storm(const ipc_mechanism *mech, int kills, unsigned *seed)
            dup, hung,
            atomic_load(&B->bad), broken, live_consumers, swept, sysv, left,
            ok ? "" : "   <-- FAIL");
+    if (lost > allowed) printf("    the last consumer to end was told: %.*s\n", (int)sizeof B->last_exit, B->last_exit);
     T_creator.messages += acked;
     T_creator.kills += kills;
     T_creator.lost += lost;
