@@ -60,6 +60,7 @@
 #include "ring.h"
 
 #include <limits.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -69,7 +70,13 @@ _Static_assert(ATOMIC_LLONG_LOCK_FREE == 2 && ATOMIC_INT_LOCK_FREE == 2,
 typedef struct ring_slot {
     uint32_t      len;
     int32_t       prio;
-    unsigned char data[]; /* up to slot_size - 8 bytes */
+    /* The low 32 bits of (position + 1), stored by the producer when it
+     * fills the slot: a HINT for a spinning receiver, which watches the
+     * slot it waits for instead of the producer's `tail` line (see
+     * spin_for_message).  Never trusted: pop still reads tail. */
+    _Atomic uint32_t seq;
+    uint32_t      unused;
+    unsigned char data[]; /* up to slot_size - 16 bytes, 8-byte aligned */
 } ring_slot;
 
 /* The top bit of tail: set by close, after which no push can publish. */
@@ -127,6 +134,10 @@ void ipc__ring_init(ipc_ring *r, size_t capacity, size_t max_msg, bool shared)
     r->capacity = capacity;
     r->slot_size = (sizeof(ring_slot) + max_msg + 63) & ~(size_t)63;
     r->shared = shared;
+    /* The slots' bytes need no zeroing, their hints do (heap memory may
+     * hold anything; a stale match would only cost a wasted look). */
+    for (size_t i = 0; i < capacity; i++)
+        atomic_init(&((ring_slot *)((char *)r + sizeof(ipc_ring) + i * r->slot_size))->seq, 0);
 }
 
 /* ---- the wait protocol (core/futex.h) ------------------------------------ */
@@ -147,6 +158,39 @@ static bool ready(const ipc_ring *r, bool for_room)
 }
 
 /*
+ * A receiver's spin round.  Looking at `tail` in a tight loop would pull
+ * the producer's line away from it between every two pushes, and its
+ * publishing CAS (a locked instruction: it cannot hide the miss in a store
+ * buffer) would then wait for the line each time.  So the receiver looks
+ * at the one slot it waits for: the producer writes that line anyway (a
+ * plain store, buffered), and its seq turns to head + 1 when it is filled.
+ * RING_HINT_LOOKS looks with a pause between them, then once at the real
+ * indices (so a peer that never writes seq cannot keep us spinning: the
+ * hint only makes us look sooner).  Measured (spsc 8 B, two pinned
+ * threads, medians of 7-11 interleaved runs, load 10-16): one look per
+ * round of 8 pauses gave round trips of ~520 ns when a cache-line
+ * ping-pong took ~110 ns; 8 looks at tail ~320 ns but streaming 1.3-1.7x
+ * slower; 8 looks at the slot ~350 ns (0.90x of before when the machine
+ * was slower: cache line 430 ns), streaming within noise of before
+ * (0.88-1.07x in three sets).
+ */
+enum { RING_HINT_LOOKS = 8 };
+
+static bool spin_for_message(const ipc_ring *r, const ring_geom *g)
+{
+    for (int i = 0; i < RING_HINT_LOOKS; i++) {
+        /* RELAXED: hints (the close flag, our own index, the slot's seq);
+         * pop decides with its ACQUIRE load of tail. */
+        if (atomic_load_explicit(&r->shut, memory_order_relaxed)) return true;
+        uint64_t head = atomic_load_explicit(&r->head, memory_order_relaxed);
+        if (atomic_load_explicit(&slot_at(r, g, head)->seq, memory_order_relaxed) == (uint32_t)(head + 1))
+            return true;
+        ipc__cpu_relax();
+    }
+    return ready(r, false);
+}
+
+/*
  * The waiter's half.  The lost wakeup to avoid: the waiter checks "empty",
  * the producer pushes and finds nobody asleep, then the waiter sleeps
  * forever.  core/futex.h's protocol prevents it: ipc__futex_prepare
@@ -161,14 +205,22 @@ static int ring_wait(ipc_channel *ch, ipc_ring *r, bool for_room, const ipc_dead
 {
     if (ipc__deadline_is_nowait(d)) return 1;
     ipc_futex *wp = for_room ? &r->not_full : &r->not_empty;
+    const ring_geom g = geom_of(ch);
     ipc__blocked(ch, for_room ? IPC_EV_SEND_BLOCKED : IPC_EV_RECV_BLOCKED);
 
     for (;;) { /* SPIN and ADAPTIVE: look in rounds before (or instead of) sleeping */
         int step = ipc__spin_next(d);
         if (step == IPC__SPIN_BLOCK) break;
         if (step == IPC__SPIN_TIMEOUT) return 1;
-        if (ready(r, for_room)) return 0;
-        ipc__spin_pause(d);
+        if (for_room ? ready(r, true) : spin_for_message(r, &g)) return 0;
+        if (for_room) {
+            ipc__spin_pause(d);
+        } else if (d->w->wait == IPC_WAIT_SPIN) {
+            /* spin_for_message paused already: only SPIN's occasional
+             * yield (as ipc__spin_pause and core/wait.c's fd rounds do). */
+            ipc_deadline *md = (ipc_deadline *)d;
+            if (++md->spin_end % IPC_SPIN_YIELD_EVERY == 0) sched_yield();
+        }
     }
     for (;;) {
         uint32_t seen = ipc__futex_prepare(wp);
@@ -230,6 +282,8 @@ static int push(ipc_ring *r, const ring_geom *g, const void *msg, size_t len, in
     s->len = (uint32_t)len;
     s->prio = prio;
     if (len) memcpy(s->data, msg, len);
+    /* RELAXED: a hint for a spinning receiver (ring_slot); the CAS publishes. */
+    atomic_store_explicit(&s->seq, (uint32_t)(tail + 1), memory_order_relaxed);
     return publish(r, tail);
 }
 
@@ -381,6 +435,8 @@ int ipc__ring_commit(ipc_channel *ch, ipc_ring *r, uint64_t index, size_t len, i
     ring_slot *s = slot_at(r, &g, index);
     s->len = (uint32_t)len;
     s->prio = prio;
+    /* RELAXED: a hint for a spinning receiver (ring_slot); the CAS publishes. */
+    atomic_store_explicit(&s->seq, (uint32_t)(index + 1), memory_order_relaxed);
     int rc = publish(r, index);
     if (rc == IPC_ECLOSED) return ipc__fail(rc, "%s: channel was shut down while the loan was out", ch->mech->name);
     if (rc == RING_CORRUPT) return corrupt(ch, atomic_load(&r->head), atomic_load(&r->tail), len);

@@ -9,7 +9,8 @@
  * them really needs to know how far the other has got; each side also keeps
  * a private copy of the other's index (head_cache, tail_cache) and re-reads
  * the real one only when the copy says "full" or "empty".  The fixed-size
- * slots (a length, a priority, up to max_msg bytes) follow the struct.
+ * slots (a 16-byte header: length, priority, and a sequence hint that a
+ * spinning receiver watches; then up to max_msg bytes) follow the struct.
  */
 #ifndef IPCPLAY_RING_H
 #define IPCPLAY_RING_H
