@@ -10,9 +10,9 @@
  *     pulled ahead).  The kill lands exactly there through the take hook of
  *     the tests' -DIPC_TESTING library copy, so the test is deterministic,
  *     where make stress's kill storm only hits that window by chance;
- *   - the same in the middle of a stream, after the killed receiver and
- *     others have already received part of it (the shared window must
- *     follow the kernel across processes).
+ *   - the same in the middle of a stream, after another process and the
+ *     killed receiver itself have received part of it (what one process
+ *     took into the shared window, the next hands out).
  *
  *   build/tests/test_streams
  */
@@ -22,9 +22,11 @@
 #include "engines/stream.h" /* the take hook: tests link the -DIPC_TESTING copy */
 
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -41,43 +43,50 @@ static bool on_stream_engine(const ipc_mechanism *m)
 
 /* ---- a receiver killed right after it took bytes -------------------------- */
 
-static unsigned g_takes_left; /* the child's take hook kills it at 0 */
-
 static void kill_at_take(ipc_channel *ch)
 {
     (void)ch;
-    if (g_takes_left == 0 || --g_takes_left == 0) raise(SIGKILL);
+    raise(SIGKILL);
 }
 
 enum { QUEUED = 60, MSG_LEN = 40 };
 
-/* `before` messages are received by the parent first, then a child takes
- * `child_ok` messages and is killed inside its next take; the parent then
- * drains.  Every one of the QUEUED messages must arrive once, in order,
+/* QUEUED messages are sent; the parent receives `before` of them; with
+ * `more`, QUEUED more are sent after that.  A child then receives in order
+ * until the first system call that takes bytes out of the kernel, where it
+ * is killed; the parent drains.  Every message must arrive once, in order,
  * except at most the one the child was receiving when it died. */
-static void killed_receiver_takes_one(const ipc_mechanism *m, unsigned before, unsigned child_ok)
+static void killed_receiver_takes_one(const ipc_mechanism *m, unsigned before, bool more)
 {
     ipc_channel *ch = tl_open(m->name, &(ipc_config){ .max_msg = 256 });
+    unsigned total = more ? 2 * QUEUED : QUEUED;
     for (uint32_t i = 0; i < QUEUED; i++) tl_send_id(ch, i, MSG_LEN, 0);
     uint32_t next = 0;
     for (; next < before; next++) tl_recv_id(ch, next, MSG_LEN, 2000);
+    if (more)
+        for (uint32_t i = QUEUED; i < total; i++) tl_send_id(ch, i, MSG_LEN, 0);
+    atomic_uint *child_got = mmap(NULL, sizeof *child_got, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    assert_true(child_got != MAP_FAILED);
+    atomic_init(child_got, 0);
 
     pid_t pid = tl_fork(20);
     if (pid == 0) {
-        g_takes_left = child_ok + 1;
         ipc__stream_set_take_hook(kill_at_take);
         unsigned char buf[256];
         size_t len;
-        for (unsigned k = 0; k < child_ok; k++)
-            if (ipc_recv(ch, buf, sizeof buf, &len, NULL, 2000) != IPC_OK || !tl_check(buf, len, before + k)) _exit(3);
-        ipc_recv(ch, buf, sizeof buf, &len, NULL, 2000); /* killed inside */
+        for (uint32_t id = next; id < total; id++) {
+            if (ipc_recv(ch, buf, sizeof buf, &len, NULL, 2000) != IPC_OK || !tl_check(buf, len, id)) _exit(3);
+            atomic_fetch_add(child_got, 1);
+        }
         _exit(4);
     }
     int st = tl_wait(pid, 20);
+    unsigned by_child = atomic_load(child_got);
+    munmap(child_got, sizeof *child_got);
     if (st != 128 + SIGKILL)
-        fail_msg("%s: the receiving child ended with %d, not killed in a take (3: a receive failed; 4: its"
-                 " receive took nothing from the kernel)", m->name, st);
-    next += child_ok;
+        fail_msg("%s: the receiving child ended with %d, not killed in a take (3: a receive failed or was out of"
+                 " order; 4: it received everything without taking from the kernel)", m->name, st);
+    next += by_child;
 
     /* the child died with message `next` (at most): what is left must be
      * next or next+1 onwards, each once, in order */
@@ -88,16 +97,16 @@ static void killed_receiver_takes_one(const ipc_mechanism *m, unsigned before, u
     int rc;
     while ((rc = ipc_recv(ch, buf, sizeof buf, &len, NULL, 300)) == IPC_OK) {
         uint32_t id = expect;
-        while (id < QUEUED && !tl_check(buf, len, id)) id++;
-        if (id >= QUEUED) fail_msg("%s: received a message that is none of %u..%u", m->name, expect, QUEUED - 1);
+        while (id < total && !tl_check(buf, len, id)) id++;
+        if (id >= total) fail_msg("%s: received a message that is none of %u..%u", m->name, expect, total - 1);
         lost += id - expect;
         expect = id + 1;
         got++;
     }
     if (rc != IPC_EEMPTY) fail_msg("%s: the drain ended with %s (%s)", m->name, ipc_strerror(rc), ipc_last_error());
-    lost += QUEUED - expect;
-    printf("  %-11s %u received first, the child took %u and was killed in a take: %u of the %u left received,"
-           " %u lost\n", m->name, before, child_ok, got, QUEUED - next, lost);
+    lost += total - expect;
+    printf("  %-11s %u received first, the child received %u and was killed in a take: %u of the %u left"
+           " received, %u lost\n", m->name, before, by_child, got, total - next, lost);
     if (lost > 1)
         fail_msg("%s: a receiver killed in its take lost %u messages (at most the one it was receiving)", m->name,
                  lost);
@@ -107,14 +116,14 @@ static void killed_receiver_takes_one(const ipc_mechanism *m, unsigned before, u
     ipc_free(ch);
 }
 
-static void for_each_stream(unsigned before, unsigned child_ok)
+static void for_each_stream(unsigned before, bool more)
 {
     size_t n = 0;
     const ipc_mechanism *const *all = ipc_mechanisms(&n);
     unsigned ran = 0;
     for (size_t i = 0; i < n; i++) {
         if (!on_stream_engine(all[i])) continue;
-        killed_receiver_takes_one(all[i], before, child_ok);
+        killed_receiver_takes_one(all[i], before, more);
         ran++;
     }
     if (ran == 0) fail_msg("no registered mechanism runs on the stream engine");
@@ -123,13 +132,13 @@ static void for_each_stream(unsigned before, unsigned child_ok)
 static void test_receiver_killed_in_first_take(void **state)
 {
     (void)state;
-    for_each_stream(0, 0);
+    for_each_stream(0, false);
 }
 
 static void test_receiver_killed_mid_stream(void **state)
 {
     (void)state;
-    for_each_stream(5, 3);
+    for_each_stream(5, true);
 }
 
 /* ---- a tcp owner freed while its relay is stuck mid-frame -----------------

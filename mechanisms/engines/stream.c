@@ -54,43 +54,38 @@
  * told "closed and drained".  (A sender killed mid-frame never counted its
  * frame: more may arrive than `sent` says, never less.)
  *
- * Receiving: a killed receiver takes at most the message it was receiving.
- * Several processes may receive from one channel (fork, attach), and any
- * of them may be SIGKILLed at any instruction — also inside a read(2),
- * which then completes in the kernel while the process dies before it can
- * record what the read took.  So a receiver never takes out of the kernel
- * more than the one frame it is about to return (issue 12: the old reader
- * read 64 KiB ahead into a buffer, and a reader killed inside that read
- * took every frame of it with it: 280 acknowledged messages per kill):
- *   - it looks first, without taking: MSG_PEEK on a socket; on a pipe,
- *     tee(2) into a private pipe (tee duplicates the pipe's pages and
- *     consumes nothing) and a read of that.  What it saw, up to 64 KiB, is
- *     the window rbuf[rd_start, rd_end), in the shared mapping: a copy of
- *     the first bytes the kernel still holds;
- *   - it takes exactly one whole frame — header and payload, straight into
- *     the caller's buffer, in one readv/recvmsg — and moves rd_start past
- *     it.  The next receivers, in any process, take the following frames
- *     from the same window without looking again: one system call per
- *     message while the window lasts;
- *   - one take of a frame the kernel holds whole is all-or-nothing against
- *     SIGKILL (pipe_read and the socket receive loops copy all that is
- *     there and look at signals only when they would wait), so the kernel
- *     buffer always starts at a frame boundary.  A receiver that finds
- *     read_lock EOWNERDEAD cannot know whether its predecessor's last take
- *     happened, so it throws the window away and looks again;
- *   - a frame larger than the window is taken in parts straight into the
- *     caller's buffer (in_large_read): a receiver killed there leaves the
- *     stream marked broken, never misparsed;
- *   - a frame that is only partly there and gets no further is taken in
- *     parts the same way: TCP holds the rest back until the receive
- *     window opens, and only a take opens it (a peek never does).  Its
- *     rest is on its way (its sender holds write_lock until the last byte
- *     is out, and take_large finds a dead one), so a nowait receive may
- *     wait for that rest.  A frame whose very header is in part naps 1 ms
- *     at a time (never past the deadline);
- *   - IPC_EMSGSIZE takes nothing: the frame stays queued.
- * The window never holds anything the kernel does not, so "nothing is
- * lost with a killed receiver" needs no repair step at all.
+ * Receiving: a killed receiver takes at most the message it was receiving,
+ * and a read returns many.  Several processes may receive from one channel
+ * (fork, attach), and any of them may be SIGKILLed at any instruction —
+ * also inside a read(2), which then completes in the kernel while the
+ * process dies before recording what it took.  (Issue 12: the old reader
+ * read 64 KiB ahead into its buffer, and a reader killed inside that read
+ * took every frame of it along: 280 acknowledged messages per kill.)  So:
+ *   - the receiver holding read_lock takes every byte the kernel holds
+ *     (FIONREAD; up to the window's room) with one read into the window
+ *     rbuf[rd_start, rd_end), in the shared mapping, and hands out every
+ *     frame in it, one per receive, with no system call — to any receiver
+ *     in any process;
+ *   - before that read it records it (pend_from, pend_n) and writes
+ *     IPC_STREAM_SENTINEL where the read will put the next frame header
+ *     (the kernel buffer starts at a frame boundary, or inside the frame
+ *     the window ends with, whose size is known).  A read of bytes the
+ *     kernel already holds copies them all (pipe_read and the socket
+ *     receive loops look at signals only when they would wait), so a
+ *     receiver that finds read_lock EOWNERDEAD knows from the sentinel
+ *     whether its predecessor's read happened, and how far the window
+ *     reaches: nothing is lost with a killed receiver but the one frame it
+ *     was copying out — and not even that, since rd_start moves only after
+ *     the copy;
+ *   - a read that cannot reach a header (the kernel holds only the rest of
+ *     the window's last frame, or part of a header) and a frame larger than
+ *     the window, read in parts straight into the caller's buffer, run with
+ *     in_large_read set: a receiver killed there leaves the stream marked
+ *     broken, never misparsed.  With small frames on a pipe or a Unix
+ *     socket (written whole) that never happens;
+ *   - IPC_EMSGSIZE takes nothing: the frame stays in the window.
+ * Messages in the window do not make the fd readable: after ipc_pollfd says
+ * ready, receive with timeout 0 until IPC_EEMPTY (events/poll.h says so).
  */
 #define _GNU_SOURCE
 #include "stream.h"
@@ -148,27 +143,6 @@ static void set_room_kind(ipc_stream *s)
     s->atomic_max = one_skb < 32768 ? one_skb : 32768;
 }
 
-static void close_aux(ipc_stream *s)
-{
-    for (int i = 0; i < 2; i++) {
-        if (s->aux[i] > 0) close(s->aux[i] - 1);
-        s->aux[i] = 0;
-    }
-}
-
-/* Empty our peek pipe: a receiver may have died between its tee(2) and
- * its read of what it teed (the pipe is shared with our fork()ed holders). */
-static void drain_aux(ipc_stream *s)
-{
-    unsigned char sink[4096];
-    int saved = errno;
-    while (s->aux[0] > 0) {
-        ssize_t k = read(s->aux[0] - 1, sink, sizeof sink);
-        if (k <= 0 && !(k < 0 && errno == EINTR)) break; /* EAGAIN: empty */
-    }
-    errno = saved;
-}
-
 int ipc__stream_init(ipc_stream *s, int rfd, int wfd, bool is_socket, ipc_stream_shared *shared)
 {
     s->rfd = rfd;
@@ -177,7 +151,6 @@ int ipc__stream_init(ipc_stream *s, int rfd, int wfd, bool is_socket, ipc_stream
     s->shut_fd = -1;
     s->shared = shared;
     s->shared_is_mapped = false;
-    s->aux[0] = s->aux[1] = 0;
     int rc = ipc__set_nonblock(rfd);
     if (rc == IPC_OK && wfd != rfd) rc = ipc__set_nonblock(wfd);
     if (rc != IPC_OK) return rc;
@@ -189,20 +162,11 @@ int ipc__stream_init(ipc_stream *s, int rfd, int wfd, bool is_socket, ipc_stream
         s->holds_reader = rfd >= 0 && fstat(rfd, &rs) == 0 && fstat(wfd, &ws) == 0 && rs.st_dev == ws.st_dev
                        && rs.st_ino == ws.st_ino && S_ISFIFO(rs.st_mode);
     }
-    if (!is_socket) { /* the private pipe tee(2) peeks into (see "Receiving") */
-        int aux[2];
-        if (pipe2(aux, O_CLOEXEC | O_NONBLOCK) < 0) return ipc__fail(IPC_ESYS, "pipe2 (the receiver's peek pipe)");
-        s->aux[0] = aux[0] + 1;
-        s->aux[1] = aux[1] + 1;
-    }
 
     /* One eventfd shared by every holder (it is inherited by fork): ipc_close
      * makes it readable for good, which wakes every poll() waiting on it. */
     s->shut_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-    if (s->shut_fd < 0) {
-        close_aux(s);
-        return ipc__fail(IPC_ESYS, "eventfd");
-    }
+    if (s->shut_fd < 0) return ipc__fail(IPC_ESYS, "eventfd");
     if (!shared) {
         s->shared = ipc__shared_alloc(sizeof *s->shared);
         if (!s->shared || (rc = ipc__stream_shared_init(s->shared)) != IPC_OK) {
@@ -210,7 +174,6 @@ int ipc__stream_init(ipc_stream *s, int rfd, int wfd, bool is_socket, ipc_stream
             s->shared = NULL;
             close(s->shut_fd);
             s->shut_fd = -1;
-            close_aux(s);
             return s->shared ? rc : IPC_ESYS;
         }
         s->shared_is_mapped = true;
@@ -225,7 +188,6 @@ void ipc__stream_destroy(ipc_stream *s)
     if (s->rfd >= 0) close(s->rfd);
     if (s->wfd >= 0 && s->wfd != s->rfd) close(s->wfd);
     if (s->shut_fd >= 0) close(s->shut_fd);
-    close_aux(s);
     if (s->shared_is_mapped) ipc__shared_free(s->shared, sizeof *s->shared);
     s->rfd = s->wfd = s->shut_fd = -1;
     s->shared = NULL;
@@ -450,57 +412,35 @@ static ipc__stream_take_hook_fn take_hook; /* set before the test's channels run
 void ipc__stream_set_take_hook(ipc__stream_take_hook_fn fn) { take_hook = fn; }
 #endif
 
-/* Take bytes out of the kernel buffer (read_lock held): the only call on
- * the receive side that removes anything.  EINTR is retried (it takes
- * nothing). */
-static ssize_t take(ipc_stream *s, struct iovec *iov, int iovcnt)
+/* The window's first frame boundary at or after rd_end (rd_start == 0):
+ * where the header of the next frame lands if a read reaches it.
+ * SIZE_MAX when the window ends inside a header (the boundary is unknown). */
+static size_t next_boundary(const ipc_stream_shared *sh)
 {
-    ssize_t n;
-    do {
-        if (s->is_socket) {
-            struct msghdr mh = { .msg_iov = iov, .msg_iovlen = (size_t)iovcnt };
-            n = recvmsg(s->rfd, &mh, MSG_DONTWAIT);
-        } else {
-            n = readv(s->rfd, iov, iovcnt);
-        }
-    } while (n < 0 && errno == EINTR);
-#ifdef IPC_TESTING
-    if (n > 0 && take_hook) take_hook(&s->base);
-#endif
-    return n;
+    size_t pos = 0;
+    for (;;) {
+        if (pos == sh->rd_end) return pos;
+        if (pos + IPC_STREAM_HEADER > sh->rd_end) return SIZE_MAX;
+        uint32_t size;
+        memcpy(&size, sh->rbuf + pos, sizeof size);
+        size_t next = pos + IPC_STREAM_HEADER + (size_t)size;
+        if (next > sh->rd_end) return next;
+        pos = next;
+    }
 }
 
-/* Copy the bytes at the front of the kernel buffer into the window
- * (read_lock held), taking nothing: MSG_PEEK on a socket; on a pipe tee(2)
- * into our private pipe (it duplicates the pipe's pages, it does not
- * consume them) and read that.  The window is then rbuf[0, n).  Returns n
- * (> 0), 0 at end of stream, -1 with errno (EAGAIN: nothing there). */
-static ssize_t peek_front(ipc_stream *s)
+/* A receiver died holding read_lock (read_lock held now): finish or undo
+ * what it recorded before its last read (see "Receiving" at the top). */
+static void recover_receiver(ipc_stream_shared *sh)
 {
-    ipc_stream_shared *sh = s->shared;
-    ssize_t n;
-    if (s->is_socket) {
-        do n = recv(s->rfd, sh->rbuf, sizeof sh->rbuf, MSG_PEEK | MSG_DONTWAIT);
-        while (n < 0 && errno == EINTR);
-    } else {
-        do n = tee(s->rfd, s->aux[1] - 1, sizeof sh->rbuf, SPLICE_F_NONBLOCK);
-        while (n < 0 && errno == EINTR);
-        size_t got = 0;
-        while (n > 0 && got < (size_t)n) {
-            ssize_t k = read(s->aux[0] - 1, sh->rbuf + got, (size_t)n - got);
-            if (k > 0) got += (size_t)k;
-            else if (k < 0 && errno == EINTR) continue;
-            else {
-                int e = k < 0 ? errno : EIO;
-                drain_aux(s);
-                errno = e;
-                return -1;
-            }
-        }
+    if (sh->pend) {
+        uint32_t mark;
+        memcpy(&mark, sh->rbuf + sh->pend_at, sizeof mark);
+        /* the read happened iff it overwrote the sentinel with a header */
+        sh->rd_end = mark != IPC_STREAM_SENTINEL ? sh->pend_from + sh->pend_n : sh->pend_from;
+        sh->pend = false;
     }
-    sh->rd_start = 0;
-    sh->rd_end = n > 0 ? (size_t)n : 0;
-    return n;
+    if (sh->in_large_read) atomic_store(&sh->broken, true);
 }
 
 /* What the kernel says about a TCP receive side: bytes that ever arrived
@@ -548,36 +488,93 @@ static int drained(ipc_stream *s)
     return unread == 0;
 }
 
-/* A frame has been partly in the kernel for a while and no more of it
- * comes (read_lock held).  Its sender writes it under write_lock: if that
- * lock is free now and the frame is still not whole, the sender is gone
- * (TCP: once every byte of the frames sent whole has arrived).  Returns
- * true when the frame can never complete. */
-static bool partial_frame_abandoned(ipc_stream *s, size_t have)
+/* Take what the kernel holds into the window (read_lock held): every byte
+ * FIONREAD counts, up to the window's room, in one read.  Returns bytes
+ * taken (>0), 0 at end of stream, IPC_EEMPTY when nothing came before the
+ * deadline, IPC_ECLOSED on shutdown, IPC_ESYS. */
+static int fill(ipc_stream *s, const ipc_deadline *d)
 {
     ipc_stream_shared *sh = s->shared;
-    bool died = false;
-    if (ipc__lock(&sh->write_lock, &ipc__nowait, &died) != 0) return false; /* still writing */
-    if (died && sh->mid_frame) atomic_store(&sh->broken, true);
-    /* RELAXED: write_lock orders the senders' updates before our load */
-    uint64_t sent = atomic_load_explicit(&sh->sent, memory_order_relaxed);
-    ssize_t n = peek_front(s); /* under write_lock: nothing is being added */
-    pthread_mutex_unlock(&sh->write_lock);
-    if (atomic_load(&sh->broken)) return true;
-    if (n < 0 || (size_t)n > have) return false; /* it moved: look again */
-    if (s->is_tcp) {
-        uint64_t arrived = 0;
-        int unread = 0;
-        return tcp_counts(s, &arrived, &unread) && arrived >= sent;
+    unsigned in_flight_naps = 0;
+    if (sh->rd_start > sh->rd_end || sh->rd_end > sizeof sh->rbuf) { /* never follow bad indices */
+        atomic_store(&sh->broken, true);
+        return ipc__fail(IPC_ECLOSED, "stream broken: read buffer indices out of range");
     }
-    return true;
+    if (sh->rd_start > 0) { /* slide the unfinished frame to the front */
+        memmove(sh->rbuf, sh->rbuf + sh->rd_start, sh->rd_end - sh->rd_start);
+        sh->rd_end -= sh->rd_start;
+        sh->rd_start = 0;
+    }
+    for (;;) {
+        int avail = 0;
+        if (ioctl(s->rfd, FIONREAD, &avail) < 0) return ipc__fail(IPC_ESYS, "ioctl(FIONREAD)");
+        size_t room = sizeof sh->rbuf - sh->rd_end;
+        if (avail > 0 && room > 0) {
+            size_t want = (size_t)avail < room ? (size_t)avail : room;
+            size_t mark = next_boundary(sh);
+            bool marked = mark != SIZE_MAX && mark + IPC_STREAM_HEADER <= sh->rd_end + want;
+            if (marked) { /* the read will write a header at mark: the sentinel there tells it did */
+                const uint32_t sentinel = IPC_STREAM_SENTINEL;
+                memcpy(sh->rbuf + mark, &sentinel, sizeof sentinel);
+                sh->pend_at = mark;
+                sh->pend_from = sh->rd_end;
+                sh->pend_n = want;
+                atomic_signal_fence(memory_order_seq_cst); /* the record is in memory before pend says so */
+                sh->pend = true;
+            } else {
+                sh->in_large_read = true; /* killed inside this read: the stream cannot be resumed */
+            }
+            atomic_signal_fence(memory_order_seq_cst); /* ... and before the read */
+            ssize_t n;
+            do n = s->is_socket ? recv(s->rfd, sh->rbuf + sh->rd_end, want, MSG_DONTWAIT)
+                                : read(s->rfd, sh->rbuf + sh->rd_end, want);
+            while (n < 0 && errno == EINTR);
+#ifdef IPC_TESTING
+            if (n > 0 && take_hook) take_hook(&s->base);
+#endif
+            if (n > 0) sh->rd_end += (size_t)n;
+            atomic_signal_fence(memory_order_seq_cst); /* rd_end moves before the record is dropped */
+            sh->pend = false;
+            sh->in_large_read = false;
+            if (n > 0) return (int)n;
+            if (n == 0) return 0;
+            if (errno == ECONNRESET) return 0;
+            if (errno != EAGAIN && errno != EWOULDBLOCK) return ipc__fail(IPC_ESYS, "read");
+            continue; /* FIONREAD said more than there was: look again */
+        }
+        if (avail > 0) { /* a window full of one unfinished frame cannot happen: LARGE takes those */
+            atomic_store(&sh->broken, true);
+            return ipc__fail(IPC_ECLOSED, "stream broken: a frame does not fit the window");
+        }
+        /* Nothing there.  After a shutdown, drained means done — once no
+         * acknowledged frame can still be on its way (see the top). */
+        if (is_shut(s)) {
+            int q = drained(s);
+            if (q < 0) return q;
+            if (q == 1) return IPC_ECLOSED;
+            /* in flight: wait for it (a nowait call too, briefly: it is
+             * already acknowledged and arrives within microseconds) */
+            if (ipc__deadline_is_nowait(d) && ++in_flight_naps > 100) return IPC_EEMPTY;
+            if (!ipc__deadline_is_nowait(d) && ipc__deadline_passed(d)) return IPC_EEMPTY;
+            ipc_deadline slice;
+            ipc__deadline_start(&slice, 1);
+            int w = ipc__wait_fd(s->rfd, POLLIN, -1, &slice);
+            if (w < 0) return w;
+            continue;
+        }
+        ipc__blocked(&s->base, IPC_EV_RECV_BLOCKED);
+        int w = ipc__wait_fd(s->rfd, POLLIN, s->shut_fd, d);
+        if (w == 0) return IPC_EEMPTY;
+        if (w < 0 && w != IPC_ECLOSED) return w;
+        /* readable, or shut down: loop to read what is left */
+    }
 }
 
-/* Mid-frame (a frame larger than the window, being taken in parts), the
- * sender holds write_lock until its last byte is out.  If the lock can be
- * taken, the sender is gone: EOWNERDEAD says it died, and a free lock with
- * still no bytes to read says the same.  Returns true when the frame can
- * never complete. */
+/* Mid-frame, the sender holds write_lock until its last byte is out (frames
+ * larger than PIPE_BUF, and every socket frame, are written under it).  If
+ * the lock can be taken, the sender is gone: EOWNERDEAD says it died, and a
+ * free lock with still no bytes to read says the same.  Returns true when the
+ * frame can never complete. */
 static bool sender_vanished(ipc_stream *s)
 {
     bool died = false;
@@ -588,28 +585,27 @@ static bool sender_vanished(ipc_stream *s)
     return poll(&p, 1, 0) == 0; /* it finished and still nothing came: gone */
 }
 
-/* Take a frame bigger than the window (or one stuck in part at the front
- * of the kernel buffer): header and payload straight into buf, in parts
- * while the sender is still writing it.  in_large_read is set
- * first, so a receiver killed here leaves the stream marked broken (the
- * rest of the frame is still in the kernel) instead of misparsed. */
-static int take_large(ipc_stream *s, unsigned char *buf, uint32_t size)
+/* The frame is bigger than the window: the part in the window goes to buf
+ * first, the rest is read straight into buf (no copy through the window).
+ * in_large_read is set throughout: a receiver killed here leaves the rest
+ * of a frame in the kernel, and the stream is marked broken, never
+ * misparsed. */
+static int read_large(ipc_stream *s, unsigned char *buf, size_t need)
 {
     ipc_stream_shared *sh = s->shared;
-    uint32_t header = 0;
-    struct iovec iov[2] = { { &header, sizeof header }, { buf, size } };
-    struct iovec *v = iov;
-    int nv = 2;
-    size_t need = IPC_STREAM_HEADER + (size_t)size, have = 0;
+    size_t have = sh->rd_end - sh->rd_start;
     sh->in_large_read = true;
+    atomic_signal_fence(memory_order_seq_cst); /* marked before the window is given up */
+    memcpy(buf, sh->rbuf + sh->rd_start, have);
+    sh->rd_start = sh->rd_end = 0;
     while (have < need) {
-        ssize_t n = take(s, v, nv);
+        ssize_t n = read(s->rfd, buf + have, need - have);
         if (n > 0) {
             have += (size_t)n;
-            advance(&v, &nv, (size_t)n);
             continue;
         }
         if (n == 0) break;
+        if (errno == EINTR) continue;
         if (errno == EAGAIN || errno == EWOULDBLOCK) {
             /* The sender is mid-frame and will finish (see "Timeouts"),
              * unless it was killed: look again every 100 ms. */
@@ -620,36 +616,14 @@ static int take_large(ipc_stream *s, unsigned char *buf, uint32_t size)
             if (w == 0 && sender_vanished(s)) break;
             continue;
         }
-        return ipc__fail(IPC_ESYS, "%s", s->is_socket ? "recvmsg" : "readv");
+        return ipc__fail(IPC_ESYS, "read");
     }
-    sh->rd_start = sh->rd_end = 0; /* the window held only this frame's start */
-    if (have < need || header != size) {
+    if (have < need) {
         atomic_store(&sh->broken, true);
         return ipc__fail(IPC_ECLOSED, "the sender vanished in the middle of a message");
     }
     sh->in_large_read = false;
     return IPC_OK;
-}
-
-/* Take the whole frame at the front of the window (the kernel holds all of
- * it): header and payload in one call, straight into buf. */
-static int take_whole(ipc_stream *s, unsigned char *buf, uint32_t size)
-{
-    ipc_stream_shared *sh = s->shared;
-    uint32_t header = 0;
-    struct iovec iov[2] = { { &header, sizeof header }, { buf, size } };
-    size_t need = IPC_STREAM_HEADER + (size_t)size;
-    ssize_t n = take(s, iov, size ? 2 : 1);
-    if (n == (ssize_t)need && header == size) {
-        sh->rd_start += need;
-        return IPC_OK;
-    }
-    if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK)
-        return ipc__fail(IPC_ESYS, "%s", s->is_socket ? "recvmsg" : "readv");
-    /* The window said the frame was there and it was not (or not it): the
-     * window no longer mirrors the kernel, so nothing after is trusted. */
-    atomic_store(&sh->broken, true);
-    return ipc__fail(IPC_ECLOSED, "stream broken: the kernel buffer does not hold the frame the window showed");
 }
 
 int ipc__stream_parse(const unsigned char *rbuf, size_t rbuf_size, size_t start, size_t end, size_t cap,
@@ -664,70 +638,6 @@ int ipc__stream_parse(const unsigned char *rbuf, size_t rbuf_size, size_t start,
     return have >= IPC_STREAM_HEADER + (size_t)*size ? IPC_FRAME_WHOLE : IPC_FRAME_NEED_MORE;
 }
 
-/* The window has no whole frame: look at the kernel again, and wait when
- * there is nothing new (read_lock held).  *stalled counts naps spent on a
- * frame that is there in part.  1: look at the window again; otherwise an
- * IPC_E* code (IPC_EEMPTY when the deadline passed). */
-static int refill(ipc_stream *s, const ipc_deadline *d, unsigned *stalled, unsigned *in_flight_naps)
-{
-    ipc_stream_shared *sh = s->shared;
-    size_t had = sh->rd_end - sh->rd_start;
-    ssize_t n = peek_front(s);
-    if (n > 0 && (size_t)n != had) { /* more came (or the window had gone stale): parse again */
-        *stalled = 0;
-        return 1;
-    }
-    if (n > 0) {
-        /* Part of a frame is there and no more of it came.  When its
-         * header is there, take it in parts like a large frame: TCP holds
-         * the rest back until the receive window opens, and only a take
-         * opens it (a peek never does); on a pipe or a Unix socket the
-         * rest follows at once, unless its sender died, which take_large
-         * finds out.  A header in part: nap 1 ms (never past the deadline). */
-        if ((size_t)n >= IPC_STREAM_HEADER) return 2;
-        if (ipc__deadline_is_nowait(d) || ipc__deadline_passed(d)) return IPC_EEMPTY;
-        if (++*stalled % 100 == 0 && partial_frame_abandoned(s, (size_t)n)) {
-            atomic_store(&sh->broken, true);
-            return ipc__fail(IPC_ECLOSED, "the sender vanished in the middle of a message");
-        }
-        int left = ipc__deadline_poll_ms(d);
-        ipc_deadline nap;
-        ipc__deadline_start(&nap, left < 0 || left > 1 ? 1 : left);
-        int w = ipc__wait_fd(is_shut(s) ? -1 : s->shut_fd, POLLIN, -1, &nap);
-        return w < 0 ? w : 1;
-    }
-    if (n == 0) {
-        return had ? ipc__fail(IPC_ECLOSED, "stream ended inside a message (sender died?)")
-                   : ipc__fail(IPC_ECLOSED, "every sender is gone");
-    }
-    if (errno == ECONNRESET) return ipc__fail(IPC_ECLOSED, "every sender is gone");
-    if (errno != EAGAIN && errno != EWOULDBLOCK)
-        return ipc__fail(IPC_ESYS, "%s", s->is_socket ? "recv(MSG_PEEK)" : "tee");
-    /* Nothing there.  After a shutdown, drained means done — once no
-     * acknowledged frame can still be on its way (see the top). */
-    if (is_shut(s)) {
-        int q = drained(s);
-        if (q < 0) return q;
-        if (q == 1) {
-            if (atomic_load(&sh->broken)) return broken();
-            return ipc__fail(IPC_ECLOSED, "channel is shut down and drained");
-        }
-        /* in flight: wait for it (a nowait call too, briefly: it is
-         * already acknowledged and arrives within microseconds) */
-        if (ipc__deadline_is_nowait(d) && ++*in_flight_naps > 100) return IPC_EEMPTY;
-        if (!ipc__deadline_is_nowait(d) && ipc__deadline_passed(d)) return IPC_EEMPTY;
-        ipc_deadline slice;
-        ipc__deadline_start(&slice, 1);
-        int w = ipc__wait_fd(s->rfd, POLLIN, -1, &slice);
-        return w < 0 ? w : 1;
-    }
-    ipc__blocked(&s->base, IPC_EV_RECV_BLOCKED);
-    int w = ipc__wait_fd(s->rfd, POLLIN, s->shut_fd, d);
-    if (w == 0) return IPC_EEMPTY;
-    if (w < 0 && w != IPC_ECLOSED) return w;
-    return 1; /* readable, or shut down: look again */
-}
-
 int ipc__stream_recv(ipc_channel *ch, void *buf, size_t cap, size_t *len, int *prio, const ipc_deadline *d)
 {
     ipc_stream *s = as_stream(ch);
@@ -737,19 +647,9 @@ int ipc__stream_recv(ipc_channel *ch, void *buf, size_t cap, size_t *len, int *p
     int r = ipc__lock(&sh->read_lock, d, &died);
     if (r == 1) return ipc__fail(IPC_EEMPTY, "another receiver is waiting on the channel");
     if (r < 0) return r;
-    if (died) {
-        /* A receiver died holding the lock.  Every call that takes bytes
-         * takes whole frames, so the kernel buffer still starts at a frame
-         * boundary — unless it died inside take_large(), with the rest of
-         * a frame still in the kernel.  Its window may be stale (it may
-         * have taken a frame and died before moving rd_start): look again. */
-        if (sh->in_large_read) atomic_store(&sh->broken, true);
-        sh->rd_start = sh->rd_end = 0;
-        if (!s->is_socket) drain_aux(s); /* it may have died between tee and read */
-    }
+    if (died) recover_receiver(sh);
 
     int rc;
-    unsigned stalled = 0, in_flight_naps = 0;
     for (;;) {
         if (atomic_load(&sh->broken)) { rc = broken(); break; }
         uint32_t size = 0;
@@ -765,16 +665,31 @@ int ipc__stream_recv(ipc_channel *ch, void *buf, size_t cap, size_t *len, int *p
             rc = ipc__fail(IPC_EMSGSIZE, "message of %u bytes does not fit a %zu-byte buffer", size, cap);
             break;
         }
-        if (f == IPC_FRAME_LARGE || f == IPC_FRAME_WHOLE) {
-            rc = f == IPC_FRAME_LARGE ? take_large(s, buf, size) : take_whole(s, buf, size);
+        if (f == IPC_FRAME_LARGE) {
+            sh->rd_start += IPC_STREAM_HEADER;
+            rc = read_large(s, buf, size);
             if (rc == IPC_OK) *len = size;
             break;
         }
-        int n = refill(s, d, &stalled, &in_flight_naps);
-        if (n == 1) continue;
-        if (n == 2) { /* a frame stuck in part at the front: take it in parts */
-            rc = take_large(s, buf, size);
-            if (rc == IPC_OK) *len = size;
+        if (f == IPC_FRAME_WHOLE) {
+            /* Copied out before rd_start moves: a receiver killed in the
+             * copy leaves the frame in the window for the next one. */
+            if (size) memcpy(buf, sh->rbuf + sh->rd_start + IPC_STREAM_HEADER, size);
+            sh->rd_start += IPC_STREAM_HEADER + size;
+            *len = size;
+            rc = IPC_OK;
+            break;
+        }
+        int n = fill(s, d);
+        if (n > 0) continue;
+        if (n == 0 || n == IPC_ECLOSED) {
+            if (sh->rd_end > sh->rd_start && n == 0) {
+                rc = ipc__fail(IPC_ECLOSED, "stream ended inside a message (sender died?)");
+            } else if (atomic_load(&sh->broken)) {
+                rc = broken();
+            } else {
+                rc = ipc__fail(IPC_ECLOSED, n == 0 ? "every sender is gone" : "channel is shut down and drained");
+            }
             break;
         }
         rc = n == IPC_EEMPTY ? ipc__fail(IPC_EEMPTY, "channel is empty") : n;

@@ -19,7 +19,8 @@
 #include <stdint.h>
 
 #define IPC_STREAM_HEADER  sizeof(uint32_t)
-#define IPC_STREAM_RBUF    (64 * 1024)        /* one peek looks at up to this much */
+#define IPC_STREAM_RBUF    (64 * 1024)        /* one read(2) takes up to this much */
+#define IPC_STREAM_SENTINEL 0xFFFFFFFFu       /* never a header: sizes stay below 2^30 */
 #define IPC_STREAM_MAX_MSG ((size_t)1 << 30)  /* fits the 32-bit length prefix     */
 
 /* ipc_stream.room_kind */
@@ -38,9 +39,14 @@ typedef struct ipc_stream_shared {
     bool            in_large_read; /* a frame is being read past the buffer */
     bool            mid_frame;     /* write_lock holder has sent part of a frame */
     _Atomic uint64_t sent;      /* bytes of whole frames written (write_lock)   */
-    /* The window (read_lock): rbuf[rd_start, rd_end) is a copy of the first
-     * bytes the kernel buffer holds, which are still there (peeked, never
-     * taken): receivers take whole frames out of the kernel one at a time. */
+    /* The window (read_lock): rbuf[rd_start, rd_end) holds bytes taken out
+     * of the kernel and not yet handed out.  Before each read, the read's
+     * record (pend_*) and a sentinel where the next header will land say
+     * how to finish the read's bookkeeping if the reader dies in it. */
+    bool            pend;       /* a read is recorded: pend_from, pend_n, pend_at */
+    size_t          pend_from;  /* rd_end before the read                        */
+    size_t          pend_n;     /* bytes it takes (all that FIONREAD counted)    */
+    size_t          pend_at;    /* where IPC_STREAM_SENTINEL was written         */
     size_t          rd_start;
     size_t          rd_end;
     unsigned char   rbuf[IPC_STREAM_RBUF];
@@ -55,9 +61,6 @@ typedef struct ipc_stream {
     bool               is_tcp;     /* bytes may be in flight after a send       */
     bool               holds_reader; /* a pipe whose read end we hold too: a
                                       write can never raise SIGPIPE           */
-    int                aux[2];     /* pipes: our private pipe that tee(2) peeks
-                                      into, read end and write end, each plus
-                                      one (0: none, so a zeroed struct is valid) */
     int                room_kind;  /* how to tell a frame fits the kernel buffer
                                       whole: IPC_STREAM_ROOM_* (0: cannot tell) */
     size_t             atomic_max; /* frames up to this size go in whole or not

@@ -3,12 +3,12 @@
  * unix stream socket) holds right now, for teaching: the visualizer shows a
  * pipe's kernel buffer with it.
  *
- * Every message sent and not yet received is in the kernel's buffer
- * (written, not yet read: FIONREAD on the read end), whose size is the
- * pipe's capacity (64 KiB by default).  A receiver takes exactly one frame
- * out of it per receive; the channel's own 64 KiB window in user space is
- * only a copy of the buffer's first bytes (peeked, not taken), so that a
- * receiver killed mid-receive takes at most the message it was receiving.
+ * A stream channel keeps messages in two places: bytes the kernel holds
+ * (written, not yet read: FIONREAD on the read end) and frames already read
+ * into the channel's shared window in user space (one read takes all the
+ * kernel holds, up to 64 KiB; one message per receive; a receiver killed
+ * in that read loses nothing: engines/stream.c).  Only the first is the
+ * kernel's buffer, whose size is the pipe's capacity (64 KiB by default).
  */
 #ifndef IPCPLAY_STREAM_INFO_H
 #define IPCPLAY_STREAM_INFO_H
