@@ -505,9 +505,23 @@ static int fill(ipc_stream *s, const ipc_deadline *d)
         sh->rd_end -= sh->rd_start;
         sh->rd_start = 0;
     }
+    bool woke = false; /* poll said readable */
     for (;;) {
         int avail = 0;
         if (ioctl(s->rfd, FIONREAD, &avail) < 0) return ipc__fail(IPC_ESYS, "ioctl(FIONREAD)");
+        if (avail == 0 && woke && s->is_socket) {
+            /* readable with nothing to read: end of stream (the peer shut
+             * its send side), which FIONREAD cannot tell from "empty".  A
+             * peek takes nothing.  (Every pipe holder holds a write end:
+             * a pipe never ends.) */
+            char byte;
+            ssize_t k = recv(s->rfd, &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+            if (k == 0 || (k < 0 && errno == ECONNRESET)) return 0;
+            if (k < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
+                return ipc__fail(IPC_ESYS, "recv(MSG_PEEK)");
+            if (k > 0) continue; /* it came just now: count it */
+        }
+        woke = false;
         size_t room = sizeof sh->rbuf - sh->rd_end;
         if (avail > 0 && room > 0) {
             size_t want = (size_t)avail < room ? (size_t)avail : room;
@@ -566,6 +580,7 @@ static int fill(ipc_stream *s, const ipc_deadline *d)
         int w = ipc__wait_fd(s->rfd, POLLIN, s->shut_fd, d);
         if (w == 0) return IPC_EEMPTY;
         if (w < 0 && w != IPC_ECLOSED) return w;
+        woke = w == 1;
         /* readable, or shut down: loop to read what is left */
     }
 }

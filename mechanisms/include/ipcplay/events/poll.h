@@ -14,12 +14,12 @@
  *
  * THE CONTRACT: drain after every "ready", like an epoll edge-triggered
  * user.  Ready means "a receive may succeed", not "one message is there",
- * and an empty fd does not mean an empty channel: a mechanism may keep a
- * message it already took from the kernel (the held-back message of
- * posix_mq, sysv_mq and signal; a stream frame larger than its 64 KiB
- * window, taken in parts), so the fd may be empty while a message is still
- * waiting.  (Stream frames that fit the window stay in the kernel until a
- * receive takes them, one per ipc_recv.)  So, for every ready channel:
+ * and an empty fd does not mean an empty channel: a mechanism may keep
+ * messages it already took from the kernel (the held-back message of
+ * posix_mq, sysv_mq and signal; the stream mechanisms — pipe, socketpair,
+ * fifo, unix, tcp — take all the kernel holds, up to 64 KiB, into a shared
+ * window per read and hand out one message per ipc_recv), so the fd may be
+ * empty while messages are still waiting.  So, for every ready channel:
  *
  *     while ((rc = ipc_recv(ch, buf, cap, &len, NULL, 0)) == IPC_OK)
  *         handle(buf, len);
