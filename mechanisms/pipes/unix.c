@@ -129,9 +129,16 @@ static int msg_recv(ipc_channel *ch, void *buf, size_t cap, size_t *len, int *pr
 {
     ipc_stream *s = (ipc_stream *)ch;
     *prio = 0;
-    /* The kernel holds only whole messages, so a receiver that died with
-     * the lock left nothing half done: just take the lock over. */
-    int r = ipc__lock(&s->shared->read_lock, d, NULL);
+    /* read_lock makes the size peek and the take one step, so it is needed
+     * only when the buffer may be too small; one recv(2) of a message that
+     * fits is atomic by itself, and receivers then wait side by side in the
+     * kernel.  (Holding the lock across the wait for every receiver let one
+     * receiver stall the others: in creator storms, a survivor's receives all
+     * answered "another receiver is waiting" with a full queue — issue 12.)
+     * The kernel holds only whole messages, so a receiver that died with the
+     * lock left nothing half done: just take the lock over. */
+    bool locked = cap < ch->max_msg;
+    int r = locked ? ipc__lock(&s->shared->read_lock, d, NULL) : 0;
     if (r == 1) return ipc__fail(IPC_EEMPTY, "another receiver is waiting on the channel");
     if (r < 0) return r;
     int rc;
@@ -174,7 +181,7 @@ static int msg_recv(ipc_channel *ch, void *buf, size_t cap, size_t *len, int *pr
         if (w < 0 && w != IPC_ECLOSED) { rc = w; break; }
         /* readable, or shut down: look again (drain before ECLOSED) */
     }
-    pthread_mutex_unlock(&s->shared->read_lock);
+    if (locked) pthread_mutex_unlock(&s->shared->read_lock);
     return rc;
 }
 
