@@ -320,13 +320,22 @@ $(SOLIB): $(LIB_OBJ) $(OUT)/libipcplay.map
 	ln -sf $(SONAME) $(OUT)/libipcplay.so
 
 # Section-3 pages for every call and ipcplay(7), generated from the header
-# comments (the one source of truth) and the registry of the built library.
-# Under SANITIZE=address, python loads the ASan-built library without the
-# runtime preloaded: ASan's link-order check would refuse, so it is skipped.
+# comments (the one source of truth) and the registry of the built library:
+# python's ctypes binding loads this build's $(SOLIB), so ipcplay(7) lists
+# exactly the mechanisms this BROKERS= build registers, sanitized or not.
+# A sanitized $(SOLIB) brings its runtime into an uninstrumented python:
+#  - address: ASan's link-order check (runtime loaded first) would refuse: skipped;
+#  - thread: libtsan.so.2 (gcc 12) has a 0xbfd60-byte (768 KiB) initial-exec TLS
+#    segment, more than the static TLS a dlopen() may take by default ("cannot
+#    allocate memory in static TLS block"); glibc's optional_static_tls tunable
+#    (glibc >= 2.35) reserves 2 MiB for it.  Preloading libtsan into python
+#    instead was tried: python 3.11 dies of SIGSEGV at start-up under it.
+#    gen-api only reads the registry table and the error texts (no thread).
+MAN_ENV := $(if $(filter address,$(SANITIZE)),ASAN_OPTIONS=verify_asan_link_order=0:detect_leaks=0) \
+           $(if $(filter thread,$(SANITIZE)),GLIBC_TUNABLES=glibc.rtld.optional_static_tls=2097152)
 $(MAN_STAMP): $(PUBLIC_HDRS) scripts/gen-api $(SOLIB) $(wildcard python/ipcplay/*.py)
 	rm -rf $(OUT)/man && mkdir -p $(OUT)/man
-	$(if $(filter address,$(SANITIZE)),ASAN_OPTIONS=verify_asan_link_order=0:detect_leaks=0) \
-	  IPCPLAY_VERSION=$(SO_VERSION) scripts/gen-api man $(OUT)/man --lib $(SOLIB) $(PUBLIC_HDRS)
+	$(MAN_ENV) IPCPLAY_VERSION=$(SO_VERSION) scripts/gen-api man $(OUT)/man --lib $(SOLIB) $(PUBLIC_HDRS)
 	touch $@
 
 # The installed-library test (tests/outside.sh) runs with the other tests.
