@@ -160,7 +160,7 @@ STRESS_BIN := $(OUT)/ipcstress
 all: $(LIB) $(SOLIB) $(MAN_STAMP) $(TEST_BIN) $(DEMO_BIN) $(BENCH_BIN) $(VIZ_BIN) $(EX_BIN) $(CLEAN_BIN) $(STRESS_BIN)
 
 deps:
-	@scripts/install-deps
+	@IPCPLAY_BROKERS="$(BROKERS_ON)" scripts/install-deps
 
 $(OUT)/obj/%.o: %.c
 	@mkdir -p $(@D)
