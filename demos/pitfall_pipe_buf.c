@@ -14,10 +14,11 @@
  *   part 1  records of exactly PIPE_BUF bytes: never mixed (guaranteed);
  *   part 2  records of 256 KiB: usually mixed (nothing keeps them whole).
  *
- * This is why ipcplay's stream framing (mechanisms/pipes/stream.c) sends a
- * frame of at most PIPE_BUF bytes with no lock at all, and takes a robust
- * process-shared write lock only around larger frames — and around every
- * frame on a socket, where no size is atomic.
+ * This is why ipcplay's stream framing (mechanisms/engines/stream.c) takes a
+ * robust process-shared write lock around every frame: PIPE_BUF alone would
+ * keep small frames whole on a pipe, but not larger ones, nor any frame on a
+ * socket (where no size is atomic), and the lock is also what makes a close
+ * linearizable against the sends.
  *
  * Mirrors: the pitfall behind seed 004 §2 (several processes sending into
  * one Pipe end; multiprocessing's Connection.send takes no lock).

@@ -1,5 +1,5 @@
 /*
- * thread_queue.c — queue.Queue, LifoQueue and PriorityQueue in C.
+ * queue.c — queue.Queue, LifoQueue and PriorityQueue in C.
  *
  * Messages are copied in and out (a queue of bytes, not of pointers), so a
  * sender may reuse its buffer as soon as ipc_send returns.  Two designs:

@@ -1,6 +1,6 @@
 /*
  * shm.h — extras of the shared-memory rings "shm" and "shm_spsc"
- * (shm_ring.c) that are not part of the one interface.
+ * (shm/shm.c) that are not part of the one interface.
  */
 #ifndef IPCPLAY_SHM_H
 #define IPCPLAY_SHM_H
