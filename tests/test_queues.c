@@ -25,30 +25,8 @@
 #include <string.h>
 #include <unistd.h>
 
-/* ---- counting wake-ups ----------------------------------------------------
- * Every futex call of the library goes through syscall(): count the wakes
- * and pass everything on unchanged (as test_wait does). */
-static atomic_long futex_wakes;
-
-long syscall(long number, ...)
-{
-    typedef long (*syscall_fn)(long, ...);
-    /* RELAXED: every thread that looks it up stores the same value. */
-    static _Atomic(syscall_fn) real_syscall;
-    syscall_fn real = atomic_load_explicit(&real_syscall, memory_order_relaxed);
-    if (!real) {
-        real = (syscall_fn)dlsym(RTLD_NEXT, "syscall");
-        atomic_store_explicit(&real_syscall, real, memory_order_relaxed);
-    }
-    va_list ap;
-    va_start(ap, number);
-    long a[6];
-    for (int i = 0; i < 6; i++) a[i] = va_arg(ap, long);
-    va_end(ap);
-    if (number == SYS_futex && ((int)a[1] & FUTEX_CMD_MASK) == FUTEX_WAKE)
-        atomic_fetch_add(&futex_wakes, 1);
-    return real(number, a[0], a[1], a[2], a[3], a[4], a[5]);
-}
+/* ---- counting the library's futex calls: futex_calls, futex_wakes ---- */
+#include "futex_count.h"
 
 /* ---- counting allocations ------------------------------------------------
  * The executable's malloc interposes the library's (and everyone's); it
