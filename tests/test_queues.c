@@ -25,8 +25,6 @@
 #include <string.h>
 #include <unistd.h>
 
-/* ---- counting the library's futex calls: futex_calls, futex_wakes ---- */
-#include "futex_count.h"
 
 /* ---- counting allocations ------------------------------------------------
  * The executable's malloc interposes the library's (and everyone's); it
@@ -449,51 +447,6 @@ static void test_fifo_ring_keeps_its_size_and_gives_a_burst_back(void **state)
 
 /* True once process pid sleeps in futex(2) (its /proc syscall line starts
  * with SYS_futex while it is blocked in one). */
-static bool sleeps_in_futex(pid_t pid)
-{
-    char path[64], line[256];
-    snprintf(path, sizeof path, "/proc/%d/syscall", (int)pid);
-    FILE *f = fopen(path, "r");
-    if (!f) return false;
-    bool in = fgets(line, sizeof line, f) && atol(line) == SYS_futex;
-    fclose(f);
-    return in;
-}
-
-/* A receiver that sleeps and then cannot run (SIGSTOP: a loaded machine
- * that has not yet scheduled it) is woken by the first send; the next ones
- * find it woken already and make no system call.  The wait point used to
- * count its sleeper until it ran again, so every send paid a FUTEX_WAKE. */
-static void test_procq_wakes_a_sleeper_once(void **state)
-{
-    (void)state;
-    enum { K = 32 };
-    ipc_channel *ch = open_q("procq", 64);
-    pid_t pid = fork();
-    assert_true(pid >= 0);
-    if (pid == 0) {
-        int v;
-        size_t len;
-        for (int i = 0; i < K; i++)
-            if (ipc_recv(ch, &v, sizeof v, &len, NULL, 20000) != IPC_OK || v != i) _exit(1);
-        _exit(0);
-    }
-    for (int i = 0; i < 2000 && !sleeps_in_futex(pid); i++) usleep(5000);
-    bool slept = sleeps_in_futex(pid);
-    assert_int_equal(kill(pid, SIGSTOP), 0);
-    int st;
-    assert_int_equal(waitpid(pid, &st, WUNTRACED), pid);
-    atomic_store(&futex_wakes, 0);
-    for (int i = 0; i < K; i++) assert_int_equal(put_int(ch, i, 0), IPC_OK);
-    long wakes = atomic_load(&futex_wakes);
-    assert_int_equal(kill(pid, SIGCONT), 0);
-    assert_int_equal(waitpid(pid, &st, 0), pid);
-    assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
-    ipc_free(ch);
-    if (!slept) fail_msg("the receiver never slept in futex(2) within 10 s");
-    if (wakes != 1) fail_msg("%ld FUTEX_WAKE calls for %d sends to one stopped sleeper (want 1)", wakes, K);
-}
-
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -515,7 +468,6 @@ int main(void)
         TL_CASE(test_deep_queue_allocates_nothing_per_message),
         TL_CASE(test_fifo_ring_grows_while_wrapped),
         TL_CASE(test_fifo_ring_keeps_its_size_and_gives_a_burst_back),
-        TL_CASE(test_procq_wakes_a_sleeper_once),
     };
     return cmocka_run_group_tests_name("queues", tests, NULL, NULL);
 }

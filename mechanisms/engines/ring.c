@@ -25,9 +25,12 @@
  * cores the other side usually answers within a cache-line transfer, far
  * sooner than the kernel could put us to sleep and wake us); BLOCK, and
  * ADAPTIVE once its budget is spent, sleep on a futex, so an idle ring
- * costs no CPU.  The futex is core/futex.h's wait point, the one futex
+ * costs no CPU.  The futex is core/futex.h's latch, the one futex
  * implementation of the library (its protocol, with wake elision, is
- * written there; ring_wait below is its waiter half).
+ * written there; ring_wait below is its waiter half): a push makes a
+ * FUTEX_WAKE only when a sleeper armed the latch since the last wake, so
+ * a stream into a sleeping receiver pays one system call per round of
+ * sleeps, not one per message until the woken receiver runs.
  *
  * Close.  A `shut` flag plus a wake of every sleeper; pop keeps returning
  * queued messages until the ring is drained, then IPC_ECLOSED.  Close must
@@ -143,9 +146,21 @@ void ipc__ring_init(ipc_ring *r, size_t capacity, size_t max_msg, bool shared)
 /* ---- the wait protocol (core/futex.h) ------------------------------------ */
 
 /* The notifier's half, called right after publishing tail (or head).  Most
- * of the time nobody sleeps and ipc__futex_wake is one fence and one load:
- * no system call (wake elision, counted by tests/test_wait.c). */
-static inline void wake(ipc_ring *r, ipc_futex *wp) { ipc__futex_wake(wp, r->shared); }
+ * of the time nobody sleeps and ipc__latch_wake is one fence and one load:
+ * no system call (wake elision, counted by tests/test_wait.c).  A latch,
+ * not a count of sleepers: a sleeper that was woken but has not run yet
+ * (its CPU busy with us, on one CPU; a wake-up's 20-50 us on a loaded
+ * VM) is counted as asleep by a count, and then every push in between
+ * paid a FUTEX_WAKE — on one CPU, up to a whole ring of them per round
+ * (shm_spsc moved 0.28 M msg/s there against procq's 3 M).  The latch's
+ * first waker clears `armed`, and the later ones make no system call. */
+static inline void wake(ipc_ring *r, ipc_latch *lp) { ipc__latch_wake(lp, r->shared); }
+
+/* A latch's waker killed between clearing `armed` and its FUTEX_WAKE
+ * leaves the sleepers asleep, and later wakers find nothing armed: so no
+ * sleep lasts longer than this; a sleeper then looks again (and re-arms).
+ * An idle ring's sleeper costs one wake-up a second. */
+#define RING_RECHECK_NS 1000000000LL
 
 /* Can the caller make progress?  A hint only (the real check is the next
  * push/pop), so RELAXED loads do: the fences in the protocol order them. */
@@ -193,18 +208,19 @@ static bool spin_for_message(const ipc_ring *r, const ring_geom *g)
 /*
  * The waiter's half.  The lost wakeup to avoid: the waiter checks "empty",
  * the producer pushes and finds nobody asleep, then the waiter sleeps
- * forever.  core/futex.h's protocol prevents it: ipc__futex_prepare
- * registers the waiter and reads the futex word BEFORE the last check of
- * the ring, and the sleep happens only if the word has not moved since.
- * The sleep takes the call's absolute deadline, so an EINTR and a retry
- * never restart the clock.  A waiter killed while asleep leaves `waiters`
- * one too high: that costs needless FUTEX_WAKE calls later, never a lost
- * wakeup.  Returns 0 (look again), 1 (the deadline passed) or IPC_ESYS.
+ * forever.  core/futex.h's latch prevents it: ipc__latch_prepare reads the
+ * futex word and arms the latch BEFORE the last check of the ring, and the
+ * sleep happens only if the word has not moved since.  The sleep ends at
+ * the call's absolute deadline (so an EINTR and a retry never restart the
+ * clock) or after RING_RECHECK_NS, whichever comes first.  A waiter killed
+ * while asleep leaves the latch armed: one needless FUTEX_WAKE later,
+ * never a lost wakeup.  Returns 0 (look again), 1 (the deadline passed) or
+ * IPC_ESYS.
  */
 static int ring_wait(ipc_channel *ch, ipc_ring *r, bool for_room, const ipc_deadline *d)
 {
     if (ipc__deadline_is_nowait(d)) return 1;
-    ipc_futex *wp = for_room ? &r->not_full : &r->not_empty;
+    ipc_latch *lp = for_room ? &r->not_full : &r->not_empty;
     const ring_geom g = geom_of(ch);
     ipc__blocked(ch, for_room ? IPC_EV_SEND_BLOCKED : IPC_EV_RECV_BLOCKED);
 
@@ -223,12 +239,15 @@ static int ring_wait(ipc_channel *ch, ipc_ring *r, bool for_room, const ipc_dead
         }
     }
     for (;;) {
-        uint32_t seen = ipc__futex_prepare(wp);
-        int rc = ready(r, for_room) ? 0 : ipc__futex_wait(wp, seen, r->shared, d);
-        ipc__futex_done(wp);
+        uint32_t seen = ipc__latch_prepare(lp);
+        if (ready(r, for_room)) return 0; /* the last look, after arming */
+        struct timespec until = ipc__deadline_step(d, RING_RECHECK_NS);
+        int rc = ipc__futex_wait_word(&lp->seq, seen, r->shared, &until);
         if (ready(r, for_room)) return 0;
-        if (rc != 0) return rc; /* 1: the deadline passed; IPC_ESYS (ipc__fail said why) */
-        /* woken (maybe for another waiter), EAGAIN or EINTR: look again */
+        if (rc < 0) return rc; /* IPC_ESYS (ipc__fail said why) */
+        if (ipc__deadline_passed(d)) return 1;
+        /* woken (maybe for another waiter), the recheck period, EAGAIN or
+         * EINTR: look again */
     }
 }
 
@@ -489,10 +508,11 @@ int ipc__ring_close(ipc_ring *r)
     atomic_store(&r->shut, true);
     /* SEQ_CST OR: from here on no push can publish (see "Close" at the top). */
     atomic_fetch_or(&r->tail, TAIL_SHUT);
-    /* Always, not only when `waiters` says so: a close is rare, and a
-     * sleeper registered by a process that has since died costs nothing. */
-    ipc__futex_wake_always(&r->not_empty, r->shared);
-    ipc__futex_wake_always(&r->not_full, r->shared);
+    /* Always, not only when a latch is armed: a close is rare, and it must
+     * not depend on a waker that may have died between clearing `armed`
+     * and its wake. */
+    ipc__latch_wake_always(&r->not_empty, r->shared);
+    ipc__latch_wake_always(&r->not_full, r->shared);
     return IPC_OK;
 }
 

@@ -36,9 +36,9 @@ typedef struct ipc_ring {
     alignas(64) _Atomic uint64_t head; /* next slot to empty                    */
     uint64_t     tail_cache;           /* last tail seen: tail_cache <= tail    */
 
-    /* core/futex.h's wait points (see ring_wait in ring.c for the protocol). */
-    alignas(64) ipc_futex not_empty; /* receivers sleep here */
-    alignas(64) ipc_futex not_full;  /* senders sleep here   */
+    /* core/futex.h's latches (see ring_wait in ring.c for the protocol). */
+    alignas(64) ipc_latch not_empty; /* receivers sleep here */
+    alignas(64) ipc_latch not_full;  /* senders sleep here   */
 } ipc_ring;                              /* slots follow at (char *)ring + sizeof(ipc_ring) */
 
 /* Bytes needed for the ring and its slots, or 0 if that exceeds 1 GiB. */

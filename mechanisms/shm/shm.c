@@ -75,7 +75,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#define SHM_MAGIC 0x53484d32u /* "SHM2": change the digit when the layout changes */
+#define SHM_MAGIC 0x53484d33u /* "SHM3": change the digit when the layout changes (3: latches) */
 
 /* The mapping, as every process sees it. */
 typedef struct shm_segment {
