@@ -6,10 +6,11 @@
  * channels of every in-process mechanism, /dev/shm a 1 MiB tmpfs in a
  * private mount namespace (root), RLIMIT_MSGQUEUE 4096) and fails unless
  * every check held: 0 lost beyond the allowance (one per killed consumer;
- * what a creator's death took, where the API reported it and the mechanism
- * does not claim IPC_CAP_PERSISTENT), 0 duplicated, 0 hung, 0 corrupt,
- * every open under a limit either works or fails with an error code (never
- * a crash), nothing left in /dev/shm, /dev/mqueue, SysV or temp dirs.  Its
+ * what a creator's death took, where the API reported the end: an embedded
+ * broker ends with its creator, IPC_CAP_PERSISTENT or not), 0 duplicated,
+ * 0 hung, 0 corrupt, every open under a limit either works or fails with an
+ * error code (never a crash), nothing left in /dev/shm, /dev/mqueue, SysV
+ * or temp dirs.  Its
  * report is printed when it ends; the test also checks that every campaign
  * ran on at least one mechanism.  A second case breaks each guarantee on
  * purpose (ipcstress --inject lose/dup/hang/leak, on fifo) and wants the
