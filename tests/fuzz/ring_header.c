@@ -5,7 +5,7 @@
  * A ring of capacity 4 and max_msg 64 is set up the way shm.c sets one up;
  * then the input overwrites what another process can write in shared
  * memory — head, tail (with or without the shut bit), both index caches,
- * the waiters/seq words, the geometry fields, and every slot's length —
+ * the latches' armed/seq words, the geometry fields, and every slot's length —
  * and a sequence of non-blocking sends and receives (picked by the input)
  * runs against it.  Every call must return one of ipc.h's codes (out-of-
  * range indices and lengths answer IPC_ECLOSED "ring header corrupt"), and
@@ -60,7 +60,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (sel & 8) r->head_cache = take(&p, &n);
     if (sel & 16) r->tail_cache = take(&p, &n);
     if (sel & 32) { r->capacity = take(&p, &n); r->slot_size = take(&p, &n); }
-    if (sel & 64) atomic_store(&r->not_empty.waiters, 0); /* no real sleeper: never FUTEX_WAIT */
+    if (sel & 64) atomic_store(&r->not_empty.armed, 0); /* no sleeper registered: a wake makes no FUTEX_WAKE */
     if (sel & 128) atomic_store(&r->shut, (bool)(sel >> 8 & 1));
     unsigned char *slots = (unsigned char *)r + sizeof(ipc_ring);
     size_t slot = (bytes - sizeof(ipc_ring)) / CAP;
