@@ -110,6 +110,23 @@ static void test_pipe_family_extras(void **state)
     assert_error(ipc_tcp_port(ch));
     assert_error(ipc_stream_kernel_bytes(NULL));
     assert_error(ipc_stream_kernel_bytes(ch)); /* a thread queue is no byte stream */
+    const void *msgs[2] = { "ab", NULL };
+    size_t lens[2] = { 2, 0 }, sent = 7;
+    assert_error(ipc_stream_send_batch(NULL, msgs, lens, 1, 0, &sent));
+    assert_int_equal(sent, 0);
+    assert_error(ipc_stream_send_batch(ch, msgs, lens, 1, 0, &sent));
+    ipc_channel *p = tl_open("pipe", &(ipc_config){ .max_msg = 64 });
+    assert_error(ipc_stream_send_batch(p, msgs, lens, 1, 0, NULL));
+    assert_error(ipc_stream_send_batch(p, NULL, lens, 1, 0, &sent));
+    assert_error(ipc_stream_send_batch(p, msgs, NULL, 1, 0, &sent));
+    lens[1] = 5; /* msgs[1] NULL with a length */
+    assert_error(ipc_stream_send_batch(p, msgs, lens, 2, 0, &sent));
+    lens[1] = 65; /* over max_msg: nothing sent, not even msgs[0] */
+    msgs[1] = "0123456789012345678901234567890123456789012345678901234567890123456789";
+    assert_ipc(ipc_stream_send_batch(p, msgs, lens, 2, 0, &sent), IPC_EMSGSIZE);
+    assert_int_equal(sent, 0);
+    assert_int_equal(ipc_stream_kernel_bytes(p), 0);
+    ipc_free(p);
     assert_error(ipc_duplex_open(NULL, NULL, &b));
     assert_error(ipc_duplex_open(&(ipc_config){ .max_msg = (size_t)1 << 40 }, &a, &b));
     assert_null(a);
@@ -360,6 +377,10 @@ static void test_extras_reject_bad_timeouts(void **state)
     ipc_sem_free(sem);
 
     ipc_channel *p = tl_open("pipe", NULL);
+    const void *one[1] = { "y" };
+    size_t one_len[1] = { 1 }, sent;
+    assert_bad_timeout(ipc_stream_send_batch(p, one, one_len, 1, -2, &sent)); /* room: would succeed */
+    assert_int_equal(ipc_stream_kernel_bytes(p), 0);
     assert_ipc(ipc_send(p, "x", 1, 0, 0), IPC_OK); /* readable */
     bool ready;
     assert_bad_timeout(ipc_poll(&p, 1, &ready, -2));

@@ -54,6 +54,42 @@
  * told "closed and drained".  (A sender killed mid-frame never counted its
  * frame: more may arrive than `sent` says, never less.)
  *
+ * Batches (ipc_stream_send_batch, issue 13 item 4): a sender with a backlog
+ * hands over many messages and they leave in as few system calls as the
+ * rules above allow.  Each round takes write_lock once, checks `shut` and
+ * `broken` under it, and writes the longest run of the next frames that the
+ * kernel surely takes whole right now, in one writev/sendmsg (at most 512
+ * frames: two iovecs each within IOV_MAX).  The room rules are the ones of
+ * a single frame, applied to the whole write: up to atomic_max bytes
+ * (PIPE_BUF; one skb of a Unix socket) a write is all-or-nothing and may
+ * always be tried; a longer one must fit the free pipe slots (a write of B
+ * bytes fills at most ceil(B/page) new slots) or, on a Unix socket, stay
+ * under SO_SNDBUF with 8 KiB per skb of B/skb + 1 skbs; TCP's rule is
+ * tcp.c's (the batch_room hook), paid from its shared budget.  So a round
+ * ends at a frame boundary: what the call reports sent is exactly what the
+ * kernel holds, counted in `sent` under the lock like single frames (close
+ * stays linearizable, frame by frame).  Waiting happens only between
+ * rounds, where no frame is open, under the caller's deadline: a nowait or
+ * timed batch stops at a message boundary and tells how many went.  A
+ * frame that no rule lets start now (larger than the room) goes through
+ * the mechanism's ordinary send, with its waits and its exception for
+ * frames larger than the kernel buffer.  A sender killed during its
+ * writev leaves whole frames only: a non-blocking write of bytes that fit
+ * completes in the kernel (pipe_write and the socket send loops look at
+ * signals only when they would wait), and mid_frame is never set on that
+ * path, so the next holder of the lock carries on; frames it had not
+ * counted in `sent` only make more arrive than `sent` says.  If a rule is
+ * wrong after all (a foreign writer on a FIFO, F_SETPIPE_SZ shrinking the
+ * pipe meanwhile) the kernel takes part of a frame, and that frame is
+ * finished as under "Timeouts", past the deadline.  (Not ruled out from
+ * user space, here as for a single frame longer than a page: a SIGKILL
+ * landing while the kernel faults in a page of the caller's buffer can cut
+ * the copy short.)  Nothing is buffered in the process: a message the
+ * call has not written is not sent, so nothing acknowledged can die with
+ * the sender.  Combining the frames of concurrent senders of one handle
+ * (a thread that finds write_lock taken hands its frame to the holder) is
+ * not done: the batch extra covers a sender that has a backlog itself.
+ *
  * Receiving: a killed receiver takes at most the message it was receiving,
  * and a read returns many.  Several processes may receive from one channel
  * (fork, attach), and any of them may be SIGKILLed at any instruction —
@@ -95,6 +131,7 @@
 #include <limits.h>
 #include <poll.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 #include <linux/sock_diag.h>
 #include <linux/sockios.h>
@@ -403,6 +440,135 @@ int ipc__stream_send(ipc_channel *ch, const void *msg, size_t len, int prio, con
         reported = true;
         if ((rc = wait_for_room(s, nap, d)) != 1) return rc;
     }
+}
+
+/* ---- batches: many whole frames per system call --------------------------- */
+
+#ifdef IPC_TESTING
+static ipc__stream_send_hook_fn send_hook; /* set before the test's channels run */
+void ipc__stream_set_send_hook(ipc__stream_send_hook_fn fn) { send_hook = fn; }
+#endif
+
+/* Frames per write: two iovecs each (header, payload), within IOV_MAX. */
+#define BATCH_FRAMES (IOV_MAX / 2 < 512 ? IOV_MAX / 2 : 512)
+
+/* How many bytes may start in one write now, every frame of them going in
+ * whole (write_lock held; see "Batches" at the top).  want: the bytes the
+ * candidate frames take.  *room may be 0 (not even the first frame: it
+ * goes the ordinary way). */
+static int batch_room(ipc_stream *s, size_t want, size_t *room)
+{
+    if (s->batch_room) return s->batch_room(s, want, room);
+    *room = s->atomic_max; /* all or nothing: safe to try, whatever is queued */
+    if (want <= s->atomic_max) return IPC_OK;
+    if (s->room_kind == IPC_STREAM_ROOM_PIPE) {
+        size_t page = (size_t)sysconf(_SC_PAGESIZE);
+        int size = fcntl(s->wfd, F_GETPIPE_SZ), used = 0;
+        if (size <= 0 || ioctl(s->wfd, FIONREAD, &used) < 0 || used < 0) return IPC_OK; /* cannot tell */
+        size_t slots = (size_t)size / page, busy = used == 0 ? 0 : 2 * ((size_t)used / page) + 2;
+        size_t free_bytes = busy < slots ? (slots - busy) * page : 0;
+        if (free_bytes > *room) *room = free_bytes;
+    } else if (s->room_kind == IPC_STREAM_ROOM_UNIX) {
+        uint32_t mi[SK_MEMINFO_VARS];
+        socklen_t ml = sizeof mi;
+        if (getsockopt(s->wfd, SOL_SOCKET, SO_MEMINFO, mi, &ml) < 0) return IPC_OK; /* cannot tell */
+        size_t sndbuf = mi[SK_MEMINFO_SNDBUF], wmem = mi[SK_MEMINFO_WMEM_ALLOC], skb = s->atomic_max;
+        /* B bytes make at most B/skb + 1 skbs of 8 KiB overhead each:
+         * wmem + B + 8 KiB * (B/skb + 1) < sndbuf */
+        if (skb > 0 && sndbuf > wmem + 8192 + 1) {
+            size_t fit = (size_t)((unsigned long long)(sndbuf - wmem - 8192 - 1) * skb / (skb + 8192));
+            if (fit > *room) *room = fit;
+        }
+    } else {
+        *room = 0; /* no rule known: one frame at a time */
+    }
+    return IPC_OK;
+}
+
+int ipc__stream_send_batch(ipc_channel *ch, const void *const *msgs, const size_t *lens, size_t n,
+                           const ipc_deadline *d, size_t *sent)
+{
+    ipc_stream *s = as_stream(ch);
+    ipc_stream_shared *sh = s->shared;
+    uint32_t headers[BATCH_FRAMES];
+    struct iovec iov[2 * BATCH_FRAMES];
+    size_t i = 0; /* msgs[0, i) are in the kernel */
+    bool reported = false;
+    int rc = IPC_OK;
+    while (i < n) {
+        if (is_shut(s)) { rc = ipc__fail(IPC_ECLOSED, "channel is shut down"); break; }
+        if (atomic_load(&sh->broken)) { rc = broken(); break; }
+        bool died = false;
+        if ((rc = lock_writer(s, d, &died)) != 0) break;
+        if (died && sh->mid_frame) atomic_store(&sh->broken, true);
+        /* rc: 0 progress, 1 look again, 2 wait for room, 3 the next frame
+         * the ordinary way, < 0 stop */
+        if (atomic_load(&sh->broken)) rc = broken();
+        else if (is_shut(s)) rc = ipc__fail(IPC_ECLOSED, "channel is shut down"); /* under the lock: see the top */
+        else {
+            size_t k = 0, want = 0;
+            while (i + k < n && k < BATCH_FRAMES) want += IPC_STREAM_HEADER + lens[i + k++];
+            size_t room = 0, take = 0, bytes = 0;
+            rc = batch_room(s, want, &room);
+            while (rc == IPC_OK && take < k && bytes + IPC_STREAM_HEADER + lens[i + take] <= room)
+                bytes += IPC_STREAM_HEADER + lens[i + take++];
+            if (rc == IPC_OK && take == 0) rc = 3;
+            if (rc == IPC_OK) {
+                for (size_t f = 0; f < take; f++) {
+                    headers[f] = (uint32_t)lens[i + f];
+                    iov[2 * f] = (struct iovec){ .iov_base = &headers[f], .iov_len = IPC_STREAM_HEADER };
+                    iov[2 * f + 1] = (struct iovec){ .iov_base = (void *)msgs[i + f], .iov_len = lens[i + f] };
+                }
+                ssize_t w = write_frame_part(s, iov, (int)(2 * take));
+                if (w > 0) {
+                    size_t whole = 0, done = 0; /* frames and bytes the kernel took whole */
+                    while (whole < take && done + IPC_STREAM_HEADER + lens[i + whole] <= (size_t)w)
+                        done += IPC_STREAM_HEADER + lens[i + whole++];
+#ifdef IPC_TESTING
+                    if (send_hook) send_hook(ch, whole);
+#endif
+                    atomic_fetch_add_explicit(&sh->sent, done, memory_order_relaxed); /* write_lock orders it */
+                    i += whole;
+                    if (done < (size_t)w) {
+                        /* The room rule was wrong (a foreign writer on a FIFO,
+                         * a shrunk buffer): the kernel took part of a frame,
+                         * which must be finished whatever the deadline. */
+                        struct iovec *v = &iov[2 * whole];
+                        int nv = 2;
+                        size_t part = (size_t)w - done;
+                        advance(&v, &nv, part);
+                        sh->mid_frame = true;
+                        rc = finish_frame(s, v, nv, part, IPC_STREAM_HEADER + lens[i], &ipc__forever);
+                        if (rc == IPC_OK) i++;
+                    }
+                } else if (errno == EINTR) {
+                    rc = 1;
+                } else if (errno == EAGAIN || errno == EWOULDBLOCK) {
+                    rc = 2;
+                } else {
+                    rc = errno == EPIPE || errno == ECONNRESET ? ipc__fail(IPC_ECLOSED, "no receiver is left")
+                       : ipc__fail(IPC_ESYS, "%s", s->is_socket ? "sendmsg" : "writev");
+                }
+            }
+        }
+        pthread_mutex_unlock(&sh->write_lock);
+        if (rc < 0) break;
+        if (rc <= 1) continue;
+        if (rc == 3) { /* a frame no batch rule lets start now: the ordinary send waits for it */
+            if ((rc = ch->mech->ops->send(ch, msgs[i], lens[i], 0, d)) != IPC_OK) break;
+            i++;
+            continue;
+        }
+        if (ipc__deadline_is_nowait(d)) { rc = ipc__fail(IPC_EFULL, "channel is full"); break; }
+        if (!reported) ipc__blocked(ch, IPC_EV_SEND_BLOCKED);
+        reported = true;
+        if ((rc = wait_for_room(s, false, d)) != 1) break;
+        rc = IPC_OK;
+    }
+    *sent = i;
+    if (i == n) return IPC_OK;
+    if (rc == IPC_OK) rc = ipc__fail(IPC_ESYS, "batch stopped without a reason"); /* cannot happen */
+    return rc;
 }
 
 /* ---- receive ----------------------------------------------------------- */
@@ -767,4 +933,73 @@ long ipc_stream_kernel_bytes(const ipc_channel *ch)
     int n = 0;
     if (ioctl(s->rfd, FIONREAD, &n) < 0) return ipc__fail(IPC_ESYS, "ioctl(FIONREAD) on the read end");
     return n;
+}
+
+/* ---- the batch extra (pipes/stream_info.h) ------------------------------- */
+
+/* The byte-stream carriers run on this engine (their channel struct starts
+ * with an ipc_stream); the message sockets share its pollfd but not its
+ * framing. */
+static bool is_stream_mechanism(const ipc_mechanism *m)
+{
+    return m && m->family_id == IPC_FAMILY_PIPES
+        && (m->carrier == IPC_CARRIER_PIPE || m->carrier == IPC_CARRIER_UNIX_STREAM
+            || m->carrier == IPC_CARRIER_TCP);
+}
+
+typedef struct batch_args {
+    const void *const *msgs;
+    const size_t      *lens;
+    size_t             n;
+    size_t            *sent;
+} batch_args;
+
+/* Called by dispatch (ipc__send_via) in place of the ops' send. */
+static int batch_op(ipc_channel *ch, const void *msg, size_t len, int prio, const ipc_deadline *d, void *arg)
+{
+    (void)msg, (void)len, (void)prio;
+    const batch_args *b = arg;
+    return ipc__stream_send_batch(ch, b->msgs, b->lens, b->n, d, b->sent);
+}
+
+int ipc_stream_send_batch(ipc_channel *ch, const void *const msgs[], const size_t lens[], size_t n, int timeout_ms,
+                          size_t *sent)
+{
+    static const char what[] = "ipc_stream_send_batch";
+    if (sent) *sent = 0;
+    const ipc_mechanism *m = ipc_channel_mechanism(ch);
+    if (!is_stream_mechanism(m))
+        return ipc__fail(IPC_EINVAL, "%s: not an open stream channel (pipe, fifo, socketpair, unix, tcp)", what);
+    if (!sent) return ipc__fail(IPC_EINVAL, "%s: sent is NULL", what);
+    if (n && (!msgs || !lens)) return ipc__fail(IPC_EINVAL, "%s: %s is NULL", what, msgs ? "lens" : "msgs");
+    if (!ipc__timeout_valid(timeout_ms)) return ipc__timeout_check(what, timeout_ms);
+    for (size_t i = 0; i < n; i++) {
+        if (!msgs[i] && lens[i]) return ipc__fail(IPC_EINVAL, "%s: message %zu is NULL", what, i);
+        if (lens[i] > ch->max_msg)
+            return ipc__fail(IPC_EMSGSIZE, "%s: message %zu of %zu bytes exceeds max_msg %zu (nothing sent)", what,
+                             i, lens[i], ch->max_msg);
+    }
+    if (n == 0) return IPC_OK;
+    int rc;
+    if (ch->observer) {
+        /* Observed: one dispatched send per message, under the batch's
+         * deadline, so the observer hears each as it happens. */
+        ipc_deadline d;
+        ipc__deadline_start(&d, timeout_ms);
+        size_t i = 0;
+        while (i < n && (rc = ipc__send_via(ch, msgs[i], lens[i], 0, ipc__deadline_poll_ms(&d), NULL, NULL)) == IPC_OK)
+            i++;
+        *sent = i;
+        if (i == n) return IPC_OK;
+    } else {
+        /* Through dispatch: the closed handle, the wait strategy and errno
+         * are handled as for ipc_send. */
+        batch_args b = { .msgs = msgs, .lens = lens, .n = n, .sent = sent };
+        rc = ipc__send_via(ch, msgs[0], lens[0], 0, timeout_ms, batch_op, &b);
+        if (rc == IPC_OK) return IPC_OK;
+    }
+    if (rc == IPC_ESYS) return rc; /* its message names the call and errno (dispatch restored it) */
+    char why[200];
+    snprintf(why, sizeof why, "%s", ipc_last_error());
+    return ipc__fail(rc, "%s: %zu of %zu messages sent: %s", what, *sent, n, why);
 }

@@ -70,6 +70,13 @@ typedef struct ipc_stream {
                                       zeroed struct is valid)                   */
     ipc_stream_shared *shared;
     bool               shared_is_mapped; /* ours to munmap (anonymous mapping)  */
+    /* A batch's room rule where the engine has none of its own (TCP: tcp.c
+     * sets it on the owner's and attachers' handles; NULL elsewhere).  With
+     * write_lock held: how many bytes of the `want` the next frames take may
+     * start in one write now with every frame going in whole (*room, may be
+     * 0: the batch then sends its next frame through the ops' send), or an
+     * IPC_E* code that ends the batch. */
+    int              (*batch_room)(struct ipc_stream *s, size_t want, size_t *room);
 } ipc_stream;
 
 /* Set a stream up over rfd/wfd (made non-blocking here).  shared == NULL
@@ -99,6 +106,14 @@ int  ipc__stream_parse(const unsigned char *rbuf, size_t rbuf_size, size_t start
  * NULL removes it. */
 typedef void (*ipc__stream_take_hook_fn)(ipc_channel *ch);
 void ipc__stream_set_take_hook(ipc__stream_take_hook_fn fn);
+/* fn runs inside a batch send (ipc_stream_send_batch) right after each
+ * write system call that the kernel took bytes from, write_lock still
+ * held, before the sender has counted the frames: a test counts the calls
+ * a batch makes, or kills the sender there (SIGKILL) to prove a killed
+ * batch sender leaves only whole frames.  `frames`: whole frames the call
+ * carried.  Process-wide; NULL removes it. */
+typedef void (*ipc__stream_send_hook_fn)(ipc_channel *ch, size_t frames);
+void ipc__stream_set_send_hook(ipc__stream_send_hook_fn fn);
 #endif
 
 /* ops a stream mechanism can put straight into its table */
@@ -106,5 +121,10 @@ int  ipc__stream_send(ipc_channel *ch, const void *msg, size_t len, int prio, co
 int  ipc__stream_recv(ipc_channel *ch, void *buf, size_t cap, size_t *len, int *prio, const ipc_deadline *d);
 int  ipc__stream_close(ipc_channel *ch);
 int  ipc__stream_pollfd(ipc_channel *ch);
+/* The engine half of ipc_stream_send_batch (pipes/stream_info.h): msgs
+ * checked by the caller (lens <= max_msg), d from dispatch.  *sent gets the
+ * number of leading messages the kernel holds; IPC_OK iff all n. */
+int  ipc__stream_send_batch(ipc_channel *ch, const void *const *msgs, const size_t *lens, size_t n,
+                            const ipc_deadline *d, size_t *sent);
 
 #endif

@@ -204,6 +204,38 @@ static bool frame_fits(tcp_chan *t, size_t total)
     return true;
 }
 
+/* A batch (stream.c's ipc__stream_send_batch, write_lock held): how many
+ * bytes of `want` may start in one sendmsg with every frame going in whole.
+ * The same rule as one frame, for the whole write (TCP packs a write's
+ * bytes into segments regardless of where frames end): paid from the
+ * budget when it holds enough, else from one look at the socket, which
+ * refills the budget.  *room 0: the next frame goes through tcp_send,
+ * which waits for room under the deadline. */
+static int tcp_batch_room(ipc_stream *s, size_t want, size_t *room)
+{
+    tcp_chan *t = (tcp_chan *)s; /* set only on tcp_chan handles (tcp_open) */
+    if (t->attached) { /* as tcp_send: a hung-up owner is told now */
+        char byte;
+        ssize_t n = recv(t->s.rfd, &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+        if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK))
+            return ipc__fail(IPC_ECLOSED, "tcp: the owner hung up (channel shut down, or owner gone)");
+    }
+    long cost = frame_cost(want);
+    *room = want;
+    if (atomic_fetch_sub_explicit(&t->room->budget, cost, memory_order_relaxed) >= cost) return IPC_OK;
+    *room = 0;
+    uint32_t mi[SK_MEMINFO_VARS];
+    socklen_t ml = sizeof mi;
+    if (getsockopt(t->s.wfd, SOL_SOCKET, SO_MEMINFO, mi, &ml) < 0) return IPC_OK; /* cannot tell: one by one */
+    size_t sndbuf = mi[SK_MEMINFO_SNDBUF], queued = mi[SK_MEMINFO_WMEM_QUEUED];
+    if (queued + 4096 >= sndbuf) return IPC_OK; /* budget stays spent: look again next time */
+    size_t left = sndbuf - queued - 4096, need = want + want / 8; /* payload, segment headers */
+    *room = need <= left ? want : left / 9 * 8;
+    /* RELAXED: a hint shared by senders, as in frame_fits */
+    atomic_store_explicit(&t->room->budget, need <= left ? (long)(left - need) : 0, memory_order_relaxed);
+    return IPC_OK;
+}
+
 /* ---- the relay: attachers' messages into the channel ------------------- */
 
 static void release_rest(tcp_chan *t);
@@ -547,6 +579,7 @@ static int tcp_open(const ipc_mechanism *m, const ipc_config *cfg, ipc_channel *
         tcp_release(t);
         return rc;
     }
+    t->s.batch_room = tcp_batch_room;
     *out = &t->s.base;
     return IPC_OK;
 }

@@ -1,7 +1,8 @@
 /*
- * stream_info.h — what a byte-stream channel (pipe, fifo, socketpair, the
- * unix stream socket) holds right now, for teaching: the visualizer shows a
- * pipe's kernel buffer with it.
+ * stream_info.h — the extras of the byte-stream channels (pipe, fifo,
+ * socketpair, the unix stream socket, tcp): many messages in one system
+ * call for a sender with a backlog, and what a stream holds right now, for
+ * teaching (the visualizer shows a pipe's kernel buffer with it).
  *
  * A stream channel keeps messages in two places: bytes the kernel holds
  * (written, not yet read: FIONREAD on the read end) and frames already read
@@ -24,6 +25,34 @@ extern "C" {
  * RETURNS the count (>= 0), or IPC_EINVAL (ch is not an open stream
  * channel of this process), IPC_ESYS. */
 long ipc_stream_kernel_bytes(const ipc_channel *ch);
+
+/* Send msgs[0..n-1] (lens[i] bytes each), in order, packing as many whole
+ * messages into each write(2)/sendmsg(2) as the kernel buffer takes whole
+ * right now: for a sender with a backlog, one system call carries up to
+ * 512 messages instead of one.  Every promise of ipc_send holds for each
+ * message: it is never torn nor interleaved with another sender's, it
+ * counts as sent only once the kernel holds it (a sender killed at any
+ * point leaves whole messages only: those the kernel took), a close
+ * orders against it message by message, and the call never waits past
+ * timeout_ms (-1 forever, 0 never, > 0 ms) for room — it then stops at a
+ * message boundary.  Other senders' messages may come between two of the
+ * batch's system calls, never inside a message.  On a tcp channel an
+ * attacher's batch goes to the owner's channel like its ipc_send does.  A
+ * handle with an observer (ipc_observe) sends one message per call, so the
+ * observer hears each send (BEGIN, DONE) as it happens; without one the
+ * batch is one dispatched call and no events are emitted.  The receiving
+ * side needs nothing: one read already takes every frame the kernel holds
+ * (engines/stream.c).
+ * *sent gets the number of leading messages sent (the kernel holds them);
+ * the rest, from msgs[*sent] on, were not sent at all.
+ * RETURNS IPC_OK (*sent == n; also for n == 0), or the error that stopped
+ * the batch at msgs[*sent]: IPC_EFULL (no room before the deadline),
+ * IPC_ECLOSED (shut down, or no receiver left), IPC_EMSGSIZE (some lens[i]
+ * exceeds ipc_max_msg: checked first, nothing sent), IPC_EINVAL (ch is not
+ * an open stream channel, sent is NULL, msgs or lens NULL with n > 0, a
+ * msgs[i] NULL with lens[i] > 0, timeout_ms below -1), IPC_ESYS. */
+int ipc_stream_send_batch(ipc_channel *ch, const void *const msgs[], const size_t lens[], size_t n, int timeout_ms,
+                          size_t *sent);
 
 #ifdef __cplusplus
 }
