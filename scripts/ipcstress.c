@@ -110,6 +110,8 @@ typedef struct book {
     atomic_int   pids[MAX_PIDS]; /* every worker it started */
     atomic_uint  npids;
     char         last_exit[160]; /* the last consumer to end: what its last receive said */
+    atomic_int   failure_noted;  /* first_failure written (once per book) */
+    char         first_failure[200]; /* the first worker that failed: what its call said */
 } book;
 
 static book *B;
@@ -156,6 +158,15 @@ static void report_end(void)
         for (int p = 0; p < MAX_PRODUCERS; p++) atomic_store(&B->acked_at_report[p], atomic_load(&B->acked[p]));
 }
 
+/* A worker ends on an answer that is neither the channel's end (ECLOSED)
+ * nor "nothing now" (EFULL/EEMPTY): say what, once per book, so a "workers
+ * failed" count comes with its reason. */
+static void note_failure(const char *call, int rc)
+{
+    if (atomic_exchange(&B->failure_noted, 1) == 0)
+        snprintf(B->first_failure, sizeof B->first_failure, "%s: %s: %s", call, ipc_strerror(rc), ipc_last_error());
+}
+
 static int producer(ipc_channel *ch, uint32_t id, uint32_t count)
 {
     msg m = { .producer = id };
@@ -167,6 +178,7 @@ static int producer(ipc_channel *ch, uint32_t id, uint32_t count)
         while (rc == IPC_EFULL && !atomic_load(&B->stop));
         if (rc != IPC_OK) {
             if (rc != IPC_EFULL) report_end();
+            if (rc != IPC_EFULL && rc != IPC_ECLOSED) note_failure("send", rc);
             return rc == IPC_EFULL || rc == IPC_ECLOSED ? 0 : 3;
         }
         atomic_store(&B->acked[id], s + 1);
@@ -206,6 +218,7 @@ static int consumer(ipc_channel *ch, bool fifo, int idle_ms)
         else {
             if (rc != IPC_EEMPTY) report_end();
             snprintf(B->last_exit, sizeof B->last_exit, "%s: %s", ipc_strerror(rc), ipc_last_error());
+            if (rc != IPC_EEMPTY && rc != IPC_ECLOSED) note_failure("receive", rc);
             free(last);
             return rc == IPC_EEMPTY || rc == IPC_ECLOSED ? 0 : 4;
         }
@@ -264,6 +277,26 @@ static int reap(pid_t pid, int ms)
     return reap_status(pid, ms, &st);
 }
 
+/* Reap a storm's worker: count it hung (r 2) or failed (r 1); the first
+ * failure's wait status goes to *first. */
+static void reap_worker(pid_t pid, long *hung, long *broken, int *first)
+{
+    int st = 0, r = reap_status(pid, 5000, &st);
+    *hung += r == 2;
+    if (r == 1 && (*broken)++ == 0) *first = st;
+}
+
+/* After a storm's line: why its first failed worker ended. */
+static void say_failed(long broken, int st)
+{
+    if (!broken) return;
+    char how[80];
+    if (WIFSIGNALED(st)) snprintf(how, sizeof how, "killed by signal %d, %s", WTERMSIG(st), strsignal(WTERMSIG(st)));
+    else snprintf(how, sizeof how, "exit %d", WIFEXITED(st) ? WEXITSTATUS(st) : -1);
+    printf("    the first worker that failed: %s%s%.*s\n", how, B->first_failure[0] ? "; it was told " : "",
+           (int)sizeof B->first_failure, B->first_failure);
+}
+
 /* ---- campaign: kill storm ------------------------------------------------- */
 
 typedef struct totals { long messages, kills, lost, dup, hung, bad, allowance, broken, reported_lost; } totals;
@@ -316,16 +349,9 @@ static void kill_storm(const ipc_mechanism *mech, int kills, unsigned *seed)
     }
     atomic_store(&B->stop, 1);
     long hung = 0, broken = 0;
-    for (int i = 0; i < P; i++) {
-        int r = reap(prod[i], 5000);
-        hung += r == 2;
-        broken += r == 1;
-    }
-    for (int i = 0; i < C; i++) {
-        int r = reap(cons[i], 5000);
-        hung += r == 2;
-        broken += r == 1;
-    }
+    int first_st = 0;
+    for (int i = 0; i < P; i++) reap_worker(prod[i], &hung, &broken, &first_st);
+    for (int i = 0; i < C; i++) reap_worker(cons[i], &hung, &broken, &first_st);
     /* drain what is still queued */
     msg m;
     size_t got;
@@ -339,6 +365,7 @@ static void kill_storm(const ipc_mechanism *mech, int kills, unsigned *seed)
            " %ld duplicated, %ld hung, %u corrupt, %ld workers failed%s\n",
            mech->name, acked, kills, consumer_kills, lost, consumer_kills, dup, hung, atomic_load(&B->bad), broken,
            ok ? "" : "   <-- FAIL");
+    say_failed(broken, first_st);
     T_kill.messages += acked;
     T_kill.kills += kills;
     T_kill.lost += lost;
@@ -526,15 +553,19 @@ static void creator_storm(const ipc_mechanism *mech, int kills, unsigned *seed)
     int live = live_consumers(P, killed, nkilled); /* at the stop: who can still drain it */
     atomic_store(&B->stop, 1);
     long hung = 0, broken = 0;
+    int first_st = 0;
     for (int i = 0; i < SLOTS; i++) {
         pid_t pid = atomic_load(&B->slot_pid[i]);
         if (!pid) continue;
         bool by_us = false;
         for (int j = 0; j < nkilled; j++) by_us |= killed[j] == pid;
-        int r = reap(pid, 5000);
-        if (by_us) continue;
-        hung += r == 2;
-        broken += r == 1;
+        if (by_us) { /* ours: its end is no failure */
+            long h = 0, b = 0;
+            int st;
+            reap_worker(pid, &h, &b, &st);
+        } else {
+            reap_worker(pid, &hung, &broken, &first_st);
+        }
     }
     while (waitpid(-1, NULL, WNOHANG) > 0) {} /* orphans the creator had not reaped */
     uint32_t nprod = atomic_load(&B->next_id);
@@ -573,6 +604,7 @@ static void creator_storm(const ipc_mechanism *mech, int kills, unsigned *seed)
            dup, hung,
            atomic_load(&B->bad), broken, live, swept, sysv, left,
            ok ? "" : "   <-- FAIL");
+    say_failed(broken, first_st);
     if (live_at_death == 0)
         printf("    the creator was killed with no live consumer (none replaced the killed ones in 10 s)\n");
     if (lost > allowed) printf("    the last consumer to end was told: %.*s\n", (int)sizeof B->last_exit, B->last_exit);
