@@ -35,7 +35,8 @@ long ipc_stream_kernel_bytes(const ipc_channel *ch);
  * point leaves whole messages only: those the kernel took), a close
  * orders against it message by message, and the call never waits past
  * timeout_ms (-1 forever, 0 never, > 0 ms) for room — it then stops at a
- * message boundary.  Other senders' messages may come between two of the
+ * message boundary (a message larger than the kernel buffer itself is
+ * finished once started, exactly as ipc_send does: ipc.h).  Other senders' messages may come between two of the
  * batch's system calls, never inside a message.  On a tcp channel an
  * attacher's batch goes to the owner's channel like its ipc_send does.  A
  * handle with an observer (ipc_observe) sends one message per call, so the
