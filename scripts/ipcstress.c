@@ -188,12 +188,15 @@ static int producer(ipc_channel *ch, uint32_t id, uint32_t count)
 
 /* --inject: break a guarantee on purpose, to prove the campaigns catch it
  * (test_stress_short runs each and wants a failure).  Each consumer
- * process (or the soak's threads together) breaks it once, at its 10th
- * message: lose drops it unrecorded, dup records it twice, hang stops
- * there and never returns (the storms' worker processes only: they are
- * reaped with a deadline, where the soak waits an hour for its producers);
- * leak keeps one channel of each limits campaign open past its check (its
- * names stay). */
+ * process (or the soak's threads together) breaks it at its 10th message:
+ * lose drops it unrecorded, and every 100th after it (one drop per
+ * consumer could hide in the storms' allowance of one per killed
+ * consumer; a storm must fail on a loss while consumers live, and
+ * test_stress_short checks that each storm does); dup records it twice,
+ * hang stops there and never returns (the storms' worker processes only:
+ * they are reaped with a deadline, where the soak waits an hour for its
+ * producers); leak keeps one channel of each limits campaign open past its
+ * check (its names stay). */
 enum inject { INJ_NONE, INJ_LOSE, INJ_DUP, INJ_HANG, INJ_LEAK };
 static enum inject g_inject;
 static pid_t g_driver;          /* the ipcstress process itself */
@@ -207,7 +210,8 @@ static int consumer(ipc_channel *ch, bool fifo, int idle_ms)
     uint32_t *last = fifo ? calloc(MAX_PRODUCERS, sizeof *last) : NULL;
     for (;;) {
         int rc = ipc_recv(ch, &m, sizeof m, &got, NULL, idle_ms);
-        if (rc == IPC_OK && g_inject != INJ_NONE && atomic_fetch_add(&g_received, 1) == 9) {
+        unsigned nth = rc == IPC_OK && g_inject != INJ_NONE ? atomic_fetch_add(&g_received, 1) + 1 : 0;
+        if (nth == 10 || (g_inject == INJ_LOSE && nth > 10 && (nth - 10) % 100 == 0)) {
             if (g_inject == INJ_LOSE) continue;
             if (g_inject == INJ_DUP) record(&m, got, NULL);
             if (g_inject == INJ_HANG && g_storm && getpid() != g_driver)

@@ -79,10 +79,25 @@ static void test_stress_short_campaigns_hold(void **state)
     if (rc != 0) fail_msg("ipcstress --short failed (exit %d): see its report above", rc);
 }
 
+/* Does the campaign under header (campaigns[i]) in out have a FAIL line? */
+static bool campaign_failed(const char *out, int i)
+{
+    const char *at = strstr(out, campaigns[i]);
+    if (!at) return false;
+    const char *end = strstr(at + 3, "\n== ");
+    const char *fail = strstr(at, "<-- FAIL");
+    return fail && (!end || fail < end);
+}
+
 /* A campaign that cannot fail proves nothing: with a guarantee broken on
  * purpose (--inject: a consumer drops or doubles a message, a worker
  * hangs, a limits campaign leaves a channel's names behind), ipcstress
- * must say FAIL and exit 1.  fifo: it is in every campaign and has names. */
+ * must say FAIL and exit 1.  fifo: it is in every campaign and has names.
+ * A lost message must fail each of the three campaigns that carry
+ * messages: in particular the creator storm, whose allowance (one per
+ * killed consumer, plus what the API reported) and whose wait for a live
+ * consumer before the creator dies must not hide a loss while consumers
+ * live. */
 static void test_stress_short_fails_on_a_broken_guarantee(void **state)
 {
     (void)state;
@@ -100,6 +115,13 @@ static void test_stress_short_fails_on_a_broken_guarantee(void **state)
             fail_msg("ipcstress --inject %s: exit %d%s (want 1 and a FAIL line)", kinds[i], rc,
                      said ? "" : ", no FAIL line");
         }
+        if (i == 0) /* lose: the kill storm, the creator storm and the soak, each */
+            for (int c = 0; c < 3; c++)
+                if (!campaign_failed(out, c)) {
+                    fputs(out, stdout);
+                    free(out);
+                    fail_msg("ipcstress --inject lose: campaign '%s' did not fail", campaigns[c]);
+                }
         printf("--inject %s: caught (exit 1)\n", kinds[i]);
         free(out);
     }
