@@ -405,12 +405,16 @@ static bool stop_relay(tcp_chan *t)
         if (pthread_timedjoin_np(t->relay.thread, NULL, &until) == 0) return true;
         if (round == 0) unstick_reading(t);
     }
+    /* Read before the exchange: once it says ORPHANED the relay may end
+     * and free t at any moment (TSan saw stop_relay read t->relay.thread
+     * after release_rest had freed it). */
+    pthread_t relay = t->relay.thread;
     /* SEQ_CST: pairs with the relay's exchange at its end */
     if (atomic_exchange(&t->relay_state, RELAY_ORPHANED) == RELAY_DONE) {
-        pthread_join(t->relay.thread, NULL); /* it just returned */
+        pthread_join(relay, NULL); /* it just returned */
         return true;
     }
-    pthread_detach(t->relay.thread);
+    pthread_detach(relay); /* t may be gone already: only the id is used */
     return false;
 }
 
