@@ -741,11 +741,19 @@ static void conn_put(amqp_chan *a, conn *c)
     ipc__pool_give(&a->pool, c);
 }
 
-/* Running, not a zombie (a creator just killed stays one until reaped). */
+/* Running: neither a zombie (a creator just killed stays one until reaped)
+ * nor dying.  A SIGKILLed process is dying from the moment the signal is
+ * queued to it (ShdPnd holds SIGKILL until it is gone) and while its main
+ * thread exits (PF_EXITING): its other threads, the sitter among them, may
+ * end first — the sitter's end sends the broker its death signal — while
+ * the main thread still waits for a CPU or tears down a large address space
+ * (ASan's): a holder told "connection lost" in that window must already
+ * see its creator gone. */
+#define PROC_PF_EXITING 0x4u /* include/linux/sched.h: getting shut down */
 static bool process_running(pid_t pid)
 {
     if (kill(pid, 0) < 0 && errno == ESRCH) return false;
-    char path[64], buf[256];
+    char path[64], buf[4096]; /* /proc/PID/status is ~1.5 KB, ShdPnd ~0.6 KB in */
     snprintf(path, sizeof path, "/proc/%ld/stat", (long)pid);
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) return errno != ENOENT;
@@ -754,7 +762,21 @@ static bool process_running(pid_t pid)
     if (n <= 0) return true;
     buf[n] = '\0';
     const char *p = strrchr(buf, ')'); /* comm may hold spaces and ')' */
-    return !(p && p[1] == ' ' && (p[2] == 'Z' || p[2] == 'X'));
+    char state = 0;
+    unsigned flags = 0; /* field 9, after state ppid pgrp session tty_nr tpgid */
+    if (!p || sscanf(p + 1, " %c %*d %*d %*d %*d %*d %u", &state, &flags) != 2) return true;
+    if (state == 'Z' || state == 'X' || (flags & PROC_PF_EXITING)) return false;
+    snprintf(path, sizeof path, "/proc/%ld/status", (long)pid);
+    fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return errno != ENOENT;
+    n = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    if (n <= 0) return true;
+    buf[n] = '\0';
+    unsigned long long shdpnd = 0;
+    const char *s = strstr(buf, "\nShdPnd:");
+    if (s && sscanf(s + 8, " %llx", &shdpnd) == 1 && (shdpnd >> (SIGKILL - 1) & 1)) return false;
+    return true;
 }
 
 /* An embedded broker lives as long as the process that started it, the
