@@ -89,6 +89,11 @@ int main(int argc, char **argv)
     demo_ok(ipc_open("queue", NULL, &c.q), "ipc_open(queue)");
     printf("main (tid %ld): SIGUSR1 and SIGTERM blocked, then threads started\n", (long)syscall(SYS_gettid));
 
+    /* the ack pipe before the thread that writes it: pthread_create orders
+     * c.ack for it (a signal orders nothing between threads) */
+    int ack[2];
+    demo_sys(pipe(ack), "pipe");
+    c.ack = ack[1];
     pthread_t st;
     demo_pthread(pthread_create(&st, NULL, signal_thread, &c), "pthread_create");
     worker w[WORKERS];
@@ -98,9 +103,6 @@ int main(int argc, char **argv)
     }
     for (int i = 0; i < ITEMS; i++) demo_ok(ipc_send(c.q, &i, sizeof i, 0, -1), "ipc_send");
 
-    int ack[2];
-    demo_sys(pipe(ack), "pipe");
-    c.ack = ack[1];
     pid_t me = getpid();
     pid_t kid = demo_fork();
     if (kid == 0) {
