@@ -483,9 +483,13 @@ static int register_all(void)
         if (!current_raw) fprintf(stderr, "%s: %s\n", m->name, why);
         const bench_impl *batch = bench_batch_for(m);
         if (batch && (opt.only & ONLY_THROUGHPUT)) { /* its batched path, beside it */
-            current_raw = current_observed = NULL;
+            /* The mechanism's raw baseline (a stream's one-read-per-message
+             * loop) runs in the batch's cases too, so its rows carry vs_raw
+             * like the mechanism's own; brokers have none. */
+            current_observed = NULL;
             add_modes(KIND_THROUGHPUT, batch, &opt.thr, opt.pin, 1, 1);
-            add_context(batch->name, m->family, batch->wait, NULL);
+            add_context(batch->name, m->family, batch->wait,
+                        current_raw && (opt.only & ONLY_RAW) ? current_raw->name : NULL);
         }
     }
     current_raw = current_observed = NULL;
