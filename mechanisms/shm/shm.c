@@ -405,6 +405,16 @@ static int not_a_loan(const ipc_loan *loan, const ipc_channel *ch, const ipc_rin
                                            : "no peeked message to release (release without peek, or a second release)");
 }
 
+/* Start a commit, abort or release: loan is a live loan of this kind on
+ * ch (not_a_loan); *ring and *loans are ch's. */
+static int loan_end_begin(ipc_channel *ch, const ipc_loan *loan, unsigned kind, const char *what,
+                          ipc_ring **ring, _Atomic unsigned **loans)
+{
+    if (!loan) return ipc__fail(IPC_EINVAL, "%s: loan is NULL", what);
+    int rc = loan_ring(ch, what, ring, loans);
+    return rc == IPC_OK ? not_a_loan(loan, ch, *ring, *loans, kind, what) : rc;
+}
+
 /* Start a reserve or peek: the loan is not live, the timeout is valid,
  * the deadline carries the handle's strategy (as dispatch does for
  * ipc_send/ipc_recv: core/wait.h). */
@@ -464,9 +474,7 @@ int ipc_loan_commit(ipc_channel *ch, ipc_loan *loan, size_t len, int prio)
     static const char what[] = "ipc_loan_commit";
     ipc_ring *ring;
     _Atomic unsigned *loans;
-    if (!loan) return ipc__fail(IPC_EINVAL, "%s: loan is NULL", what);
-    int rc = loan_ring(ch, what, &ring, &loans);
-    if (rc == IPC_OK) rc = not_a_loan(loan, ch, ring, loans, LOAN_RESERVED, what);
+    int rc = loan_end_begin(ch, loan, LOAN_RESERVED, what, &ring, &loans);
     if (rc != IPC_OK) return rc;
     if (len > loan->len)
         return ipc__fail(IPC_EMSGSIZE, "%s: %zu bytes exceed the %zu reserved (the loan is still out)", what,
@@ -484,9 +492,7 @@ int ipc_loan_abort(ipc_channel *ch, ipc_loan *loan)
     static const char what[] = "ipc_loan_abort";
     ipc_ring *ring;
     _Atomic unsigned *loans;
-    if (!loan) return ipc__fail(IPC_EINVAL, "%s: loan is NULL", what);
-    int rc = loan_ring(ch, what, &ring, &loans);
-    if (rc == IPC_OK) rc = not_a_loan(loan, ch, ring, loans, LOAN_RESERVED, what);
+    int rc = loan_end_begin(ch, loan, LOAN_RESERVED, what, &ring, &loans);
     if (rc != IPC_OK) return rc;
     /* tail never moved: the slot is simply the next send's */
     *loan = (ipc_loan){ 0 };
@@ -540,9 +546,7 @@ int ipc_loan_release(ipc_channel *ch, ipc_loan *loan)
     static const char what[] = "ipc_loan_release";
     ipc_ring *ring;
     _Atomic unsigned *loans;
-    if (!loan) return ipc__fail(IPC_EINVAL, "%s: loan is NULL", what);
-    int rc = loan_ring(ch, what, &ring, &loans);
-    if (rc == IPC_OK) rc = not_a_loan(loan, ch, ring, loans, LOAN_PEEKED, what);
+    int rc = loan_end_begin(ch, loan, LOAN_PEEKED, what, &ring, &loans);
     if (rc != IPC_OK) return rc;
     size_t len = 0;
     int prio = 0;
