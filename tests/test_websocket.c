@@ -31,6 +31,7 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -452,18 +453,18 @@ static void test_oversize_frame_drops_only_that_client(void **state)
     ipc_free(ch);
 }
 
-struct reader { ipc_websocket_sub *sub; int want, got, bad; };
+struct reader { ipc_websocket_sub *sub; int want, bad; atomic_int got; /* seq_cst: main paces on it while read_all counts */ };
 
 static void *read_all(void *arg)
 {
     struct reader *r = arg;
     unsigned char buf[2048];
     size_t len;
-    while (r->got < r->want) {
+    while (atomic_load(&r->got) < r->want) {
         int rc = ipc_websocket_sub_recv(r->sub, buf, sizeof buf, &len, 10000);
         if (rc != IPC_OK) break;
-        if (len != sizeof buf || !tl_check(buf, len, (uint32_t)r->got)) r->bad++;
-        r->got++;
+        if (len != sizeof buf || !tl_check(buf, len, (uint32_t)atomic_load(&r->got))) r->bad++;
+        atomic_fetch_add(&r->got, 1);
     }
     return NULL;
 }
@@ -495,10 +496,10 @@ static void test_client_that_never_reads_is_dropped(void **state)
         tl_fill(msg, sizeof msg, (uint32_t)i);
         int n = ipc_websocket_publish(ch, "x", msg, sizeof msg);
         if (n < 0) fail_msg("publish %d: %s", i, ipc_last_error());
-        while (i - r.got > 200 && tl_ms_since(t0) < 20000) tl_sleep_ms(1); /* pace to the good reader */
+        while (i - atomic_load(&r.got) > 200 && tl_ms_since(t0) < 20000) tl_sleep_ms(1); /* pace to the good reader */
     }
     pthread_join(t, NULL);
-    assert_int_equal(r.got, N);
+    assert_int_equal(atomic_load(&r.got), N);
     assert_int_equal(r.bad, 0);
     assert_true(STAT_REACHES(ch, dropped_slow, 1, 5000));
     /* the server let go of it: only the puller and the good subscriber remain */
