@@ -79,6 +79,7 @@ int main(int argc, char **argv)
     arm();
     printf("mq_notify(SIGEV_THREAD) registered on %s\n", name);
 
+    pid_t parent = getpid();
     pid_t kid = demo_fork();
     if (kid == 0) {
         mqd_t w = mq_open(name, O_WRONLY | O_CLOEXEC);
@@ -99,6 +100,10 @@ int main(int argc, char **argv)
             do {
                 demo_sleep_ms(10);
                 if (mq_getattr(w, &a) == -1) _exit(5);
+                if (getppid() != parent) { /* it died: nobody drains, nobody unlinks */
+                    mq_unlink(name);
+                    _exit(6);
+                }
             } while (a.mq_curmsgs > 0);
         }
         _exit(busy ? 0 : 4);
