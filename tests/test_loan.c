@@ -35,11 +35,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#if defined(__SANITIZE_THREAD__) || defined(__SANITIZE_ADDRESS__)
-enum { SANITIZED = 1 };
-#else
-enum { SANITIZED = 0 };
-#endif
 
 static const char *const ring_mechs[] = { "spsc", "shm_spsc" };
 #define NMECHS (sizeof ring_mechs / sizeof ring_mechs[0])
@@ -391,7 +386,7 @@ static void *stress_consumer(void *arg)
 static void test_threaded_stress(void **state)
 {
     (void)state;
-    long total = SANITIZED ? 30000 : 200000;
+    long total = TL_SANITIZED ? 30000 : 200000;
     for (int w = IPC_WAIT_BLOCK; w <= IPC_WAIT_ADAPTIVE; w++) {
         for (size_t m = 0; m < NMECHS; m++) {
             ipc_channel *ch = tl_open(ring_mechs[m], &(ipc_config){ .capacity = 8, .max_msg = 300, .wait = w });

@@ -53,11 +53,6 @@
 
 /* ---- the alternating receiver ------------------------------------------------ */
 
-#if defined(__SANITIZE_THREAD__) || defined(__SANITIZE_ADDRESS__)
-enum { SANITIZED = 1 };
-#else
-enum { SANITIZED = 0 };
-#endif
 
 enum { PHASE = 300, MSG = 16 };
 
@@ -220,7 +215,7 @@ static void test_no_wake_when_nobody_sleeps(void **state)
         assert_non_null(m);
         unsigned waits = m->waits ? m->waits : IPC_WAIT_BIT(IPC_WAIT_BLOCK);
         for (int w = IPC_WAIT_BLOCK; w <= IPC_WAIT_ADAPTIVE; w++)
-            if (waits & IPC_WAIT_BIT(w)) single_thread_pairs(mechs[i], w, SANITIZED ? 100000 : 300000);
+            if (waits & IPC_WAIT_BIT(w)) single_thread_pairs(mechs[i], w, TL_SANITIZED ? 100000 : 300000);
     }
 }
 
