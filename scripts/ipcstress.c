@@ -109,6 +109,7 @@ typedef struct book {
     atomic_int   ready, creator_rc;
     atomic_int   pids[MAX_PIDS]; /* every worker it started */
     atomic_uint  npids;
+    atomic_int   last_exit_busy; /* 1 while a consumer writes last_exit (acq_rel exchange: orders the text) */
     char         last_exit[160]; /* the last consumer to end: what its last receive said */
     atomic_int   failure_noted;  /* first_failure written (once per book) */
     char         first_failure[200]; /* the first worker that failed: what its call said */
@@ -221,7 +222,13 @@ static int consumer(ipc_channel *ch, bool fifo, int idle_ms)
         else if (rc == IPC_EEMPTY && !atomic_load(&B->stop)) continue;
         else {
             if (rc != IPC_EEMPTY) report_end();
-            snprintf(B->last_exit, sizeof B->last_exit, "%s: %s", ipc_strerror(rc), ipc_last_error());
+            /* consumer threads end together: one writes at a time, and one
+             * that finds it taken skips (a holder SIGKILLed there leaves it
+             * taken: the text stops changing, nobody waits) */
+            if (atomic_exchange(&B->last_exit_busy, 1) == 0) {
+                snprintf(B->last_exit, sizeof B->last_exit, "%s: %s", ipc_strerror(rc), ipc_last_error());
+                atomic_store(&B->last_exit_busy, 0);
+            }
             if (rc != IPC_EEMPTY && rc != IPC_ECLOSED) note_failure("receive", rc);
             free(last);
             return rc == IPC_EEMPTY || rc == IPC_ECLOSED ? 0 : 4;
