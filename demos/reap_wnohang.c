@@ -40,19 +40,17 @@ static void on_sigchld(int sig)
     sigchld_calls++; /* async-signal-safe: a flag; the reaping happens in main */
 }
 
-/* Wait (up to 10 s) until pid is a zombie: exited, not yet reaped. */
+/* Wait (up to 10 s) until pid is a zombie: exited, not yet reaped.
+ * waitid(WNOWAIT) asks exactly that and reaps nothing.  (Not /proc's "Z":
+ * a child with more than one thread — under ThreadSanitizer every child has
+ * the runtime's — shows its main thread Z before the others are gone, and
+ * waitpid reports it only then.) */
 static void await_zombie(pid_t pid)
 {
-    char path[64];
-    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
     for (int i = 0; i < 1000; i++) {
-        char line[512] = "";
-        FILE *f = fopen(path, "r");
-        if (!f) demo_sys(-1, path);
-        char *got = fgets(line, sizeof line, f);
-        fclose(f);
-        char *paren = got ? strrchr(line, ')') : NULL;
-        if (paren && paren[1] == ' ' && paren[2] == 'Z') return;
+        siginfo_t si = { .si_pid = 0 };
+        demo_sys(waitid(P_PID, (id_t)pid, &si, WEXITED | WNOHANG | WNOWAIT), "waitid");
+        if (si.si_pid == pid) return;
         demo_sleep_ms(10);
     }
     fprintf(stderr, "child %d did not exit\n", (int)pid);
