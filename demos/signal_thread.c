@@ -106,6 +106,7 @@ int main(int argc, char **argv)
     pid_t me = getpid();
     pid_t kid = demo_fork();
     if (kid == 0) {
+        close(ack[1]); /* only the parent writes: if it dies, read sees EOF, never waits for good */
         for (int i = 0; i < 3; i++) {
             char a;
             if (kill(me, SIGUSR1) == -1) _exit(2);
