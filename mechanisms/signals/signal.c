@@ -234,6 +234,34 @@ static pid_t newest_child(sig_shared *sh)
     return (pid_t)(uint32_t)atomic_load(&sh->newest);
 }
 
+/* Before the pool rule scans kids[]: every recent fork's child has
+ * registered (its slot holds that ticket or a later one).  A child that
+ * has not been scheduled since its fork() is not in kids[] yet, and an
+ * older one may be the only live child: without this wait the scan missed
+ * it and a send answered IPC_ECLOSED with a worker alive (test_signals'
+ * pool case, once in a BROKERS=none run at load 2).  Bounded like
+ * newest_child: a failed fork() leaves a ticket no child will take, so
+ * after FORK_WAIT_MS its slot is marked taken with no pid. */
+static void await_recent_kids(sig_shared *sh)
+{
+    unsigned begun = atomic_load(&sh->forks_begun);
+    unsigned from = begun > KIDS ? begun - KIDS + 1 : 1;
+    int64_t give_up = ipc_now_ns() + (int64_t)FORK_WAIT_MS * 1000000;
+    for (unsigned t = from; (int)(begun - t) >= 0; t++) {
+        for (;;) {
+            uint64_t k = atomic_load(&sh->kids[t % KIDS]);
+            if (k && (int)((unsigned)(k >> 32) - t) >= 0) break; /* this fork's child, or a later one */
+            if (ipc_now_ns() > give_up) {
+                uint64_t none = (uint64_t)t << 32; /* pid 0: child_pidfd finds nobody */
+                atomic_compare_exchange_strong(&sh->kids[t % KIDS], &k, none);
+                break;
+            }
+            struct timespec ts = { 0, 50000 };
+            nanosleep(&ts, NULL);
+        }
+    }
+}
+
 /* Has the process behind this pidfd exited?  (A pidfd polls readable then,
  * while it is a zombie too: a signal sent to a zombie is silently lost.) */
 static bool exited(int pidfd)
@@ -261,6 +289,7 @@ static void aim_at_live_child(sig_channel *c, pid_t newest)
     if (c->peer_fd >= 0) close(c->peer_fd);
     c->peer_fd = -1;
     /* the next newest still alive, among the last KIDS children */
+    await_recent_kids(c->sh);
     unsigned best = 0;
     for (int i = 0; i < KIDS; i++) {
         uint64_t k = atomic_load(&c->sh->kids[i]);
