@@ -155,6 +155,13 @@ CLEAN_BIN := $(OUT)/ipcplay-clean
 STRESS_BIN := $(OUT)/ipcstress
 
 .PHONY: all run test bench demos viz deps install clean build-tests exercises clean-ipc stress fuzz fuzz-build
+# No object is an intermediate file.  A program's object (build/obj/demos/x.o)
+# is made by a pattern rule only, so on a fresh build make deleted it once the
+# program was linked; the next make read its .d file, which names it, found it
+# missing and relinked the program.  The `make install` of test_outside did
+# that to every demo while test_demos ran them (CI, stop 22: "file_lock is not
+# built").
+.SECONDARY:
 .DEFAULT_GOAL := all
 
 all: $(LIB) $(SOLIB) $(MAN_STAMP) $(TEST_BIN) $(DEMO_BIN) $(BENCH_BIN) $(VIZ_BIN) $(EX_BIN) $(CLEAN_BIN) $(STRESS_BIN)

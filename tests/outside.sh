@@ -3,7 +3,8 @@
 # the way a student or a course would: `make install` into a temporary prefix, then
 # only what is installed.
 #
-#   install      make install PREFIX=tmp honours PREFIX, and DESTDIR stages the same tree
+#   install      make install PREFIX=tmp honours PREFIX, and DESTDIR stages the same tree;
+#                after make test it rebuilds nothing (no object is intermediate)
 #   headers      every public header is installed under include/ipcplay/ and compiles on
 #                its own as C, and as C++ a program taking every call it declares links
 #                (extern "C"), with nothing but `pkg-config --cflags --libs ipcplay`
@@ -56,6 +57,11 @@ pc() { PKG_CONFIG_PATH=$P/lib/pkgconfig pkg-config "$@"; }
 MAKE=${MAKE:-make}
 
 t_install() {
+  # make install after make test builds nothing: a program it relinked would be
+  # missing for a moment under the tests that run it meanwhile (test_demos)
+  local rebuilt
+  rebuilt=$("$MAKE" --no-print-directory -n install PREFIX="$P" | grep -E -- ' -o [^ ]+( |$)| -c [^ ]+\.c( |$)')
+  [ -z "$rebuilt" ] || { echo "make install would rebuild:"; echo "$rebuilt" | head -5; return 1; }
   "$MAKE" --no-print-directory -s install PREFIX="$P" >/dev/null || return 1
   for f in lib/libipcplay.a lib/libipcplay.so lib/libipcplay.so.0 lib/pkgconfig/ipcplay.pc \
            include/ipcplay/ipc.h include/ipcplay/events/event.h bin/ipcbench bin/ipcviz bin/ipcplay-clean \
