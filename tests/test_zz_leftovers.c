@@ -16,8 +16,10 @@
  *   broker processes  a process named redis-server, beam.smp (a RabbitMQ
  *                     node), epmd, or chromium (test_websocket's headless
  *                     browser: its --user-data-dir is a tl_tempdir) whose
- *                     working directory (the broker's temp dir) or command
- *                     line has a path component starting with the prefix
+ *                     working directory (the broker's temp dir), command
+ *                     line or environment (a daemonized epmd: cwd /, HOME
+ *                     the node's dir) has a path component starting with
+ *                     the prefix
  *
  * SysV message queues have no names (IPC_PRIVATE keys).  scripts/run-tests
  * saves /proc/sysvipc/msg before the first test; a queue is ours if it is
@@ -248,7 +250,7 @@ static void scan_redis(const char *prefix, findings *f)
     struct dirent *e;
     while ((e = readdir(d))) {
         if (!isdigit((unsigned char)e->d_name[0])) continue;
-        char path[PATH_MAX], comm[64] = "", cwd[PATH_MAX] = "", cmd[2048] = "";
+        char path[PATH_MAX], comm[64] = "", cwd[PATH_MAX] = "", cmd[2048] = "", env[16384] = "";
         snprintf(path, sizeof path, "/proc/%s/comm", e->d_name);
         FILE *c = fopen(path, "r");
         if (!c) continue;
@@ -260,14 +262,12 @@ static void scan_redis(const char *prefix, findings *f)
         snprintf(path, sizeof path, "/proc/%s/cwd", e->d_name);
         ssize_t n = readlink(path, cwd, sizeof cwd - 1);
         cwd[n > 0 ? n : 0] = '\0';
-        snprintf(path, sizeof path, "/proc/%s/cmdline", e->d_name);
-        int fd = open(path, O_RDONLY);
-        n = fd >= 0 ? read(fd, cmd, sizeof cmd - 1) : -1;
-        if (fd >= 0) close(fd);
-        for (ssize_t i = 0; i < n; i++) if (cmd[i] == '\0') cmd[i] = ' ';
-        while (n > 0 && cmd[n - 1] == ' ') n--; /* redis pads its rewritten title */
-        cmd[n > 0 ? n : 0] = '\0';
-        if (mentions_prefix(cwd, prefix) || mentions_prefix(cmd, prefix)) {
+        tl_proc_strings(e->d_name, "cmdline", cmd, sizeof cmd);
+        tl_proc_strings(e->d_name, "environ", env, sizeof env);
+        /* the environment too: a daemon (`epmd -daemon`, which a RabbitMQ
+         * node whose epmd died starts) runs in / with a bare command line,
+         * but its HOME or PWD still names the broker's temp dir */
+        if (mentions_prefix(cwd, prefix) || mentions_prefix(cmd, prefix) || mentions_prefix(env, prefix)) {
             char what[80]; /* the path is cut to PATH_MAX anyway */
             snprintf(what, sizeof what, "%s, cwd", which);
             add(f, K_REDIS, atol(e->d_name), "%s %s", what, cwd);
@@ -474,18 +474,23 @@ static int leak_everything(const char *prefix, const char *redis, int out)
         }
     }
     /* A RabbitMQ node and its epmd nobody stopped.  The detector goes by
-     * process name and working directory, so a link named beam.smp (or
-     * epmd) to sleep, run in the leaked dir, stands in for each. */
+     * process name, working directory and environment, so a link named
+     * beam.smp (or epmd) to sleep stands in for each: the node runs in the
+     * leaked dir; the epmd, as the `epmd -daemon` a booting node starts
+     * when its own epmd is gone, runs in / with HOME naming the dir. */
     static const char *const fakes[] = { "beam.smp", "epmd" };
     for (int i = 0; i < 2; i++) {
         snprintf(name, sizeof name, "%s/%s", dir, fakes[i]);
         if (symlink("/bin/sleep", name) < 0) return 6;
+        char home[PATH_MAX + 8];
+        snprintf(home, sizeof home, "HOME=%s", dir);
+        char *const env[] = { home, NULL };
         pid_t pid = fork();
         if (pid < 0) return 6;
         if (pid == 0) {
             close(out);
-            if (chdir(dir) < 0) _exit(127);
-            execl(name, fakes[i], "60", (char *)NULL);
+            if (chdir(i == 0 ? dir : "/") < 0) _exit(127);
+            execle(name, fakes[i], "60", (char *)NULL, env);
             _exit(127);
         }
     }

@@ -207,6 +207,19 @@ bool tl_wait_gone(pid_t pid, int ms)
     return !tl_pid_alive(pid);
 }
 
+void tl_proc_strings(const char *pid, const char *file, char *buf, size_t size)
+{
+    char path[300];
+    snprintf(path, sizeof path, "/proc/%s/%s", pid, file);
+    FILE *f = fopen(path, "re");
+    size_t n = f ? fread(buf, 1, size - 1, f) : 0;
+    if (f) fclose(f);
+    for (size_t i = 0; i < n; i++)
+        if (!buf[i]) buf[i] = ' ';
+    while (n > 0 && buf[n - 1] == ' ') n--; /* redis pads its rewritten title */
+    buf[n] = '\0';
+}
+
 pid_t tl_find_process(const char *comm, const char *needle)
 {
     DIR *d = opendir("/proc");
@@ -215,25 +228,20 @@ pid_t tl_find_process(const char *comm, const char *needle)
     struct dirent *e;
     while (!found && (e = readdir(d))) {
         if (e->d_name[0] < '0' || e->d_name[0] > '9') continue;
-        char path[300], name[64] = "", cmd[8192] = "", cwd[512] = "";
+        char path[300], name[64] = "", cmd[8192] = "", env[16384] = "", cwd[512] = "";
         snprintf(path, sizeof path, "/proc/%s/comm", e->d_name);
         FILE *f = fopen(path, "r");
         if (!f) continue;
         bool ok = fgets(name, sizeof name, f) != NULL;
         fclose(f);
         if (!ok || strncmp(name, comm, strlen(comm)) != 0) continue;
-        snprintf(path, sizeof path, "/proc/%s/cmdline", e->d_name);
-        if ((f = fopen(path, "r"))) {
-            size_t n = fread(cmd, 1, sizeof cmd - 1, f);
-            fclose(f);
-            for (size_t i = 0; i < n; i++)
-                if (!cmd[i]) cmd[i] = ' ';
-            cmd[n] = '\0';
-        }
+        tl_proc_strings(e->d_name, "cmdline", cmd, sizeof cmd);
+        tl_proc_strings(e->d_name, "environ", env, sizeof env);
         snprintf(path, sizeof path, "/proc/%s/cwd", e->d_name);
         ssize_t len = readlink(path, cwd, sizeof cwd - 1);
         cwd[len > 0 ? len : 0] = '\0';
-        if ((strstr(cmd, needle) || strstr(cwd, needle)) && tl_pid_alive(atoi(e->d_name))) found = atoi(e->d_name);
+        if ((strstr(cmd, needle) || strstr(cwd, needle) || strstr(env, needle)) && tl_pid_alive(atoi(e->d_name)))
+            found = atoi(e->d_name);
     }
     closedir(d);
     return found;

@@ -76,11 +76,16 @@ void tl_send_id(ipc_channel *ch, uint32_t id, size_t len, int prio);
 int  tl_recv_id(ipc_channel *ch, uint32_t id, size_t len, int timeout_ms);
 
 /* Processes the brokers start: is pid running (not a zombie), wait up to ms
- * for it to be gone, and the first process named `comm` whose command line or
- * working directory contains `needle` (0 if none). */
+ * for it to be gone, and the first process named `comm` whose command line,
+ * working directory or environment contains `needle` (0 if none: a daemon
+ * such as `epmd -daemon` runs in / with a bare command line, but its HOME
+ * names the dir it came from).  tl_proc_strings reads /proc/PID/<file>
+ * (cmdline, environ) into buf as one line, its NUL separators as spaces,
+ * trailing spaces cut ("" if unreadable). */
 bool  tl_pid_alive(pid_t pid);
 bool  tl_wait_gone(pid_t pid, int ms);
 pid_t tl_find_process(const char *comm, const char *needle);
+void  tl_proc_strings(const char *pid, const char *file, char *buf, size_t size);
 
 /* Remove a directory tree; and every entry of $TMPDIR (or /tmp) whose name
  * starts with prefix (what a SIGKILLed broker owner could not remove). */

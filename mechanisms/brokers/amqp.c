@@ -72,7 +72,14 @@
  * Both processes are children of a "sitter" thread (core/sitter.h, shared
  * with redis.c), started after the uid change with PR_SET_PDEATHSIG (a uid
  * change clears the death signal, so it is set after it): if this process
- * dies, even by SIGKILL, they get SIGTERM.
+ * dies, even by SIGKILL, they get SIGKILL.  Not SIGTERM: a node still
+ * booting ignores it (rabbit_prelaunch_sighandler drops sigterm until the
+ * broker is up), and once our epmd is gone its boot (ensure_epmd) runs
+ * `erl -sname`, which daemonizes an `epmd -daemon` on our port — a node
+ * and an epmd nobody owns, seen once in a loaded ASan run (beam alive 100 s
+ * after its owner's SIGKILL).  Nothing is lost by SIGKILL: the node's data
+ * dir goes with its owner anyway (see IPC_CAP_PERSISTENT below).  Our own
+ * stop still sends SIGTERM first and waits (ipc__sitter_stop).
  * Start-up costs 6-12 s, so the broker lingers 30 s after its last channel
  * (ipc_amqp_embedded_linger_ms), and exit stops it at once.  Its lifetime is
  * therefore its creator's: IPC_CAP_PERSISTENT means a broker restarted on
@@ -370,12 +377,13 @@ int ipc_amqp_server_start(const ipc_amqp_server_opts *opts, ipc_amqp_server **ou
     s->owner = getpid();
 
     /* Both children of a sitter thread (core/sitter.h), started after the
-     * uid change with their death signal; their output goes to s->out. */
+     * uid change with their death signal (SIGKILL: see the file's note);
+     * their output goes to s->out. */
     const ipc_spawn spec[2] = {
         [EPMD] = { .argv = s->epmd_argv, .env = s->env, .dir = s->dir, .out = s->out,
-                   .change_uid = s->change_uid, .uid = s->uid, .gid = s->gid },
+                   .change_uid = s->change_uid, .uid = s->uid, .gid = s->gid, .death_signal = SIGKILL },
         [BEAM] = { .argv = s->beam_argv, .env = s->env, .dir = s->dir, .out = s->out,
-                   .change_uid = s->change_uid, .uid = s->uid, .gid = s->gid },
+                   .change_uid = s->change_uid, .uid = s->uid, .gid = s->gid, .death_signal = SIGKILL },
     };
     if ((rc = ipc__sitter_start(&s->sitter, spec, 2, epmd_listens, s, 5000)) != IPC_OK) goto fail_dir;
 

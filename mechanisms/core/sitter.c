@@ -43,6 +43,7 @@ static pid_t spawn(const ipc_spawn *spec, int *err)
     int out = spec->out ? open(spec->out, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644) : -1;
     if (out >= 0 && spec->change_uid && fchown(out, spec->uid, spec->gid) < 0) { /* best effort: only we read it */ }
     char *const *env = spec->env ? spec->env : environ;
+    int death = spec->death_signal ? spec->death_signal : SIGTERM;
     pid_t parent = getpid();
     pid_t pid = fork();
     if (pid == 0) {
@@ -63,7 +64,7 @@ static pid_t spawn(const ipc_spawn *spec, int *err)
             e = errno;
         /* after the uid change, which clears it; and the parent must still
          * be the one that forked us (it may have died before the prctl) */
-        if (!e && (prctl(PR_SET_PDEATHSIG, SIGTERM) < 0 || getppid() != parent)) e = ESRCH;
+        if (!e && (prctl(PR_SET_PDEATHSIG, death) < 0 || getppid() != parent)) e = ESRCH;
         if (!e) {
             int null = open("/dev/null", O_RDWR);
             if (null >= 0) dup2(null, 0);

@@ -6,8 +6,8 @@
  * Why a thread: PR_SET_PDEATHSIG sends the child its death signal when the
  * THREAD that forked it ends, not the process.  So a dedicated thread forks
  * the servers and stays alive, waiting for them, for as long as they run:
- * if this process dies, even by SIGKILL, every server gets SIGTERM and none
- * outlives it.  The thread starts with every signal blocked (core/thread.h);
+ * if this process dies, even by SIGKILL, every server gets its death signal
+ * (SIGTERM unless the spec names another) and none outlives it.  The thread starts with every signal blocked (core/thread.h);
  * a child unblocks them before exec.
  *
  * Invariants (guarded by the sitter's lock):
@@ -45,6 +45,9 @@ typedef struct ipc_spawn {
     bool         change_uid;/* setgroups(0) + setgid + setuid before exec           */
     uid_t        uid;
     gid_t        gid;
+    int          death_signal; /* sent when this process dies; 0: SIGTERM.  A server
+                                * that may ignore SIGTERM while it starts (RabbitMQ)
+                                * gets SIGKILL: its owner is gone, nobody waits for it */
 } ipc_spawn;
 
 typedef struct ipc_sitter {
