@@ -28,6 +28,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
+#include <glob.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
@@ -664,6 +665,18 @@ static int recv_text(ipc_channel *ch, char *buf, size_t cap, int ms)
     return rc;
 }
 
+/* Chromium's singleton socket dirs in $TMPDIR (or /tmp). */
+static size_t chromium_tmp_entries(void)
+{
+    const char *tmp = getenv("TMPDIR");
+    char pattern[600];
+    snprintf(pattern, sizeof pattern, "%s/org.chromium.Chromium.*", tmp && *tmp ? tmp : "/tmp");
+    glob_t g = { 0 };
+    size_t n = glob(pattern, 0, NULL, &g) == 0 ? g.gl_pathc : 0;
+    globfree(&g);
+    return n;
+}
+
 static void test_real_browser_both_ways(void **state)
 {
     (void)state;
@@ -683,6 +696,19 @@ static void test_real_browser_both_ways(void **state)
                      "--no-first-run", "--disable-background-networking", "--disable-component-update",
                      "--disable-sync", "--disable-dev-shm-usage", "--no-default-browser-check",
                      profile, url, NULL };
+    /* TMPDIR in our dir: chromium makes its singleton socket dir
+     * (org.chromium.Chromium.XXXXXX) there, and SIGKILL leaves it behind */
+    size_t strays_before = chromium_tmp_entries();
+    extern char **environ;
+    size_t n_env = 0;
+    while (environ[n_env]) n_env++;
+    char tmpdir[600], **env = calloc(n_env + 2, sizeof *env);
+    assert_non_null(env);
+    snprintf(tmpdir, sizeof tmpdir, "TMPDIR=%s", dir);
+    size_t k = 0;
+    for (size_t i = 0; i < n_env; i++)
+        if (strncmp(environ[i], "TMPDIR=", 7) != 0) env[k++] = environ[i];
+    env[k++] = tmpdir;
     pid_t pid = fork();
     assert_true(pid >= 0);
     if (pid == 0) {
@@ -692,10 +718,11 @@ static void test_real_browser_both_ways(void **state)
             dup2(fd, 1);
             dup2(fd, 2);
         }
-        execv(chromium, argv);
+        execve(chromium, argv, env);
         _exit(127);
     }
     setpgid(pid, pid);
+    free(env);
 
     char buf[600];
     int rc = recv_text(ch, buf, sizeof buf, 60000); /* its first message: "browser-ready <user agent>" */
@@ -729,6 +756,7 @@ static void test_real_browser_both_ways(void **state)
         tail[n] = 0;
         fclose(f);
     }
+    size_t strays = chromium_tmp_entries(); /* what it left in its TMPDIR goes with our dir */
     nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
     ipc_free(ch);
     if (!ready) fail_msg("the browser never said it was ready (%s: %s); its log: %s", ipc_strerror(rc), first, tail);
@@ -736,6 +764,7 @@ static void test_real_browser_both_ways(void **state)
     printf("  [browser] %.120s\n", first);
     assert_int_equal(echoed, 3);
     assert_true(group_gone);
+    assert_int_equal(strays, strays_before); /* none new in the real TMPDIR */
 }
 
 int main(void)
