@@ -456,110 +456,12 @@ static void test_broker_dies_with_its_owner(void **state)
 }
 
 /* The embedded broker's lifetime is its creator's (ipc.h, IPC_CAP_PERSISTENT;
- * ipc_amqp.h).  A creator opens an embedded channel and forks a sender and a
- * receiver, which stream until their first error; the creator is SIGKILLed.
- * Its broker stops with it (the death signal), so the channel has ended: both
- * workers must be told IPC_ECLOSED — not a bare connection error — within
- * seconds, and neither may hang. */
-struct creator_run {
-    atomic_int  done[2], rc[2];
-    atomic_long ok[2];       /* sends / receives that succeeded */
-    pid_t       pid[2];
-};
-
-static void creator_worker(struct creator_run *r, ipc_channel *ch, int w)
-{
-    unsigned char msg[16] = { 0 };
-    size_t got;
-    int rc;
-    for (;;) {
-        rc = w == 0 ? ipc_send(ch, msg, sizeof msg, 0, 2000) : ipc_recv(ch, msg, sizeof msg, &got, NULL, 2000);
-        if (rc == IPC_OK) atomic_fetch_add(&r->ok[w], 1);
-        else if (rc != IPC_EEMPTY) break;
-    }
-    atomic_store(&r->rc[w], rc);
-    atomic_store(&r->done[w], 1);
-    _exit(0);
-}
-
+ * ipc_amqp.h): its fork()ed workers are told IPC_ECLOSED when the creator is
+ * SIGKILLed (testlib.h; test_brokers runs the same case on redis). */
 static void test_creator_killed_workers_told_closed(void **state)
 {
     (void)state;
-    struct creator_run *r = mmap(NULL, sizeof *r, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-    assert_true(r != MAP_FAILED);
-    memset(r, 0, sizeof *r);
-    char prefix[64];
-    snprintf(prefix, sizeof prefix, "%s-creator%ld",
-             getenv("IPCPLAY_NAME_PREFIX") ? getenv("IPCPLAY_NAME_PREFIX") : "ipcplay", (long)getpid());
-    int ready[2];
-    assert_int_equal(pipe(ready), 0);
-    pid_t creator = tl_fork(150);
-    if (creator == 0) {
-        close(ready[0]);
-        setenv("IPCPLAY_NAME_PREFIX", prefix, 1);
-        ipc_channel *ch = NULL;
-        if (ipc_open("amqp", NULL, &ch) != IPC_OK) _exit(2); /* its own embedded broker */
-        for (int w = 0; w < 2; w++) {
-            pid_t pid = fork();
-            if (pid < 0) _exit(3);
-            if (pid == 0) creator_worker(r, ch, w);
-            r->pid[w] = pid;
-        }
-        while (atomic_load(&r->ok[1]) < 5) tl_sleep_ms(10); /* traffic flows */
-        if (write(ready[1], "r", 1) != 1) _exit(4);
-        pause();
-        _exit(0);
-    }
-    close(ready[1]);
-    struct pollfd p = { .fd = ready[0], .events = POLLIN };
-    char c;
-    bool up = poll(&p, 1, 140000) == 1 && read(ready[0], &c, 1) == 1;
-    close(ready[0]);
-    pid_t beam = tl_find_process("beam.smp", prefix), epmd = tl_find_process("epmd", prefix);
-    /* The creator's main thread is held at its exit (PTRACE_EVENT_EXIT: SIGKILL
-     * taken, not yet a zombie) until the workers have their answer.  Its other
-     * threads are gone, the sitter's end has sent the broker its death signal,
-     * and the workers lose their connections while /proc still shows the
-     * creator, in state 't'.  That window is real: the main thread may wait
-     * for a CPU on a loaded machine, or tear down ASan's mappings, after the
-     * sitter thread has ended (asan-3 of 2026-12-05: both workers got
-     * IPC_ESYS).  Held, every run meets it.  Without ptrace the case runs
-     * unheld. */
-    bool held = up && ptrace(PTRACE_SEIZE, creator, NULL, (void *)(long)PTRACE_O_TRACEEXIT) == 0;
-    kill(creator, SIGKILL);
-    int st = 0;
-    if (held)
-        held = waitpid(creator, &st, __WALL) == creator && WIFSTOPPED(st) &&
-               st >> 8 == (SIGTRAP | (PTRACE_EVENT_EXIT << 8));
-    int64_t t0 = ipc_now_ns();
-    while (up && !(atomic_load(&r->done[0]) && atomic_load(&r->done[1])) && tl_ms_since(t0) < 60000) tl_sleep_ms(20);
-    int64_t told_ms = tl_ms_since(t0);
-    if (held) ptrace(PTRACE_DETACH, creator, NULL, NULL);
-    int status = tl_wait(creator, 10);
-    bool hung[2];
-    for (int w = 0; w < 2; w++) {
-        hung[w] = !atomic_load(&r->done[w]);
-        if (r->pid[w] > 0) {
-            if (hung[w]) kill(r->pid[w], SIGKILL);
-            waitpid(r->pid[w], NULL, WNOHANG); /* ours only if we reap orphans */
-        }
-    }
-    if (beam > 0) tl_wait_gone(beam, 20000);
-    if (epmd > 0) tl_wait_gone(epmd, 5000);
-    tl_rmtree_prefixed(prefix); /* the creator could not remove its temp dir */
-    int rc0 = atomic_load(&r->rc[0]), rc1 = atomic_load(&r->rc[1]);
-    long sent = atomic_load(&r->ok[0]), received = atomic_load(&r->ok[1]);
-    munmap(r, sizeof *r);
-    if (!up) fail_msg("the creator never had traffic flowing (status %d)", status);
-    printf("    creator killed%s: workers told in %lld ms (sender after %ld sends: %s; receiver after %ld: %s)\n",
-           held ? " and held at its exit" : " (not held: no ptrace)", (long long)told_ms, sent, ipc_strerror(rc0),
-           received, ipc_strerror(rc1));
-    if (hung[0] || hung[1])
-        fail_msg("a worker still running 60 s after its creator was killed (sender %s, receiver %s)",
-                 hung[0] ? "hung" : "done", hung[1] ? "hung" : "done");
-    assert_ipc(rc0, IPC_ECLOSED);
-    assert_ipc(rc1, IPC_ECLOSED);
-    assert_true(beam > 0 && !tl_pid_alive(beam));
+    tl_creator_killed_workers_told_closed("amqp", "beam.smp");
 }
 
 static double cpu_seconds(void)

@@ -312,6 +312,15 @@ static void test_redis_server_dies_with_its_owner(void **state)
     tl_rmtree_prefixed(prefix); /* the owner could not remove its temp dir */
 }
 
+/* Its creator SIGKILLed, the embedded server dies with it: the fork()ed
+ * workers are told IPC_ECLOSED, not IPC_ESYS (testlib.h; test_amqp runs the
+ * same case on amqp). */
+static void test_redis_creator_killed_workers_told_closed(void **state)
+{
+    (void)state;
+    tl_creator_killed_workers_told_closed("redis", "redis-server");
+}
+
 /* The server is killed under a blocked receiver: an error, not a hang. */
 static void test_redis_server_killed_under_receiver(void **state)
 {
@@ -706,6 +715,7 @@ int main(void)
         TL_CASE(test_redis_batches),
         TL_CASE(test_redis_child_never_stops_parents_server),
         TL_CASE(test_redis_server_dies_with_its_owner),
+        TL_CASE(test_redis_creator_killed_workers_told_closed),
         TL_CASE(test_redis_server_killed_under_receiver),
         TL_CASE(test_redis_bad_endpoints),
         TL_CASE(test_zmq_child_reconnects_after_fork),
@@ -719,5 +729,7 @@ int main(void)
         TL_CASE(test_sitter_children_die_with_owner),
         TL_CASE(test_pool_fork_child_drops_impolitely),
     };
+    /* TL_FILTER="*told_closed*" runs only the matching cases (cmocka wildcards). */
+    if (getenv("TL_FILTER")) cmocka_set_test_filter(getenv("TL_FILTER"));
     return cmocka_run_group_tests_name("brokers", tests, NULL, NULL);
 }

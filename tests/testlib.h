@@ -87,6 +87,17 @@ bool  tl_wait_gone(pid_t pid, int ms);
 pid_t tl_find_process(const char *comm, const char *needle);
 void  tl_proc_strings(const char *pid, const char *file, char *buf, size_t size);
 
+/* An embedded server's lifetime is its creator's (ipc.h, IPC_CAP_PERSISTENT;
+ * ipc_redis.h, ipc_amqp.h).  A creator opens `mechanism` with no endpoint
+ * (its own embedded server, a process named server_comm) and forks a sender
+ * and a receiver, which stream until their first error; the creator is
+ * SIGKILLed, and held at its exit by ptrace until the workers have their
+ * answer (the window where its sitter thread is gone, the server with it,
+ * but /proc still shows the creator).  The server stops with it (the death
+ * signal), so the channel has ended: both workers must be told IPC_ECLOSED,
+ * not a bare connection error, within seconds, and neither may hang. */
+void  tl_creator_killed_workers_told_closed(const char *mechanism, const char *server_comm);
+
 /* Remove a directory tree; and every entry of $TMPDIR (or /tmp) whose name
  * starts with prefix (what a SIGKILLed broker owner could not remove). */
 void tl_rmtree(const char *path);

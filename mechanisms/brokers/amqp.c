@@ -749,60 +749,11 @@ static void conn_put(amqp_chan *a, conn *c)
     ipc__pool_give(&a->pool, c);
 }
 
-/* Running: neither a zombie (a creator just killed stays one until reaped)
- * nor dying.  A SIGKILLed process is dying from the moment the signal is
- * queued to it (ShdPnd holds SIGKILL until it is gone) and while its main
- * thread exits (PF_EXITING): its other threads, the sitter among them, may
- * end first — the sitter's end sends the broker its death signal — while
- * the main thread still waits for a CPU or tears down a large address space
- * (ASan's): a holder told "connection lost" in that window must already
- * see its creator gone. */
-#define PROC_PF_EXITING 0x4u /* include/linux/sched.h: getting shut down */
-static bool process_running(pid_t pid)
-{
-    if (kill(pid, 0) < 0 && errno == ESRCH) return false;
-    char path[64], buf[4096]; /* /proc/PID/status is ~1.5 KB, ShdPnd ~0.6 KB in */
-    snprintf(path, sizeof path, "/proc/%ld/stat", (long)pid);
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return errno != ENOENT;
-    ssize_t n = read(fd, buf, sizeof buf - 1);
-    close(fd);
-    if (n <= 0) return true;
-    buf[n] = '\0';
-    const char *p = strrchr(buf, ')'); /* comm may hold spaces and ')' */
-    char state = 0;
-    unsigned flags = 0; /* field 9, after state ppid pgrp session tty_nr tpgid */
-    if (!p || sscanf(p + 1, " %c %*d %*d %*d %*d %*d %u", &state, &flags) != 2) return true;
-    if (state == 'Z' || state == 'X' || (flags & PROC_PF_EXITING)) return false;
-    snprintf(path, sizeof path, "/proc/%ld/status", (long)pid);
-    fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return errno != ENOENT;
-    n = read(fd, buf, sizeof buf - 1);
-    close(fd);
-    if (n <= 0) return true;
-    buf[n] = '\0';
-    unsigned long long shdpnd = 0;
-    const char *s = strstr(buf, "\nShdPnd:");
-    if (s && sscanf(s + 8, " %llx", &shdpnd) == 1 && (shdpnd >> (SIGKILL - 1) & 1)) return false;
-    return true;
-}
-
-/* An embedded broker lives as long as the process that started it, the
- * channel's creator: its sitter's death signal stops it when that process
- * dies, and the stale sweep then removes its data dir.  So a holder in
- * another process (a fork()ed worker) whose call failed on the broker's
- * connection while the creator is gone is told IPC_ECLOSED: the channel
- * ended with its creator, and the messages it held went with it (ipc.h,
- * IPC_CAP_PERSISTENT; ipc_amqp.h).  Keeps errno (the connection's). */
+/* A fork()ed holder whose call failed on the embedded broker's connection
+ * after the creator died is told IPC_ECLOSED (core/process.h). */
 static int ended_with_creator(const amqp_chan *a, int rc)
 {
-    if (rc != IPC_ESYS || !a->embedded || a->creator == getpid()) return rc;
-    int saved = errno;
-    bool gone = !process_running(a->creator);
-    errno = saved;
-    if (!gone) return rc;
-    return ipc__fail(IPC_ECLOSED, "amqp: channel '%s' ended with its creator (pid %ld), whose embedded broker it was",
-                     a->name, (long)a->creator);
+    return a->embedded ? ipc__ended_with_creator(rc, a->creator, "amqp", a->name) : rc;
 }
 
 /* A pooled connection whose broker restarted (or whose socket died) fails

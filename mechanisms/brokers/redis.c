@@ -64,7 +64,10 @@
  * does not outlive us.  (The death signal fires when the *thread* that
  * forked it ends; that is why a dedicated thread forks it.)  The sitter,
  * the readiness wait and the stop by pid are core/sitter.h's, shared with
- * amqp.c.
+ * amqp.c.  So the server's lifetime is its creator's: when the creator
+ * dies, a fork()ed holder whose call then fails on the connection is told
+ * IPC_ECLOSED, not IPC_ESYS (ended(), core/process.h): the channel ended
+ * with its creator, and the messages it held went with it.
  *
  * fork().  A hiredis connection is a socket plus a half-read reply buffer:
  * two processes using one would interleave their requests.  core/pool.h's
@@ -446,9 +449,9 @@ static void embedded_at_exit(void)
     ipc_redis_server_stop(s);
 }
 
-/* Take a reference on the embedded server (starting it) and copy its
- * endpoint.  Started under g_server_lock so two first channels make one server. */
-static int embedded_acquire(char *endpoint, size_t size)
+/* Take a reference on the embedded server (starting it), copy its endpoint
+ * and its owner's pid.  Started under g_server_lock so two first channels make one server. */
+static int embedded_acquire(char *endpoint, size_t size, pid_t *owner)
 {
     /* core/process.h's table, once; outside g_server_lock, which a thread
      * holds while the server starts (and forks) */
@@ -459,6 +462,7 @@ static int embedded_acquire(char *endpoint, size_t size)
     if (rc == IPC_OK) {
         g_embedded_refs++;
         snprintf(endpoint, size, "%s", g_embedded->endpoint);
+        *owner = g_embedded->owner; /* a fork()ed child's channels use its parent's */
     }
     pthread_mutex_unlock(&g_server_lock);
     return rc;
@@ -487,6 +491,7 @@ struct redis_channel {
     int             order;     /* IPC_FIFO, IPC_LIFO (a list) or IPC_PRIORITY (a zset) */
     pid_t           owner;     /* created the keys: removes them at free; 0 = attached */
     bool            embedded;  /* holds a reference on the embedded server      */
+    pid_t           creator;   /* embedded: the process whose server it is (ended) */
     char            endpoint[PATH_MAX + 16];
     char            key[K_COUNT][KEY_MAX];
     size_t          key_len[K_COUNT];
@@ -724,6 +729,14 @@ static int closed_or_gone(long long code, const redis_channel *r)
     return ipc__fail(IPC_ECLOSED, "redis: channel '%s' is closed", r->key[K_QUEUE]);
 }
 
+/* A fork()ed holder whose call failed on the embedded server's connection
+ * after the server's creator died is told IPC_ECLOSED: the server died with
+ * it, and the channel with what it held (core/process.h). */
+static int ended(const redis_channel *r, int rc)
+{
+    return r->embedded ? ipc__ended_with_creator(rc, r->creator, "redis", r->key[K_QUEUE]) : rc;
+}
+
 /* ---- reading the scripts' replies (redis_reply.h) ---------------------- */
 
 static bool is_int(const redisReply *e) { return e->type == REDIS_REPLY_INTEGER; }
@@ -791,7 +804,7 @@ static int push(redis_channel *r, const void *msg, size_t len, int prio, const c
 {
     redisContext *c;
     int rc = conn_get(r, &c);
-    if (rc != IPC_OK) return rc;
+    if (rc != IPC_OK) return ended(r, rc);
     char prio_s[16];
     snprintf(prio_s, sizeof prio_s, "%d", prio);
     const char *extra[] = { prio_s, msg ? msg : "", due };
@@ -815,7 +828,7 @@ static int push(redis_channel *r, const void *msg, size_t len, int prio, const c
         wait = &room;
     }
     conn_put(r, c);
-    return rc;
+    return ended(r, rc);
 }
 
 static int rd_send(ipc_channel *ch, const void *msg, size_t len, int prio, const ipc_deadline *d)
@@ -828,7 +841,7 @@ static int rd_recv(ipc_channel *ch, void *buf, size_t cap, size_t *len, int *pri
     redis_channel *r = as_redis(ch);
     redisContext *c;
     int rc = conn_get(r, &c);
-    if (rc != IPC_OK) return rc;
+    if (rc != IPC_OK) return ended(r, rc);
     char cap_s[24];
     snprintf(cap_s, sizeof cap_s, "%zu", cap);
     const char *extra[] = { cap_s };
@@ -865,7 +878,7 @@ static int rd_recv(ipc_channel *ch, void *buf, size_t cap, size_t *len, int *pri
         wait = &ready;
     }
     conn_put(r, c);
-    return rc;
+    return ended(r, rc);
 }
 
 static int rd_close(ipc_channel *ch)
@@ -873,11 +886,11 @@ static int rd_close(ipc_channel *ch)
     redis_channel *r = as_redis(ch);
     redisContext *c;
     int rc = conn_get(r, &c);
-    if (rc != IPC_OK) return rc;
+    if (rc != IPC_OK) return ended(r, rc);
     redisReply *rep;
     if ((rc = run_script(r, c, S_CLOSE, 0, NULL, NULL, NULL, &rep)) == IPC_OK) freeReplyObject(rep);
     conn_put(r, c);
-    return rc;
+    return ended(r, rc);
 }
 
 static long rd_depth(const ipc_channel *ch)
@@ -999,7 +1012,7 @@ static int rd_open(const ipc_mechanism *m, const ipc_config *cfg, ipc_channel **
         int n = snprintf(r->endpoint, sizeof r->endpoint, "%s", cfg->endpoint);
         rc = n < (int)sizeof r->endpoint ? IPC_OK : ipc__fail(IPC_EINVAL, "redis: endpoint too long");
     } else {
-        rc = embedded_acquire(r->endpoint, sizeof r->endpoint);
+        rc = embedded_acquire(r->endpoint, sizeof r->endpoint, &r->creator);
         r->embedded = rc == IPC_OK;
     }
     char generated[KEY_MAX];
@@ -1124,7 +1137,7 @@ int ipc_redis_send_batch(ipc_channel *ch, const void *const *msgs, const size_t 
         conn_put(r, c);
     }
     free(extra);
-    return rc == IPC_OK ? (int)n : rc;
+    return rc == IPC_OK ? (int)n : ended(r, rc);
 }
 
 int ipc_redis_recv_batch(ipc_channel *ch, void *buf, size_t each, size_t *lens, size_t max, int timeout_ms)
@@ -1172,14 +1185,14 @@ int ipc_redis_publish(ipc_channel *ch, const char *topic, const void *msg, size_
     char name[2 * KEY_MAX];
     int rc = topic_name(r, topic, name, sizeof name);
     redisContext *c;
-    if (rc != IPC_OK || (rc = conn_get(r, &c)) != IPC_OK) return rc;
+    if (rc != IPC_OK || (rc = conn_get(r, &c)) != IPC_OK) return ended(r, rc);
     const char *argv[] = { "PUBLISH", name, msg ? msg : "" };
     size_t arglen[] = { 7, strlen(name), len };
     redisReply *rep = redisCommandArgv(c, 3, argv, arglen);
     if ((rc = reply_check(c, rep, "PUBLISH")) == IPC_OK) rc = (int)rep->integer;
     if (rep) freeReplyObject(rep);
     conn_put(r, c);
-    return rc;
+    return ended(r, rc);
 }
 
 struct ipc_redis_sub {
@@ -1201,8 +1214,9 @@ int ipc_redis_subscribe(ipc_channel *ch, const char *topic, ipc_redis_sub **out)
     if (!s) return ipc__fail(IPC_ESYS, "calloc");
     /* Keep the embedded server alive for as long as the subscriber. */
     char endpoint[sizeof r->endpoint];
+    pid_t owner;
     if (r->embedded) {
-        if ((rc = embedded_acquire(endpoint, sizeof endpoint)) != IPC_OK) {
+        if ((rc = embedded_acquire(endpoint, sizeof endpoint, &owner)) != IPC_OK) {
             free(s);
             return rc;
         }
@@ -1218,7 +1232,7 @@ int ipc_redis_subscribe(ipc_channel *ch, const char *topic, ipc_redis_sub **out)
     }
     if (rc != IPC_OK) {
         ipc_redis_sub_free(s);
-        return rc;
+        return ended(r, rc);
     }
     *out = s;
     return IPC_OK;

@@ -1,5 +1,6 @@
 /*
- * core/process.c — the fork and exit hook tables (process.h).
+ * core/process.c — the fork and exit hook tables, and whether a process is
+ * still running (process.h).
  *
  * Invariant: an entry is written completely before `count` makes it
  * visible, and entries are never removed, so the dispatchers (which may run
@@ -12,7 +13,10 @@
 #include "core/process.h"
 #include "core/error.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -128,4 +132,57 @@ bool ipc__find_in_path(const char *prog, char *out, size_t size)
         if (*p == ':') p++;
     }
     return false;
+}
+
+/* ---- is a process still there ------------------------------------------ */
+
+/* Running: neither a zombie (a creator just killed stays one until reaped)
+ * nor dying (process.h).  A SIGKILLed process is dying from the moment the signal is
+ * queued to it (ShdPnd holds SIGKILL until it is gone) and while its main
+ * thread exits (PF_EXITING): its other threads, the sitter among them, may
+ * end first — the sitter's end sends the broker its death signal — while
+ * the main thread still waits for a CPU or tears down a large address space
+ * (ASan's): a holder told "connection lost" in that window must already
+ * see its creator gone. */
+#define PROC_PF_EXITING 0x4u /* include/linux/sched.h: getting shut down */
+bool ipc__process_running(pid_t pid)
+{
+    if (kill(pid, 0) < 0 && errno == ESRCH) return false;
+    char path[64], buf[4096]; /* /proc/PID/status is ~1.5 KB, ShdPnd ~0.6 KB in */
+    snprintf(path, sizeof path, "/proc/%ld/stat", (long)pid);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return errno != ENOENT;
+    ssize_t n = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    if (n <= 0) return true;
+    buf[n] = '\0';
+    const char *p = strrchr(buf, ')'); /* comm may hold spaces and ')' */
+    char state = 0;
+    unsigned flags = 0; /* field 9, after state ppid pgrp session tty_nr tpgid */
+    if (!p || sscanf(p + 1, " %c %*d %*d %*d %*d %*d %u", &state, &flags) != 2) return true;
+    if (state == 'Z' || state == 'X' || (flags & PROC_PF_EXITING)) return false;
+    snprintf(path, sizeof path, "/proc/%ld/status", (long)pid);
+    fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return errno != ENOENT;
+    n = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    if (n <= 0) return true;
+    buf[n] = '\0';
+    unsigned long long shdpnd = 0;
+    const char *s = strstr(buf, "\nShdPnd:");
+    if (s && sscanf(s + 8, " %llx", &shdpnd) == 1 && (shdpnd >> (SIGKILL - 1) & 1)) return false;
+    return true;
+}
+
+int ipc__ended_with_creator(int rc, pid_t creator, const char *mech, const char *name)
+{
+    if (rc != IPC_ESYS || creator <= 0 || creator == getpid()) return rc;
+    int saved = errno;
+    bool gone = !ipc__process_running(creator);
+    errno = saved;
+    if (!gone) return rc;
+    rc = ipc__fail(IPC_ECLOSED, "%s: channel '%s' ended with its creator (pid %ld), whose embedded server it was", mech,
+                   name ? name : "", (long)creator);
+    errno = saved;
+    return rc;
 }

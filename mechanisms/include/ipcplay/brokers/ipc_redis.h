@@ -69,6 +69,10 @@ void ipc_redis_sub_free(ipc_redis_sub *s);
 /* ---- servers -----------------------------------------------------------
  * A channel opened without an endpoint uses the process's private embedded
  * server (started on first use, stopped with the last channel and at exit).
+ * Its lifetime is its creator's: a child with a death signal, it dies with
+ * the process that started it (even by SIGKILL), and the channel ends with
+ * the messages it held; the other holders (fork()ed workers) are then told
+ * IPC_ECLOSED by their next call.
  * These calls start and stop servers explicitly: for persistence (an
  * append-only file that survives a restart) and for tests that bind a server
  * to a network address. */
