@@ -346,8 +346,16 @@ int ipc_amqp_server_start(const ipc_amqp_server_opts *opts, ipc_amqp_server **ou
         /* Debian's scripts will not run a node as root; neither do we. */
         struct passwd pw, *p = NULL;
         char buf[1024];
-        if (getpwnam_r("rabbitmq", &pw, buf, sizeof buf, &p) != 0 || !p) {
+        int e = getpwnam_r("rabbitmq", &pw, buf, sizeof buf, &p);
+        if (e != 0 || !p) {
             free(s);
+            /* "not found" only if the lookup could run: out of descriptors,
+             * /etc/passwd cannot even be opened */
+            if (e == 0 && ipc__fds_left(1) == 0) e = EMFILE;
+            if (e != 0 && e != ENOENT && e != ESRCH) {
+                errno = e;
+                return ipc__fail(IPC_ESYS, "amqp: looking up the 'rabbitmq' user");
+            }
             errno = ENOENT;
             return ipc__fail(IPC_ESYS, "amqp: no 'rabbitmq' user: apt-get install rabbitmq-server");
         }

@@ -126,6 +126,8 @@
 #define CHUNK          (64 * 1024)      /* bytes written per writable callback     */
 #define OUT_MAX        1024             /* frames queued for one client: then drop */
 #define OUT_BYTES_MAX  (8u << 20)       /* ... or bytes (beyond one message)       */
+#define LWS_FDS        8                /* descriptors a server needs, with margin: fewer left
+                                        * and a failed start is blamed on ulimit -n */
 #define SUBQ_MAX       256              /* published messages a subscriber buffers */
 #define CONNECT_MS     5000
 
@@ -982,13 +984,20 @@ static int server_start(const ws_endpoint *want, size_t capacity, size_t max_msg
         info.server_string = "ipcplay";
         errno = 0;
         s->ctx = lws_create_context(&info);
-        if (!s->ctx) {
-            rc = ipc__fail(IPC_ESYS, "websocket: cannot listen on %s:%d", want->host, want->port);
+        struct lws_vhost *vh = s->ctx ? lws_get_vhost_by_name(s->ctx, "ipcplay") : NULL;
+        int port = vh ? lws_get_vhost_listen_port(vh) : -1;
+        if (port > 0) {
+            s->ep.port = port;
+        } else if (ipc__fds_left(LWS_FDS) < LWS_FDS) {
+            /* libwebsockets reports a failure in its log, not in errno, and
+             * closes what it got: out of descriptors is the one cause we
+             * can name afterwards, by the handful a server needs */
+            errno = EMFILE;
+            rc = ipc__fail(IPC_ESYS, "websocket: too few descriptors left to listen on %s:%d (RLIMIT_NOFILE, ulimit -n)",
+                           want->host, want->port);
         } else {
-            struct lws_vhost *vh = lws_get_vhost_by_name(s->ctx, "ipcplay");
-            int port = vh ? lws_get_vhost_listen_port(vh) : -1;
-            if (port <= 0) rc = ipc__fail(IPC_ESYS, "websocket: no listening port");
-            else s->ep.port = port;
+            rc = s->ctx ? ipc__fail(IPC_ESYS, "websocket: no listening port on %s:%d", want->host, want->port)
+                        : ipc__fail(IPC_ESYS, "websocket: cannot listen on %s:%d", want->host, want->port);
         }
     }
     if (rc == IPC_OK) {

@@ -1,7 +1,7 @@
 /*
  * core/fd.h — file-descriptor idioms every fd-based mechanism shares:
- * non-blocking mode, waiting with a deadline and a close-wake fd, and
- * writing without SIGPIPE.
+ * non-blocking mode, waiting with a deadline and a close-wake fd, writing
+ * without SIGPIPE, and telling "out of descriptors" from other EMFILEs.
  *
  * SIGPIPE: a write to a pipe or socket whose readers are gone raises SIGPIPE,
  * whose default action kills the process.  The library never changes the
@@ -16,6 +16,7 @@
 
 #include "core/deadline.h"
 
+#include <stdbool.h>
 #include <sys/types.h>
 #include <sys/uio.h>
 
@@ -32,5 +33,14 @@ int ipc__wait_fd(int fd, short events, int wake_fd, const ipc_deadline *d);
  * returned, errno EPIPE when the readers are gone.  Costs two more
  * system calls per write (rt_sigprocmask twice, or once + sigpending). */
 ssize_t ipc__writev_nosigpipe(int fd, const struct iovec *iov, int iovcnt);
+
+/* How many more descriptors this process could open under RLIMIT_NOFILE
+ * (ulimit -n), counted up to `upto`: 0 means the table is full.  Asked
+ * after a failure that may have another cause: mq_open's EMFILE also means
+ * RLIMIT_MSGQUEUE, and a library that fails inside (libwebsockets) closes
+ * what it got and leaves errno at anything.  Opens /dev/null that many
+ * times (closed again at once), so another thread may change the answer;
+ * for error messages only.  Keeps errno. */
+int ipc__fds_left(int upto);
 
 #endif /* IPCPLAY_CORE_FD_H */

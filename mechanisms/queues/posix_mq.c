@@ -69,6 +69,7 @@
  * user, hence the 1 KiB default message size.
  */
 #define _GNU_SOURCE
+#include "core/fd.h"
 #include "core/gate.h"
 #include "core/kernel_util.h"
 #include "core/segment.h"
@@ -152,6 +153,10 @@ static int check_limit(const char *what, size_t want, const char *path)
 
 static int mq_open_failed(const char *name, const ipc_config *cfg)
 {
+    /* EMFILE is either limit: descriptors, or the bytes of all the user's queues */
+    if (errno == EMFILE && ipc__fds_left(1) == 0)
+        return ipc__fail(IPC_ESYS, "mq_open(%s): this process has used every descriptor RLIMIT_NOFILE allows "
+                         "(ulimit -n)", name);
     if (errno == EMFILE && cfg)
         return ipc__fail(IPC_ESYS, "mq_open(%s): the user's RLIMIT_MSGQUEUE (ulimit -q) cannot hold another "
                          "%zu x %zu bytes", name, cfg->capacity, cfg->max_msg);
