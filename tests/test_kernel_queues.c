@@ -479,6 +479,15 @@ static void test_sysv_mq_timed_receive_reacts(void **state)
 }
 
 
+/* A queue and its control objects need a few descriptors: short of them,
+ * the error names RLIMIT_NOFILE, not RLIMIT_MSGQUEUE (mq_open's EMFILE
+ * stands for either limit; testlib.h). */
+static void test_posix_mq_out_of_descriptors_is_named(void **state)
+{
+    (void)state;
+    tl_out_of_descriptors_is_named("posix_mq", 10);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -491,6 +500,7 @@ int main(void)
         TL_CASE(test_posix_mq_attach_close_unlink),
         TL_CASE(test_posix_mq_private_leaves_no_names_when_killed),
         TL_CASE(test_posix_mq_bad_names),
+        TL_CASE(test_posix_mq_out_of_descriptors_is_named),
         TL_CASE(test_posix_mq_name_without_slash),
         TL_CASE(test_sysv_mq_attach_by_name_and_removal),
         TL_CASE(test_posix_mq_child_free_keeps_queue),

@@ -4,6 +4,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <ftw.h>
 #include <stdatomic.h>
 #include <poll.h>
@@ -12,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/ptrace.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -373,4 +375,56 @@ void tl_creator_killed_workers_told_closed(const char *mechanism, const char *se
     assert_ipc(rc0, IPC_ECLOSED);
     assert_ipc(rc1, IPC_ECLOSED);
     assert_true(server > 0 && !tl_pid_alive(server));
+}
+
+/* ---- opening with few descriptors left (testlib.h) -------------------- */
+
+int tl_open_with_fds_left(const char *mechanism, int left, char *why, size_t size)
+{
+    int p[2];
+    if (pipe(p) < 0) fail_msg("pipe: %s", strerror(errno));
+    pid_t child = tl_fork(60);
+    if (child == 0) {
+        close(p[0]);
+        struct rlimit rl = { 64, 64 };
+        if (setrlimit(RLIMIT_NOFILE, &rl) < 0) _exit(2);
+        int last = -1, fd;
+        while ((fd = open("/dev/null", O_RDONLY)) >= 0) last = fd;
+        for (int k = 0; k < left && last > p[1]; k++) close(last--);
+        ipc_channel *ch = NULL;
+        int rc = ipc_open(mechanism, NULL, &ch);
+        char line[512];
+        int len = snprintf(line, sizeof line, "%d %s", rc, rc == IPC_OK ? "" : ipc_last_error());
+        if (write(p[1], line, (size_t)len) != len) _exit(5);
+        _exit(0); /* no free: it may need descriptors too */
+    }
+    close(p[1]);
+    char line[512] = "";
+    ssize_t got = read(p[0], line, sizeof line - 1);
+    close(p[0]);
+    line[got > 0 ? got : 0] = '\0';
+    int status = tl_wait(child, 30);
+    if (status != 0 || got <= 0) fail_msg("%s with %d descriptors left: the child ended with status %d", mechanism, left, status);
+    snprintf(why, size, "%s", strchr(line, ' ') ? strchr(line, ' ') + 1 : "");
+    return atoi(line);
+}
+
+void tl_out_of_descriptors_is_named(const char *mechanism, int max_left)
+{
+    int failed = 0, opened = 0;
+    for (int left = 0; left < max_left; left++) {
+        char why[512];
+        if (tl_open_with_fds_left(mechanism, left, why, sizeof why) == IPC_OK) {
+            opened++;
+            continue;
+        }
+        failed++;
+        printf("    %s, %2d descriptors left: %s\n", mechanism, left, why);
+        if (!strstr(why, "RLIMIT_NOFILE") && !strstr(why, strerror(EMFILE)))
+            fail_msg("%s, %d descriptors left: the error does not name the limit: %s", mechanism, left, why);
+        if (strstr(why, "RLIMIT_MSGQUEUE"))
+            fail_msg("%s, %d descriptors left: the error blames another limit: %s", mechanism, left, why);
+    }
+    assert_true(failed > 0);
+    assert_true(opened > 0); /* the range reached past what an open needs */
 }

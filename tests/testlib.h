@@ -98,6 +98,16 @@ void  tl_proc_strings(const char *pid, const char *file, char *buf, size_t size)
  * not a bare connection error, within seconds, and neither may hang. */
 void  tl_creator_killed_workers_told_closed(const char *mechanism, const char *server_comm);
 
+/* Open `mechanism` (NULL config) in a child whose descriptor table
+ * (RLIMIT_NOFILE 64) is full but for `left` descriptors.  RETURNS what
+ * ipc_open returned; why gets ipc_last_error() ("" on success).  For the
+ * rule that an open failing for want of descriptors says so. */
+int   tl_open_with_fds_left(const char *mechanism, int left, char *why, size_t size);
+/* The rule itself: opened with 0..max_left-1 descriptors left, every open
+ * that fails names RLIMIT_NOFILE (or EMFILE's text) and no other limit; at
+ * least one fails and one, with enough left, succeeds. */
+void  tl_out_of_descriptors_is_named(const char *mechanism, int max_left);
+
 /* Remove a directory tree; and every entry of $TMPDIR (or /tmp) whose name
  * starts with prefix (what a SIGKILLed broker owner could not remove). */
 void tl_rmtree(const char *path);
