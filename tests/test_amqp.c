@@ -53,7 +53,7 @@ static int group_setup(void **state)
 {
     (void)state;
     const char *tmp = getenv("TMPDIR") && *getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
-    const char *prefix = getenv("IPCPLAY_NAME_PREFIX") && *getenv("IPCPLAY_NAME_PREFIX") ? getenv("IPCPLAY_NAME_PREFIX") : "ipcplay";
+    const char *prefix = tl_name_prefix();
     snprintf(broker_dir, sizeof broker_dir, "%s/%s.amqp-test.XXXXXX", tmp, prefix);
     if (!mkdtemp(broker_dir)) return -1;
     if (ipc_amqp_server_start(&(ipc_amqp_server_opts){ .dir = broker_dir }, &broker) != IPC_OK) {
@@ -418,7 +418,7 @@ static void test_broker_dies_with_its_owner(void **state)
     for (size_t k = 0; k < sizeof delays_ms / sizeof delays_ms[0]; k++) {
         char prefix[64];
         snprintf(prefix, sizeof prefix, "%s-orphan%ld.%zu",
-                 getenv("IPCPLAY_NAME_PREFIX") ? getenv("IPCPLAY_NAME_PREFIX") : "ipcplay", (long)getpid(), k);
+                 tl_name_prefix(), (long)getpid(), k);
         pid_t pid = tl_fork(90);
         if (pid == 0) {
             setenv("IPCPLAY_NAME_PREFIX", prefix, 1);

@@ -39,7 +39,7 @@ static void test_redis_embedded_server_is_shared_and_stopped(void **state)
 {
     (void)state;
     ipc_channel *a = tl_open("redis", NULL), *b = tl_open("redis-prio", NULL);
-    const char *prefix = getenv("IPCPLAY_NAME_PREFIX") ? getenv("IPCPLAY_NAME_PREFIX") : "ipcplay";
+    const char *prefix = tl_name_prefix();
     char mine[64];
     snprintf(mine, sizeof mine, "%s.%ld.", prefix, (long)getpid());
     pid_t server = tl_find_process("redis-server", mine);
@@ -288,7 +288,7 @@ static void test_redis_server_dies_with_its_owner(void **state)
     (void)state;
     char prefix[64];
     snprintf(prefix, sizeof prefix, "%s-orphan%ld",
-             getenv("IPCPLAY_NAME_PREFIX") ? getenv("IPCPLAY_NAME_PREFIX") : "ipcplay", (long)getpid());
+             tl_name_prefix(), (long)getpid());
     int ready[2];
     assert_int_equal(pipe(ready), 0);
     pid_t pid = tl_fork(20);

@@ -241,7 +241,7 @@ static void test_posix_mq_private_leaves_no_names_when_killed(void **state)
 {
     (void)state;
     char prefix[64];
-    snprintf(prefix, sizeof prefix, "%s.kq.killed", getenv("IPCPLAY_NAME_PREFIX") ? getenv("IPCPLAY_NAME_PREFIX") : "ipcplay");
+    snprintf(prefix, sizeof prefix, "%s.kq.killed", tl_name_prefix());
     int *ready = mmap(NULL, sizeof *ready, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
     assert_true(ready != MAP_FAILED);
     pid_t pid = tl_fork(20);

@@ -201,7 +201,7 @@ static void test_private_dirs_are_0700(void **state)
     const char *tmp = getenv("TMPDIR");
     if (!tmp || !*tmp) tmp = "/tmp";
     char lead[128];
-    snprintf(lead, sizeof lead, "%s.%d.", getenv("IPCPLAY_NAME_PREFIX") ? getenv("IPCPLAY_NAME_PREFIX") : "ipcplay",
+    snprintf(lead, sizeof lead, "%s.%d.", tl_name_prefix(),
              (int)getpid());
     for (size_t i = 0; i < count; i++) {
         const ipc_mechanism *m = all[i];

@@ -59,11 +59,16 @@ ipc_channel *tl_open(const char *mech, const ipc_config *cfg)
     return ch;
 }
 
+const char *tl_name_prefix(void)
+{
+    const char *prefix = getenv("IPCPLAY_NAME_PREFIX");
+    return prefix && *prefix ? prefix : "ipcplay";
+}
+
 void tl_tempdir(char *buf, size_t size, const char *what)
 {
-    const char *tmp = getenv("TMPDIR"), *prefix = getenv("IPCPLAY_NAME_PREFIX");
-    int n = snprintf(buf, size, "%s/%s.%s.XXXXXX", tmp && *tmp ? tmp : "/tmp",
-                     prefix && *prefix ? prefix : "ipcplay", what);
+    const char *tmp = getenv("TMPDIR");
+    int n = snprintf(buf, size, "%s/%s.%s.XXXXXX", tmp && *tmp ? tmp : "/tmp", tl_name_prefix(), what);
     if (n < 0 || (size_t)n >= size) fail_msg("tl_tempdir: %zu bytes are too few", size);
     if (!mkdtemp(buf)) fail_msg("mkdtemp(%s): %s", buf, strerror(errno));
 }
@@ -306,7 +311,7 @@ void tl_creator_killed_workers_told_closed(const char *mechanism, const char *se
     memset(r, 0, sizeof *r);
     char prefix[64];
     snprintf(prefix, sizeof prefix, "%s-creator%ld",
-             getenv("IPCPLAY_NAME_PREFIX") ? getenv("IPCPLAY_NAME_PREFIX") : "ipcplay", (long)getpid());
+             tl_name_prefix(), (long)getpid());
     int ready[2];
     assert_int_equal(pipe(ready), 0);
     pid_t creator = tl_fork(150);
@@ -409,6 +414,11 @@ int tl_open_with_fds_left(const char *mechanism, int left, char *why, size_t siz
     return atoi(line);
 }
 
+bool tl_names_fd_limit(const char *why)
+{
+    return (strstr(why, "RLIMIT_NOFILE") || strstr(why, strerror(EMFILE))) && !strstr(why, "RLIMIT_MSGQUEUE");
+}
+
 void tl_out_of_descriptors_is_named(const char *mechanism, int max_left)
 {
     int failed = 0, opened = 0;
@@ -420,10 +430,9 @@ void tl_out_of_descriptors_is_named(const char *mechanism, int max_left)
         }
         failed++;
         printf("    %s, %2d descriptors left: %s\n", mechanism, left, why);
-        if (!strstr(why, "RLIMIT_NOFILE") && !strstr(why, strerror(EMFILE)))
-            fail_msg("%s, %d descriptors left: the error does not name the limit: %s", mechanism, left, why);
-        if (strstr(why, "RLIMIT_MSGQUEUE"))
-            fail_msg("%s, %d descriptors left: the error blames another limit: %s", mechanism, left, why);
+        if (!tl_names_fd_limit(why))
+            fail_msg("%s, %d descriptors left: the error does not name the limit, or names another: %s", mechanism,
+                     left, why);
     }
     assert_true(failed > 0);
     assert_true(opened > 0); /* the range reached past what an open needs */

@@ -59,6 +59,9 @@ ipc_channel *tl_open(const char *mech, const ipc_config *cfg);
  * failed test leaves behind is found by test_zz_leftovers.  Fails the test
  * if it cannot. */
 void tl_tempdir(char *buf, size_t size, const char *what);
+/* The run's name prefix (IPCPLAY_NAME_PREFIX, set by scripts/run-tests), or
+ * "ipcplay": what the library's names and temp dirs begin with. */
+const char *tl_name_prefix(void);
 
 /* Start a thread; fails the test if it cannot. */
 pthread_t tl_thread(void *(*fn)(void *), void *arg);
@@ -107,6 +110,9 @@ int   tl_open_with_fds_left(const char *mechanism, int left, char *why, size_t s
  * that fails names RLIMIT_NOFILE (or EMFILE's text) and no other limit; at
  * least one fails and one, with enough left, succeeds. */
 void  tl_out_of_descriptors_is_named(const char *mechanism, int max_left);
+/* Does an error text name the descriptor limit (RLIMIT_NOFILE, or EMFILE's
+ * strerror) and no other limit (RLIMIT_MSGQUEUE)? */
+bool  tl_names_fd_limit(const char *why);
 
 /* Remove a directory tree; and every entry of $TMPDIR (or /tmp) whose name
  * starts with prefix (what a SIGKILLed broker owner could not remove). */
