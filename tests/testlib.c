@@ -393,15 +393,22 @@ int tl_open_with_fds_left(const char *mechanism, int left, char *why, size_t siz
         close(p[0]);
         struct rlimit rl = { 64, 64 };
         if (setrlimit(RLIMIT_NOFILE, &rl) < 0) _exit(2);
-        int last = -1, fd;
-        while ((fd = open("/dev/null", O_RDONLY)) >= 0) last = fd;
-        for (int k = 0; k < left && last > p[1]; k++) close(last--);
+        int first = -1, last = -1, fd;
+        while ((fd = open("/dev/null", O_RDONLY)) >= 0) {
+            if (first < 0) first = fd;
+            last = fd;
+        }
+        for (int k = 0; k < left && last >= first && first >= 0; k++) close(last--);
         ipc_channel *ch = NULL;
         int rc = ipc_open(mechanism, NULL, &ch);
         char line[512];
         int len = snprintf(line, sizeof line, "%d %s", rc, rc == IPC_OK ? "" : ipc_last_error());
         if (write(p[1], line, (size_t)len) != len) _exit(5);
-        _exit(0); /* no free: it may need descriptors too */
+        /* the descriptors back, then free: a channel that opened must not
+         * outlive the child (a SysV queue has no name that would go) */
+        for (fd = first; fd >= 0 && fd <= last; fd++) close(fd);
+        ipc_free(ch);
+        _exit(0);
     }
     close(p[1]);
     char line[512] = "";
