@@ -18,6 +18,7 @@
 #include "core/wait.h"
 
 #include <sys/mman.h>
+#include <time.h>
 
 int ipc__mutex_init(pthread_mutex_t *m, bool shared)
 {
@@ -62,14 +63,41 @@ static int owner_died(pthread_mutex_t *m, bool *holder_died)
     return 0;
 }
 
+/* A timed wait for a shared robust mutex that ended ETIMEDOUT: was the lock
+ * in fact free, or its holder dead?  The kernel wakes one waiter when the
+ * holder unlocks or dies (FUTEX_OWNER_DIED); that wake can miss a waiter
+ * (make test's creator storm, 2026-12-05: a receiver's 300 ms wait timed
+ * out, then trylock took the lock at once or got EOWNERDEAD, in 10 of 25
+ * loaded runs; the receiver had answered "another receiver is waiting" and
+ * the storm's last consumer stopped with a full pipe behind it).  One
+ * trylock after the timeout turns that into the lock.  RETURNS the error to
+ * go on with: 0, EOWNERDEAD, or ETIMEDOUT (really busy). */
+static int look_again(pthread_mutex_t *m)
+{
+    int err = pthread_mutex_trylock(m);
+    return err == 0 || err == EOWNERDEAD ? err : ETIMEDOUT;
+}
+
 int ipc__lock(pthread_mutex_t *m, const ipc_deadline *d, bool *holder_died)
 {
     int err;
-    if (ipc__deadline_blocks_forever(d))
-        err = pthread_mutex_lock(m);
-    else if (ipc__deadline_is_nowait(d))
+    if (ipc__deadline_blocks_forever(d)) {
+#ifdef __SANITIZE_THREAD__
+        err = pthread_mutex_lock(m); /* TSan does not intercept clocklock (below) */
+#else
+        /* In slices of a second, each ending with look_again: a missed wake
+         * costs a second, never a wait for ever. */
+        do {
+            struct timespec t;
+            clock_gettime(CLOCK_MONOTONIC, &t);
+            t.tv_sec += 1;
+            err = pthread_mutex_clocklock(m, CLOCK_MONOTONIC, &t);
+            if (err == ETIMEDOUT) err = look_again(m);
+        } while (err == ETIMEDOUT);
+#endif
+    } else if (ipc__deadline_is_nowait(d)) {
         err = pthread_mutex_trylock(m);
-    else {
+    } else {
 #ifdef __SANITIZE_THREAD__
         /* ThreadSanitizer intercepts neither pthread_mutex_clocklock nor
          * EOWNERDEAD from timedlock, and would then call every unlock bogus.
@@ -79,6 +107,7 @@ int ipc__lock(pthread_mutex_t *m, const ipc_deadline *d, bool *holder_died)
         if (err == EBUSY) err = ETIMEDOUT;
 #else
         err = pthread_mutex_clocklock(m, CLOCK_MONOTONIC, &d->when);
+        if (err == ETIMEDOUT) err = look_again(m);
 #endif
     }
     if (err == 0) return 0;
