@@ -450,7 +450,7 @@ static void embedded_at_exit(void)
 }
 
 /* Take a reference on the embedded server (starting it), copy its endpoint
- * and its owner's pid.  Started under g_server_lock so two first channels make one server. */
+ * and (owner not NULL) its owner's pid.  Started under g_server_lock so two first channels make one server. */
 static int embedded_acquire(char *endpoint, size_t size, pid_t *owner)
 {
     /* core/process.h's table, once; outside g_server_lock, which a thread
@@ -462,7 +462,7 @@ static int embedded_acquire(char *endpoint, size_t size, pid_t *owner)
     if (rc == IPC_OK) {
         g_embedded_refs++;
         snprintf(endpoint, size, "%s", g_embedded->endpoint);
-        *owner = g_embedded->owner; /* a fork()ed child's channels use its parent's */
+        if (owner) *owner = g_embedded->owner; /* a fork()ed child's channels use its parent's */
     }
     pthread_mutex_unlock(&g_server_lock);
     return rc;
@@ -1214,9 +1214,8 @@ int ipc_redis_subscribe(ipc_channel *ch, const char *topic, ipc_redis_sub **out)
     if (!s) return ipc__fail(IPC_ESYS, "calloc");
     /* Keep the embedded server alive for as long as the subscriber. */
     char endpoint[sizeof r->endpoint];
-    pid_t owner;
     if (r->embedded) {
-        if ((rc = embedded_acquire(endpoint, sizeof endpoint, &owner)) != IPC_OK) {
+        if ((rc = embedded_acquire(endpoint, sizeof endpoint, NULL)) != IPC_OK) {
             free(s);
             return rc;
         }

@@ -16,7 +16,6 @@
 
 #include "core/deadline.h"
 
-#include <stdbool.h>
 #include <sys/types.h>
 #include <sys/uio.h>
 

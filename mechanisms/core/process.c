@@ -137,9 +137,9 @@ bool ipc__find_in_path(const char *prog, char *out, size_t size)
 /* ---- is a process still there ------------------------------------------ */
 
 /* Running: neither a zombie (a creator just killed stays one until reaped)
- * nor dying (process.h).  A SIGKILLed process is dying from the moment the signal is
- * queued to it (ShdPnd holds SIGKILL until it is gone) and while its main
- * thread exits (PF_EXITING): its other threads, the sitter among them, may
+ * nor dying (process.h).  A SIGKILLed process is dying from the moment the
+ * signal is queued to it (ShdPnd holds SIGKILL until it is gone) and while
+ * its main thread exits (PF_EXITING): its other threads, the sitter among them, may
  * end first — the sitter's end sends the broker its death signal — while
  * the main thread still waits for a CPU or tears down a large address space
  * (ASan's): a holder told "connection lost" in that window must already

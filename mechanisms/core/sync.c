@@ -18,7 +18,6 @@
 #include "core/wait.h"
 
 #include <sys/mman.h>
-#include <time.h>
 
 int ipc__mutex_init(pthread_mutex_t *m, bool shared)
 {
@@ -88,10 +87,9 @@ int ipc__lock(pthread_mutex_t *m, const ipc_deadline *d, bool *holder_died)
         /* In slices of a second, each ending with look_again: a missed wake
          * costs a second, never a wait for ever. */
         do {
-            struct timespec t;
-            clock_gettime(CLOCK_MONOTONIC, &t);
-            t.tv_sec += 1;
-            err = pthread_mutex_clocklock(m, CLOCK_MONOTONIC, &t);
+            ipc_deadline slice;
+            ipc__deadline_start(&slice, 1000);
+            err = pthread_mutex_clocklock(m, CLOCK_MONOTONIC, &slice.when);
             if (err == ETIMEDOUT) err = look_again(m);
         } while (err == ETIMEDOUT);
 #endif
